@@ -1,0 +1,220 @@
+"""The ``quanta`` command: parse, call `Mesh`, render, exit with the outcome's code.
+
+Heavy libraries (DuckDB, Arrow, Iceberg) are imported inside commands, never here, so
+``quanta --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from quanta.mesh import Mesh
+
+app = typer.Typer(
+    name="quanta",
+    help="Quanta: build, check, publish, discover and query data products.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", envvar="QUANTA_HOME", help="Mesh home folder [default: ./.quanta]."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+PathArgument = Annotated[
+    Path, typer.Argument(help="A product folder, or a folder holding several.")
+]
+
+
+@contextmanager
+def _errors(as_json: bool) -> Iterator[None]:
+    """Turn Quanta's errors into a message (or a JSON error body) and an exit code."""
+    from quanta.errors import InvalidProduct, QuantaError
+
+    try:
+        yield
+    except QuantaError as error:
+        from quanta.cli import render
+
+        issues = error.issues if isinstance(error, InvalidProduct) else []
+        render.error(error, issues, as_json)
+        raise typer.Exit(error.exit_code) from None
+
+
+@contextmanager
+def _mesh(home: Path | None, as_json: bool) -> Iterator[Mesh]:
+    from quanta.mesh import Mesh
+
+    with _errors(as_json), Mesh.open(home) as mesh:
+        yield mesh
+
+
+def _finish(ok: bool) -> None:
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def init(
+    product: Annotated[str, typer.Argument(help="The new product, as domain/product.")],
+    blueprint: Annotated[
+        str, typer.Option(help="source, aggregate or consumer.")
+    ] = "source",
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", help="A product it reads (domain.product); repeatable."),
+    ] = None,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder in which domain/product is created.")
+    ] = Path(),
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Scaffold a product folder that validates, builds and publishes as it is."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        folder = mesh.init_product(product, blueprint=blueprint, inputs=inputs or [],
+                                   directory=directory)
+    render.initialised(folder, as_json)
+
+
+@app.command()
+def validate(path: PathArgument = Path(), home: HomeOption = None,
+             as_json: JsonOption = False) -> None:
+    """Check product folders: every problem with its file, line, value and a hint."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        validations = mesh.validate(path)
+    render.validations(validations, as_json)
+    _finish(all(not v.issues for v in validations))
+
+
+@app.command()
+def build(path: PathArgument = Path(), home: HomeOption = None,
+          as_json: JsonOption = False) -> None:
+    """Build products into a dev branch of their tables, without publishing."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh, render.progress(as_json) as progress:
+        builds = mesh.build(path, progress=progress)
+    render.builds(builds, as_json)
+    _finish(all(b.outcome.ok for b in builds))
+
+
+@app.command()
+def check(
+    target: Annotated[str, typer.Argument(help="A published product (domain.product) or a "
+                                          "folder whose last build to check.")] = ".",
+    version: Annotated[int | None, typer.Option(help="A published version to check.")] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check that data conforms to its contract."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        runs = mesh.check(target, version=version)
+    render.check_runs(runs, as_json)
+    _finish(all(r.outcome.ok for r in runs))
+
+
+@app.command()
+def publish(path: PathArgument = Path(), home: HomeOption = None,
+            as_json: JsonOption = False) -> None:
+    """Validate, build, check and register a new version, all or nothing."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh, render.progress(as_json) as progress:
+        publications = mesh.publish(path, progress=progress)
+    render.publications(publications, as_json)
+    _finish(all(p.outcome.ok for p in publications))
+
+
+@app.command("list")
+def list_products(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """List published products."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        render.product_list(mesh.products(), as_json)
+
+
+@app.command()
+def show(product: Annotated[str, typer.Argument(help="domain.product")],
+         home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Show a product: owner, ports, schema, versions, lineage, last build and checks."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        render.product_view(mesh.describe(product), as_json)
+
+
+@app.command()
+def search(text: Annotated[str, typer.Argument(help="Words to look for.")],
+           limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+           home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Search names, descriptions, columns, owners and domains."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        render.search_hits(text, mesh.search(text, limit), as_json)
+
+
+@app.command()
+def lineage(product: Annotated[str, typer.Argument(help="domain.product")],
+            home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Show what a product reads and what reads it, all the way up and down."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        render.lineage(mesh.lineage(product), as_json)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL; products are domain.product or "
+                                       "domain.product.port.")],
+    limit: Annotated[int, typer.Option(help="Show at most this many rows.")] = 50,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Query published products with SQL."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        render.arrow_table(mesh.query(sql), limit, as_json)
+
+
+@app.command()
+def demo(
+    scale: Annotated[float, typer.Option(help="Data size; 1.0 is about 1M order rows.")] = 1.0,
+    force: Annotated[bool, typer.Option(help="Replace a mesh home that is not empty.")] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Build and publish the example mesh of an online fashion retailer."""
+    from quanta.cli import render
+    from quanta.demo import prepare_demo
+
+    target = home or Path(".quanta")
+    with _errors(as_json):
+        workspace = prepare_demo(target, scale=scale, force=force)
+    with _mesh(target, as_json) as mesh, render.progress(as_json) as progress:
+        publications = mesh.publish(workspace, progress=progress)
+    render.demo_summary(target, workspace, publications, as_json)
+    _finish(all(p.outcome.ok for p in publications))
+
+
+def main() -> None:
+    app()

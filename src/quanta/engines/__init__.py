@@ -1,0 +1,38 @@
+"""Compute engines: run SQL or Python over bound relations and hand back Arrow data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from quanta.model.relations import Binding
+
+
+class Session(Protocol):
+    """One isolated connection in which only the bound relations are readable."""
+
+    def columns(self, sql: str) -> list[tuple[str, str]]:
+        """Names and engine types of the columns ``sql`` returns, without running it."""
+        ...
+
+    def to_arrow(self, sql: str) -> pa.Table: ...
+
+    def stream(self, sql: str) -> pa.RecordBatchReader:
+        """Rows of ``sql`` with every column cast to the type it is stored as."""
+        ...
+
+    def run_python(self, function: Callable[..., Any]) -> dict[str, pa.RecordBatchReader]:
+        """Call a Python transformation with the bound inputs; one stream per output."""
+        ...
+
+
+class Engine(Protocol):
+    name: str
+
+    def session(
+        self, bindings: Sequence[Binding], *, sandboxed: bool = True
+    ) -> AbstractContextManager[Session]: ...

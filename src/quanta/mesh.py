@@ -1,0 +1,600 @@
+"""`Mesh`: the one object every shell (CLI, Python, HTTP) talks to."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from quanta import registry
+from quanta.build import plan
+from quanta.build.inputs import resolve_inputs
+from quanta.errors import InvalidProduct, NotFound, QueryRefused, QuantaError, UserError
+from quanta.model.catalog import (
+    ColumnInfo,
+    Downstream,
+    InputUse,
+    PortVersion,
+    ProductRecord,
+    SearchHit,
+    Version,
+)
+from quanta.model.contract import Contract
+from quanta.model.names import PortAddress, ProductId
+from quanta.model.product import DataProduct
+from quanta.model.relations import Binding
+from quanta.model.result import (
+    Build,
+    Check,
+    CheckRun,
+    Issue,
+    Outcome,
+    PortBuild,
+    Publication,
+    Validation,
+)
+from quanta.quality import conformance
+from quanta.settings import Settings
+from quanta.stores import MetadataStore
+from quanta.validation.folder import LoadedFolder, load_folder
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from quanta.engines import Engine, Session
+    from quanta.storage import StagedTable, Storage, TableName
+
+Progress = Callable[[str, str], None]
+"""Told (product, step) as long work moves on; the CLI shows it."""
+
+DEV_BRANCH = "dev"
+PUBLISH_BRANCH_PREFIX = "publish-"
+
+
+def _quiet(_product: str, _step: str) -> None:
+    return None
+
+
+class Lineage(BaseModel):
+    product: str
+    upstream: list[InputUse]
+    downstream: list[Downstream]
+    upstream_tree: dict[str, list[InputUse]]
+    downstream_tree: dict[str, list[Downstream]]
+
+
+class ProductView(BaseModel):
+    """Everything ``quanta show`` presents about one product."""
+
+    record: ProductRecord
+    current: Version
+    versions: list[Version]
+    downstream: list[Downstream]
+
+
+class Mesh:
+    """A data mesh at a home folder: its catalog, its warehouse and the engine that runs it.
+
+    >>> mesh = Mesh.open()                            # ./.quanta or $QUANTA_HOME
+    >>> mesh.publish("products/checkout/orders")      # validate, build, check, register
+    >>> mesh.read("sales.daily_revenue")              # a pyarrow Table
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        store_class = registry.load("quanta.stores", settings.store)
+        self.store: MetadataStore = store_class(settings.catalog)
+
+    @classmethod
+    def open(cls, home: str | Path | None = None, **settings: Any) -> Mesh:
+        if home is not None:
+            settings["home"] = Path(home)
+        return cls(Settings(**settings))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Mesh:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    # -- adapters, created when first needed: they import heavy libraries ----------------
+    @cached_property
+    def engine(self) -> Engine:
+        engine_class = registry.load("quanta.engines", self.settings.engine)
+        engine: Engine = engine_class(
+            self.home / "extensions",
+            memory_limit=self.settings.build_memory_limit,
+            threads=self.settings.build_threads,
+        )
+        return engine
+
+    @cached_property
+    def storage(self) -> Storage:
+        storage_class = registry.load("quanta.storage", self.settings.storage)
+        storage: Storage = storage_class(self.settings.warehouse_path)
+        return storage
+
+    # -- producing ---------------------------------------------------------------------
+    def validate(self, path: str | Path) -> list[Validation]:
+        """Check every product folder at or below ``path``, against its files and the catalog."""
+        return [validation for _, validation in self._load_batch(Path(path))]
+
+    def init_product(self, product: str, *, blueprint: str = "source",
+                     inputs: list[str] | None = None, directory: str | Path = ".") -> Path:
+        """Scaffold ``directory/domain/product``; inputs seed the contract with their columns."""
+        from quanta.scaffold import scaffold
+
+        upstream = {}
+        for address in inputs or []:
+            port = self._port(address, None)
+            upstream[str(PortAddress.parse(address).product)] = port.columns
+        return scaffold(product, blueprint, Path(directory), upstream)
+
+    def build(self, path: str | Path, progress: Progress = _quiet) -> list[Build]:
+        """Build products into their tables' ``dev`` branch; nothing is published."""
+        builds = []
+        for loaded, validation in self._load_batch(Path(path)):
+            if validation.issues or loaded.product is None:
+                raise InvalidProduct(f"{validation.product} does not validate", validation.issues)
+            build, _, _ = self._build(loaded.product, DEV_BRANCH, progress)
+            builds.append(build)
+        return builds
+
+    def check(self, target: str | Path, version: int | None = None) -> list[CheckRun]:
+        """Check a published product (``domain.product``) or a folder's last ``dev`` build."""
+        if isinstance(target, str) and not Path(target).exists():
+            return [self._check_published(target, version)]
+        runs = []
+        for loaded, validation in self._load_batch(Path(target)):
+            if loaded.product is None:
+                raise InvalidProduct(f"{validation.product} does not validate", validation.issues)
+            product = loaded.product
+            staged = {}
+            for port, contract in product.contracts.items():
+                found = self.storage.staged(_table_name(product.id, port, contract.major), DEV_BRANCH)
+                if found is None:
+                    raise NotFound(f"{product.id} has no build to check: run quanta build first")
+                staged[port] = found
+            runs.append(self._check_staged(product, staged))
+        return runs
+
+    def publish(self, path: str | Path, progress: Progress = _quiet) -> list[Publication]:
+        """Validate, build, check and register each product at or below ``path``, in order.
+
+        Each product is published entirely or not at all; one that fails stops the ones
+        after it that read it, and the previous version stays the served one.
+        """
+        publications: list[Publication] = []
+        failed: set[str] = set()
+        for loaded, validation in self._load_batch(Path(path)):
+            product_id = validation.product
+            started = time.perf_counter()
+            if validation.issues or loaded.product is None:
+                publications.append(Publication(product=product_id, outcome=Outcome.FAILED,
+                                                reason="the product does not validate",
+                                                validation=validation))
+                failed.add(product_id)
+                continue
+            product = loaded.product
+            blocked = sorted(str(up) for up in product.upstream_products if str(up) in failed)
+            if blocked:
+                publications.append(Publication(product=product_id, outcome=Outcome.SKIPPED,
+                                                reason=f"it reads {', '.join(blocked)}, which "
+                                                "did not publish", validation=validation))
+                failed.add(product_id)
+                continue
+            publication = self._publish(product, validation, progress)
+            publication.seconds = round(time.perf_counter() - started, 3)
+            if not publication.outcome.ok:
+                failed.add(product_id)
+            publications.append(publication)
+        return publications
+
+    # -- consuming ---------------------------------------------------------------------
+    def products(self) -> list[ProductRecord]:
+        return self.store.products()
+
+    def product(self, product_id: str) -> ProductRecord:
+        record = self.store.product(_parse_id(product_id))
+        if record is None:
+            raise NotFound(f"no product {product_id!r} is published: see quanta list")
+        return record
+
+    def describe(self, product_id: str) -> ProductView:
+        record = self.product(product_id)
+        versions = self.store.versions(record.id)
+        current = next(v for v in versions if v.version == record.current_version)
+        return ProductView(record=record, current=current, versions=versions,
+                           downstream=self.store.downstream(record.id))
+
+    def search(self, text: str, limit: int = 20) -> list[SearchHit]:
+        return self.store.search(text, limit)
+
+    def lineage(self, product_id: str) -> Lineage:
+        record = self.product(product_id)
+        upstream_tree: dict[str, list[InputUse]] = {}
+        downstream_tree: dict[str, list[Downstream]] = {}
+        pending = [record.id]
+        while pending:
+            current = pending.pop()
+            if current in upstream_tree:
+                continue
+            version = self.store.version(current)
+            upstream_tree[current] = version.inputs if version else []
+            pending.extend(use.upstream for use in upstream_tree[current] if use.upstream)
+        pending = [record.id]
+        while pending:
+            current = pending.pop()
+            if current in downstream_tree:
+                continue
+            downstream_tree[current] = self.store.downstream(current)
+            pending.extend(edge.product for edge in downstream_tree[current])
+        return Lineage(product=record.id, upstream=upstream_tree[record.id],
+                       downstream=downstream_tree[record.id], upstream_tree=upstream_tree,
+                       downstream_tree=downstream_tree)
+
+    def query(self, sql: str) -> pa.Table:
+        """Run read-only SQL over the served version of every product (``domain.product``)."""
+        bindings = self._served_bindings()
+        visible = [name for binding in bindings for name in binding.names]
+        from quanta.build.sql_guard import check_sql
+
+        problems = check_sql(sql, visible, purpose="a query")
+        if problems:
+            raise QueryRefused("; ".join(f"{p.message} ({p.hint})" for p in problems))
+        with self.engine.session(bindings) as session:
+            return session.to_arrow(sql)
+
+    def read(self, address: str, version: int | None = None) -> pa.Table:
+        """One output port as an Arrow table: the served version, or a pinned one."""
+        port = self._port(address, version)
+        names = (tuple(address.split(".")),)
+        with self.engine.session([Binding(names, port.scan)]) as session:
+            quoted = ".".join(f'"{part}"' for part in names[0])
+            return session.to_arrow(f"SELECT * FROM {quoted}")
+
+    # -- internals ---------------------------------------------------------------------
+    def _port(self, address: str, version: int | None) -> PortVersion:
+        try:
+            parsed = PortAddress.parse(address)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+        record = self.product(str(parsed.product))
+        found = self.store.version(record.id, version)
+        if found is None:
+            raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
+        port = found.port(parsed.port)
+        if port is None:
+            names = ", ".join(p.port for p in found.ports)
+            raise NotFound(f"{address!r} names no single output port: use one of "
+                           f"{', '.join(f'{record.id}.{n}' for n in names.split(', '))}")
+        return port
+
+    def _served_bindings(self) -> list[Binding]:
+        bindings = []
+        for record in self.store.products():
+            version = self.store.version(record.id)
+            if version is None:
+                continue
+            for port in version.ports:
+                names: list[tuple[str, ...]] = [(record.domain, record.name, port.port)]
+                if len(version.ports) == 1:
+                    names.insert(0, (record.domain, record.name))
+                bindings.append(Binding(tuple(names), port.scan))
+        return bindings
+
+    def _load_batch(self, path: Path) -> Iterator[tuple[LoadedFolder, Validation]]:
+        """Load every product folder under ``path``, validate, and yield in build order."""
+        folders = plan.discover(path)
+        if not folders:
+            raise UserError(f"no product folder (with dataproduct.yaml) at or below {path}: "
+                            "create one with quanta init")
+        loaded = [load_folder(folder) for folder in folders]
+        validations: dict[int, Validation] = {}
+        by_id: dict[str, int] = {}
+        for index, folder in enumerate(loaded):
+            name = str(folder.product.id) if folder.product else folder.folder.name
+            validation = Validation(product=name, path=str(folder.folder), issues=folder.issues)
+            validations[index] = validation
+            if folder.product is None:
+                continue
+            product_id = str(folder.product.id)
+            if product_id in by_id:
+                other = loaded[by_id[product_id]].folder
+                validation.issues.append(folder.issue_at(("id",), f"product id {product_id!r} "
+                                         f"is also used by {other}", "give each product its own id"))
+                continue
+            by_id[product_id] = index
+            self._check_catalog(folder, validation)
+        batch = {pid: loaded[i].product for pid, i in by_id.items() if loaded[i].product}
+        for product_id, index in by_id.items():
+            self._check_inputs(loaded[index], validations[index], batch)
+        upstream: dict[str, set[str]] = {}
+        for product_id, index in by_id.items():
+            product = loaded[index].product
+            assert product is not None
+            upstream[product_id] = {str(up) for up in product.upstream_products}
+        for record in self.store.products():
+            if record.id not in upstream:
+                version = self.store.version(record.id)
+                upstream[record.id] = {u.upstream for u in (version.inputs if version else [])
+                                       if u.upstream}
+        cycle = plan.cycle_in(upstream)
+        if cycle:
+            for product_id in set(cycle) & set(by_id):
+                folder = loaded[by_id[product_id]]
+                validations[by_id[product_id]].issues.append(folder.issue_at(
+                    ("inputPorts",), f"the inputs form a cycle: {' -> '.join(cycle)}",
+                    "a product cannot read, directly or not, from itself: remove one input"))
+            order = list(range(len(loaded)))
+        else:
+            ranked = {product_id: rank for rank, product_id in enumerate(plan.build_order(upstream))}
+            order = sorted(range(len(loaded)), key=lambda i: (
+                ranked.get(str(loaded[i].product.id) if loaded[i].product else "", -1), i))
+        for index in order:
+            yield loaded[index], validations[index]
+
+    def _check_catalog(self, folder: LoadedFolder, validation: Validation) -> None:
+        """What the files alone cannot tell: the same id published from another folder."""
+        product = folder.product
+        assert product is not None
+        record = self.store.product(str(product.id))
+        if record is not None and record.folder != product.folder and Path(record.folder).exists():
+            validation.issues.append(folder.issue_at(("id",), f"product {product.id} is already "
+                                     f"published from {record.folder}", "choose another id, or "
+                                     "publish from that folder"))
+
+    def _check_inputs(self, folder: LoadedFolder, validation: Validation,
+                      batch: dict[str, DataProduct]) -> None:
+        """Each upstream port exists, in this batch or in the catalog, at the major relied on."""
+        product = folder.product
+        assert product is not None
+        from_catalog = [port for port in product.descriptor.input_ports
+                        if port.upstream and str(port.upstream.product) not in batch]
+        problems = resolve_inputs(product, self.store).problems
+        for index, message, hint in problems:
+            if product.descriptor.input_ports[index] in from_catalog:
+                validation.issues.append(folder.issue_at(("inputPorts", index, "contractId"),
+                                                         message, hint))
+        for index, port in enumerate(product.descriptor.input_ports):
+            address = port.upstream
+            if address is None or str(address.product) not in batch:
+                continue
+            upstream = batch[str(address.product)]
+            names = list(upstream.contracts) if address.port is None else [address.port]
+            if address.port is None and len(names) != 1:
+                validation.issues.append(folder.issue_at(
+                    ("inputPorts", index, "contractId"), f"{address.product} has several output "
+                    f"ports ({', '.join(names)})", f"name one: {address.product}.<port>"))
+                continue
+            contract = upstream.contracts.get(names[0])
+            if contract is None:
+                validation.issues.append(folder.issue_at(
+                    ("inputPorts", index, "contractId"), f"{address.product} has no output port "
+                    f"{names[0]!r}", f"its ports: {', '.join(upstream.contracts)}"))
+            elif contract.major != port.major:
+                validation.issues.append(folder.issue_at(
+                    ("inputPorts", index, "version"), f"{address} is at major version "
+                    f"{contract.major}, not {port.major}", f"set version to \"{contract.major}\""))
+
+    def _build(self, product: DataProduct, branch: str, progress: Progress,
+               ) -> tuple[Build, dict[str, StagedTable], list[InputUse]]:
+        from quanta.build import transform
+
+        product_id = str(product.id)
+        started = time.perf_counter()
+        log: list[str] = []
+
+        def step(message: str) -> None:
+            log.append(f"{time.perf_counter() - started:7.2f}s {message}")
+            progress(product_id, message)
+
+        resolved = resolve_inputs(product, self.store)
+        if resolved.problems:
+            return Build(product=product_id, outcome=Outcome.FAILED, reason="; ".join(
+                f"{message} ({hint})" for _, message, hint in resolved.problems), log=log), {}, []
+        sql_problems = transform.sql_problems(product, resolved.names)
+        if sql_problems:
+            return Build(product=product_id, outcome=Outcome.FAILED,
+                         reason="; ".join(sql_problems), log=log), {}, []
+        staged: dict[str, StagedTable] = {}
+        try:
+            step("resolving inputs: " + ", ".join(u.upstream or u.source or u.port
+                                                  for u in resolved.uses))
+            with self.engine.session(resolved.bindings) as session:
+                step(f"running {product.transformation.path}")
+                streams = transform.run(product, session)
+                for port, stream in streams.items():
+                    contract = product.contracts[port]
+                    table = _table_name(product.id, port, contract.major)
+                    step(f"writing {table} ({branch})")
+                    staged[port] = self.storage.stage(table, stream, branch)
+        except (transform.TransformationFailed, QuantaError) as error:
+            self._discard(staged)
+            return Build(product=product_id, outcome=Outcome.FAILED, reason=str(error),
+                         log=log, seconds=time.perf_counter() - started), {}, []
+        except Exception as error:
+            self._discard(staged)
+            reason = f"the transformation failed: {type(error).__name__}: {_first_line(error)}"
+            return Build(product=product_id, outcome=Outcome.FAILED, reason=reason, log=log,
+                         seconds=time.perf_counter() - started), {}, []
+        ports = [PortBuild(port=port, rows=s.rows, bytes=s.bytes, table=str(s.table),
+                           snapshot_id=s.snapshot_id) for port, s in staged.items()]
+        seconds = round(time.perf_counter() - started, 3)
+        step(f"built {sum(p.rows for p in ports):,} rows in {seconds:.2f}s")
+        build = Build(product=product_id, outcome=Outcome.PASSED, ports=ports,
+                      seconds=seconds, log=log)
+        return build, staged, resolved.uses
+
+    def _discard(self, staged: dict[str, StagedTable]) -> None:
+        for table in staged.values():
+            self.storage.discard(table.table, table.branch)
+
+    def _check_staged(self, product: DataProduct, staged: dict[str, StagedTable],
+                      version: int | None = None) -> CheckRun:
+        targets = {port: (product.contracts[port], table.scan) for port, table in staged.items()}
+        return self._run_checks(str(product.id), targets, version)
+
+    def _check_published(self, product_id: str, version: int | None) -> CheckRun:
+        record = self.product(product_id)
+        found = self.store.version(record.id, version)
+        if found is None:
+            raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
+        targets = {port.port: (Contract.model_validate(port.contract), port.scan)
+                   for port in found.ports}
+        return self._run_checks(record.id, targets, found.version)
+
+    def _run_checks(self, product_id: str, targets: dict[str, tuple[Contract, Any]],
+                    version: int | None) -> CheckRun:
+        run = CheckRun(product=product_id, version=version)
+        for port, (contract, scan) in targets.items():
+            binding = Binding((("__port",),), scan)
+            with self.engine.session([binding]) as session:
+                columns = dict(session.columns('SELECT * FROM "__port"'))
+                target = conformance.Target(port=port, contract=contract, columns=columns)
+                plans = [rule(target) for rule in conformance.RULES]
+                compiled = conformance.compile_query(plans, '"__port"')
+                values: dict[str, Any] = {}
+                if compiled is not None:
+                    query, keys = compiled
+                    row = session.to_arrow(query).to_pylist()[0]
+                    values = dict(zip(keys, row.values(), strict=True))
+                for rule_plan in plans:
+                    run.checks.extend(rule_plan.judge(values))
+        return run
+
+    def _publish(self, product: DataProduct, validation: Validation, progress: Progress
+                 ) -> Publication:
+        product_id = str(product.id)
+        self._reconcile(product)
+        branch = f"{PUBLISH_BRANCH_PREFIX}{uuid.uuid4().hex[:12]}"
+        build, staged, uses = self._build(product, branch, progress)
+        if not build.outcome.ok:
+            return Publication(product=product_id, outcome=Outcome.FAILED,
+                               reason=f"the build failed: {build.reason}",
+                               validation=validation, build=build)
+        progress(product_id, "checking the contract")
+        checks = self._check_staged(product, staged)
+        if not checks.outcome.ok:
+            self._discard(staged)
+            failed = [c for c in checks.checks if not c.outcome.ok]
+            return Publication(product=product_id, outcome=Outcome.FAILED,
+                               reason=f"the output breaks its contract: "
+                               f"{'; '.join(f'{c.name}: {c.reason}' for c in failed[:5])}",
+                               validation=validation, build=build, checks=checks)
+        progress(product_id, "registering the new version")
+        record, version = self._records(product, build, staged, uses, checks)
+        number = self.store.publish(record, version)
+        for table in staged.values():
+            self.storage.promote(table, f"v{number}")
+        checks.version = number
+        progress(product_id, f"published version {number}")
+        return Publication(product=product_id, outcome=Outcome.PASSED, version=number,
+                           validation=validation, build=build, checks=checks)
+
+    def _reconcile(self, product: DataProduct) -> None:
+        """Finish what a publish killed after its commit left undone, and drop dead branches.
+
+        The catalog decides what is served. If a publish stopped between registering a
+        version and moving the tables' main branch, this moves it now.
+        """
+        current = self.store.version(str(product.id))
+        served = {port.table: port for port in current.ports} if current else {}
+        tables = {str(_table_name(product.id, port, contract.major)): _table_name(
+            product.id, port, contract.major) for port, contract in product.contracts.items()}
+        for name, table in tables.items():
+            branches = self.storage.branches(table)
+            port = served.get(name)
+            main = self.storage.staged(table, "main")
+            for branch in branches:
+                if not branch.startswith(PUBLISH_BRANCH_PREFIX):
+                    continue
+                staged = self.storage.staged(table, branch)
+                if (port is not None and staged is not None and current is not None
+                        and staged.snapshot_id == port.snapshot_id
+                        and (main is None or main.snapshot_id != port.snapshot_id)):
+                    self.storage.promote(staged, f"v{current.version}")
+                else:
+                    self.storage.discard(table, branch)
+
+    def _records(self, product: DataProduct, build: Build, staged: dict[str, StagedTable],
+                 uses: list[InputUse], checks: CheckRun) -> tuple[ProductRecord, Version]:
+        descriptor = product.descriptor
+        now = datetime.now(UTC)
+        ports = []
+        for output in descriptor.output_ports:
+            contract = product.contracts[output.name]
+            table = staged[output.name]
+            primary = set(contract.primary_key)
+            ports.append(PortVersion(
+                port=output.name,
+                contract_version=contract.version,
+                table=str(table.table),
+                snapshot_id=table.snapshot_id,
+                metadata_location=table.metadata_location,
+                location=table.location,
+                rows=table.rows,
+                bytes=table.bytes,
+                description=output.description or contract.table.description,
+                columns=[ColumnInfo(
+                    name=column.name,
+                    type=column.physical_type or column.logical_type,
+                    logical_type=column.logical_type,
+                    nullable=column.nullable,
+                    primary_key=column.name in primary,
+                    classification=column.classification,
+                    description=column.description,
+                ) for column in contract.columns],
+                contract=contract.to_document(),
+            ))
+        record = ProductRecord(
+            id=str(product.id),
+            domain=product.id.domain,
+            name=product.id.name,
+            title=descriptor.name,
+            description=descriptor.description.purpose if descriptor.description else None,
+            owner=descriptor.owner,
+            contact=descriptor.contact,
+            status=descriptor.status,
+            tags=descriptor.tags,
+            folder=product.folder,
+            current_version=0,
+            updated_at=now,
+            descriptor=descriptor.to_document(),
+        )
+        version = Version(product=str(product.id), version=0, published_at=now,
+                          seconds=build.seconds, ports=ports, inputs=uses,
+                          checks=[check.model_dump(mode="json") for check in checks.checks])
+        return record, version
+
+
+def _table_name(product: ProductId, port: str, major: int) -> TableName:
+    from quanta.storage import TableName
+
+    return TableName(product.domain, f"{product.name}__{port}__v{major}")
+
+
+def _parse_id(text: str) -> str:
+    try:
+        return str(ProductId.parse(text))
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
+

@@ -1,0 +1,110 @@
+"""What the catalog knows about published products and their versions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from quanta.model.relations import TableScan
+
+
+class ColumnInfo(BaseModel):
+    name: str
+    type: str
+    logical_type: str
+    nullable: bool = True
+    primary_key: bool = False
+    classification: str | None = None
+    description: str | None = None
+
+
+class PortVersion(BaseModel):
+    """One output port as published in one version of its product."""
+
+    port: str
+    contract_version: str
+    table: str
+    snapshot_id: int
+    metadata_location: str
+    location: str
+    rows: int
+    bytes: int
+    description: str | None = None
+    columns: list[ColumnInfo] = Field(default_factory=list)
+    contract: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def major(self) -> int:
+        return int(self.contract_version.split(".")[0])
+
+    @property
+    def scan(self) -> TableScan:
+        return TableScan(self.metadata_location, self.snapshot_id, self.location)
+
+
+class InputUse(BaseModel):
+    """What one input port of a version read: another product's port, or a source file."""
+
+    port: str
+    upstream: str | None = None
+    upstream_port: str | None = None
+    upstream_version: int | None = None
+    source: str | None = None
+
+
+class Version(BaseModel):
+    product: str
+    version: int
+    published_at: datetime
+    seconds: float = 0.0
+    ports: list[PortVersion] = Field(default_factory=list)
+    inputs: list[InputUse] = Field(default_factory=list)
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(port.rows for port in self.ports)
+
+    @property
+    def bytes(self) -> int:
+        return sum(port.bytes for port in self.ports)
+
+    def port(self, name: str | None) -> PortVersion | None:
+        if name is None:
+            return self.ports[0] if len(self.ports) == 1 else None
+        return next((port for port in self.ports if port.port == name), None)
+
+
+class ProductRecord(BaseModel):
+    id: str
+    domain: str
+    name: str
+    title: str | None = None
+    description: str | None = None
+    owner: str
+    contact: str = ""
+    status: str
+    tags: list[str] = Field(default_factory=list)
+    folder: str
+    current_version: int
+    updated_at: datetime
+    descriptor: dict[str, Any] = Field(default_factory=dict)
+
+
+class Downstream(BaseModel):
+    """A product whose served version reads a port of another product."""
+
+    product: str
+    port: str
+    upstream_port: str | None
+    upstream_version: int | None
+
+
+class SearchHit(BaseModel):
+    product: str
+    domain: str
+    owner: str
+    description: str | None = None
+    matched: str = ""

@@ -1,0 +1,71 @@
+"""Names of domains, products and ports, and the addresses built from them.
+
+A product is addressed as ``domain.product`` and one of its output ports as
+``domain.product.port``. Every part is a lowercase identifier, which keeps names
+safe as SQL identifiers, Iceberg namespaces and folder names alike (no ``../``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+# DuckDB already uses these catalog names; a domain cannot take them.
+RESERVED_DOMAINS = frozenset({"main", "memory", "system", "temp", "information_schema", "pg_catalog"})
+
+
+def name_problem(name: str, what: str = "name") -> str | None:
+    """Why ``name`` cannot name a domain, product or port, or None when it can."""
+    if NAME_PATTERN.fullmatch(name):
+        return None
+    return (
+        f"{what} {name!r} is not allowed: use lowercase letters, digits and underscores, "
+        "starting with a letter (at most 63 characters)"
+    )
+
+
+@dataclass(frozen=True, order=True)
+class ProductId:
+    domain: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> ProductId:
+        """Parse ``domain.product`` (``domain/product`` is accepted too, as in folder paths)."""
+        parts = text.replace("/", ".").split(".")
+        if len(parts) != 2:
+            raise ValueError(f"{text!r} is not a product id: write it as domain.product")
+        domain, name = parts
+        for part, what in ((domain, "domain"), (name, "product name")):
+            problem = name_problem(part, what)
+            if problem:
+                raise ValueError(problem)
+        if domain in RESERVED_DOMAINS:
+            raise ValueError(f"domain {domain!r} is reserved: choose another domain name")
+        return cls(domain, name)
+
+    def __str__(self) -> str:
+        return f"{self.domain}.{self.name}"
+
+
+@dataclass(frozen=True, order=True)
+class PortAddress:
+    """An output port of a product: ``domain.product.port``."""
+
+    product: ProductId
+    port: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> PortAddress:
+        parts = text.split(".")
+        if len(parts) == 3:
+            problem = name_problem(parts[2], "port name")
+            if problem:
+                raise ValueError(problem)
+            return cls(ProductId.parse(".".join(parts[:2])), parts[2])
+        return cls(ProductId.parse(text))
+
+    def __str__(self) -> str:
+        return f"{self.product}.{self.port}" if self.port else str(self.product)

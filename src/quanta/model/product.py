@@ -1,0 +1,247 @@
+"""A data product's descriptor, in the shape of the Open Data Product Standard (v1.0.0).
+
+ODPS has no place for how a product is built, so Quanta keeps that in the
+standard's own extension point, ``customProperties``:
+
+- on the product, ``transformation``: ``{language: sql, path: transform.sql}`` or
+  ``{language: python, path: transform.py, function: build}``;
+- on an input port, ``source``: ``{path: data/orders.parquet, format: parquet}`` for a
+  file the product reads; without it the port reads another product's output port,
+  named by ``contractId`` (``domain.product`` or ``domain.product.port``).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from quanta.model._base import AuthoritativeDefinition, CustomProperty, Document
+from quanta.model.contract import Contract
+from quanta.model.names import PortAddress, ProductId, name_problem
+
+ODPS_VERSIONS = ("v1.0.0", "v0.9.0")
+STATUSES = ("proposed", "draft", "active", "deprecated", "retired")
+SOURCE_FORMATS = ("csv", "parquet", "json")
+
+
+class Transformation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    language: Literal["sql", "python"]
+    path: str
+    function: str = "build"
+
+    @field_validator("path")
+    @classmethod
+    def _inside_the_folder(cls, value: str) -> str:
+        return relative_path(value)
+
+
+class Source(BaseModel):
+    """A file (or glob of files) that a source-aligned product reads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    format: Literal["csv", "parquet", "json"] | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def file_format(self) -> str:
+        if self.format:
+            return self.format
+        suffix = PurePosixPath(self.path).suffix.lower().lstrip(".")
+        return {"ndjson": "json", "jsonl": "json", "tsv": "csv"}.get(suffix, suffix)
+
+
+def relative_path(value: str) -> str:
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"path {value!r} must stay inside the product folder (no '..')")
+    return value
+
+
+def custom_property(properties: list[CustomProperty], name: str) -> tuple[int, Any] | None:
+    for index, item in enumerate(properties):
+        if item.property == name:
+            return index, item.value
+    return None
+
+
+class Description(Document):
+    purpose: str | None = None
+    limitations: str | None = None
+    usage: str | None = None
+    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
+    custom_properties: list[CustomProperty] = Field(default_factory=list)
+
+
+class TeamMember(Document):
+    username: str
+    name: str | None = None
+    description: str | None = None
+    role: str | None = None
+    date_in: str | None = None
+    date_out: str | None = None
+    replaced_by_username: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    custom_properties: list[CustomProperty] = Field(default_factory=list)
+    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
+
+
+class Team(Document):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    members: list[TeamMember] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    custom_properties: list[CustomProperty] = Field(default_factory=list)
+    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
+
+
+class Support(Document):
+    channel: str
+    url: str
+    description: str | None = None
+    tool: str | None = None
+    scope: str | None = None
+    invitation_url: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    custom_properties: list[CustomProperty] = Field(default_factory=list)
+
+
+class InputPort(Document):
+    name: str
+    version: str
+    contract_id: str
+    tags: list[str] = Field(default_factory=list)
+    custom_properties: list[CustomProperty] = Field(default_factory=list)
+    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        problem = name_problem(value, "input port name")
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @property
+    def source(self) -> Source | None:
+        found = custom_property(self.custom_properties, "source")
+        return None if found is None else Source.model_validate(found[1])
+
+    @property
+    def upstream(self) -> PortAddress | None:
+        """The output port this input reads, or None for a file source."""
+        return None if self.source else PortAddress.parse(self.contract_id)
+
+    @property
+    def major(self) -> int:
+        """The upstream contract's major version this port relies on ("1", "1.2.0", "v1")."""
+        return int(self.version.lstrip("v").split(".")[0])
+
+
+class OutputPort(Document):
+    name: str
+    version: str
+    description: str | None = None
+    type: str = "table"
+    contract_id: str | None = None
+    sbom: list[dict[str, Any]] = Field(default_factory=list)
+    input_contracts: list[dict[str, Any]] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    custom_properties: list[CustomProperty] = Field(default_factory=list)
+    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        problem = name_problem(value, "output port name")
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class Descriptor(Document):
+    """The whole ``dataproduct.yaml`` document."""
+
+    api_version: Literal["v1.0.0", "v0.9.0"] = "v1.0.0"
+    kind: Literal["DataProduct"] = "DataProduct"
+    id: str
+    name: str | None = None
+    version: str | None = None
+    status: str
+    domain: str | None = None
+    tenant: str | None = None
+    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
+    description: Description | None = None
+    custom_properties: list[CustomProperty] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    input_ports: list[InputPort] = Field(default_factory=list)
+    output_ports: list[OutputPort] = Field(default_factory=list)
+    management_ports: list[dict[str, Any]] = Field(default_factory=list)
+    support: list[Support] = Field(default_factory=list)
+    team: Team | None = None
+    product_created_ts: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        ProductId.parse(value)
+        return value
+
+    @property
+    def product_id(self) -> ProductId:
+        return ProductId.parse(self.id)
+
+    @property
+    def transformation(self) -> Transformation | None:
+        found = custom_property(self.custom_properties, "transformation")
+        return None if found is None else Transformation.model_validate(found[1])
+
+    @property
+    def owner(self) -> str:
+        return self.team.name if self.team else ""
+
+    @property
+    def contact(self) -> str:
+        """The owner's username, else the first member's, else the first support channel."""
+        if self.team and self.team.members:
+            owners = [m for m in self.team.members if (m.role or "").lower() == "owner"]
+            return (owners or self.team.members)[0].username
+        return self.support[0].url if self.support else ""
+
+
+class DataProduct(BaseModel):
+    """A product folder, loaded: its descriptor, one contract per output port, its code."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    descriptor: Descriptor
+    contracts: dict[str, Contract]
+    folder: str
+    contract_files: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def id(self) -> ProductId:
+        return self.descriptor.product_id
+
+    @property
+    def transformation(self) -> Transformation:
+        transformation = self.descriptor.transformation
+        assert transformation is not None, "validated products always have a transformation"
+        return transformation
+
+    @property
+    def upstream_products(self) -> list[ProductId]:
+        found = {port.upstream.product for port in self.descriptor.input_ports if port.upstream}
+        return sorted(found)
+
+
+def nested_error(error: ValidationError) -> str:
+    """The first message of a nested model's validation error, for a custom property."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]

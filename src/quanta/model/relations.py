@@ -1,0 +1,35 @@
+"""What an engine can read, and under which names a query sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TableScan:
+    """An Iceberg table at one snapshot."""
+
+    metadata_location: str
+    snapshot_id: int
+    location: str
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """Files in CSV, Parquet or JSON that a source input port declares."""
+
+    path: str
+    format: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+Relation = TableScan | FileScan
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A relation visible to a query under one or more names (tuples of parts)."""
+
+    names: tuple[tuple[str, ...], ...]
+    relation: Relation

@@ -1,0 +1,125 @@
+"""Does a port's data conform to its contract? Columns, types, nullability, primary key.
+
+Each rule is a plain function from a `Target` to a `Plan`: the aggregate measures it
+needs and a judge that turns their values into checks. All plans of a port are run
+as one query, so every rule shares a single scan of the data. Callers may pass their
+own tuple of rules; the quality engine adds its rules the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from quanta.model.contract import Contract
+from quanta.model.result import Check, Outcome
+from quanta.model.types import parse_physical_type, storable_type
+
+
+@dataclass(frozen=True)
+class Target:
+    port: str
+    contract: Contract
+    columns: dict[str, str]
+    """Actual column names and their storable types."""
+
+
+@dataclass
+class Plan:
+    measures: dict[str, str] = field(default_factory=dict)
+    judge: Callable[[dict[str, Any]], list[Check]] = lambda _values: []
+
+
+Rule = Callable[[Target], Plan]
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def schema_rule(target: Target) -> Plan:
+    checks: list[Check] = []
+    for column in target.contract.columns:
+        actual = target.columns.get(column.name)
+        name = f"column {column.name}"
+        if actual is None:
+            checks.append(Check(name=f"{name} exists", port=target.port, outcome=Outcome.FAILED,
+                                reason="the column is missing from the output",
+                                expected=column.physical_type or column.logical_type))
+            continue
+        stored = parse_physical_type(storable_type(actual) or actual)
+        declared = column.physical
+        if declared is not None and stored != declared:
+            checks.append(Check(name=f"{name} type", port=target.port, outcome=Outcome.FAILED,
+                                reason=f"the output has type {stored}, the contract says {declared}",
+                                observed=str(stored), expected=str(declared)))
+        elif stored.logical != column.logical_type:
+            checks.append(Check(name=f"{name} type", port=target.port, outcome=Outcome.FAILED,
+                                reason=f"the output has type {stored} ({stored.logical}), the "
+                                f"contract says {column.logical_type}",
+                                observed=stored.logical, expected=column.logical_type))
+        else:
+            checks.append(Check(name=f"{name} type", port=target.port, outcome=Outcome.PASSED,
+                                observed=str(stored), expected=str(declared or column.logical_type)))
+    declared_names = {column.name for column in target.contract.columns}
+    for extra in sorted(set(target.columns) - declared_names):
+        checks.append(Check(name=f"column {extra} declared", port=target.port,
+                            outcome=Outcome.FAILED,
+                            reason="the output has a column the contract does not declare",
+                            observed=extra))
+    return Plan(judge=lambda _values: checks)
+
+
+def not_null_rule(target: Target) -> Plan:
+    columns = [c for c in target.contract.columns if not c.nullable and c.name in target.columns]
+    measures = {
+        f"nulls:{c.name}": f"count(*) FILTER (WHERE {quote(c.name)} IS NULL)" for c in columns
+    }
+
+    def judge(values: dict[str, Any]) -> list[Check]:
+        checks = []
+        for column in columns:
+            nulls = int(values[f"nulls:{column.name}"])
+            checks.append(Check(
+                name=f"column {column.name} not null", port=target.port,
+                outcome=Outcome.PASSED if nulls == 0 else Outcome.FAILED,
+                reason="" if nulls == 0 else f"{nulls} rows have no value",
+                observed=nulls, expected=0))
+        return checks
+
+    return Plan(measures, judge)
+
+
+def primary_key_rule(target: Target) -> Plan:
+    key = target.contract.primary_key
+    if not key or any(name not in target.columns for name in key):
+        return Plan()
+    distinct = (
+        f"count(DISTINCT {quote(key[0])})"
+        if len(key) == 1
+        else f"count(DISTINCT ({', '.join(quote(name) for name in key)}))"
+    )
+    measures = {"rows": "count(*)", "distinct_keys": distinct}
+
+    def judge(values: dict[str, Any]) -> list[Check]:
+        duplicates = int(values["rows"]) - int(values["distinct_keys"])
+        return [Check(
+            name=f"primary key ({', '.join(key)}) unique", port=target.port,
+            outcome=Outcome.PASSED if duplicates == 0 else Outcome.FAILED,
+            reason="" if duplicates == 0 else f"{duplicates} rows repeat a key",
+            observed=duplicates, expected=0)]
+
+    return Plan(measures, judge)
+
+
+RULES: tuple[Rule, ...] = (schema_rule, not_null_rule, primary_key_rule)
+
+
+def compile_query(plans: list[Plan], relation: str) -> tuple[str, list[str]] | None:
+    """One SELECT computing every measure of every plan, and the measure keys in order."""
+    keys = [key for plan in plans for key in plan.measures]
+    if not keys:
+        return None
+    expressions = [plan.measures[key] for plan in plans for key in plan.measures]
+    return f"SELECT {', '.join(expressions)} FROM {relation}", keys

@@ -1,0 +1,42 @@
+"""Adapters chosen by name: engines, storage and metadata stores.
+
+Built-in adapters are registered exactly like third-party ones, through the entry
+point groups ``quanta.engines``, ``quanta.storage`` and ``quanta.stores``; the
+built-ins are also listed here so that a source checkout works without installing.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any
+
+from quanta.errors import ConfigError
+
+BUILT_IN: dict[str, dict[str, str]] = {
+    "quanta.engines": {"duckdb": "quanta.engines.duckdb:DuckDBEngine"},
+    "quanta.storage": {"iceberg": "quanta.storage.iceberg:IcebergStorage"},
+    "quanta.stores": {"sql": "quanta.stores.sql:SqlStore"},
+}
+
+
+def available(group: str) -> dict[str, str]:
+    """Adapter names of a group and where each is defined."""
+    found = dict(BUILT_IN[group])
+    for entry in entry_points(group=group):
+        found.setdefault(entry.name, entry.value)
+    return found
+
+
+def load(group: str, name: str) -> Any:
+    """The adapter class registered under ``name``; a clear error when there is none."""
+    adapters = available(group)
+    target = adapters.get(name)
+    if target is None:
+        kind = group.split(".")[1].rstrip("s")
+        raise ConfigError(
+            f"no {kind} named {name!r} is installed: choose one of {', '.join(sorted(adapters))}, "
+            f"or install the plugin that provides it"
+        )
+    module_name, _, attribute = target.partition(":")
+    return getattr(import_module(module_name), attribute)

@@ -1,0 +1,171 @@
+"""``quanta init``: a product folder that validates, builds and publishes as it is.
+
+Blueprints differ in where data comes from. A ``source`` product reads a file
+(a small sample is written next to it); ``aggregate`` and ``consumer`` products read
+other products, whose published columns (and their classifications) seed the contract.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from quanta.errors import UserError
+from quanta.model.catalog import ColumnInfo
+from quanta.model.names import ProductId
+
+BLUEPRINTS = ("source", "aggregate", "consumer")
+
+SAMPLE_CSV = """id,name,category,amount,updated_at
+1,First item,general,12.50,2026-01-01 09:00:00
+2,Second item,general,7.25,2026-01-02 10:30:00
+3,Third item,special,99.00,2026-01-03 16:45:00
+"""
+
+SAMPLE_COLUMNS = [
+    ColumnInfo(name="id", type="BIGINT", logical_type="integer", nullable=False, primary_key=True,
+               classification="internal", description="Identifies the item."),
+    ColumnInfo(name="name", type="VARCHAR", logical_type="string", classification="internal",
+               description="What the item is called."),
+    ColumnInfo(name="category", type="VARCHAR", logical_type="string", classification="public",
+               description="The item's category."),
+    ColumnInfo(name="amount", type="DECIMAL(12,2)", logical_type="number",
+               classification="internal", description="The item's amount."),
+    ColumnInfo(name="updated_at", type="TIMESTAMP", logical_type="timestamp",
+               classification="internal", description="When the item last changed."),
+]
+
+SAMPLE_SQL = """-- The output of this product: one row per item, from the source file.
+SELECT
+    CAST(id AS BIGINT) AS id,
+    name,
+    category,
+    CAST(amount AS DECIMAL(12, 2)) AS amount,
+    CAST(updated_at AS TIMESTAMP) AS updated_at
+FROM raw_items
+"""
+
+
+def scaffold(
+    product: str,
+    blueprint: str,
+    directory: Path,
+    upstream: dict[str, list[ColumnInfo]],
+) -> Path:
+    """Write the product folder and return it. ``upstream`` maps input ids to their columns."""
+    try:
+        product_id = ProductId.parse(product)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    if blueprint not in BLUEPRINTS:
+        raise UserError(f"unknown blueprint {blueprint!r}: use one of {', '.join(BLUEPRINTS)}")
+    if blueprint != "source" and not upstream:
+        raise UserError(f"a {blueprint} product reads other products: pass --input domain.product")
+    folder = directory / product_id.domain / product_id.name
+    if folder.exists() and any(folder.iterdir()):
+        raise UserError(f"{folder} already exists and is not empty: choose another name or folder")
+    if blueprint == "source":
+        columns, sql = SAMPLE_COLUMNS, SAMPLE_SQL
+        input_ports: list[dict[str, Any]] = [{
+            "name": "raw_items",
+            "version": "1",
+            "contractId": "source",
+            "customProperties": [{"property": "source",
+                                  "value": {"path": "data/items.csv", "format": "csv"}}],
+        }]
+    else:
+        first = next(iter(upstream))
+        columns = upstream[first]
+        sql = _passthrough_sql(first, columns, list(upstream)[1:])
+        input_ports = [{"name": ProductId.parse(up).name, "version": "1", "contractId": up}
+                       for up in upstream]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "contracts").mkdir(exist_ok=True)
+    port = product_id.name
+    descriptor = {
+        "apiVersion": "v1.0.0",
+        "kind": "DataProduct",
+        "id": str(product_id),
+        "name": product_id.name.replace("_", " ").capitalize(),
+        "domain": product_id.domain,
+        "status": "draft",
+        "description": {"purpose": f"Describe what {product_id} offers and to whom.",
+                        "usage": f"SELECT * FROM {product_id}"},
+        "tags": [blueprint],
+        "team": {"name": f"{product_id.domain}-team",
+                 "members": [{"username": f"owner@{product_id.domain}.example",
+                              "role": "owner"}]},
+        "inputPorts": input_ports,
+        "outputPorts": [{"name": port, "version": "1.0.0", "type": "table",
+                         "contractId": f"{product_id}.{port}",
+                         "description": f"The {port} table."}],
+        "customProperties": [{"property": "transformation",
+                              "value": {"language": "sql", "path": "transform.sql"}}],
+    }
+    contract = {
+        "apiVersion": "v3.1.0",
+        "kind": "DataContract",
+        "id": f"{product_id}.{port}",
+        "name": port,
+        "version": "1.0.0",
+        "status": "active",
+        "domain": product_id.domain,
+        "description": {"purpose": f"The {port} table of {product_id}."},
+        "schema": [{
+            "name": port,
+            "physicalType": "table",
+            "description": f"The {port} table.",
+            "properties": [_property(column) for column in columns],
+        }],
+        "slaProperties": [{"property": "retention", "value": 1, "unit": "y"}],
+    }
+    _write_yaml(folder / "dataproduct.yaml", descriptor)
+    _write_yaml(folder / "contracts" / f"{port}.odcs.yaml", contract)
+    (folder / "transform.sql").write_text(sql, encoding="utf-8")
+    if blueprint == "source":
+        (folder / "data").mkdir(exist_ok=True)
+        (folder / "data" / "items.csv").write_text(SAMPLE_CSV, encoding="utf-8")
+    (folder / "README.md").write_text(_readme(product_id, blueprint), encoding="utf-8")
+    return folder
+
+
+def _property(column: ColumnInfo) -> dict[str, Any]:
+    item: dict[str, Any] = {"name": column.name, "logicalType": column.logical_type,
+                            "physicalType": column.type}
+    if column.description:
+        item["description"] = column.description
+    if not column.nullable:
+        item["required"] = True
+    if column.primary_key:
+        item["primaryKey"] = True
+    if column.classification:
+        item["classification"] = column.classification
+    return item
+
+
+def _passthrough_sql(first: str, columns: list[ColumnInfo], others: list[str]) -> str:
+    names = ",\n    ".join(f'"{c.name}"' for c in columns)
+    also = "".join(f"\n-- {other} is an input too: join it here." for other in others)
+    return (f"-- Start from {first}; change the query and the contract together.{also}\n"
+            f"SELECT\n    {names}\nFROM {first}\n")
+
+
+def _readme(product_id: ProductId, blueprint: str) -> str:
+    return f"""# {product_id}
+
+A {blueprint} data product of the `{product_id.domain}` domain.
+
+- `dataproduct.yaml`: the descriptor (Open Data Product Standard): owner, ports, status.
+- `contracts/`: one contract per output port (Open Data Contract Standard): schema,
+  classifications, service levels.
+- `transform.sql`: the query that builds the output port, reading only the input ports.
+
+Publish it with `quanta publish {product_id.domain}/{product_id.name}`, then read it with
+`quanta query "SELECT * FROM {product_id}"`.
+"""
+
+
+def _write_yaml(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -1,0 +1,39 @@
+"""Typed settings, read from ``QUANTA_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the mesh lives and which adapters run it."""
+
+    model_config = SettingsConfigDict(env_prefix="QUANTA_", extra="ignore")
+
+    home: Path = Field(Path(".quanta"), description="The mesh home: catalog, warehouse, logs.")
+    catalog_url: str | None = Field(
+        None, description="SQLAlchemy URL of the metadata catalog (default: SQLite in the home)."
+    )
+    warehouse: Path | None = Field(
+        None, description="Folder of the Iceberg warehouse (default: warehouse/ in the home)."
+    )
+    engine: str = Field("duckdb", description="Compute engine that builds and queries products.")
+    storage: str = Field("iceberg", description="Table format that stores products.")
+    store: str = Field("sql", description="Metadata store that holds the catalog.")
+    build_memory_limit: str | None = Field(
+        None, description="Memory limit of one build, e.g. '4GB' (default: the engine's)."
+    )
+    build_threads: int | None = Field(
+        None, description="Threads of one build (default: one per core)."
+    )
+
+    @property
+    def catalog(self) -> str:
+        return self.catalog_url or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.warehouse or self.home / "warehouse"

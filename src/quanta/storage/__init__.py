@@ -1,0 +1,57 @@
+"""Table storage: where built data lives, snapshot by snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from quanta.model.relations import TableScan
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class TableName:
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}.{self.name}"
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    """A snapshot written on a side branch: readable by Quanta, not yet served."""
+
+    table: TableName
+    branch: str
+    snapshot_id: int
+    metadata_location: str
+    location: str
+    rows: int
+    bytes: int
+
+    @property
+    def scan(self) -> TableScan:
+        return TableScan(self.metadata_location, self.snapshot_id, self.location)
+
+
+class Storage(Protocol):
+    name: str
+
+    def stage(self, table: TableName, data: pa.RecordBatchReader, branch: str) -> StagedTable:
+        """Write ``data`` as a new snapshot on ``branch``, replacing what the branch held."""
+        ...
+
+    def staged(self, table: TableName, branch: str) -> StagedTable | None:
+        """The snapshot ``branch`` holds, if the table and branch exist."""
+        ...
+
+    def promote(self, staged: StagedTable, tag: str) -> None:
+        """Make the staged snapshot the table's main one, tag it, and drop its branch."""
+        ...
+
+    def discard(self, table: TableName, branch: str) -> None: ...
+
+    def branches(self, table: TableName) -> list[str]: ...

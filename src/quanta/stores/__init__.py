@@ -1,0 +1,35 @@
+"""Metadata stores: the catalog of products, versions, lineage and check results."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from quanta.model.catalog import Downstream, ProductRecord, SearchHit, Version
+
+
+class MetadataStore(Protocol):
+    name: str
+
+    def product(self, product_id: str) -> ProductRecord | None: ...
+
+    def products(self) -> list[ProductRecord]: ...
+
+    def version(self, product_id: str, version: int | None = None) -> Version | None:
+        """One version of a product; the served one when ``version`` is None."""
+        ...
+
+    def versions(self, product_id: str) -> list[Version]: ...
+
+    def latest_with_major(self, product_id: str, port: str, major: int) -> Version | None:
+        """The newest version whose ``port`` was published under contract major ``major``."""
+        ...
+
+    def downstream(self, product_id: str) -> list[Downstream]: ...
+
+    def search(self, text: str, limit: int = 20) -> list[SearchHit]: ...
+
+    def publish(self, record: ProductRecord, version: Version) -> int:
+        """Register a new version and make it the served one, all at once; return its number."""
+        ...
+
+    def close(self) -> None: ...

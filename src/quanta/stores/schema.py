@@ -1,0 +1,81 @@
+"""The catalog's tables, shared by the store and its migrations' autogeneration check."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", String(130), primary_key=True),
+    Column("domain", String(63), nullable=False, index=True),
+    Column("name", String(63), nullable=False),
+    Column("title", Text),
+    Column("description", Text),
+    Column("owner", Text, nullable=False),
+    Column("contact", Text, nullable=False, default=""),
+    Column("status", String(32), nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("folder", Text, nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("descriptor", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("product_id", String(130), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("published_at", DateTime, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("checks", JSON, nullable=False),
+)
+
+ports = Table(
+    "ports",
+    metadata,
+    Column("product_id", String(130), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("port", String(63), primary_key=True),
+    Column("contract_version", String(32), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("table_name", Text, nullable=False),
+    Column("snapshot_id", BigInteger, nullable=False),
+    Column("metadata_location", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("description", Text),
+    Column("columns", JSON, nullable=False),
+    Column("contract", JSON, nullable=False),
+    ForeignKeyConstraint(["product_id", "version"], ["versions.product_id", "versions.version"]),
+)
+
+inputs = Table(
+    "inputs",
+    metadata,
+    Column("product_id", String(130), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("port", String(63), primary_key=True),
+    Column("upstream", String(130), index=True),
+    Column("upstream_port", String(63)),
+    Column("upstream_version", Integer),
+    Column("source", Text),
+    ForeignKeyConstraint(["product_id", "version"], ["versions.product_id", "versions.version"]),
+)
