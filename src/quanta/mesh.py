@@ -204,6 +204,20 @@ class Mesh:
             publications.append(publication)
         return publications
 
+    def demo(self, name: str = "retail", *, scale: float = 1.0, progress: Progress = _quiet
+             ) -> tuple[Path, list[Publication]]:
+        """Copy an example mesh into the home, generate its source data, publish it all."""
+        from quanta.examples import copy_example, example_root, load_example
+
+        root = example_root(name)
+        example = load_example(root)
+        workspace = copy_example(root, self.home / "examples" / name)
+        for seed in example.seeds:
+            progress(name, f"generating {seed.to}")
+            sql = (workspace / seed.sql).read_text(encoding="utf-8")
+            self.engine.export(sql, workspace / seed.to, {"scale": scale})
+        return workspace, self.publish(workspace, progress)
+
     # -- consuming ---------------------------------------------------------------------
     def products(self) -> list[ProductRecord]:
         return self.store.products()

@@ -205,13 +205,15 @@ def demo(
 ) -> None:
     """Build and publish the example mesh of an online fashion retailer."""
     from quanta.cli import render
-    from quanta.demo import prepare_demo
+    from quanta.examples import clear_home
 
     target = home or Path(".quanta")
+    if scale <= 0:
+        raise typer.BadParameter("the scale must be above 0", param_hint="--scale")
     with _errors(as_json):
-        workspace = prepare_demo(target, scale=scale, force=force)
+        clear_home(target, force)
     with _mesh(target, as_json) as mesh, render.progress(as_json) as progress:
-        publications = mesh.publish(workspace, progress=progress)
+        workspace, publications = mesh.demo(scale=scale, progress=progress)
     render.demo_summary(target, workspace, publications, as_json)
     _finish(all(p.outcome.ok for p in publications))
 

@@ -215,7 +215,7 @@ def search_hits(text: str, hits: Sequence[SearchHit], as_json: bool) -> None:
         return
     table = Table("product", "owner", "description", "matched")
     for hit in hits:
-        table.add_row(hit.product, hit.owner, hit.description or "", hit.matched)
+        table.add_row(hit.product, hit.owner, hit.description or "", escape(hit.matched))
     console.print(table)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -36,3 +37,7 @@ class Engine(Protocol):
     def session(
         self, bindings: Sequence[Binding], *, sandboxed: bool = True
     ) -> AbstractContextManager[Session]: ...
+
+    def export(self, sql: str, path: Path, variables: dict[str, Any]) -> int:
+        """Write the rows of ``sql`` to a CSV, Parquet or JSON file; return the row count."""
+        ...

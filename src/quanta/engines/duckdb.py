@@ -103,6 +103,29 @@ class DuckDBEngine:
             connection.close()
 
 
+    def export(self, sql: str, path: Path, variables: dict[str, Any]) -> int:
+        formats = {".csv": "FORMAT csv, HEADER true", ".parquet": "FORMAT parquet",
+                   ".json": "FORMAT json"}
+        options = formats.get(path.suffix.lower())
+        if options is None:
+            raise ConfigError(f"cannot write {path.name}: use a .csv, .parquet or .json file")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = self.connect()
+        try:
+            for name, value in variables.items():
+                connection.execute(f"SET VARIABLE {quote(name)} = {literal(value)}")
+            try:
+                connection.execute(f"COPY ({sql}) TO {literal(str(path))} ({options})")
+            except duckdb.Error as error:
+                raise ConfigError(f"cannot write {path.name}: {_first_line(error)}") from None
+            count = connection.execute(
+                f"SELECT count(*) FROM read_{path.suffix.lower().lstrip('.')}({literal(str(path))})"
+            ).fetchone()
+        finally:
+            connection.close()
+        return int(count[0]) if count else 0
+
+
 def _scan_sql(relation: Relation) -> str:
     if isinstance(relation, TableScan):
         return (
