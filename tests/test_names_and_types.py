@@ -37,7 +37,7 @@ def test_product_id_accepts_digits_and_underscores_after_the_first_letter() -> N
     ],
 )
 def test_product_id_refuses_paths_that_leave_the_folder(text: str) -> None:
-    with pytest.raises(ValueError, match="not a product id|is not allowed"):
+    with pytest.raises(ValueError, match=r"not a product id|is not allowed"):
         ProductId.parse(text)
 
 
@@ -62,7 +62,7 @@ def test_product_id_names_the_part_that_is_not_an_identifier(text: str, culprit:
 
 @pytest.mark.parametrize("text", ["checkout", "a.b.c", "", "checkout..orders"])
 def test_product_id_needs_exactly_two_parts(text: str) -> None:
-    with pytest.raises(ValueError, match="is not a product id: write it as domain.product"):
+    with pytest.raises(ValueError, match=r"is not a product id: write it as domain\.product"):
         ProductId.parse(text)
 
 
@@ -194,11 +194,10 @@ def test_impossible_decimals_are_refused(text: str) -> None:
 
 
 def test_a_misspelt_type_is_refused_with_the_accepted_names() -> None:
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=r"^unknown type 'VARCHA': use one of ") as refused:
         parse_physical_type("VARCHA")
 
     message = str(refused.value)
-    assert message.startswith("unknown type 'VARCHA': use one of ")
     for accepted in STORABLE:
         assert accepted in message
     assert "DECIMAL(p,s)" in message
@@ -223,7 +222,7 @@ def test_types_that_cannot_be_stored_are_unknown(text: str) -> None:
     ],
 )
 def test_widened_types_tell_which_type_to_declare(text: str, declare: str) -> None:
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match="is not stored as such") as refused:
         parse_physical_type(text)
 
     assert str(refused.value) == f"type {text!r} is not stored as such: declare {declare} instead"

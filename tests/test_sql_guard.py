@@ -215,7 +215,7 @@ def test_the_purpose_is_named_in_the_message() -> None:
 def test_statements_that_are_not_queries_are_refused(sql: str, kind: str) -> None:
     problem = only_problem(sql)
 
-    assert problem.message == f"a transformation may only read data, but this is a {kind} statement"
+    assert problem.message == f"a transformation may only read data, but this statement is {kind}"
     assert problem.hint == "write a SELECT query"
 
 

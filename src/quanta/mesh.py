@@ -431,12 +431,12 @@ class Mesh:
                                                   for u in resolved.uses))
             with self.engine.session(resolved.bindings) as session:
                 step(f"running {product.transformation.path}")
-                streams = transform.run(product, session)
-                for port, stream in streams.items():
+                queries = transform.run(product, session)
+                for port, query in queries.items():
                     contract = product.contracts[port]
                     table = _table_name(product.id, port, contract.major)
                     step(f"writing {table} ({branch})")
-                    staged[port] = self.storage.stage(table, stream, branch)
+                    staged[port] = self.storage.stage(table, session.stream(query), branch)
         except (transform.TransformationFailed, QuantaError) as error:
             self._discard(staged)
             return Build(product=product_id, outcome=Outcome.FAILED, reason=str(error),

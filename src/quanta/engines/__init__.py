@@ -26,8 +26,12 @@ class Session(Protocol):
         """Rows of ``sql`` with every column cast to the type it is stored as."""
         ...
 
-    def run_python(self, function: Callable[..., Any]) -> dict[str, pa.RecordBatchReader]:
-        """Call a Python transformation with the bound inputs; one stream per output."""
+    def run_python(self, function: Callable[..., Any]) -> dict[str, str]:
+        """Call a Python transformation with the bound inputs; one query per output to stream.
+
+        Streams of one session are read one after the other: opening a stream may end
+        the one before it.
+        """
         ...
 
 

@@ -205,10 +205,10 @@ class DuckDBSession:
         except duckdb.Error as error:
             raise QueryRefused(f"the query failed: {_first_line(error)}") from None
 
-    def run_python(self, function: Callable[..., Any]) -> dict[str, pa.RecordBatchReader]:
+    def run_python(self, function: Callable[..., Any]) -> dict[str, str]:
         result = function(Inputs(self.connection, self.bindings))
         outputs = result if isinstance(result, dict) else {"": result}
-        streams: dict[str, pa.RecordBatchReader] = {}
+        queries: dict[str, str] = {}
         for index, (port, value) in enumerate(outputs.items()):
             view = f"__quanta_output_{index}"
             if isinstance(value, duckdb.DuckDBPyRelation):
@@ -220,8 +220,8 @@ class DuckDBSession:
                     f"the transformation returned {type(value).__name__} for port {port or 'output'}: "
                     "return a pyarrow Table or a DuckDB relation (or a dict of them, one per port)"
                 )
-            streams[port] = self.stream(f"SELECT * FROM {quote(view)}")
-        return streams
+            queries[port] = f"SELECT * FROM {quote(view)}"
+        return queries
 
 
 class Inputs:

@@ -71,16 +71,6 @@ class SchemaObject(OpenDocument):
     quality: list[dict[str, Any]] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
 
-    @field_validator("properties")
-    @classmethod
-    def _unique_column_names(cls, columns: list[Column]) -> list[Column]:
-        seen: set[str] = set()
-        for column in columns:
-            if column.name in seen:
-                raise ValueError(f"column {column.name!r} is declared twice")
-            seen.add(column.name)
-        return columns
-
 
 class ServiceLevel(OpenDocument):
     """An ODCS ``slaProperties`` entry, e.g. freshness 1 d on ``orders.ordered_at``."""

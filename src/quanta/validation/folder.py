@@ -78,11 +78,17 @@ def load_folder(folder: Path) -> LoadedFolder:
         return loaded
     descriptor = _parse(descriptor_file, Descriptor, loaded.issues)
     contracts: dict[str, tuple[Contract, _File]] = {}
+    invalid: set[str] = set()
     for path in sorted(p for pattern in CONTRACT_PATTERNS for p in (folder / CONTRACTS).glob(pattern)):
         contract_file = _File(path, _label(path))
         contract = _parse(contract_file, Contract, loaded.issues)
         if contract is None:
+            raw = contract_file.located.data if contract_file.located else None
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                invalid.add(raw["id"])
+            invalid.add(_default_contract_id(path))
             continue
+        _check_columns(contract, contract_file, loaded.issues)
         if contract.id in contracts:
             other = contracts[contract.id][1].label
             loaded.issues.append(
@@ -93,7 +99,8 @@ def load_folder(folder: Path) -> LoadedFolder:
         contracts[contract.id] = (contract, contract_file)
     if descriptor is None:
         return loaded
-    port_contracts = _check_descriptor(descriptor, descriptor_file, contracts, folder, loaded.issues)
+    port_contracts = _check_descriptor(descriptor, descriptor_file, contracts, invalid, folder,
+                                       loaded.issues)
     if loaded.issues:
         return loaded
     loaded.product = DataProduct(
@@ -149,6 +156,12 @@ def _pydantic_issue(file: _File, model: type[BaseModel], detail: Any) -> Issue:
         return file.issue(loc, f"value {detail.get('input')!r} is not allowed",
                           f"use one of {expected}")
     message = str(detail["msg"]).removeprefix("Value error, ")
+    if kind == "value_error":
+        # Quanta's own validators say "what is wrong: what to do".
+        problem, _, todo = message.partition(": ")
+        if todo:
+            return file.issue(loc, problem, todo)
+        return file.issue(loc, message, "correct the value on this line")
     return file.issue(loc, message, _hint_for(kind))
 
 
@@ -195,6 +208,7 @@ def _check_descriptor(
     descriptor: Descriptor,
     file: _File,
     contracts: dict[str, tuple[Contract, _File]],
+    invalid: set[str],
     folder: Path,
     issues: list[Issue],
 ) -> dict[str, tuple[Contract, _File]]:
@@ -221,6 +235,8 @@ def _check_descriptor(
         found = contracts.get(contract_id)
         loc: tuple[str | int, ...] = ("outputPorts", index, "contractId" if port.contract_id
                                       else "name")
+        if found is None and (contract_id in invalid or port.name in invalid):
+            continue  # its contract file is broken, and already reported
         if found is None:
             known = ", ".join(sorted(contracts)) or "none"
             issues.append(file.issue(loc, f"no contract with id {contract_id!r} in "
@@ -241,6 +257,21 @@ def _check_descriptor(
                                           "output port", "name it in an output port's contractId, "
                                           "or remove the file"))
     return port_contracts
+
+
+def _default_contract_id(path: Path) -> str:
+    """The port a contract file is named after: contracts/orders.odcs.yaml is for orders."""
+    return path.name.split(".")[0]
+
+
+def _check_columns(contract: Contract, file: _File, issues: list[Issue]) -> None:
+    seen: set[str] = set()
+    for index, column in enumerate(contract.columns):
+        if column.name in seen:
+            issues.append(file.issue(("schema", 0, "properties", index, "name"),
+                                     f"column {column.name!r} is declared twice",
+                                     "give each column its own name, or remove one"))
+        seen.add(column.name)
 
 
 def _check_transformation(descriptor: Descriptor, file: _File, folder: Path,

@@ -47,9 +47,16 @@ def load_located(text: str) -> LocatedYaml:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
         problem = error.problem or str(error)
+        if error.context_mark is not None and error.context:
+            # An unclosed bracket or quote: point at where it opens, not where parsing gave up.
+            found = f" (line {error.problem_mark.line + 1})" if error.problem_mark else ""
+            raise YamlProblem(
+                f"this is not valid YAML: {error.context} that starts here is not closed: "
+                f"{problem}{found}",
+                error.context_mark.line + 1,
+            ) from None
+        line = error.problem_mark.line + 1 if error.problem_mark else None
         raise YamlProblem(f"this is not valid YAML: {problem}", line) from None
     except yaml.YAMLError as error:
         raise YamlProblem(f"this is not valid YAML: {error}", None) from None
