@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +30,7 @@ from quanta.model.contract import Contract
 from quanta.model.names import PortAddress, ProductId
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding
+from quanta.model.types import storable_type
 from quanta.model.result import (
     Build,
     Check,
@@ -150,8 +152,7 @@ class Mesh:
         for loaded, validation in self._load_batch(Path(path)):
             if validation.issues or loaded.product is None:
                 raise InvalidProduct(f"{validation.product} does not validate", validation.issues)
-            build, _, _ = self._build(loaded.product, DEV_BRANCH, progress)
-            builds.append(build)
+            builds.append(self._build(loaded.product, DEV_BRANCH, progress).build)
         return builds
 
     def check(self, target: str | Path, version: int | None = None) -> list[CheckRun]:
@@ -405,63 +406,74 @@ class Mesh:
                     ("inputPorts", index, "version"), f"{address} is at major version "
                     f"{contract.major}, not {port.major}", f"set version to \"{contract.major}\""))
 
-    def _build(self, product: DataProduct, branch: str, progress: Progress,
-               ) -> tuple[Build, dict[str, StagedTable], list[InputUse]]:
+    def _build(self, product: DataProduct, branch: str, progress: Progress) -> _Staging:
+        """Run the transformation and write each port as a snapshot on ``branch``.
+
+        The output's columns are checked against the contract before anything is written,
+        so a broken schema costs no write and leaves no trace.
+        """
         from quanta.build import transform
 
         product_id = str(product.id)
         started = time.perf_counter()
-        log: list[str] = []
+        staging = _Staging(Build(product=product_id, outcome=Outcome.PASSED))
 
         def step(message: str) -> None:
-            log.append(f"{time.perf_counter() - started:7.2f}s {message}")
+            staging.build.log.append(f"{time.perf_counter() - started:7.2f}s {message}")
             progress(product_id, message)
 
+        def fail(reason: str) -> _Staging:
+            self._discard(staging.staged)
+            staging.staged = {}
+            staging.build.outcome = Outcome.FAILED
+            staging.build.reason = reason
+            staging.build.seconds = round(time.perf_counter() - started, 3)
+            return staging
+
         resolved = resolve_inputs(product, self.store)
+        staging.uses = resolved.uses
         if resolved.problems:
-            return Build(product=product_id, outcome=Outcome.FAILED, reason="; ".join(
-                f"{message} ({hint})" for _, message, hint in resolved.problems), log=log), {}, []
+            return fail("; ".join(f"{message} ({hint})" for _, message, hint in resolved.problems))
         sql_problems = transform.sql_problems(product, resolved.names)
         if sql_problems:
-            return Build(product=product_id, outcome=Outcome.FAILED,
-                         reason="; ".join(sql_problems), log=log), {}, []
-        staged: dict[str, StagedTable] = {}
+            return fail("; ".join(sql_problems))
         try:
-            step("resolving inputs: " + ", ".join(u.upstream or u.source or u.port
-                                                  for u in resolved.uses))
+            step("reading " + ", ".join(u.upstream or u.source or u.port for u in resolved.uses))
             with self.engine.session(resolved.bindings) as session:
                 step(f"running {product.transformation.path}")
                 queries = transform.run(product, session)
                 for port, query in queries.items():
                     contract = product.contracts[port]
+                    columns = {name: storable_type(kind) or kind
+                               for name, kind in session.columns(query)}
+                    schema = conformance.schema_rule(conformance.Target(port, contract, columns))
+                    staging.checks.extend(schema.judge({}))
+                    broken = [c for c in staging.checks if not c.outcome.ok]
+                    if broken:
+                        return fail(_broken(broken))
                     table = _table_name(product.id, port, contract.major)
                     step(f"writing {table} ({branch})")
-                    staged[port] = self.storage.stage(table, session.stream(query), branch)
+                    staging.staged[port] = self.storage.stage(table, session.stream(query), branch)
         except (transform.TransformationFailed, QuantaError) as error:
-            self._discard(staged)
-            return Build(product=product_id, outcome=Outcome.FAILED, reason=str(error),
-                         log=log, seconds=time.perf_counter() - started), {}, []
+            return fail(str(error))
         except Exception as error:
-            self._discard(staged)
-            reason = f"the transformation failed: {type(error).__name__}: {_first_line(error)}"
-            return Build(product=product_id, outcome=Outcome.FAILED, reason=reason, log=log,
-                         seconds=time.perf_counter() - started), {}, []
-        ports = [PortBuild(port=port, rows=s.rows, bytes=s.bytes, table=str(s.table),
-                           snapshot_id=s.snapshot_id) for port, s in staged.items()]
-        seconds = round(time.perf_counter() - started, 3)
-        step(f"built {sum(p.rows for p in ports):,} rows in {seconds:.2f}s")
-        build = Build(product=product_id, outcome=Outcome.PASSED, ports=ports,
-                      seconds=seconds, log=log)
-        return build, staged, resolved.uses
+            return fail(f"the transformation failed: {type(error).__name__}: {_first_line(error)}")
+        staging.build.ports = [
+            PortBuild(port=port, rows=s.rows, bytes=s.bytes, table=str(s.table),
+                      snapshot_id=s.snapshot_id) for port, s in staging.staged.items()]
+        staging.build.seconds = round(time.perf_counter() - started, 3)
+        step(f"built {staging.build.rows:,} rows in {staging.build.seconds:.2f}s")
+        return staging
 
     def _discard(self, staged: dict[str, StagedTable]) -> None:
         for table in staged.values():
             self.storage.discard(table.table, table.branch)
 
-    def _check_staged(self, product: DataProduct, staged: dict[str, StagedTable],
-                      version: int | None = None) -> CheckRun:
+    def _check_staged(self, product: DataProduct, staged: dict[str, StagedTable], *,
+                      schema: bool = True) -> CheckRun:
         targets = {port: (product.contracts[port], table.scan) for port, table in staged.items()}
-        return self._run_checks(str(product.id), targets, version)
+        rules = conformance.RULES if schema else conformance.DATA_RULES
+        return self._run_checks(str(product.id), targets, None, rules)
 
     def _check_published(self, product_id: str, version: int | None) -> CheckRun:
         record = self.product(product_id)
@@ -470,17 +482,17 @@ class Mesh:
             raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
         targets = {port.port: (Contract.model_validate(port.contract), port.scan)
                    for port in found.ports}
-        return self._run_checks(record.id, targets, found.version)
+        return self._run_checks(record.id, targets, found.version, conformance.RULES)
 
     def _run_checks(self, product_id: str, targets: dict[str, tuple[Contract, Any]],
-                    version: int | None) -> CheckRun:
+                    version: int | None, rules: tuple[conformance.Rule, ...]) -> CheckRun:
         run = CheckRun(product=product_id, version=version)
         for port, (contract, scan) in targets.items():
             binding = Binding((("__port",),), scan)
             with self.engine.session([binding]) as session:
                 columns = dict(session.columns('SELECT * FROM "__port"'))
                 target = conformance.Target(port=port, contract=contract, columns=columns)
-                plans = [rule(target) for rule in conformance.RULES]
+                plans = [rule(target) for rule in rules]
                 compiled = conformance.compile_query(plans, '"__port"')
                 values: dict[str, Any] = {}
                 if compiled is not None:
@@ -496,24 +508,25 @@ class Mesh:
         product_id = str(product.id)
         self._reconcile(product)
         branch = f"{PUBLISH_BRANCH_PREFIX}{uuid.uuid4().hex[:12]}"
-        build, staged, uses = self._build(product, branch, progress)
+        staging = self._build(product, branch, progress)
+        build = staging.build
+        checks = CheckRun(product=product_id, checks=staging.checks)
         if not build.outcome.ok:
             return Publication(product=product_id, outcome=Outcome.FAILED,
                                reason=f"the build failed: {build.reason}",
-                               validation=validation, build=build)
-        progress(product_id, "checking the contract")
-        checks = self._check_staged(product, staged)
+                               validation=validation, build=build, checks=checks)
+        progress(product_id, "checking the data against the contract")
+        data_checks = self._check_staged(product, staging.staged, schema=False)
+        checks.checks.extend(data_checks.checks)
         if not checks.outcome.ok:
-            self._discard(staged)
-            failed = [c for c in checks.checks if not c.outcome.ok]
+            self._discard(staging.staged)
             return Publication(product=product_id, outcome=Outcome.FAILED,
-                               reason=f"the output breaks its contract: "
-                               f"{'; '.join(f'{c.name}: {c.reason}' for c in failed[:5])}",
+                               reason=_broken([c for c in checks.checks if not c.outcome.ok]),
                                validation=validation, build=build, checks=checks)
         progress(product_id, "registering the new version")
-        record, version = self._records(product, build, staged, uses, checks)
+        record, version = self._records(product, build, staging.staged, staging.uses, checks)
         number = self.store.publish(record, version)
-        for table in staged.values():
+        for table in staging.staged.values():
             self.storage.promote(table, f"v{number}")
         checks.version = number
         progress(product_id, f"published version {number}")
@@ -594,6 +607,22 @@ class Mesh:
                           seconds=build.seconds, ports=ports, inputs=uses,
                           checks=[check.model_dump(mode="json") for check in checks.checks])
         return record, version
+
+
+@dataclass
+class _Staging:
+    """A build on its way to publication: the snapshots it staged and what it found."""
+
+    build: Build
+    staged: dict[str, StagedTable] = field(default_factory=dict)
+    uses: list[InputUse] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+
+
+def _broken(checks: list[Check]) -> str:
+    shown = "; ".join(f"{check.name}: {check.reason}" for check in checks[:5])
+    more = f" (and {len(checks) - 5} more)" if len(checks) > 5 else ""
+    return f"the output breaks its contract: {shown}{more}"
 
 
 def _table_name(product: ProductId, port: str, major: int) -> TableName:

@@ -113,7 +113,10 @@ def primary_key_rule(target: Target) -> Plan:
     return Plan(measures, judge)
 
 
-RULES: tuple[Rule, ...] = (schema_rule, not_null_rule, primary_key_rule)
+DATA_RULES: tuple[Rule, ...] = (not_null_rule, primary_key_rule)
+"""The rules that need the data; ``schema_rule`` needs only the column names and types."""
+
+RULES: tuple[Rule, ...] = (schema_rule, *DATA_RULES)
 
 
 def compile_query(plans: list[Plan], relation: str) -> tuple[str, list[str]] | None:

@@ -1,0 +1,217 @@
+"""Publishing: all or nothing, with every failure a clear outcome and nothing changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quanta.mesh import Mesh
+from quanta.model.result import Outcome
+from quanta.scaffold import scaffold
+from quanta.storage import TableName
+
+TABLE = TableName("finance", "targets__targets__v1")
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def served_state(mesh: Mesh) -> tuple[object, ...]:
+    """Everything a failed publish must leave as it was: catalog rows and the table's refs."""
+    versions = [(v.product, v.version, [p.snapshot_id for p in v.ports])
+                for record in mesh.products() for v in mesh.store.versions(record.id)]
+    main = mesh.storage.staged(TABLE, "main")
+    return (versions, [r.current_version for r in mesh.products()],
+            main.snapshot_id if main else None, mesh.storage.branches(TABLE))
+
+
+def test_a_scaffolded_product_publishes_unchanged_and_reads_back(
+    mesh: Mesh, source_product: Path
+) -> None:
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.PASSED, publication.reason
+    assert publication.version == 1
+    table = mesh.read("finance.targets")
+    assert table.num_rows == 3
+    assert table.column("name").to_pylist() == ["First item", "Second item", "Third item"]
+    # The served snapshot is main, tagged with the version; no staging branch is left.
+    assert mesh.storage.branches(TABLE) == ["main"]
+    assert mesh.storage.staged(TABLE, "main").snapshot_id == mesh.store.version(
+        "finance.targets").ports[0].snapshot_id
+
+
+def test_each_publish_is_a_new_version_and_old_versions_stay_readable(
+    mesh: Mesh, source_product: Path
+) -> None:
+    mesh.publish(source_product)
+    with (source_product / "data" / "items.csv").open("a") as data:
+        data.write("4,Fourth item,general,1.00,2026-01-04 08:00:00\n")
+    [second] = mesh.publish(source_product)
+    assert second.version == 2
+    assert mesh.read("finance.targets").num_rows == 4
+    assert mesh.read("finance.targets", version=1).num_rows == 3
+    assert [v.version for v in mesh.store.versions("finance.targets")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        # a column of the wrong type
+        ("CAST(amount AS DECIMAL(12, 2)) AS amount", "CAST(amount AS DOUBLE) AS amount",
+         "column amount type"),
+        # a required column with nulls
+        ("CAST(id AS BIGINT) AS id", "CAST(NULL AS BIGINT) AS id", "column id not null"),
+        # a primary key that repeats
+        ("CAST(id AS BIGINT) AS id", "CAST(1 AS BIGINT) AS id", "primary key (id) unique"),
+        # a column the contract does not declare
+        ("    name,", "    name,\n    'x' AS extra,", "column extra declared"),
+        # a declared column that is missing
+        ("    category,\n", "", "column category exists"),
+    ],
+)
+def test_an_output_that_breaks_its_contract_publishes_nothing(
+    mesh: Mesh, source_product: Path, old: str, new: str, reason: str
+) -> None:
+    mesh.publish(source_product)
+    before = served_state(mesh)
+    replace(source_product / "transform.sql", old, new)
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert reason in publication.reason
+    failed = [c.name for c in publication.checks.checks if c.outcome == Outcome.FAILED]
+    assert any(name.startswith(reason) for name in failed)
+    assert served_state(mesh) == before
+    assert mesh.read("finance.targets").num_rows == 3
+
+
+def test_a_transformation_that_raises_publishes_nothing(mesh: Mesh, workspace: Path) -> None:
+    folder = scaffold("finance/targets", "source", workspace, {})
+    mesh.publish(folder)
+    before = served_state(mesh)
+    (folder / "transform.py").write_text(
+        "def build(inputs):\n"
+        "    rows = inputs.sql('SELECT * FROM raw_items')\n"
+        "    raise RuntimeError('the upstream file is not what we expected')\n"
+    )
+    replace(folder / "dataproduct.yaml", "language: sql", "language: python")
+    replace(folder / "dataproduct.yaml", "path: transform.sql", "path: transform.py")
+    [publication] = mesh.publish(folder)
+    assert publication.outcome == Outcome.FAILED
+    assert "transform.py:3" in publication.reason
+    assert "RuntimeError: the upstream file is not what we expected" in publication.reason
+    assert served_state(mesh) == before
+
+
+def test_sql_that_fails_while_running_publishes_nothing(
+    mesh: Mesh, source_product: Path
+) -> None:
+    mesh.publish(source_product)
+    before = served_state(mesh)
+    replace(source_product / "transform.sql", "CAST(id AS BIGINT) AS id",
+            "CAST(CASE WHEN id = 3 THEN 'three' ELSE CAST(id AS VARCHAR) END AS BIGINT) AS id")
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert "'three'" in publication.reason  # the engine's own words about the bad value
+    assert served_state(mesh) == before
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT * FROM customer.profiles", "'customer.profiles', which is not declared"),
+        ("SELECT * FROM read_csv('data/items.csv')", "table function read_csv()"),
+        ("SELECT * FROM 'data/items.csv'", "reads the file 'data/items.csv' directly"),
+    ],
+)
+def test_sql_reading_anything_undeclared_is_refused_before_running(
+    mesh: Mesh, source_product: Path, sql: str, message: str
+) -> None:
+    (source_product / "transform.sql").write_text(f"-- reads too much\n{sql}\n")
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert message in publication.reason
+    assert "transform.sql:2" in publication.reason
+    assert mesh.products() == []
+    assert mesh.storage.branches(TABLE) == []
+
+
+def test_an_input_naming_a_missing_product_is_an_issue_at_its_line(
+    mesh: Mesh, source_product: Path, workspace: Path
+) -> None:
+    mesh.publish(source_product)
+    folder = mesh.init_product("sales/report", blueprint="aggregate", inputs=["finance.targets"],
+                             directory=workspace)
+    replace(folder / "dataproduct.yaml", "contractId: finance.targets",
+            "contractId: finance.target")
+    [validation] = mesh.validate(folder)
+    [issue] = validation.issues
+    text = (folder / "dataproduct.yaml").read_text().splitlines()
+    assert issue.line == 1 + next(i for i, line in enumerate(text) if "finance.target\n" in
+                                  line + "\n")
+    assert issue.message == "no product 'finance.target' is published"
+    assert issue.hint == "did you mean 'finance.targets'?"
+    [publication] = mesh.publish(folder)
+    assert publication.outcome == Outcome.FAILED
+    assert [r.id for r in mesh.products()] == ["finance.targets"]
+
+
+def test_a_dependency_cycle_is_refused(mesh: Mesh, workspace: Path) -> None:
+    first = scaffold("loop/first", "source", workspace, {})
+    second = scaffold("loop/second", "source", workspace, {})
+    for folder, other in ((first, "loop.second"), (second, "loop.first")):
+        text = (folder / "dataproduct.yaml").read_text()
+        text = text.replace("inputPorts:\n", f"inputPorts:\n- name: other\n  version: '1'\n"
+                            f"  contractId: {other}\n")
+        (folder / "dataproduct.yaml").write_text(text)
+    validations = mesh.validate(workspace)
+    messages = [issue.message for v in validations for issue in v.issues]
+    assert any("the inputs form a cycle: loop." in m for m in messages)
+    publications = mesh.publish(workspace)
+    assert all(p.outcome == Outcome.FAILED for p in publications)
+    assert mesh.products() == []
+
+
+def test_two_folders_with_one_product_id_are_refused(mesh: Mesh, workspace: Path) -> None:
+    scaffold("finance/targets", "source", workspace, {})
+    copy = scaffold("other/targets", "source", workspace, {})
+    replace(copy / "dataproduct.yaml", "id: other.targets", "id: finance.targets")
+    replace(copy / "dataproduct.yaml", "domain: other", "domain: finance")
+    publications = {p.validation.path: p for p in mesh.publish(workspace)}
+    refused = publications[str(copy)]
+    assert refused.outcome == Outcome.FAILED
+    assert "product id 'finance.targets' is also used by" in refused.validation.issues[0].message
+
+
+def test_a_product_name_with_path_traversal_is_refused(mesh: Mesh, source_product: Path) -> None:
+    replace(source_product / "dataproduct.yaml", "id: finance.targets", "id: ../finance.targets")
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    [issue] = publication.validation.issues
+    assert issue.field == "id"
+    assert issue.message == "'../finance.targets' is not a product id"
+    assert issue.hint == "write it as domain.product"
+    assert not (mesh.home / "warehouse" / "..").resolve().joinpath("finance").exists()
+    assert mesh.products() == []
+
+
+def test_malformed_yaml_publishes_nothing(mesh: Mesh, source_product: Path) -> None:
+    replace(source_product / "dataproduct.yaml", "status: draft", "status: [draft")
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert "not valid YAML" in publication.validation.issues[0].message
+    assert mesh.products() == []
+
+
+def test_a_failed_upstream_skips_its_readers(mesh: Mesh, workspace: Path) -> None:
+    upstream = scaffold("finance/targets", "source", workspace, {})
+    mesh.publish(upstream)
+    reader = mesh.init_product("sales/report", blueprint="aggregate", inputs=["finance.targets"],
+                             directory=workspace)
+    replace(upstream / "transform.sql", "CAST(id AS BIGINT) AS id", "CAST(1 AS BIGINT) AS id")
+    outcomes = {p.product: p.outcome for p in mesh.publish(workspace)}
+    assert outcomes == {"finance.targets": Outcome.FAILED, "sales.report": Outcome.SKIPPED}
+    assert reader.exists()
