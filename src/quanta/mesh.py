@@ -127,7 +127,8 @@ class Mesh:
     @cached_property
     def storage(self) -> Storage:
         storage_class = registry.load("quanta.storage", self.settings.storage)
-        storage: Storage = storage_class(self.settings.warehouse_path)
+        # With a catalog URL (PostgreSQL), Iceberg's table pointers live in the same database.
+        storage: Storage = storage_class(self.settings.warehouse_path, self.settings.catalog_url)
         return storage
 
     # -- producing ---------------------------------------------------------------------
@@ -157,7 +158,8 @@ class Mesh:
 
     def check(self, target: str | Path, version: int | None = None) -> list[CheckRun]:
         """Check a published product (``domain.product``) or a folder's last ``dev`` build."""
-        if isinstance(target, str) and not Path(target).exists():
+        if isinstance(target, str) and not (Path(target) / "dataproduct.yaml").exists() and (
+                not Path(target).is_dir()):
             return [self._check_published(target, version)]
         runs = []
         for loaded, validation in self._load_batch(Path(target)):

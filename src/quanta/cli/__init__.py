@@ -6,6 +6,7 @@ Heavy libraries (DuckDB, Arrow, Iceberg) are imported inside commands, never her
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -216,6 +217,18 @@ def demo(
         workspace, publications = mesh.demo(scale=scale, progress=progress)
     render.demo_summary(target, workspace, publications, as_json)
     _finish(all(p.outcome.ok for p in publications))
+
+
+@app.command()
+def schema(
+    name: Annotated[str, typer.Argument(help="dataproduct or contract.")],
+) -> None:
+    """Print the JSON Schema of dataproduct.yaml or of a contract, for editors."""
+    from quanta.schemas import MODELS, shipped
+
+    if name not in MODELS:
+        raise typer.BadParameter(f"use one of {', '.join(MODELS)}", param_hint="NAME")
+    sys.stdout.write(shipped(name))
 
 
 def main() -> None:

@@ -265,4 +265,4 @@ def _storable_select(source: str, columns: list[tuple[str, str]]) -> str:
 
 
 def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,4 +1,4 @@
--- Session ids are UUIDs; they are stored as text so that every engine can read them.
+-- Session ids are UUIDs; Quanta stores them as text (VARCHAR) so that every engine reads them.
 SELECT
     session_id,
     user_id,
