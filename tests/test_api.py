@@ -10,8 +10,15 @@ from quanta.stores.sql import HEAD_REVISION, MIGRATIONS, SqlStore
 
 def test_public_names_are_exactly_the_documented_ones() -> None:
     assert quanta.__all__ == [
-        "ConfigError", "InvalidProduct", "Mesh", "NotFound", "PlatformError", "QuantaError",
-        "QueryRefused", "UserError", "__version__",
+        "ConfigError",
+        "InvalidProduct",
+        "Mesh",
+        "NotFound",
+        "PlatformError",
+        "QuantaError",
+        "QueryRefused",
+        "UserError",
+        "__version__",
     ]
     for name in quanta.__all__:
         assert getattr(quanta, name) is not None
@@ -19,8 +26,15 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
 
 def test_every_error_is_drawn_in_the_error_tree() -> None:
     doc = quanta.errors.__doc__ or ""
-    for name in ("QuantaError", "UserError", "ConfigError", "NotFound", "InvalidProduct",
-                 "QueryRefused", "PlatformError"):
+    for name in (
+        "QuantaError",
+        "UserError",
+        "ConfigError",
+        "NotFound",
+        "InvalidProduct",
+        "QueryRefused",
+        "PlatformError",
+    ):
         assert name in doc
 
 
@@ -42,8 +56,9 @@ def test_migrations_build_exactly_the_declared_tables(tmp_path: Path) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 'catalog.db'}")
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        differences = [d for d in compare_metadata(context, metadata)
-                       if "product_search" not in str(d)]
+        differences = [
+            d for d in compare_metadata(context, metadata) if "product_search" not in str(d)
+        ]
     assert differences == []
     assert store.revision() == HEAD_REVISION
     store.close()

@@ -24,16 +24,29 @@ def test_help_imports_no_heavy_library() -> None:
         "try:\n    quanta.cli.app(['--help'])\nexcept SystemExit:\n    pass\n"
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_every_command_is_listed_in_help() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("init", "validate", "build", "check", "publish", "list", "show", "search",
-                    "lineage", "query", "demo", "schema"):
+    for command in (
+        "init",
+        "validate",
+        "build",
+        "check",
+        "publish",
+        "list",
+        "show",
+        "search",
+        "lineage",
+        "query",
+        "demo",
+        "schema",
+    ):
         assert command in result.output
 
 

@@ -30,11 +30,16 @@ print("the publish was not killed")
 """
 
 
-def publish_and_kill(home: Path, folder: Path, prepare: str = "",
-                     wait_for: Path | None = None) -> int:
+def publish_and_kill(
+    home: Path, folder: Path, prepare: str = "", wait_for: Path | None = None
+) -> int:
     script = PUBLISH.format(prepare=textwrap.dedent(prepare))
-    child = subprocess.Popen([sys.executable, "-c", script, str(home), str(folder)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(home), str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if wait_for is not None:
         deadline = time.monotonic() + 120
         while not wait_for.exists():
@@ -73,16 +78,21 @@ def test_killed_during_the_build(mesh: Mesh, source_product: Path, tmp_path: Pat
     descriptor = source_product / "dataproduct.yaml"
     original = descriptor.read_text()
     ready = tmp_path / "building"
-    (source_product / "transform.py").write_text(textwrap.dedent(f"""
+    (source_product / "transform.py").write_text(
+        textwrap.dedent(f"""
         import time
         from pathlib import Path
 
         def build(inputs):
             Path({str(ready)!r}).touch()
             time.sleep(600)
-    """))
-    descriptor.write_text(original.replace("language: sql", "language: python")
-                          .replace("path: transform.sql", "path: transform.py"))
+    """)
+    )
+    descriptor.write_text(
+        original.replace("language: sql", "language: python").replace(
+            "path: transform.sql", "path: transform.py"
+        )
+    )
     publish_and_kill(mesh.home, source_product, wait_for=ready)
     assert_serves_version_one(mesh.home)
     descriptor.write_text(original)
@@ -93,11 +103,15 @@ def test_killed_inside_the_catalog_commit(mesh: Mesh, source_product: Path) -> N
     mesh.publish(source_product)
     mesh.close()
     # The commit event fires after the new version's rows are written, before they commit.
-    publish_and_kill(mesh.home, source_product, prepare="""
+    publish_and_kill(
+        mesh.home,
+        source_product,
+        prepare="""
         from sqlalchemy import event
         event.listen(mesh.store.engine, "commit",
                      lambda connection: os.kill(os.getpid(), signal.SIGKILL))
-    """)
+    """,
+    )
     assert_serves_version_one(mesh.home)
     with Mesh.open(mesh.home) as reopened:
         # The staged snapshot of the killed publish is left on its branch, unserved.
@@ -110,9 +124,13 @@ def test_killed_between_the_commit_and_moving_main(mesh: Mesh, source_product: P
     mesh.close()
     with (source_product / "data" / "items.csv").open("a") as data:
         data.write("4,Fourth item,general,1.00,2026-01-04 08:00:00\n")
-    publish_and_kill(mesh.home, source_product, prepare="""
+    publish_and_kill(
+        mesh.home,
+        source_product,
+        prepare="""
         mesh.storage.promote = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
-    """)
+    """,
+    )
     with Mesh.open(mesh.home) as reopened:
         # The catalog decides what is served: version 2, read through its pinned snapshot.
         assert reopened.product("finance.targets").current_version == 2

@@ -22,11 +22,18 @@ def replace(path: Path, old: str, new: str) -> None:
 
 def served_state(mesh: Mesh) -> tuple[object, ...]:
     """Everything a failed publish must leave as it was: catalog rows and the table's refs."""
-    versions = [(v.product, v.version, [p.snapshot_id for p in v.ports])
-                for record in mesh.products() for v in mesh.store.versions(record.id)]
+    versions = [
+        (v.product, v.version, [p.snapshot_id for p in v.ports])
+        for record in mesh.products()
+        for v in mesh.store.versions(record.id)
+    ]
     main = mesh.storage.staged(TABLE, "main")
-    return (versions, [r.current_version for r in mesh.products()],
-            main.snapshot_id if main else None, mesh.storage.branches(TABLE))
+    return (
+        versions,
+        [r.current_version for r in mesh.products()],
+        main.snapshot_id if main else None,
+        mesh.storage.branches(TABLE),
+    )
 
 
 def test_a_scaffolded_product_publishes_unchanged_and_reads_back(
@@ -40,8 +47,10 @@ def test_a_scaffolded_product_publishes_unchanged_and_reads_back(
     assert table.column("name").to_pylist() == ["First item", "Second item", "Third item"]
     # The served snapshot is main, tagged with the version; no staging branch is left.
     assert mesh.storage.branches(TABLE) == ["main"]
-    assert mesh.storage.staged(TABLE, "main").snapshot_id == mesh.store.version(
-        "finance.targets").ports[0].snapshot_id
+    assert (
+        mesh.storage.staged(TABLE, "main").snapshot_id
+        == mesh.store.version("finance.targets").ports[0].snapshot_id
+    )
 
 
 def test_each_publish_is_a_new_version_and_old_versions_stay_readable(
@@ -61,8 +70,11 @@ def test_each_publish_is_a_new_version_and_old_versions_stay_readable(
     ("old", "new", "reason"),
     [
         # a column of the wrong type
-        ("CAST(amount AS DECIMAL(12, 2)) AS amount", "CAST(amount AS DOUBLE) AS amount",
-         "column amount type"),
+        (
+            "CAST(amount AS DECIMAL(12, 2)) AS amount",
+            "CAST(amount AS DOUBLE) AS amount",
+            "column amount type",
+        ),
         # a required column with nulls
         ("CAST(id AS BIGINT) AS id", "CAST(NULL AS BIGINT) AS id", "column id not null"),
         # a primary key that repeats
@@ -106,13 +118,14 @@ def test_a_transformation_that_raises_publishes_nothing(mesh: Mesh, workspace: P
     assert served_state(mesh) == before
 
 
-def test_sql_that_fails_while_running_publishes_nothing(
-    mesh: Mesh, source_product: Path
-) -> None:
+def test_sql_that_fails_while_running_publishes_nothing(mesh: Mesh, source_product: Path) -> None:
     mesh.publish(source_product)
     before = served_state(mesh)
-    replace(source_product / "transform.sql", "CAST(id AS BIGINT) AS id",
-            "CAST(CASE WHEN id = 3 THEN 'three' ELSE CAST(id AS VARCHAR) END AS BIGINT) AS id")
+    replace(
+        source_product / "transform.sql",
+        "CAST(id AS BIGINT) AS id",
+        "CAST(CASE WHEN id = 3 THEN 'three' ELSE CAST(id AS VARCHAR) END AS BIGINT) AS id",
+    )
     [publication] = mesh.publish(source_product)
     assert publication.outcome == Outcome.FAILED
     assert "'three'" in publication.reason  # the engine's own words about the bad value
@@ -143,15 +156,18 @@ def test_an_input_naming_a_missing_product_is_an_issue_at_its_line(
     mesh: Mesh, source_product: Path, workspace: Path
 ) -> None:
     mesh.publish(source_product)
-    folder = mesh.init_product("sales/report", blueprint="aggregate", inputs=["finance.targets"],
-                             directory=workspace)
-    replace(folder / "dataproduct.yaml", "contractId: finance.targets",
-            "contractId: finance.target")
+    folder = mesh.init_product(
+        "sales/report", blueprint="aggregate", inputs=["finance.targets"], directory=workspace
+    )
+    replace(
+        folder / "dataproduct.yaml", "contractId: finance.targets", "contractId: finance.target"
+    )
     [validation] = mesh.validate(folder)
     [issue] = validation.issues
     text = (folder / "dataproduct.yaml").read_text().splitlines()
-    assert issue.line == 1 + next(i for i, line in enumerate(text) if "finance.target\n" in
-                                  line + "\n")
+    assert issue.line == 1 + next(
+        i for i, line in enumerate(text) if "finance.target\n" in line + "\n"
+    )
     assert issue.message == "no product 'finance.target' is published"
     assert issue.hint == "did you mean 'finance.targets'?"
     [publication] = mesh.publish(folder)
@@ -164,8 +180,9 @@ def test_a_dependency_cycle_is_refused(mesh: Mesh, workspace: Path) -> None:
     second = scaffold("loop/second", "source", workspace, {})
     for folder, other in ((first, "loop.second"), (second, "loop.first")):
         text = (folder / "dataproduct.yaml").read_text()
-        text = text.replace("inputPorts:\n", f"inputPorts:\n- name: other\n  version: '1'\n"
-                            f"  contractId: {other}\n")
+        text = text.replace(
+            "inputPorts:\n", f"inputPorts:\n- name: other\n  version: '1'\n  contractId: {other}\n"
+        )
         (folder / "dataproduct.yaml").write_text(text)
     validations = mesh.validate(workspace)
     messages = [issue.message for v in validations for issue in v.issues]
@@ -209,8 +226,9 @@ def test_malformed_yaml_publishes_nothing(mesh: Mesh, source_product: Path) -> N
 def test_a_failed_upstream_skips_its_readers(mesh: Mesh, workspace: Path) -> None:
     upstream = scaffold("finance/targets", "source", workspace, {})
     mesh.publish(upstream)
-    reader = mesh.init_product("sales/report", blueprint="aggregate", inputs=["finance.targets"],
-                             directory=workspace)
+    reader = mesh.init_product(
+        "sales/report", blueprint="aggregate", inputs=["finance.targets"], directory=workspace
+    )
     replace(upstream / "transform.sql", "CAST(id AS BIGINT) AS id", "CAST(1 AS BIGINT) AS id")
     outcomes = {p.product: p.outcome for p in mesh.publish(workspace)}
     assert outcomes == {"finance.targets": Outcome.FAILED, "sales.report": Outcome.SKIPPED}

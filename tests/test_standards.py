@@ -17,7 +17,9 @@ from quanta.scaffold import BLUEPRINTS, scaffold
 
 STANDARDS = Path(__file__).parent / "standards"
 ODPS = json.loads((STANDARDS / "odps-json-schema-v1.0.0.json").read_text())
-ODCS = json.loads(resources.files("open_data_contract_standard").joinpath("schema.json").read_text())
+ODCS = json.loads(
+    resources.files("open_data_contract_standard").joinpath("schema.json").read_text()
+)
 EXAMPLE = example_root("retail")
 
 
@@ -55,9 +57,22 @@ def test_example_contracts_are_odcs(path: Path) -> None:
 def test_scaffolded_files_are_odps_and_odcs(blueprint: str, tmp_path: Path) -> None:
     from quanta.model.catalog import ColumnInfo
 
-    upstream = {} if blueprint == "source" else {"finance.targets": [
-        ColumnInfo(name="id", type="BIGINT", logical_type="integer", nullable=False,
-                   primary_key=True, classification="internal")]}
+    upstream = (
+        {}
+        if blueprint == "source"
+        else {
+            "finance.targets": [
+                ColumnInfo(
+                    name="id",
+                    type="BIGINT",
+                    logical_type="integer",
+                    nullable=False,
+                    primary_key=True,
+                    classification="internal",
+                )
+            ]
+        }
+    )
     folder = scaffold(f"demo/{blueprint}_product", blueprint, tmp_path, upstream)
     assert errors(ODPS, load(folder / "dataproduct.yaml")) == []
     [contract] = (folder / "contracts").glob("*.odcs.yaml")

@@ -18,8 +18,14 @@ from quanta.errors import ConfigError, UserError
 
 EXAMPLE_FILE = "example.yaml"
 # What a mesh home holds; a folder with anything else is never wiped by --force.
-HOME_ENTRIES = {"catalog.db", "catalog.db-wal", "catalog.db-shm", "warehouse", "extensions",
-                "examples"}
+HOME_ENTRIES = {
+    "catalog.db",
+    "catalog.db-wal",
+    "catalog.db-shm",
+    "warehouse",
+    "extensions",
+    "examples",
+}
 
 
 class Seed(BaseModel):
@@ -62,10 +68,14 @@ def clear_home(home: Path, force: bool) -> None:
         return
     entries = {entry.name for entry in home.iterdir()}
     if not force:
-        raise UserError(f"the mesh home {home} is not empty: pass --force to replace it, or "
-                        "--home with another folder")
+        raise UserError(
+            f"the mesh home {home} is not empty: pass --force to replace it, or "
+            "--home with another folder"
+        )
     unknown = sorted(entries - HOME_ENTRIES)
     if unknown:
-        raise UserError(f"{home} holds files that are not a mesh's ({', '.join(unknown[:3])}): "
-                        "Quanta will not delete them; choose another --home")
+        raise UserError(
+            f"{home} holds files that are not a mesh's ({', '.join(unknown[:3])}): "
+            "Quanta will not delete them; choose another --home"
+        )
     shutil.rmtree(home)

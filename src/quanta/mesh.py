@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from quanta import registry
 from quanta.build import plan
 from quanta.build.inputs import resolve_inputs
-from quanta.errors import InvalidProduct, NotFound, QueryRefused, QuantaError, UserError
+from quanta.errors import InvalidProduct, NotFound, QuantaError, QueryRefused, UserError
 from quanta.model.catalog import (
     ColumnInfo,
     Downstream,
@@ -30,17 +30,16 @@ from quanta.model.contract import Contract
 from quanta.model.names import PortAddress, ProductId
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding
-from quanta.model.types import storable_type
 from quanta.model.result import (
     Build,
     Check,
     CheckRun,
-    Issue,
     Outcome,
     PortBuild,
     Publication,
     Validation,
 )
+from quanta.model.types import storable_type
 from quanta.quality import conformance
 from quanta.settings import Settings
 from quanta.stores import MetadataStore
@@ -49,7 +48,7 @@ from quanta.validation.folder import LoadedFolder, load_folder
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from quanta.engines import Engine, Session
+    from quanta.engines import Engine
     from quanta.storage import StagedTable, Storage, TableName
 
 Progress = Callable[[str, str], None]
@@ -136,8 +135,14 @@ class Mesh:
         """Check every product folder at or below ``path``, against its files and the catalog."""
         return [validation for _, validation in self._load_batch(Path(path))]
 
-    def init_product(self, product: str, *, blueprint: str = "source",
-                     inputs: list[str] | None = None, directory: str | Path = ".") -> Path:
+    def init_product(
+        self,
+        product: str,
+        *,
+        blueprint: str = "source",
+        inputs: list[str] | None = None,
+        directory: str | Path = ".",
+    ) -> Path:
         """Scaffold ``directory/domain/product``; inputs seed the contract with their columns."""
         from quanta.scaffold import scaffold
 
@@ -158,8 +163,11 @@ class Mesh:
 
     def check(self, target: str | Path, version: int | None = None) -> list[CheckRun]:
         """Check a published product (``domain.product``) or a folder's last ``dev`` build."""
-        if isinstance(target, str) and not (Path(target) / "dataproduct.yaml").exists() and (
-                not Path(target).is_dir()):
+        if (
+            isinstance(target, str)
+            and not (Path(target) / "dataproduct.yaml").exists()
+            and (not Path(target).is_dir())
+        ):
             return [self._check_published(target, version)]
         runs = []
         for loaded, validation in self._load_batch(Path(target)):
@@ -168,7 +176,9 @@ class Mesh:
             product = loaded.product
             staged = {}
             for port, contract in product.contracts.items():
-                found = self.storage.staged(_table_name(product.id, port, contract.major), DEV_BRANCH)
+                found = self.storage.staged(
+                    _table_name(product.id, port, contract.major), DEV_BRANCH
+                )
                 if found is None:
                     raise NotFound(f"{product.id} has no build to check: run quanta build first")
                 staged[port] = found
@@ -187,17 +197,27 @@ class Mesh:
             product_id = validation.product
             started = time.perf_counter()
             if validation.issues or loaded.product is None:
-                publications.append(Publication(product=product_id, outcome=Outcome.FAILED,
-                                                reason="the product does not validate",
-                                                validation=validation))
+                publications.append(
+                    Publication(
+                        product=product_id,
+                        outcome=Outcome.FAILED,
+                        reason="the product does not validate",
+                        validation=validation,
+                    )
+                )
                 failed.add(product_id)
                 continue
             product = loaded.product
             blocked = sorted(str(up) for up in product.upstream_products if str(up) in failed)
             if blocked:
-                publications.append(Publication(product=product_id, outcome=Outcome.SKIPPED,
-                                                reason=f"it reads {', '.join(blocked)}, which "
-                                                "did not publish", validation=validation))
+                publications.append(
+                    Publication(
+                        product=product_id,
+                        outcome=Outcome.SKIPPED,
+                        reason=f"it reads {', '.join(blocked)}, which did not publish",
+                        validation=validation,
+                    )
+                )
                 failed.add(product_id)
                 continue
             publication = self._publish(product, validation, progress)
@@ -207,8 +227,9 @@ class Mesh:
             publications.append(publication)
         return publications
 
-    def demo(self, name: str = "retail", *, scale: float = 1.0, progress: Progress = _quiet
-             ) -> tuple[Path, list[Publication]]:
+    def demo(
+        self, name: str = "retail", *, scale: float = 1.0, progress: Progress = _quiet
+    ) -> tuple[Path, list[Publication]]:
         """Copy an example mesh into the home, generate its source data, publish it all."""
         from quanta.examples import copy_example, example_root, load_example
 
@@ -235,8 +256,12 @@ class Mesh:
         record = self.product(product_id)
         versions = self.store.versions(record.id)
         current = next(v for v in versions if v.version == record.current_version)
-        return ProductView(record=record, current=current, versions=versions,
-                           downstream=self.store.downstream(record.id))
+        return ProductView(
+            record=record,
+            current=current,
+            versions=versions,
+            downstream=self.store.downstream(record.id),
+        )
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         return self.store.search(text, limit)
@@ -260,9 +285,13 @@ class Mesh:
                 continue
             downstream_tree[current] = self.store.downstream(current)
             pending.extend(edge.product for edge in downstream_tree[current])
-        return Lineage(product=record.id, upstream=upstream_tree[record.id],
-                       downstream=downstream_tree[record.id], upstream_tree=upstream_tree,
-                       downstream_tree=downstream_tree)
+        return Lineage(
+            product=record.id,
+            upstream=upstream_tree[record.id],
+            downstream=downstream_tree[record.id],
+            upstream_tree=upstream_tree,
+            downstream_tree=downstream_tree,
+        )
 
     def query(self, sql: str) -> pa.Table:
         """Run read-only SQL over the served version of every product (``domain.product``)."""
@@ -297,8 +326,10 @@ class Mesh:
         port = found.port(parsed.port)
         if port is None:
             names = ", ".join(p.port for p in found.ports)
-            raise NotFound(f"{address!r} names no single output port: use one of "
-                           f"{', '.join(f'{record.id}.{n}' for n in names.split(', '))}")
+            raise NotFound(
+                f"{address!r} names no single output port: use one of "
+                f"{', '.join(f'{record.id}.{n}' for n in names.split(', '))}"
+            )
         return port
 
     def _served_bindings(self) -> list[Binding]:
@@ -318,8 +349,10 @@ class Mesh:
         """Load every product folder under ``path``, validate, and yield in build order."""
         folders = plan.discover(path)
         if not folders:
-            raise UserError(f"no product folder (with dataproduct.yaml) at or below {path}: "
-                            "create one with quanta init")
+            raise UserError(
+                f"no product folder (with dataproduct.yaml) at or below {path}: "
+                "create one with quanta init"
+            )
         loaded = [load_folder(folder) for folder in folders]
         validations: dict[int, Validation] = {}
         by_id: dict[str, int] = {}
@@ -332,13 +365,22 @@ class Mesh:
             product_id = str(folder.product.id)
             if product_id in by_id:
                 other = loaded[by_id[product_id]].folder
-                validation.issues.append(folder.issue_at(("id",), f"product id {product_id!r} "
-                                         f"is also used by {other}", "give each product its own id"))
+                validation.issues.append(
+                    folder.issue_at(
+                        ("id",),
+                        f"product id {product_id!r} is also used by {other}",
+                        "give each product its own id",
+                    )
+                )
                 continue
             by_id[product_id] = index
             self._check_catalog(folder, validation)
-        batch = {pid: loaded[i].product for pid, i in by_id.items() if loaded[i].product}
+        batch: dict[str, DataProduct] = {}
         for product_id, index in by_id.items():
+            found = loaded[index].product
+            if found is not None:
+                batch[product_id] = found
+        for index in by_id.values():
             self._check_inputs(loaded[index], validations[index], batch)
         upstream: dict[str, set[str]] = {}
         for product_id, index in by_id.items():
@@ -348,20 +390,34 @@ class Mesh:
         for record in self.store.products():
             if record.id not in upstream:
                 version = self.store.version(record.id)
-                upstream[record.id] = {u.upstream for u in (version.inputs if version else [])
-                                       if u.upstream}
+                upstream[record.id] = {
+                    u.upstream for u in (version.inputs if version else []) if u.upstream
+                }
         cycle = plan.cycle_in(upstream)
         if cycle:
             for product_id in set(cycle) & set(by_id):
                 folder = loaded[by_id[product_id]]
-                validations[by_id[product_id]].issues.append(folder.issue_at(
-                    ("inputPorts",), f"the inputs form a cycle: {' -> '.join(cycle)}",
-                    "a product cannot read, directly or not, from itself: remove one input"))
+                validations[by_id[product_id]].issues.append(
+                    folder.issue_at(
+                        ("inputPorts",),
+                        f"the inputs form a cycle: {' -> '.join(cycle)}",
+                        "a product cannot read, directly or not, from itself: remove one input",
+                    )
+                )
             order = list(range(len(loaded)))
         else:
-            ranked = {product_id: rank for rank, product_id in enumerate(plan.build_order(upstream))}
-            order = sorted(range(len(loaded)), key=lambda i: (
-                ranked.get(str(loaded[i].product.id) if loaded[i].product else "", -1), i))
+            ranked = {
+                product_id: rank for rank, product_id in enumerate(plan.build_order(upstream))
+            }
+
+            def rank(index: int) -> tuple[int, int]:
+                product = loaded[index].product
+                return (ranked.get(str(product.id), -1) if product else -1, index)
+
+            order = sorted(
+                range(len(loaded)),
+                key=rank,
+            )
         for index in order:
             yield loaded[index], validations[index]
 
@@ -371,22 +427,31 @@ class Mesh:
         assert product is not None
         record = self.store.product(str(product.id))
         if record is not None and record.folder != product.folder and Path(record.folder).exists():
-            validation.issues.append(folder.issue_at(("id",), f"product {product.id} is already "
-                                     f"published from {record.folder}", "choose another id, or "
-                                     "publish from that folder"))
+            validation.issues.append(
+                folder.issue_at(
+                    ("id",),
+                    f"product {product.id} is already published from {record.folder}",
+                    "choose another id, or publish from that folder",
+                )
+            )
 
-    def _check_inputs(self, folder: LoadedFolder, validation: Validation,
-                      batch: dict[str, DataProduct]) -> None:
+    def _check_inputs(
+        self, folder: LoadedFolder, validation: Validation, batch: dict[str, DataProduct]
+    ) -> None:
         """Each upstream port exists, in this batch or in the catalog, at the major relied on."""
         product = folder.product
         assert product is not None
-        from_catalog = [port for port in product.descriptor.input_ports
-                        if port.upstream and str(port.upstream.product) not in batch]
+        from_catalog = [
+            port
+            for port in product.descriptor.input_ports
+            if port.upstream and str(port.upstream.product) not in batch
+        ]
         problems = resolve_inputs(product, self.store).problems
         for index, message, hint in problems:
             if product.descriptor.input_ports[index] in from_catalog:
-                validation.issues.append(folder.issue_at(("inputPorts", index, "contractId"),
-                                                         message, hint))
+                validation.issues.append(
+                    folder.issue_at(("inputPorts", index, "contractId"), message, hint)
+                )
         for index, port in enumerate(product.descriptor.input_ports):
             address = port.upstream
             if address is None or str(address.product) not in batch:
@@ -394,19 +459,31 @@ class Mesh:
             upstream = batch[str(address.product)]
             names = list(upstream.contracts) if address.port is None else [address.port]
             if address.port is None and len(names) != 1:
-                validation.issues.append(folder.issue_at(
-                    ("inputPorts", index, "contractId"), f"{address.product} has several output "
-                    f"ports ({', '.join(names)})", f"name one: {address.product}.<port>"))
+                validation.issues.append(
+                    folder.issue_at(
+                        ("inputPorts", index, "contractId"),
+                        f"{address.product} has several output ports ({', '.join(names)})",
+                        f"name one: {address.product}.<port>",
+                    )
+                )
                 continue
             contract = upstream.contracts.get(names[0])
             if contract is None:
-                validation.issues.append(folder.issue_at(
-                    ("inputPorts", index, "contractId"), f"{address.product} has no output port "
-                    f"{names[0]!r}", f"its ports: {', '.join(upstream.contracts)}"))
+                validation.issues.append(
+                    folder.issue_at(
+                        ("inputPorts", index, "contractId"),
+                        f"{address.product} has no output port {names[0]!r}",
+                        f"its ports: {', '.join(upstream.contracts)}",
+                    )
+                )
             elif contract.major != port.major:
-                validation.issues.append(folder.issue_at(
-                    ("inputPorts", index, "version"), f"{address} is at major version "
-                    f"{contract.major}, not {port.major}", f"set version to \"{contract.major}\""))
+                validation.issues.append(
+                    folder.issue_at(
+                        ("inputPorts", index, "version"),
+                        f"{address} is at major version {contract.major}, not {port.major}",
+                        f'set version to "{contract.major}"',
+                    )
+                )
 
     def _build(self, product: DataProduct, branch: str, progress: Progress) -> _Staging:
         """Run the transformation and write each port as a snapshot on ``branch``.
@@ -446,8 +523,9 @@ class Mesh:
                 queries = transform.run(product, session)
                 for port, query in queries.items():
                     contract = product.contracts[port]
-                    columns = {name: storable_type(kind) or kind
-                               for name, kind in session.columns(query)}
+                    columns = {
+                        name: storable_type(kind) or kind for name, kind in session.columns(query)
+                    }
                     schema = conformance.schema_rule(conformance.Target(port, contract, columns))
                     staging.checks.extend(schema.judge({}))
                     broken = [c for c in staging.checks if not c.outcome.ok]
@@ -461,8 +539,11 @@ class Mesh:
         except Exception as error:
             return fail(f"the transformation failed: {type(error).__name__}: {_first_line(error)}")
         staging.build.ports = [
-            PortBuild(port=port, rows=s.rows, bytes=s.bytes, table=str(s.table),
-                      snapshot_id=s.snapshot_id) for port, s in staging.staged.items()]
+            PortBuild(
+                port=port, rows=s.rows, bytes=s.bytes, table=str(s.table), snapshot_id=s.snapshot_id
+            )
+            for port, s in staging.staged.items()
+        ]
         staging.build.seconds = round(time.perf_counter() - started, 3)
         step(f"built {staging.build.rows:,} rows in {staging.build.seconds:.2f}s")
         return staging
@@ -471,8 +552,9 @@ class Mesh:
         for table in staged.values():
             self.storage.discard(table.table, table.branch)
 
-    def _check_staged(self, product: DataProduct, staged: dict[str, StagedTable], *,
-                      schema: bool = True) -> CheckRun:
+    def _check_staged(
+        self, product: DataProduct, staged: dict[str, StagedTable], *, schema: bool = True
+    ) -> CheckRun:
         targets = {port: (product.contracts[port], table.scan) for port, table in staged.items()}
         rules = conformance.RULES if schema else conformance.DATA_RULES
         return self._run_checks(str(product.id), targets, None, rules)
@@ -482,12 +564,18 @@ class Mesh:
         found = self.store.version(record.id, version)
         if found is None:
             raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
-        targets = {port.port: (Contract.model_validate(port.contract), port.scan)
-                   for port in found.ports}
+        targets = {
+            port.port: (Contract.model_validate(port.contract), port.scan) for port in found.ports
+        }
         return self._run_checks(record.id, targets, found.version, conformance.RULES)
 
-    def _run_checks(self, product_id: str, targets: dict[str, tuple[Contract, Any]],
-                    version: int | None, rules: tuple[conformance.Rule, ...]) -> CheckRun:
+    def _run_checks(
+        self,
+        product_id: str,
+        targets: dict[str, tuple[Contract, Any]],
+        version: int | None,
+        rules: tuple[conformance.Rule, ...],
+    ) -> CheckRun:
         run = CheckRun(product=product_id, version=version)
         for port, (contract, scan) in targets.items():
             binding = Binding((("__port",),), scan)
@@ -505,8 +593,9 @@ class Mesh:
                     run.checks.extend(rule_plan.judge(values))
         return run
 
-    def _publish(self, product: DataProduct, validation: Validation, progress: Progress
-                 ) -> Publication:
+    def _publish(
+        self, product: DataProduct, validation: Validation, progress: Progress
+    ) -> Publication:
         product_id = str(product.id)
         self._reconcile(product)
         branch = f"{PUBLISH_BRANCH_PREFIX}{uuid.uuid4().hex[:12]}"
@@ -514,17 +603,27 @@ class Mesh:
         build = staging.build
         checks = CheckRun(product=product_id, checks=staging.checks)
         if not build.outcome.ok:
-            return Publication(product=product_id, outcome=Outcome.FAILED,
-                               reason=f"the build failed: {build.reason}",
-                               validation=validation, build=build, checks=checks)
+            return Publication(
+                product=product_id,
+                outcome=Outcome.FAILED,
+                reason=f"the build failed: {build.reason}",
+                validation=validation,
+                build=build,
+                checks=checks,
+            )
         progress(product_id, "checking the data against the contract")
         data_checks = self._check_staged(product, staging.staged, schema=False)
         checks.checks.extend(data_checks.checks)
         if not checks.outcome.ok:
             self._discard(staging.staged)
-            return Publication(product=product_id, outcome=Outcome.FAILED,
-                               reason=_broken([c for c in checks.checks if not c.outcome.ok]),
-                               validation=validation, build=build, checks=checks)
+            return Publication(
+                product=product_id,
+                outcome=Outcome.FAILED,
+                reason=_broken([c for c in checks.checks if not c.outcome.ok]),
+                validation=validation,
+                build=build,
+                checks=checks,
+            )
         progress(product_id, "registering the new version")
         record, version = self._records(product, build, staging.staged, staging.uses, checks)
         number = self.store.publish(record, version)
@@ -532,8 +631,14 @@ class Mesh:
             self.storage.promote(table, f"v{number}")
         checks.version = number
         progress(product_id, f"published version {number}")
-        return Publication(product=product_id, outcome=Outcome.PASSED, version=number,
-                           validation=validation, build=build, checks=checks)
+        return Publication(
+            product=product_id,
+            outcome=Outcome.PASSED,
+            version=number,
+            validation=validation,
+            build=build,
+            checks=checks,
+        )
 
     def _reconcile(self, product: DataProduct) -> None:
         """Finish what a publish killed after its commit left undone, and drop dead branches.
@@ -543,8 +648,12 @@ class Mesh:
         """
         current = self.store.version(str(product.id))
         served = {port.table: port for port in current.ports} if current else {}
-        tables = {str(_table_name(product.id, port, contract.major)): _table_name(
-            product.id, port, contract.major) for port, contract in product.contracts.items()}
+        tables = {
+            str(_table_name(product.id, port, contract.major)): _table_name(
+                product.id, port, contract.major
+            )
+            for port, contract in product.contracts.items()
+        }
         for name, table in tables.items():
             branches = self.storage.branches(table)
             port = served.get(name)
@@ -553,15 +662,25 @@ class Mesh:
                 if not branch.startswith(PUBLISH_BRANCH_PREFIX):
                     continue
                 staged = self.storage.staged(table, branch)
-                if (port is not None and staged is not None and current is not None
-                        and staged.snapshot_id == port.snapshot_id
-                        and (main is None or main.snapshot_id != port.snapshot_id)):
+                if (
+                    port is not None
+                    and staged is not None
+                    and current is not None
+                    and staged.snapshot_id == port.snapshot_id
+                    and (main is None or main.snapshot_id != port.snapshot_id)
+                ):
                     self.storage.promote(staged, f"v{current.version}")
                 else:
                     self.storage.discard(table, branch)
 
-    def _records(self, product: DataProduct, build: Build, staged: dict[str, StagedTable],
-                 uses: list[InputUse], checks: CheckRun) -> tuple[ProductRecord, Version]:
+    def _records(
+        self,
+        product: DataProduct,
+        build: Build,
+        staged: dict[str, StagedTable],
+        uses: list[InputUse],
+        checks: CheckRun,
+    ) -> tuple[ProductRecord, Version]:
         descriptor = product.descriptor
         now = datetime.now(UTC)
         ports = []
@@ -569,27 +688,32 @@ class Mesh:
             contract = product.contracts[output.name]
             table = staged[output.name]
             primary = set(contract.primary_key)
-            ports.append(PortVersion(
-                port=output.name,
-                contract_version=contract.version,
-                table=str(table.table),
-                snapshot_id=table.snapshot_id,
-                metadata_location=table.metadata_location,
-                location=table.location,
-                rows=table.rows,
-                bytes=table.bytes,
-                description=output.description or contract.table.description,
-                columns=[ColumnInfo(
-                    name=column.name,
-                    type=column.physical_type or column.logical_type,
-                    logical_type=column.logical_type,
-                    nullable=column.nullable,
-                    primary_key=column.name in primary,
-                    classification=column.classification,
-                    description=column.description,
-                ) for column in contract.columns],
-                contract=contract.to_document(),
-            ))
+            ports.append(
+                PortVersion(
+                    port=output.name,
+                    contract_version=contract.version,
+                    table=str(table.table),
+                    snapshot_id=table.snapshot_id,
+                    metadata_location=table.metadata_location,
+                    location=table.location,
+                    rows=table.rows,
+                    bytes=table.bytes,
+                    description=output.description or contract.table.description,
+                    columns=[
+                        ColumnInfo(
+                            name=column.name,
+                            type=column.physical_type or column.logical_type,
+                            logical_type=column.logical_type,
+                            nullable=column.nullable,
+                            primary_key=column.name in primary,
+                            classification=column.classification,
+                            description=column.description,
+                        )
+                        for column in contract.columns
+                    ],
+                    contract=contract.to_document(),
+                )
+            )
         record = ProductRecord(
             id=str(product.id),
             domain=product.id.domain,
@@ -605,9 +729,15 @@ class Mesh:
             updated_at=now,
             descriptor=descriptor.to_document(),
         )
-        version = Version(product=str(product.id), version=0, published_at=now,
-                          seconds=build.seconds, ports=ports, inputs=uses,
-                          checks=[check.model_dump(mode="json") for check in checks.checks])
+        version = Version(
+            product=str(product.id),
+            version=0,
+            published_at=now,
+            seconds=build.seconds,
+            ports=ports,
+            inputs=uses,
+            checks=[check.model_dump(mode="json") for check in checks.checks],
+        )
         return record, version
 
 
@@ -642,4 +772,3 @@ def _parse_id(text: str) -> str:
 
 def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [""])[0]
-

@@ -25,16 +25,43 @@ SAMPLE_CSV = """id,name,category,amount,updated_at
 """
 
 SAMPLE_COLUMNS = [
-    ColumnInfo(name="id", type="BIGINT", logical_type="integer", nullable=False, primary_key=True,
-               classification="internal", description="Identifies the item."),
-    ColumnInfo(name="name", type="VARCHAR", logical_type="string", classification="internal",
-               description="What the item is called."),
-    ColumnInfo(name="category", type="VARCHAR", logical_type="string", classification="public",
-               description="The item's category."),
-    ColumnInfo(name="amount", type="DECIMAL(12,2)", logical_type="number",
-               classification="internal", description="The item's amount."),
-    ColumnInfo(name="updated_at", type="TIMESTAMP", logical_type="timestamp",
-               classification="internal", description="When the item last changed."),
+    ColumnInfo(
+        name="id",
+        type="BIGINT",
+        logical_type="integer",
+        nullable=False,
+        primary_key=True,
+        classification="internal",
+        description="Identifies the item.",
+    ),
+    ColumnInfo(
+        name="name",
+        type="VARCHAR",
+        logical_type="string",
+        classification="internal",
+        description="What the item is called.",
+    ),
+    ColumnInfo(
+        name="category",
+        type="VARCHAR",
+        logical_type="string",
+        classification="public",
+        description="The item's category.",
+    ),
+    ColumnInfo(
+        name="amount",
+        type="DECIMAL(12,2)",
+        logical_type="number",
+        classification="internal",
+        description="The item's amount.",
+    ),
+    ColumnInfo(
+        name="updated_at",
+        type="TIMESTAMP",
+        logical_type="timestamp",
+        classification="internal",
+        description="When the item last changed.",
+    ),
 ]
 
 SAMPLE_SQL = """-- The output of this product: one row per item, from the source file.
@@ -68,19 +95,23 @@ def scaffold(
         raise UserError(f"{folder} already exists and is not empty: choose another name or folder")
     if blueprint == "source":
         columns, sql = SAMPLE_COLUMNS, SAMPLE_SQL
-        input_ports: list[dict[str, Any]] = [{
-            "name": "raw_items",
-            "version": "1",
-            "contractId": "source",
-            "customProperties": [{"property": "source",
-                                  "value": {"path": "data/items.csv", "format": "csv"}}],
-        }]
+        input_ports: list[dict[str, Any]] = [
+            {
+                "name": "raw_items",
+                "version": "1",
+                "contractId": "source",
+                "customProperties": [
+                    {"property": "source", "value": {"path": "data/items.csv", "format": "csv"}}
+                ],
+            }
+        ]
     else:
         first = next(iter(upstream))
         columns = upstream[first]
         sql = _passthrough_sql(first, columns, list(upstream)[1:])
-        input_ports = [{"name": ProductId.parse(up).name, "version": "1", "contractId": up}
-                       for up in upstream]
+        input_ports = [
+            {"name": ProductId.parse(up).name, "version": "1", "contractId": up} for up in upstream
+        ]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "contracts").mkdir(exist_ok=True)
     port = product_id.name
@@ -91,18 +122,28 @@ def scaffold(
         "name": product_id.name.replace("_", " ").capitalize(),
         "domain": product_id.domain,
         "status": "draft",
-        "description": {"purpose": f"Describe what {product_id} offers and to whom.",
-                        "usage": f"SELECT * FROM {product_id}"},
+        "description": {
+            "purpose": f"Describe what {product_id} offers and to whom.",
+            "usage": f"SELECT * FROM {product_id}",
+        },
         "tags": [blueprint],
-        "team": {"name": f"{product_id.domain}-team",
-                 "members": [{"username": f"owner@{product_id.domain}.example",
-                              "role": "owner"}]},
+        "team": {
+            "name": f"{product_id.domain}-team",
+            "members": [{"username": f"owner@{product_id.domain}.example", "role": "owner"}],
+        },
         "inputPorts": input_ports,
-        "outputPorts": [{"name": port, "version": "1.0.0", "type": "table",
-                         "contractId": f"{product_id}.{port}",
-                         "description": f"The {port} table."}],
-        "customProperties": [{"property": "transformation",
-                              "value": {"language": "sql", "path": "transform.sql"}}],
+        "outputPorts": [
+            {
+                "name": port,
+                "version": "1.0.0",
+                "type": "table",
+                "contractId": f"{product_id}.{port}",
+                "description": f"The {port} table.",
+            }
+        ],
+        "customProperties": [
+            {"property": "transformation", "value": {"language": "sql", "path": "transform.sql"}}
+        ],
     }
     contract = {
         "apiVersion": "v3.1.0",
@@ -113,12 +154,14 @@ def scaffold(
         "status": "active",
         "domain": product_id.domain,
         "description": {"purpose": f"The {port} table of {product_id}."},
-        "schema": [{
-            "name": port,
-            "physicalType": "table",
-            "description": f"The {port} table.",
-            "properties": [_property(column) for column in columns],
-        }],
+        "schema": [
+            {
+                "name": port,
+                "physicalType": "table",
+                "description": f"The {port} table.",
+                "properties": [_property(column) for column in columns],
+            }
+        ],
         "slaProperties": [{"property": "retention", "value": 1, "unit": "y"}],
     }
     _write_yaml(folder / "dataproduct.yaml", descriptor)
@@ -132,8 +175,11 @@ def scaffold(
 
 
 def _property(column: ColumnInfo) -> dict[str, Any]:
-    item: dict[str, Any] = {"name": column.name, "logicalType": column.logical_type,
-                            "physicalType": column.type}
+    item: dict[str, Any] = {
+        "name": column.name,
+        "logicalType": column.logical_type,
+        "physicalType": column.type,
+    }
     if column.description:
         item["description"] = column.description
     if not column.nullable:
@@ -148,8 +194,10 @@ def _property(column: ColumnInfo) -> dict[str, Any]:
 def _passthrough_sql(first: str, columns: list[ColumnInfo], others: list[str]) -> str:
     names = ",\n    ".join(f'"{c.name}"' for c in columns)
     also = "".join(f"\n-- {other} is an input too: join it here." for other in others)
-    return (f"-- Start from {first}; change the query and the contract together.{also}\n"
-            f"SELECT\n    {names}\nFROM {first}\n")
+    return (
+        f"-- Start from {first}; change the query and the contract together.{also}\n"
+        f"SELECT\n    {names}\nFROM {first}\n"
+    )
 
 
 def _readme(product_id: ProductId, blueprint: str) -> str:

@@ -10,18 +10,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from quanta.model.contract import Contract
 from quanta.model.product import Descriptor
 
 SCHEMA_FOLDER = Path(__file__).parent / "schema_files"
-MODELS = {"dataproduct": Descriptor, "contract": Contract}
+MODELS: dict[str, type[BaseModel]] = {"dataproduct": Descriptor, "contract": Contract}
 
 
 def generate(name: str) -> dict[str, Any]:
-    schema = MODELS[name].model_json_schema(by_alias=True, mode="validation")
+    schema: dict[str, Any] = MODELS[name].model_json_schema(by_alias=True, mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = {"dataproduct": "Quanta data product (ODPS v1.0.0)",
-                       "contract": "Quanta output port contract (ODCS v3.1.0)"}[name]
+    schema["title"] = {
+        "dataproduct": "Quanta data product (ODPS v1.0.0)",
+        "contract": "Quanta output port contract (ODCS v3.1.0)",
+    }[name]
     return schema
 
 

@@ -67,9 +67,7 @@ def _finish(ok: bool) -> None:
 @app.command()
 def init(
     product: Annotated[str, typer.Argument(help="The new product, as domain/product.")],
-    blueprint: Annotated[
-        str, typer.Option(help="source, aggregate or consumer.")
-    ] = "source",
+    blueprint: Annotated[str, typer.Option(help="source, aggregate or consumer.")] = "source",
     inputs: Annotated[
         list[str] | None,
         typer.Option("--input", help="A product it reads (domain.product); repeatable."),
@@ -84,14 +82,16 @@ def init(
     from quanta.cli import render
 
     with _mesh(home, as_json) as mesh:
-        folder = mesh.init_product(product, blueprint=blueprint, inputs=inputs or [],
-                                   directory=directory)
+        folder = mesh.init_product(
+            product, blueprint=blueprint, inputs=inputs or [], directory=directory
+        )
     render.initialised(folder, as_json)
 
 
 @app.command()
-def validate(path: PathArgument = Path(), home: HomeOption = None,
-             as_json: JsonOption = False) -> None:
+def validate(
+    path: PathArgument = Path(), home: HomeOption = None, as_json: JsonOption = False
+) -> None:
     """Check product folders: every problem with its file, line, value and a hint."""
     from quanta.cli import render
 
@@ -102,8 +102,9 @@ def validate(path: PathArgument = Path(), home: HomeOption = None,
 
 
 @app.command()
-def build(path: PathArgument = Path(), home: HomeOption = None,
-          as_json: JsonOption = False) -> None:
+def build(
+    path: PathArgument = Path(), home: HomeOption = None, as_json: JsonOption = False
+) -> None:
     """Build products into a dev branch of their tables, without publishing."""
     from quanta.cli import render
 
@@ -115,8 +116,12 @@ def build(path: PathArgument = Path(), home: HomeOption = None,
 
 @app.command()
 def check(
-    target: Annotated[str, typer.Argument(help="A published product (domain.product) or a "
-                                          "folder whose last build to check.")] = ".",
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A published product (domain.product) or a folder whose last build to check."
+        ),
+    ] = ".",
     version: Annotated[int | None, typer.Option(help="A published version to check.")] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
@@ -131,8 +136,9 @@ def check(
 
 
 @app.command()
-def publish(path: PathArgument = Path(), home: HomeOption = None,
-            as_json: JsonOption = False) -> None:
+def publish(
+    path: PathArgument = Path(), home: HomeOption = None, as_json: JsonOption = False
+) -> None:
     """Validate, build, check and register a new version, all or nothing."""
     from quanta.cli import render
 
@@ -152,8 +158,11 @@ def list_products(home: HomeOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def show(product: Annotated[str, typer.Argument(help="domain.product")],
-         home: HomeOption = None, as_json: JsonOption = False) -> None:
+def show(
+    product: Annotated[str, typer.Argument(help="domain.product")],
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Show a product: owner, ports, schema, versions, lineage, last build and checks."""
     from quanta.cli import render
 
@@ -162,9 +171,12 @@ def show(product: Annotated[str, typer.Argument(help="domain.product")],
 
 
 @app.command()
-def search(text: Annotated[str, typer.Argument(help="Words to look for.")],
-           limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
-           home: HomeOption = None, as_json: JsonOption = False) -> None:
+def search(
+    text: Annotated[str, typer.Argument(help="Words to look for.")],
+    limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Search names, descriptions, columns, owners and domains."""
     from quanta.cli import render
 
@@ -173,8 +185,11 @@ def search(text: Annotated[str, typer.Argument(help="Words to look for.")],
 
 
 @app.command()
-def lineage(product: Annotated[str, typer.Argument(help="domain.product")],
-            home: HomeOption = None, as_json: JsonOption = False) -> None:
+def lineage(
+    product: Annotated[str, typer.Argument(help="domain.product")],
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Show what a product reads and what reads it, all the way up and down."""
     from quanta.cli import render
 
@@ -184,8 +199,9 @@ def lineage(product: Annotated[str, typer.Argument(help="domain.product")],
 
 @app.command()
 def query(
-    sql: Annotated[str, typer.Argument(help="SQL; products are domain.product or "
-                                       "domain.product.port.")],
+    sql: Annotated[
+        str, typer.Argument(help="SQL; products are domain.product or domain.product.port.")
+    ],
     limit: Annotated[int, typer.Option(help="Show at most this many rows.")] = 50,
     home: HomeOption = None,
     as_json: JsonOption = False,

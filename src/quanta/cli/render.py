@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from quanta.errors import QuantaError
-    from quanta.mesh import Lineage, Progress, ProductView
+    from quanta.mesh import Lineage, ProductView, Progress
     from quanta.model.catalog import ProductRecord, SearchHit
     from quanta.model.result import Build, CheckRun, Issue, Publication, Validation
 
@@ -61,8 +61,15 @@ def size(count: int) -> str:
 
 def error(problem: QuantaError, issues: Sequence[Issue], as_json: bool) -> None:
     if as_json:
-        print_json({"error": {"code": problem.code, "message": str(problem),
-                              "issues": [issue.model_dump(mode="json") for issue in issues]}})
+        print_json(
+            {
+                "error": {
+                    "code": problem.code,
+                    "message": str(problem),
+                    "issues": [issue.model_dump(mode="json") for issue in issues],
+                }
+            }
+        )
         return
     errors.print(f"[red]error:[/] {problem}")
     _issues(issues, errors)
@@ -83,6 +90,7 @@ def progress(as_json: bool) -> Iterator[Progress]:
         yield lambda _product, _step: None
         return
     with errors.status("starting") as status:
+
         def update(product: str, step: str) -> None:
             status.update(f"[bold]{product}[/]: {step}")
 
@@ -112,8 +120,13 @@ def builds(items: Sequence[Build], as_json: bool) -> None:
         return
     table = Table("product", "outcome", "rows", "size", "seconds")
     for item in items:
-        table.add_row(item.product, outcome(item.outcome), f"{item.rows:,}", size(item.bytes),
-                      f"{item.seconds:.2f}")
+        table.add_row(
+            item.product,
+            outcome(item.outcome),
+            f"{item.rows:,}",
+            size(item.bytes),
+            f"{item.seconds:.2f}",
+        )
     console.print(table)
     for item in items:
         if item.reason:
@@ -129,8 +142,14 @@ def check_runs(runs: Sequence[CheckRun], as_json: bool) -> None:
         console.print(f"{outcome(run.outcome)} {run.product}{version}")
         table = Table("port", "check", "outcome", "observed", "expected", "reason")
         for check in run.checks:
-            table.add_row(check.port, check.name, outcome(check.outcome),
-                          _text(check.observed), _text(check.expected), check.reason)
+            table.add_row(
+                check.port,
+                check.name,
+                outcome(check.outcome),
+                _text(check.observed),
+                _text(check.expected),
+                check.reason,
+            )
         console.print(table)
 
 
@@ -143,8 +162,9 @@ def publications(items: Sequence[Publication], as_json: bool) -> None:
         rows = f"{item.build.rows:,}" if item.build else ""
         size_text = size(item.build.bytes) if item.build else ""
         version = str(item.version) if item.version else ""
-        table.add_row(item.product, outcome(item.outcome), version, rows, size_text,
-                      f"{item.seconds:.2f}")
+        table.add_row(
+            item.product, outcome(item.outcome), version, rows, size_text, f"{item.seconds:.2f}"
+        )
     console.print(table)
     for item in items:
         if item.reason:
@@ -162,8 +182,13 @@ def product_list(records: Sequence[ProductRecord], as_json: bool) -> None:
         return
     table = Table("product", "version", "owner", "status", "description")
     for record in records:
-        table.add_row(record.id, str(record.current_version), record.owner, record.status,
-                      record.description or "")
+        table.add_row(
+            record.id,
+            str(record.current_version),
+            record.owner,
+            record.status,
+            record.description or "",
+        )
     console.print(table)
 
 
@@ -172,27 +197,40 @@ def product_view(view: ProductView, as_json: bool) -> None:
     if as_json:
         print_json(view)
         return
-    console.print(f"[bold]{record.id}[/] {record.title or ''}  version {current.version}, "
-                  f"{record.status}")
+    console.print(
+        f"[bold]{record.id}[/] {record.title or ''}  version {current.version}, {record.status}"
+    )
     if record.description:
         console.print(record.description)
     console.print(f"owner: {record.owner} ({record.contact})   domain: {record.domain}")
     console.print(f"folder: {record.folder}")
-    console.print(f"last build: {current.published_at:%Y-%m-%d %H:%M:%S} UTC, "
-                  f"{current.rows:,} rows, {size(current.bytes)}, {current.seconds:.2f}s")
+    console.print(
+        f"last build: {current.published_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{current.rows:,} rows, {size(current.bytes)}, {current.seconds:.2f}s"
+    )
     for port in current.ports:
-        console.print(f"\n[bold]output port {port.port}[/] (contract {port.contract_version}, "
-                      f"table {port.table}): {port.description or ''}")
+        console.print(
+            f"\n[bold]output port {port.port}[/] (contract {port.contract_version}, "
+            f"table {port.table}): {port.description or ''}"
+        )
         table = Table("column", "type", "null", "key", "classification", "description")
         for column in port.columns:
-            table.add_row(column.name, column.type, "yes" if column.nullable else "no",
-                          "pk" if column.primary_key else "", column.classification or "",
-                          column.description or "")
+            table.add_row(
+                column.name,
+                column.type,
+                "yes" if column.nullable else "no",
+                "pk" if column.primary_key else "",
+                column.classification or "",
+                column.description or "",
+            )
         console.print(table)
     console.print("\n[bold]reads[/]")
     for use in current.inputs:
-        what = (f"{use.upstream}.{use.upstream_port} version {use.upstream_version}"
-                if use.upstream else f"file {use.source}")
+        what = (
+            f"{use.upstream}.{use.upstream_port} version {use.upstream_version}"
+            if use.upstream
+            else f"file {use.source}"
+        )
         console.print(f"  {use.port}: {what}")
     console.print("[bold]read by[/]")
     for edge in view.downstream or []:
@@ -202,8 +240,10 @@ def product_view(view: ProductView, as_json: bool) -> None:
     checks = current.checks
     failed = [c for c in checks if c.get("outcome") not in ("passed", "skipped")]
     console.print(f"[bold]checks[/] {len(checks) - len(failed)} of {len(checks)} passed")
-    console.print("[bold]versions[/] " + ", ".join(
-        f"{v.version} ({v.published_at:%Y-%m-%d %H:%M})" for v in view.versions))
+    console.print(
+        "[bold]versions[/] "
+        + ", ".join(f"{v.version} ({v.published_at:%Y-%m-%d %H:%M})" for v in view.versions)
+    )
 
 
 def search_hits(text: str, hits: Sequence[SearchHit], as_json: bool) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from quanta.errors import ConfigError, PlatformError, QueryRefused
-from quanta.model.relations import Binding, FileScan, Relation, TableScan
+from quanta.errors import ConfigError, QueryRefused
+from quanta.model.relations import Binding, Relation, TableScan
 from quanta.model.types import storable_type
 
 EXTENSIONS = ("avro", "iceberg")
@@ -42,7 +42,9 @@ def _extension_file(name: str) -> Path:
     base = Path(next(iter(spec.submodule_search_locations)))
     found = sorted(base.glob(f"extensions/*/{name}.duckdb_extension"))
     if not found:
-        raise ConfigError(f"the package duckdb-extension-{name} holds no extension file: reinstall it")
+        raise ConfigError(
+            f"the package duckdb-extension-{name} holds no extension file: reinstall it"
+        )
     return found[-1]
 
 
@@ -87,7 +89,9 @@ class DuckDBEngine:
         return connection
 
     @contextmanager
-    def session(self, bindings: Sequence[Binding], *, sandboxed: bool = True) -> Iterator[DuckDBSession]:
+    def session(
+        self, bindings: Sequence[Binding], *, sandboxed: bool = True
+    ) -> Iterator[DuckDBSession]:
         connection = self.connect()
         try:
             allowed = _bind(connection, bindings)
@@ -102,10 +106,12 @@ class DuckDBEngine:
         finally:
             connection.close()
 
-
     def export(self, sql: str, path: Path, variables: dict[str, Any]) -> int:
-        formats = {".csv": "FORMAT csv, HEADER true", ".parquet": "FORMAT parquet",
-                   ".json": "FORMAT json"}
+        formats = {
+            ".csv": "FORMAT csv, HEADER true",
+            ".parquet": "FORMAT parquet",
+            ".json": "FORMAT json",
+        }
         options = formats.get(path.suffix.lower())
         if options is None:
             raise ConfigError(f"cannot write {path.name}: use a .csv, .parquet or .json file")
@@ -187,14 +193,17 @@ class DuckDBSession:
 
     def columns(self, sql: str) -> list[tuple[str, str]]:
         relation = self._relation(sql)
-        return [(name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)]
+        return [
+            (name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)
+        ]
 
     def to_arrow(self, sql: str) -> pa.Table:
         try:
             return self._relation(sql).to_arrow_table()
         except duckdb.PermissionException as error:
-            raise QueryRefused(f"the query tried to read outside its declared inputs: "
-                               f"{_first_line(error)}") from None
+            raise QueryRefused(
+                f"the query tried to read outside its declared inputs: {_first_line(error)}"
+            ) from None
         except duckdb.Error as error:
             raise QueryRefused(f"the query failed: {_first_line(error)}") from None
 
@@ -217,8 +226,9 @@ class DuckDBSession:
                 self.connection.register(view, value)
             else:
                 raise TypeError(
-                    f"the transformation returned {type(value).__name__} for port {port or 'output'}: "
-                    "return a pyarrow Table or a DuckDB relation (or a dict of them, one per port)"
+                    f"the transformation returned {type(value).__name__} for port "
+                    f"{port or 'output'}: return a pyarrow Table or a DuckDB relation "
+                    "(or a dict of them, one per port)"
                 )
             queries[port] = f"SELECT * FROM {quote(view)}"
         return queries

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 # DuckDB already uses these catalog names; a domain cannot take them.
-RESERVED_DOMAINS = frozenset({"main", "memory", "system", "temp", "information_schema", "pg_catalog"})
+RESERVED_DOMAINS = frozenset(
+    {"main", "memory", "system", "temp", "information_schema", "pg_catalog"}
+)
 
 
 def name_problem(name: str, what: str = "name") -> str | None:

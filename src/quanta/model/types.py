@@ -115,9 +115,7 @@ def parse_physical_type(text: str) -> PhysicalType:
     if name in STORABLE:
         return PhysicalType(name)
     if name in WIDENED:
-        raise ValueError(
-            f"type {text!r} is not stored as such: declare {WIDENED[name]} instead"
-        )
+        raise ValueError(f"type {text!r} is not stored as such: declare {WIDENED[name]} instead")
     accepted = ", ".join(sorted(STORABLE))
     raise ValueError(f"unknown type {text!r}: use one of {accepted}, or DECIMAL(p,s)")
 

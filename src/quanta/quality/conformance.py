@@ -44,30 +44,62 @@ def schema_rule(target: Target) -> Plan:
         actual = target.columns.get(column.name)
         name = f"column {column.name}"
         if actual is None:
-            checks.append(Check(name=f"{name} exists", port=target.port, outcome=Outcome.FAILED,
-                                reason="the column is missing from the output",
-                                expected=column.physical_type or column.logical_type))
+            checks.append(
+                Check(
+                    name=f"{name} exists",
+                    port=target.port,
+                    outcome=Outcome.FAILED,
+                    reason="the column is missing from the output",
+                    expected=column.physical_type or column.logical_type,
+                )
+            )
             continue
         stored = parse_physical_type(storable_type(actual) or actual)
         declared = column.physical
         if declared is not None and stored != declared:
-            checks.append(Check(name=f"{name} type", port=target.port, outcome=Outcome.FAILED,
-                                reason=f"the output has type {stored}, the contract says {declared}",
-                                observed=str(stored), expected=str(declared)))
+            checks.append(
+                Check(
+                    name=f"{name} type",
+                    port=target.port,
+                    outcome=Outcome.FAILED,
+                    reason=f"the output has type {stored}, the contract says {declared}",
+                    observed=str(stored),
+                    expected=str(declared),
+                )
+            )
         elif stored.logical != column.logical_type:
-            checks.append(Check(name=f"{name} type", port=target.port, outcome=Outcome.FAILED,
-                                reason=f"the output has type {stored} ({stored.logical}), the "
-                                f"contract says {column.logical_type}",
-                                observed=stored.logical, expected=column.logical_type))
+            checks.append(
+                Check(
+                    name=f"{name} type",
+                    port=target.port,
+                    outcome=Outcome.FAILED,
+                    reason=f"the output has type {stored} ({stored.logical}), the "
+                    f"contract says {column.logical_type}",
+                    observed=stored.logical,
+                    expected=column.logical_type,
+                )
+            )
         else:
-            checks.append(Check(name=f"{name} type", port=target.port, outcome=Outcome.PASSED,
-                                observed=str(stored), expected=str(declared or column.logical_type)))
+            checks.append(
+                Check(
+                    name=f"{name} type",
+                    port=target.port,
+                    outcome=Outcome.PASSED,
+                    observed=str(stored),
+                    expected=str(declared or column.logical_type),
+                )
+            )
     declared_names = {column.name for column in target.contract.columns}
     for extra in sorted(set(target.columns) - declared_names):
-        checks.append(Check(name=f"column {extra} declared", port=target.port,
-                            outcome=Outcome.FAILED,
-                            reason="the output has a column the contract does not declare",
-                            observed=extra))
+        checks.append(
+            Check(
+                name=f"column {extra} declared",
+                port=target.port,
+                outcome=Outcome.FAILED,
+                reason="the output has a column the contract does not declare",
+                observed=extra,
+            )
+        )
     return Plan(judge=lambda _values: checks)
 
 
@@ -81,11 +113,16 @@ def not_null_rule(target: Target) -> Plan:
         checks = []
         for column in columns:
             nulls = int(values[f"nulls:{column.name}"])
-            checks.append(Check(
-                name=f"column {column.name} not null", port=target.port,
-                outcome=Outcome.PASSED if nulls == 0 else Outcome.FAILED,
-                reason="" if nulls == 0 else f"{nulls} rows have no value",
-                observed=nulls, expected=0))
+            checks.append(
+                Check(
+                    name=f"column {column.name} not null",
+                    port=target.port,
+                    outcome=Outcome.PASSED if nulls == 0 else Outcome.FAILED,
+                    reason="" if nulls == 0 else f"{nulls} rows have no value",
+                    observed=nulls,
+                    expected=0,
+                )
+            )
         return checks
 
     return Plan(measures, judge)
@@ -104,11 +141,16 @@ def primary_key_rule(target: Target) -> Plan:
 
     def judge(values: dict[str, Any]) -> list[Check]:
         duplicates = int(values["rows"]) - int(values["distinct_keys"])
-        return [Check(
-            name=f"primary key ({', '.join(key)}) unique", port=target.port,
-            outcome=Outcome.PASSED if duplicates == 0 else Outcome.FAILED,
-            reason="" if duplicates == 0 else f"{duplicates} rows repeat a key",
-            observed=duplicates, expected=0)]
+        return [
+            Check(
+                name=f"primary key ({', '.join(key)}) unique",
+                port=target.port,
+                outcome=Outcome.PASSED if duplicates == 0 else Outcome.FAILED,
+                reason="" if duplicates == 0 else f"{duplicates} rows repeat a key",
+                observed=duplicates,
+                expected=0,
+            )
+        ]
 
     return Plan(measures, judge)
 

@@ -86,12 +86,14 @@ class SqlStore:
 
     def versions(self, product_id: str) -> list[Version]:
         with self.engine.connect() as connection:
-            numbers = connection.execute(
-                select(schema.versions.c.version)
-                .where(schema.versions.c.product_id == product_id)
-                .order_by(schema.versions.c.version)
-            ).scalars()
-            return _versions(connection, product_id, list(numbers))
+            numbers: list[int] = list(
+                connection.execute(
+                    select(schema.versions.c.version)
+                    .where(schema.versions.c.product_id == product_id)
+                    .order_by(schema.versions.c.version)
+                ).scalars()
+            )
+            return _versions(connection, product_id, numbers)
 
     def latest_with_major(self, product_id: str, port: str, major: int) -> Version | None:
         with self.engine.connect() as connection:
@@ -117,7 +119,9 @@ class SqlStore:
         )
         with self.engine.connect() as connection:
             return [
-                Downstream(product=row[0], port=row[1], upstream_port=row[2], upstream_version=row[3])
+                Downstream(
+                    product=row[0], port=row[1], upstream_port=row[2], upstream_version=row[3]
+                )
                 for row in connection.execute(query)
             ]
 
@@ -185,16 +189,27 @@ class SqlStore:
                         version=number,
                         major=port.major,
                         table_name=port.table,
-                        **port.model_dump(include={
-                            "port", "contract_version", "snapshot_id", "metadata_location",
-                            "location", "rows", "bytes", "description", "contract"}),
+                        **port.model_dump(
+                            include={
+                                "port",
+                                "contract_version",
+                                "snapshot_id",
+                                "metadata_location",
+                                "location",
+                                "rows",
+                                "bytes",
+                                "description",
+                                "contract",
+                            }
+                        ),
                         columns=[column.model_dump() for column in port.columns],
                     )
                 )
             for used in version.inputs:
                 connection.execute(
-                    insert(schema.inputs).values(product_id=record.id, version=number,
-                                                 **used.model_dump())
+                    insert(schema.inputs).values(
+                        product_id=record.id, version=number, **used.model_dump()
+                    )
                 )
             values = record.model_dump(exclude={"current_version", "updated_at", "id"})
             values.update(current_version=number, updated_at=now)
@@ -222,8 +237,9 @@ def _index_for_search(connection: Connection, record: ProductRecord, version: Ve
     connection.execute(text("DELETE FROM product_search WHERE product_id = :id"), {"id": record.id})
     connection.execute(
         text(
-            "INSERT INTO product_search (product_id, name, domain, owner, description, columns, tags) "
-            "VALUES (:id, :name, :domain, :owner, :description, :columns, :tags)"
+            "INSERT INTO product_search"
+            " (product_id, name, domain, owner, description, columns, tags)"
+            " VALUES (:id, :name, :domain, :owner, :description, :columns, :tags)"
         ),
         {
             "id": record.id,
@@ -242,7 +258,9 @@ def _versions(connection: Connection, product_id: str, numbers: list[int]) -> li
         return []
     v, p, i = schema.versions, schema.ports, schema.inputs
     rows = connection.execute(
-        select(v).where(v.c.product_id == product_id, v.c.version.in_(numbers)).order_by(v.c.version)
+        select(v)
+        .where(v.c.product_id == product_id, v.c.version.in_(numbers))
+        .order_by(v.c.version)
     ).all()
     port_rows = connection.execute(
         select(p).where(p.c.product_id == product_id, p.c.version.in_(numbers)).order_by(p.c.port)

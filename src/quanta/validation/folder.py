@@ -79,7 +79,9 @@ def load_folder(folder: Path) -> LoadedFolder:
     descriptor = _parse(descriptor_file, Descriptor, loaded.issues)
     contracts: dict[str, tuple[Contract, _File]] = {}
     invalid: set[str] = set()
-    for path in sorted(p for pattern in CONTRACT_PATTERNS for p in (folder / CONTRACTS).glob(pattern)):
+    for path in sorted(
+        p for pattern in CONTRACT_PATTERNS for p in (folder / CONTRACTS).glob(pattern)
+    ):
         contract_file = _File(path, _label(path))
         contract = _parse(contract_file, Contract, loaded.issues)
         if contract is None:
@@ -92,15 +94,19 @@ def load_folder(folder: Path) -> LoadedFolder:
         if contract.id in contracts:
             other = contracts[contract.id][1].label
             loaded.issues.append(
-                contract_file.issue(("id",), f"contract id {contract.id!r} is also used by {other}",
-                                    "give each contract its own id")
+                contract_file.issue(
+                    ("id",),
+                    f"contract id {contract.id!r} is also used by {other}",
+                    "give each contract its own id",
+                )
             )
             continue
         contracts[contract.id] = (contract, contract_file)
     if descriptor is None:
         return loaded
-    port_contracts = _check_descriptor(descriptor, descriptor_file, contracts, invalid, folder,
-                                       loaded.issues)
+    port_contracts = _check_descriptor(
+        descriptor, descriptor_file, contracts, invalid, folder, loaded.issues
+    )
     if loaded.issues:
         return loaded
     loaded.product = DataProduct(
@@ -115,23 +121,40 @@ def load_folder(folder: Path) -> LoadedFolder:
 def _parse(file: _File, model: type[M], issues: list[Issue]) -> M | None:
     if not file.path.is_file():
         issues.append(
-            Issue(file=file.label, message="the file is missing",
-                  hint="create it (quanta init scaffolds a complete product folder)")
+            Issue(
+                file=file.label,
+                message="the file is missing",
+                hint="create it (quanta init scaffolds a complete product folder)",
+            )
         )
         return None
     try:
         file.located = load_located(file.path.read_text(encoding="utf-8"))
     except YamlProblem as problem:
-        issues.append(Issue(file=file.label, line=problem.line, field=_dotted(problem.path),
-                            message=problem.message, hint="fix the YAML syntax at that line"))
+        issues.append(
+            Issue(
+                file=file.label,
+                line=problem.line,
+                field=_dotted(problem.path),
+                message=problem.message,
+                hint="fix the YAML syntax at that line",
+            )
+        )
         return None
     except UnicodeDecodeError:
-        issues.append(Issue(file=file.label, message="the file is not UTF-8 text",
-                            hint="save it as UTF-8"))
+        issues.append(
+            Issue(file=file.label, message="the file is not UTF-8 text", hint="save it as UTF-8")
+        )
         return None
     if not isinstance(file.located.data, dict):
-        issues.append(Issue(file=file.label, line=1, message="the document must be a mapping of keys",
-                            hint=f"start from the {model.__name__} example in the docs"))
+        issues.append(
+            Issue(
+                file=file.label,
+                line=1,
+                message="the document must be a mapping of keys",
+                hint=f"start from the {model.__name__} example in the docs",
+            )
+        )
         return None
     try:
         return model.model_validate(file.located.data)
@@ -153,8 +176,9 @@ def _pydantic_issue(file: _File, model: type[BaseModel], detail: Any) -> Issue:
         return file.issue(loc, f"unknown key {loc[-1]!r}", hint)
     if kind == "literal_error":
         expected = detail.get("ctx", {}).get("expected", "")
-        return file.issue(loc, f"value {detail.get('input')!r} is not allowed",
-                          f"use one of {expected}")
+        return file.issue(
+            loc, f"value {detail.get('input')!r} is not allowed", f"use one of {expected}"
+        )
     message = str(detail["msg"]).removeprefix("Value error, ")
     if kind == "value_error":
         # Quanta's own validators say "what is wrong: what to do".
@@ -175,7 +199,7 @@ def _hint_for(kind: str) -> str | None:
         "dict_type": "write a mapping of keys",
         "string_pattern_mismatch": "use a semantic version such as 1.0.0",
         "too_short": "add at least one entry",
-        "too_long": "Quanta reads one schema object per contract: split it into one contract per port",
+        "too_long": "Quanta reads one schema object per contract: give each port its own contract",
     }.get(kind)
 
 
@@ -214,48 +238,83 @@ def _check_descriptor(
 ) -> dict[str, tuple[Contract, _File]]:
     product_id = descriptor.product_id
     if descriptor.domain is not None and descriptor.domain != product_id.domain:
-        issues.append(file.issue(("domain",), f"domain {descriptor.domain!r} does not match the "
-                                 f"id {descriptor.id!r}", f"set domain to {product_id.domain!r}"))
+        issues.append(
+            file.issue(
+                ("domain",),
+                f"domain {descriptor.domain!r} does not match the id {descriptor.id!r}",
+                f"set domain to {product_id.domain!r}",
+            )
+        )
     if descriptor.team is None:
-        issues.append(file.issue(("team",), "every product needs an owning team",
-                                 "add team: {name: ..., members: [{username: ..., role: owner}]}"))
+        issues.append(
+            file.issue(
+                ("team",),
+                "every product needs an owning team",
+                "add team: {name: ..., members: [{username: ..., role: owner}]}",
+            )
+        )
     _check_transformation(descriptor, file, folder, issues)
-    _check_unique([p.name for p in descriptor.input_ports], "inputPorts", "input port", file, issues)
-    _check_unique([p.name for p in descriptor.output_ports], "outputPorts", "output port", file,
-                  issues)
+    _check_unique(
+        [p.name for p in descriptor.input_ports], "inputPorts", "input port", file, issues
+    )
+    _check_unique(
+        [p.name for p in descriptor.output_ports], "outputPorts", "output port", file, issues
+    )
     for index, port in enumerate(descriptor.input_ports):
-        _check_input_port(index, port.custom_properties, port.contract_id, port.version, file,
-                          folder, issues)
+        _check_input_port(
+            index, port.custom_properties, port.contract_id, port.version, file, folder, issues
+        )
     if not descriptor.output_ports:
-        issues.append(file.issue(("outputPorts",), "a product needs at least one output port",
-                                 "add an output port and its contract"))
+        issues.append(
+            file.issue(
+                ("outputPorts",),
+                "a product needs at least one output port",
+                "add an output port and its contract",
+            )
+        )
     port_contracts: dict[str, tuple[Contract, _File]] = {}
-    for index, port in enumerate(descriptor.output_ports):
-        contract_id = port.contract_id or f"{product_id}.{port.name}"
+    for index, output in enumerate(descriptor.output_ports):
+        contract_id = output.contract_id or f"{product_id}.{output.name}"
         found = contracts.get(contract_id)
-        loc: tuple[str | int, ...] = ("outputPorts", index, "contractId" if port.contract_id
-                                      else "name")
-        if found is None and (contract_id in invalid or port.name in invalid):
+        loc: tuple[str | int, ...] = (
+            "outputPorts",
+            index,
+            "contractId" if output.contract_id else "name",
+        )
+        if found is None and (contract_id in invalid or output.name in invalid):
             continue  # its contract file is broken, and already reported
         if found is None:
             known = ", ".join(sorted(contracts)) or "none"
-            issues.append(file.issue(loc, f"no contract with id {contract_id!r} in "
-                                     f"{CONTRACTS}/", f"add {CONTRACTS}/{port.name}.odcs.yaml with "
-                                     f"id: {contract_id} (contracts found: {known})"))
+            issues.append(
+                file.issue(
+                    loc,
+                    f"no contract with id {contract_id!r} in {CONTRACTS}/",
+                    f"add {CONTRACTS}/{output.name}.odcs.yaml with "
+                    f"id: {contract_id} (contracts found: {known})",
+                )
+            )
             continue
         contract, contract_file = found
-        if contract.version != port.version:
-            issues.append(file.issue(("outputPorts", index, "version"),
-                                     f"port version {port.version!r} differs from its contract's "
-                                     f"version {contract.version!r} ({contract_file.label})",
-                                     "make them the same"))
-        port_contracts[port.name] = found
+        if contract.version != output.version:
+            issues.append(
+                file.issue(
+                    ("outputPorts", index, "version"),
+                    f"port version {output.version!r} differs from its contract's "
+                    f"version {contract.version!r} ({contract_file.label})",
+                    "make them the same",
+                )
+            )
+        port_contracts[output.name] = found
     unused = sorted(set(contracts) - {c.id for c, _ in port_contracts.values()})
     for contract_id in unused:
         contract_file = contracts[contract_id][1]
-        issues.append(contract_file.issue(("id",), f"contract {contract_id!r} belongs to no "
-                                          "output port", "name it in an output port's contractId, "
-                                          "or remove the file"))
+        issues.append(
+            contract_file.issue(
+                ("id",),
+                f"contract {contract_id!r} belongs to no output port",
+                "name it in an output port's contractId, or remove the file",
+            )
+        )
     return port_contracts
 
 
@@ -268,19 +327,29 @@ def _check_columns(contract: Contract, file: _File, issues: list[Issue]) -> None
     seen: set[str] = set()
     for index, column in enumerate(contract.columns):
         if column.name in seen:
-            issues.append(file.issue(("schema", 0, "properties", index, "name"),
-                                     f"column {column.name!r} is declared twice",
-                                     "give each column its own name, or remove one"))
+            issues.append(
+                file.issue(
+                    ("schema", 0, "properties", index, "name"),
+                    f"column {column.name!r} is declared twice",
+                    "give each column its own name, or remove one",
+                )
+            )
         seen.add(column.name)
 
 
-def _check_transformation(descriptor: Descriptor, file: _File, folder: Path,
-                          issues: list[Issue]) -> None:
+def _check_transformation(
+    descriptor: Descriptor, file: _File, folder: Path, issues: list[Issue]
+) -> None:
     found = custom_property(descriptor.custom_properties, "transformation")
     if found is None:
-        issues.append(file.issue(("customProperties",), "the product has no transformation",
-                                 "add a customProperties entry: {property: transformation, value: "
-                                 "{language: sql, path: transform.sql}}"))
+        issues.append(
+            file.issue(
+                ("customProperties",),
+                "the product has no transformation",
+                "add a customProperties entry: {property: transformation, value: "
+                "{language: sql, path: transform.sql}}",
+            )
+        )
         return
     index, value = found
     loc: tuple[str | int, ...] = ("customProperties", index, "value")
@@ -288,22 +357,42 @@ def _check_transformation(descriptor: Descriptor, file: _File, folder: Path,
         transformation = Transformation.model_validate(value)
     except ValidationError as error:
         for detail in error.errors():
-            issues.append(file.issue((*loc, *detail["loc"]),
-                                     str(detail["msg"]).removeprefix("Value error, "),
-                                     "language is sql or python; path is a file in the folder"))
+            issues.append(
+                file.issue(
+                    (*loc, *detail["loc"]),
+                    str(detail["msg"]).removeprefix("Value error, "),
+                    "language is sql or python; path is a file in the folder",
+                )
+            )
         return
     if not (folder / transformation.path).is_file():
-        issues.append(file.issue((*loc, "path"), f"transformation file {transformation.path!r} "
-                                 "does not exist", "create it or correct the path"))
+        issues.append(
+            file.issue(
+                (*loc, "path"),
+                f"transformation file {transformation.path!r} does not exist",
+                "create it or correct the path",
+            )
+        )
     if transformation.language == "sql" and len(descriptor.output_ports) > 1:
-        issues.append(file.issue((*loc, "language"), "one SQL query fills one output port, but "
-                                 f"this product has {len(descriptor.output_ports)}",
-                                 "use a Python transformation that returns one table per port, "
-                                 "or split the product"))
+        issues.append(
+            file.issue(
+                (*loc, "language"),
+                "one SQL query fills one output port, but "
+                f"this product has {len(descriptor.output_ports)}",
+                "use a Python transformation that returns one table per port, or split the product",
+            )
+        )
 
 
-def _check_input_port(index: int, properties: Any, contract_id: str, version: str, file: _File,
-                      folder: Path, issues: list[Issue]) -> None:
+def _check_input_port(
+    index: int,
+    properties: Any,
+    contract_id: str,
+    version: str,
+    file: _File,
+    folder: Path,
+    issues: list[Issue],
+) -> None:
     loc: tuple[str | int, ...] = ("inputPorts", index)
     found = custom_property(properties, "source")
     if found is not None:
@@ -313,37 +402,65 @@ def _check_input_port(index: int, properties: Any, contract_id: str, version: st
             source = Source.model_validate(value)
         except ValidationError as error:
             for detail in error.errors():
-                issues.append(file.issue((*source_loc, *detail["loc"]),
-                                         str(detail["msg"]).removeprefix("Value error, "),
-                                         "a source is {path: data/file.csv, format: csv}"))
+                issues.append(
+                    file.issue(
+                        (*source_loc, *detail["loc"]),
+                        str(detail["msg"]).removeprefix("Value error, "),
+                        "a source is {path: data/file.csv, format: csv}",
+                    )
+                )
             return
         if source.file_format not in ("csv", "parquet", "json"):
-            issues.append(file.issue((*source_loc, "path"), f"cannot tell the format of "
-                                     f"{source.path!r}", "add format: csv, parquet or json"))
+            issues.append(
+                file.issue(
+                    (*source_loc, "path"),
+                    f"cannot tell the format of {source.path!r}",
+                    "add format: csv, parquet or json",
+                )
+            )
         elif not any(ch in source.path for ch in "*?[") and not (folder / source.path).exists():
-            issues.append(file.issue((*source_loc, "path"), f"source file {source.path!r} does "
-                                     "not exist", "create it or correct the path (relative to the "
-                                     "product folder)"))
+            issues.append(
+                file.issue(
+                    (*source_loc, "path"),
+                    f"source file {source.path!r} does not exist",
+                    "create it or correct the path (relative to the product folder)",
+                )
+            )
         return
     from quanta.model.names import PortAddress
 
     try:
         PortAddress.parse(contract_id)
     except ValueError as error:
-        issues.append(file.issue((*loc, "contractId"), str(error),
-                                 "name the upstream output port as domain.product or "
-                                 "domain.product.port, or declare a source file"))
+        issues.append(
+            file.issue(
+                (*loc, "contractId"),
+                str(error),
+                "name the upstream output port as domain.product or "
+                "domain.product.port, or declare a source file",
+            )
+        )
     if not version.lstrip("v").split(".")[0].isdigit():
-        issues.append(file.issue((*loc, "version"), f"version {version!r} names no major version",
-                                 "write the upstream contract's major version, e.g. \"1\""))
+        issues.append(
+            file.issue(
+                (*loc, "version"),
+                f"version {version!r} names no major version",
+                'write the upstream contract\'s major version, e.g. "1"',
+            )
+        )
 
 
 def _check_unique(names: list[str], key: str, what: str, file: _File, issues: list[Issue]) -> None:
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:
-            issues.append(file.issue((key, index, "name"), f"{what} {name!r} is declared twice",
-                                     "give each port its own name"))
+            issues.append(
+                file.issue(
+                    (key, index, "name"),
+                    f"{what} {name!r} is declared twice",
+                    "give each port its own name",
+                )
+            )
         seen.add(name)
 
 

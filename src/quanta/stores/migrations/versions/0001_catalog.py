@@ -84,8 +84,10 @@ def upgrade() -> None:
         op.create_table(
             "product_search",
             sa.Column("product_id", sa.String(130), primary_key=True),
-            *(sa.Column(name, sa.Text) for name in (
-                "name", "domain", "owner", "description", "columns", "tags")),
+            *(
+                sa.Column(name, sa.Text)
+                for name in ("name", "domain", "owner", "description", "columns", "tags")
+            ),
         )
 
 
