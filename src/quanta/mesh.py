@@ -48,7 +48,7 @@ from quanta.validation.folder import LoadedFolder, load_folder
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from quanta.engines import Engine
+    from quanta.engines import Engine, Session
     from quanta.storage import StagedTable, Storage, TableName
 
 Progress = Callable[[str, str], None]
@@ -485,11 +485,14 @@ class Mesh:
                     )
                 )
 
-    def _build(self, product: DataProduct, branch: str, progress: Progress) -> _Staging:
+    def _build(
+        self, product: DataProduct, branch: str, progress: Progress, *, check: bool = False
+    ) -> _Staging:
         """Run the transformation and write each port as a snapshot on ``branch``.
 
         The output's columns are checked against the contract before anything is written,
-        so a broken schema costs no write and leaves no trace.
+        so a broken schema costs no write and leaves no trace. With ``check``, the data
+        rules then run on each staged snapshot in the same engine session.
         """
         from quanta.build import transform
 
@@ -518,7 +521,11 @@ class Mesh:
             return fail("; ".join(sql_problems))
         try:
             step("reading " + ", ".join(u.upstream or u.source or u.port for u in resolved.uses))
-            with self.engine.session(resolved.bindings) as session:
+            outputs = [
+                self.storage.location(_table_name(product.id, port, contract.major))
+                for port, contract in product.contracts.items()
+            ]
+            with self.engine.session(resolved.bindings, also_readable=outputs) as session:
                 step(f"running {product.transformation.path}")
                 queries = transform.run(product, session)
                 for port, query in queries.items():
@@ -533,7 +540,15 @@ class Mesh:
                         return fail(_broken(broken))
                     table = _table_name(product.id, port, contract.major)
                     step(f"writing {table} ({branch})")
-                    staging.staged[port] = self.storage.stage(table, session.stream(query), branch)
+                    staged = self.storage.stage(table, session.stream(query), branch)
+                    staging.staged[port] = staged
+                    if check:
+                        step(f"checking {port} against its contract")
+                        relation = f"__staged_{port}"
+                        session.bind(Binding(((relation,),), staged.scan))
+                        staging.checks.extend(
+                            _checks(session, port, contract, relation, conformance.DATA_RULES)
+                        )
         except (transform.TransformationFailed, QuantaError) as error:
             return fail(str(error))
         except Exception as error:
@@ -552,12 +567,9 @@ class Mesh:
         for table in staged.values():
             self.storage.discard(table.table, table.branch)
 
-    def _check_staged(
-        self, product: DataProduct, staged: dict[str, StagedTable], *, schema: bool = True
-    ) -> CheckRun:
+    def _check_staged(self, product: DataProduct, staged: dict[str, StagedTable]) -> CheckRun:
         targets = {port: (product.contracts[port], table.scan) for port, table in staged.items()}
-        rules = conformance.RULES if schema else conformance.DATA_RULES
-        return self._run_checks(str(product.id), targets, None, rules)
+        return self._run_checks(str(product.id), targets, None, conformance.RULES)
 
     def _check_published(self, product_id: str, version: int | None) -> CheckRun:
         record = self.product(product_id)
@@ -577,20 +589,10 @@ class Mesh:
         rules: tuple[conformance.Rule, ...],
     ) -> CheckRun:
         run = CheckRun(product=product_id, version=version)
-        for port, (contract, scan) in targets.items():
-            binding = Binding((("__port",),), scan)
-            with self.engine.session([binding]) as session:
-                columns = dict(session.columns('SELECT * FROM "__port"'))
-                target = conformance.Target(port=port, contract=contract, columns=columns)
-                plans = [rule(target) for rule in rules]
-                compiled = conformance.compile_query(plans, '"__port"')
-                values: dict[str, Any] = {}
-                if compiled is not None:
-                    query, keys = compiled
-                    row = session.to_arrow(query).to_pylist()[0]
-                    values = dict(zip(keys, row.values(), strict=True))
-                for rule_plan in plans:
-                    run.checks.extend(rule_plan.judge(values))
+        bindings = [Binding(((f"__port_{port}",),), scan) for port, (_, scan) in targets.items()]
+        with self.engine.session(bindings) as session:
+            for port, (contract, _) in targets.items():
+                run.checks.extend(_checks(session, port, contract, f"__port_{port}", rules))
         return run
 
     def _publish(
@@ -599,7 +601,7 @@ class Mesh:
         product_id = str(product.id)
         self._reconcile(product)
         branch = f"{PUBLISH_BRANCH_PREFIX}{uuid.uuid4().hex[:12]}"
-        staging = self._build(product, branch, progress)
+        staging = self._build(product, branch, progress, check=True)
         build = staging.build
         checks = CheckRun(product=product_id, checks=staging.checks)
         if not build.outcome.ok:
@@ -611,9 +613,6 @@ class Mesh:
                 build=build,
                 checks=checks,
             )
-        progress(product_id, "checking the data against the contract")
-        data_checks = self._check_staged(product, staging.staged, schema=False)
-        checks.checks.extend(data_checks.checks)
         if not checks.outcome.ok:
             self._discard(staging.staged)
             return Publication(
@@ -749,6 +748,29 @@ class _Staging:
     staged: dict[str, StagedTable] = field(default_factory=dict)
     uses: list[InputUse] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+
+
+def _checks(
+    session: Session,
+    port: str,
+    contract: Contract,
+    relation: str,
+    rules: tuple[conformance.Rule, ...],
+) -> list[Check]:
+    """Every rule on one relation, in a single scan of it."""
+    columns = {
+        name: storable_type(kind) or kind
+        for name, kind in session.columns(f'SELECT * FROM "{relation}"')
+    }
+    target = conformance.Target(port=port, contract=contract, columns=columns)
+    plans = [rule(target) for rule in rules]
+    compiled = conformance.compile_query(plans, f'"{relation}"')
+    values: dict[str, Any] = {}
+    if compiled is not None:
+        query, keys = compiled
+        row = session.to_arrow(query).to_pylist()[0]
+        values = dict(zip(keys, row.values(), strict=True))
+    return [check for plan in plans for check in plan.judge(values)]
 
 
 def _broken(checks: list[Check]) -> str:

@@ -22,6 +22,10 @@ class Session(Protocol):
 
     def to_arrow(self, sql: str) -> pa.Table: ...
 
+    def bind(self, binding: Binding) -> None:
+        """Make one more relation visible (it must lie in a readable folder)."""
+        ...
+
     def stream(self, sql: str) -> pa.RecordBatchReader:
         """Rows of ``sql`` with every column cast to the type it is stored as."""
         ...
@@ -39,8 +43,14 @@ class Engine(Protocol):
     name: str
 
     def session(
-        self, bindings: Sequence[Binding], *, sandboxed: bool = True
-    ) -> AbstractContextManager[Session]: ...
+        self,
+        bindings: Sequence[Binding],
+        *,
+        sandboxed: bool = True,
+        also_readable: Sequence[str] = (),
+    ) -> AbstractContextManager[Session]:
+        """A session reading ``bindings``, and later bindings of ``also_readable`` folders."""
+        ...
 
     def export(self, sql: str, path: Path, variables: dict[str, Any]) -> int:
         """Write the rows of ``sql`` to a CSV, Parquet or JSON file; return the row count."""

@@ -90,11 +90,16 @@ class DuckDBEngine:
 
     @contextmanager
     def session(
-        self, bindings: Sequence[Binding], *, sandboxed: bool = True
+        self,
+        bindings: Sequence[Binding],
+        *,
+        sandboxed: bool = True,
+        also_readable: Sequence[str] = (),
     ) -> Iterator[DuckDBSession]:
         connection = self.connect()
         try:
             allowed = _bind(connection, bindings)
+            allowed.update(_folder(location) for location in also_readable)
             if sandboxed:
                 directories = sorted(path for path in allowed if path.endswith("/"))
                 files = sorted(path for path in allowed if not path.endswith("/"))
@@ -143,9 +148,13 @@ def _scan_sql(relation: Relation) -> str:
     return f"{reader}({literal(relation.path)}{options})"
 
 
+def _folder(location: str) -> str:
+    return location.removeprefix("file://").rstrip("/") + "/"
+
+
 def _allowed_path(relation: Relation) -> str:
     if isinstance(relation, TableScan):
-        return relation.location.removeprefix("file://").rstrip("/") + "/"
+        return _folder(relation.location)
     path = relation.path
     for index, char in enumerate(path):
         if char in "*?[":
@@ -166,10 +175,12 @@ def _bind(connection: duckdb.DuckDBPyConnection, bindings: Sequence[Binding]) ->
             else:
                 catalog, schema = name[0], "main" if len(name) == 2 else name[1]
                 if catalog not in catalogs:
-                    connection.execute(f"ATTACH ':memory:' AS {quote(catalog)}")
+                    connection.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {quote(catalog)}")
                     catalogs.add(catalog)
                 if schema != "main" and (catalog, schema) not in schemas:
-                    connection.execute(f"CREATE SCHEMA {quote(catalog)}.{quote(schema)}")
+                    connection.execute(
+                        f"CREATE SCHEMA IF NOT EXISTS {quote(catalog)}.{quote(schema)}"
+                    )
                     schemas.add((catalog, schema))
                 target = f"{quote(catalog)}.{quote(schema)}.{quote(name[-1])}"
             connection.execute(f"CREATE VIEW {target} AS SELECT * FROM {scan}")
@@ -190,6 +201,9 @@ class DuckDBSession:
             ) from None
         except duckdb.Error as error:
             raise QueryRefused(f"the query failed: {_first_line(error)}") from None
+
+    def bind(self, binding: Binding) -> None:
+        _bind(self.connection, [binding])
 
     def columns(self, sql: str) -> list[tuple[str, str]]:
         relation = self._relation(sql)

@@ -44,6 +44,10 @@ class Storage(Protocol):
         """Write ``data`` as a new snapshot on ``branch``, replacing what the branch held."""
         ...
 
+    def location(self, table: TableName) -> str:
+        """The folder holding the table's files, also before the table exists."""
+        ...
+
     def staged(self, table: TableName, branch: str) -> StagedTable | None:
         """The snapshot ``branch`` holds, if the table and branch exist."""
         ...

@@ -38,7 +38,7 @@ class IcebergStorage:
         arrow = data.read_all()
         self.catalog.create_namespace_if_not_exists(table.namespace)
         iceberg = self.catalog.create_table_if_not_exists(
-            (table.namespace, table.name), schema=arrow.schema
+            (table.namespace, table.name), schema=arrow.schema, location=self.location(table)
         )
         if iceberg.current_snapshot() is None:
             # Branches grow from a snapshot: give a new table an empty one on main, so that
@@ -59,6 +59,12 @@ class IcebergStorage:
         found = self.staged(table, branch)
         assert found is not None, "a branch just written exists"
         return found
+
+    def location(self, table: TableName) -> str:
+        existing = self._table(table)
+        if existing is not None:
+            return existing.location()
+        return (self.warehouse.resolve() / table.namespace / table.name).as_uri()
 
     def staged(self, table: TableName, branch: str) -> StagedTable | None:
         iceberg = self._table(table)
