@@ -1,0 +1,77 @@
+"""Turn a product's input ports into the relations its build may read."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from quanta.model.catalog import InputUse
+from quanta.model.product import DataProduct
+from quanta.model.relations import Binding, FileScan
+from quanta.stores import MetadataStore
+
+
+@dataclass
+class ResolvedInputs:
+    bindings: list[Binding] = field(default_factory=list)
+    uses: list[InputUse] = field(default_factory=list)
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
+    """(input port index, message, hint) for each port that cannot be read."""
+
+    @property
+    def names(self) -> list[tuple[str, ...]]:
+        return [name for binding in self.bindings for name in binding.names]
+
+
+def resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs:
+    resolved = ResolvedInputs()
+    folder = Path(product.folder)
+    for index, port in enumerate(product.descriptor.input_ports):
+        source = port.source
+        if source is not None:
+            path = (folder / source.path).resolve()
+            resolved.bindings.append(
+                Binding(((port.name,),), FileScan(str(path), source.file_format, source.options))
+            )
+            resolved.uses.append(InputUse(port=port.name, source=source.path))
+            continue
+        address = port.upstream
+        assert address is not None, "a port without source names an upstream port"
+        upstream_id = str(address.product)
+        record = store.product(upstream_id)
+        if record is None:
+            known = [p.id for p in store.products()]
+            close = difflib.get_close_matches(upstream_id, known, n=1)
+            hint = (f"did you mean {close[0]!r}?" if close else
+                    "publish that product first, or correct the name")
+            resolved.problems.append((index, f"no product {upstream_id!r} is published", hint))
+            continue
+        current = store.version(upstream_id)
+        assert current is not None, "a product in the catalog has a served version"
+        port_name = address.port
+        if port_name is None:
+            if len(current.ports) != 1:
+                offered = ", ".join(p.port for p in current.ports)
+                resolved.problems.append((index, f"{upstream_id} has several output ports "
+                                          f"({offered})", f"name one: {upstream_id}.<port>"))
+                continue
+            port_name = current.ports[0].port
+        version = store.latest_with_major(upstream_id, port_name, port.major)
+        if version is None or version.port(port_name) is None:
+            available = sorted({f"{p.port} v{p.major}" for v in store.versions(upstream_id)
+                                for p in v.ports})
+            resolved.problems.append((index, f"{upstream_id} publishes no port {port_name!r} "
+                                      f"at major version {port.major}",
+                                      f"it offers: {', '.join(available) or 'nothing yet'}"))
+            continue
+        published = version.port(port_name)
+        assert published is not None
+        names: list[tuple[str, ...]] = [(port.name,), (address.product.domain,
+                                                       address.product.name, port_name)]
+        if len(current.ports) == 1:
+            names.append((address.product.domain, address.product.name))
+        resolved.bindings.append(Binding(tuple(dict.fromkeys(names)), published.scan))
+        resolved.uses.append(InputUse(port=port.name, upstream=upstream_id,
+                                      upstream_port=port_name, upstream_version=version.version))
+    return resolved
