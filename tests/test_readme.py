@@ -15,7 +15,7 @@ README = Path(__file__).parents[1] / "README.md"
 
 def tutorial_blocks() -> list[tuple[str, str]]:
     text = README.read_text()
-    tutorial = text[text.index("## Tutorial"):text.index("## The commands")]
+    tutorial = text[text.index("## Tutorial") : text.index("## The commands")]
     return re.findall(r"```(\w+)\n(.*?)```", tutorial, flags=re.DOTALL)
 
 
@@ -31,8 +31,13 @@ def shell(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["QUANTA_HOME"] = str(tmp_path / "home")
-    subprocess.run(["quanta", "demo", "--scale", "0.01"], cwd=tmp_path, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["quanta", "demo", "--scale", "0.01"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return env
 
 
@@ -42,8 +47,13 @@ def test_following_the_tutorial_creates_publishes_and_queries_a_product(
     outputs = []
     for kind, body in tutorial_blocks():
         if kind == "sh":
-            result = subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=tmp_path,
-                                    env=shell, capture_output=True, text=True)
+            result = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", body],
+                cwd=tmp_path,
+                env=shell,
+                capture_output=True,
+                text=True,
+            )
             assert result.returncode == 0, result.stdout + result.stderr
             outputs.append(result.stdout)
         elif kind == "yaml":
@@ -52,8 +62,13 @@ def test_following_the_tutorial_creates_publishes_and_queries_a_product(
             start, end = text.index("schema:\n"), text.index("slaProperties:")
             contract.write_text(text[:start] + body + text[end:])
         elif kind == "python":
-            result = subprocess.run([sys.executable, "-c", body], cwd=tmp_path, env=shell,
-                                    capture_output=True, text=True)
+            result = subprocess.run(
+                [sys.executable, "-c", body],
+                cwd=tmp_path,
+                env=shell,
+                capture_output=True,
+                text=True,
+            )
             assert result.returncode == 0, result.stderr
     joined = next(out for out in outputs if "pct" in out)
     assert "2026-10-28" in joined

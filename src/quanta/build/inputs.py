@@ -43,8 +43,11 @@ def resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs
         if record is None:
             known = [p.id for p in store.products()]
             close = difflib.get_close_matches(upstream_id, known, n=1)
-            hint = (f"did you mean {close[0]!r}?" if close else
-                    "publish that product first, or correct the name")
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else "publish that product first, or correct the name"
+            )
             resolved.problems.append((index, f"no product {upstream_id!r} is published", hint))
             continue
         current = store.version(upstream_id)
@@ -53,25 +56,43 @@ def resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs
         if port_name is None:
             if len(current.ports) != 1:
                 offered = ", ".join(p.port for p in current.ports)
-                resolved.problems.append((index, f"{upstream_id} has several output ports "
-                                          f"({offered})", f"name one: {upstream_id}.<port>"))
+                resolved.problems.append(
+                    (
+                        index,
+                        f"{upstream_id} has several output ports ({offered})",
+                        f"name one: {upstream_id}.<port>",
+                    )
+                )
                 continue
             port_name = current.ports[0].port
         version = store.latest_with_major(upstream_id, port_name, port.major)
         if version is None or version.port(port_name) is None:
-            available = sorted({f"{p.port} v{p.major}" for v in store.versions(upstream_id)
-                                for p in v.ports})
-            resolved.problems.append((index, f"{upstream_id} publishes no port {port_name!r} "
-                                      f"at major version {port.major}",
-                                      f"it offers: {', '.join(available) or 'nothing yet'}"))
+            available = sorted(
+                {f"{p.port} v{p.major}" for v in store.versions(upstream_id) for p in v.ports}
+            )
+            resolved.problems.append(
+                (
+                    index,
+                    f"{upstream_id} publishes no port {port_name!r} at major version {port.major}",
+                    f"it offers: {', '.join(available) or 'nothing yet'}",
+                )
+            )
             continue
         published = version.port(port_name)
         assert published is not None
-        names: list[tuple[str, ...]] = [(port.name,), (address.product.domain,
-                                                       address.product.name, port_name)]
+        names: list[tuple[str, ...]] = [
+            (port.name,),
+            (address.product.domain, address.product.name, port_name),
+        ]
         if len(current.ports) == 1:
             names.append((address.product.domain, address.product.name))
         resolved.bindings.append(Binding(tuple(dict.fromkeys(names)), published.scan))
-        resolved.uses.append(InputUse(port=port.name, upstream=upstream_id,
-                                      upstream_port=port_name, upstream_version=version.version))
+        resolved.uses.append(
+            InputUse(
+                port=port.name,
+                upstream=upstream_id,
+                upstream_port=port_name,
+                upstream_version=version.version,
+            )
+        )
     return resolved

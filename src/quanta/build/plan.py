@@ -29,7 +29,9 @@ def build_order(upstream: Mapping[str, Iterable[str]]) -> list[str]:
 
     Raises `graphlib.CycleError` whose second argument is the cycle, first product repeated.
     """
-    return list(TopologicalSorter({key: set(value) for key, value in upstream.items()}).static_order())
+    return list(
+        TopologicalSorter({key: set(value) for key, value in upstream.items()}).static_order()
+    )
 
 
 def cycle_in(upstream: Mapping[str, Iterable[str]]) -> list[str] | None:

@@ -44,12 +44,20 @@ def check_sql(
             )
         ]
     if len(statements) != 1:
-        return [SqlProblem(f"{purpose} must be exactly one SELECT statement, found "
-                           f"{len(statements)}", "keep a single query (CTEs are fine)")]
+        return [
+            SqlProblem(
+                f"{purpose} must be exactly one SELECT statement, found {len(statements)}",
+                "keep a single query (CTEs are fine)",
+            )
+        ]
     statement = statements[0]
     if not isinstance(statement, exp.Query):
-        return [SqlProblem(f"{purpose} may only read data, but this statement is "
-                           f"{statement.key.upper()}", "write a SELECT query")]
+        return [
+            SqlProblem(
+                f"{purpose} may only read data, but this statement is {statement.key.upper()}",
+                "write a SELECT query",
+            )
+        ]
     ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
     known = {tuple(part.lower() for part in name) for name in visible}
     problems: list[SqlProblem] = []
@@ -60,11 +68,16 @@ def check_sql(
     return problems
 
 
-def _table_problem(table: exp.Table, ctes: set[str], known: set[tuple[str, ...]]) -> SqlProblem | None:
+def _table_problem(
+    table: exp.Table, ctes: set[str], known: set[tuple[str, ...]]
+) -> SqlProblem | None:
     line = _line(table)
     if isinstance(table.this, exp.Func):
-        name = table.this.sql_name().lower() if not isinstance(table.this, exp.Anonymous) else str(
-            table.this.this).lower()
+        name = (
+            table.this.sql_name().lower()
+            if not isinstance(table.this, exp.Anonymous)
+            else str(table.this.this).lower()
+        )
         if name in GENERATORS:
             return None
         return SqlProblem(
