@@ -193,14 +193,8 @@ class DuckDBSession:
         self.bindings = bindings
 
     def _relation(self, sql: str) -> duckdb.DuckDBPyRelation:
-        try:
+        with _refusals():
             return self.connection.sql(sql)
-        except duckdb.PermissionException as error:
-            raise QueryRefused(
-                f"the query tried to read outside its declared inputs: {_first_line(error)}"
-            ) from None
-        except duckdb.Error as error:
-            raise QueryRefused(f"the query failed: {_first_line(error)}") from None
 
     def bind(self, binding: Binding) -> None:
         _bind(self.connection, [binding])
@@ -212,21 +206,13 @@ class DuckDBSession:
         ]
 
     def to_arrow(self, sql: str) -> pa.Table:
-        try:
+        with _refusals():
             return self._relation(sql).to_arrow_table()
-        except duckdb.PermissionException as error:
-            raise QueryRefused(
-                f"the query tried to read outside its declared inputs: {_first_line(error)}"
-            ) from None
-        except duckdb.Error as error:
-            raise QueryRefused(f"the query failed: {_first_line(error)}") from None
 
     def stream(self, sql: str) -> pa.RecordBatchReader:
         storable = _storable_select(f"({sql})", self.columns(sql))
-        try:
+        with _refusals():
             return self._relation(storable).to_arrow_reader(batch_size=256 * 1024)
-        except duckdb.Error as error:
-            raise QueryRefused(f"the query failed: {_first_line(error)}") from None
 
     def run_python(self, function: Callable[..., Any]) -> dict[str, str]:
         result = function(Inputs(self.connection, self.bindings))
@@ -286,6 +272,19 @@ def _storable_select(source: str, columns: list[tuple[str, str]]) -> str:
         else:
             selected.append(column)
     return f"SELECT {', '.join(selected)} FROM {source}"
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """DuckDB's errors about a query, as Quanta's: the sandbox's, then any other."""
+    try:
+        yield
+    except duckdb.PermissionException as error:
+        raise QueryRefused(
+            f"the query tried to read outside its declared inputs: {_first_line(error)}"
+        ) from None
+    except duckdb.Error as error:
+        raise QueryRefused(f"the query failed: {_first_line(error)}") from None
 
 
 def _first_line(error: Exception) -> str:

@@ -70,6 +70,26 @@ def custom_property(properties: list[CustomProperty], name: str) -> tuple[int, A
     return None
 
 
+class Extensible(Document):
+    """The extension points most ODPS objects share."""
+
+    tags: list[str] = Field(default_factory=list)
+    custom_properties: list[CustomProperty] = Field(default_factory=list)
+    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
+
+
+class Port(Extensible):
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        problem = name_problem(value, "port name")
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
 class Description(Document):
     purpose: str | None = None
     limitations: str | None = None
@@ -78,7 +98,7 @@ class Description(Document):
     custom_properties: list[CustomProperty] = Field(default_factory=list)
 
 
-class TeamMember(Document):
+class TeamMember(Extensible):
     username: str
     name: str | None = None
     description: str | None = None
@@ -86,18 +106,12 @@ class TeamMember(Document):
     date_in: str | None = None
     date_out: str | None = None
     replaced_by_username: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    custom_properties: list[CustomProperty] = Field(default_factory=list)
-    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
 
 
-class Team(Document):
+class Team(Extensible):
     name: str = Field(min_length=1)
     description: str | None = None
     members: list[TeamMember] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    custom_properties: list[CustomProperty] = Field(default_factory=list)
-    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
 
 
 class Support(Document):
@@ -111,21 +125,9 @@ class Support(Document):
     custom_properties: list[CustomProperty] = Field(default_factory=list)
 
 
-class InputPort(Document):
-    name: str
+class InputPort(Port):
     version: str
     contract_id: str
-    tags: list[str] = Field(default_factory=list)
-    custom_properties: list[CustomProperty] = Field(default_factory=list)
-    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        problem = name_problem(value, "input port name")
-        if problem:
-            raise ValueError(problem)
-        return value
 
     @property
     def source(self) -> Source | None:
@@ -143,25 +145,13 @@ class InputPort(Document):
         return int(self.version.lstrip("v").split(".")[0])
 
 
-class OutputPort(Document):
-    name: str
+class OutputPort(Port):
     version: str
     description: str | None = None
     type: str = "table"
     contract_id: str | None = None
     sbom: list[dict[str, Any]] = Field(default_factory=list)
     input_contracts: list[dict[str, Any]] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    custom_properties: list[CustomProperty] = Field(default_factory=list)
-    authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        problem = name_problem(value, "output port name")
-        if problem:
-            raise ValueError(problem)
-        return value
 
 
 class Descriptor(Document):
