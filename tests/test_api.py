@@ -62,3 +62,26 @@ def test_migrations_build_exactly_the_declared_tables(tmp_path: Path) -> None:
     assert differences == []
     assert store.revision() == HEAD_REVISION
     store.close()
+
+
+def test_reference_pages_say_what_the_code_says() -> None:
+    from quanta.reference import PAGES
+
+    docs = Path(__file__).parents[1] / "docs"
+    for name, render in PAGES.items():
+        # Regenerate with: python -m quanta.reference
+        assert (docs / name).read_text() == render(), f"docs/{name} is stale"
+
+
+def test_every_command_and_setting_is_in_the_reference() -> None:
+    from quanta.cli import app
+    from quanta.settings import Settings
+
+    docs = Path(__file__).parents[1] / "docs"
+    cli = (docs / "cli.md").read_text()
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__  # type: ignore[union-attr]
+        assert f"## quanta {name}" in cli
+    settings = (docs / "settings.md").read_text()
+    for name in Settings.model_fields:
+        assert f"QUANTA_{name.upper()}" in settings
