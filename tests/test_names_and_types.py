@@ -80,8 +80,12 @@ def test_product_id_refuses_domains_the_engine_already_uses(domain: str) -> None
         ProductId.parse(f"{domain}.orders")
 
 
-def test_a_reserved_word_is_fine_as_a_product_name() -> None:
-    assert ProductId.parse("checkout.main").name == "main"
+def test_a_catalog_word_is_fine_as_a_product_name_but_main_is_not() -> None:
+    # Products are served as domain.main.product: a product or port named main would clash.
+    assert ProductId.parse("checkout.memory").name == "memory"
+    with pytest.raises(ValueError, match="product name 'main' is reserved"):
+        ProductId.parse("checkout.main")
+    assert name_problem("main", "port name") == "port name 'main' is reserved: choose another name"
 
 
 def test_product_ids_sort_by_domain_then_name() -> None:

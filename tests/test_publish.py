@@ -33,7 +33,16 @@ def served_state(mesh: Mesh) -> tuple[object, ...]:
         [r.current_version for r in mesh.products()],
         main.snapshot_id if main else None,
         mesh.storage.branches(TABLE),
+        table_schema(mesh),
     )
+
+
+def table_schema(mesh: Mesh) -> list[tuple[str, str]] | None:
+    """The Iceberg table's current columns, or None when the table does not exist."""
+    iceberg = mesh.storage._table(TABLE)  # type: ignore[attr-defined]
+    if iceberg is None:
+        return None
+    return [(field.name, str(field.field_type)) for field in iceberg.schema().fields]
 
 
 def test_a_scaffolded_product_publishes_unchanged_and_reads_back(
@@ -233,3 +242,70 @@ def test_a_failed_upstream_skips_its_readers(mesh: Mesh, workspace: Path) -> Non
     outcomes = {p.product: p.outcome for p in mesh.publish(workspace)}
     assert outcomes == {"finance.targets": Outcome.FAILED, "sales.report": Outcome.SKIPPED}
     assert reader.exists()
+
+
+def test_a_failed_first_publish_leaves_no_table(mesh: Mesh, source_product: Path) -> None:
+    replace(source_product / "transform.sql", "CAST(id AS BIGINT) AS id", "CAST(1 AS BIGINT) AS id")
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert table_schema(mesh) is None
+    assert not (mesh.home / "warehouse" / "finance" / "targets__targets__v1").exists()
+
+
+def test_a_failed_publish_does_not_wedge_the_next_one(mesh: Mesh, source_product: Path) -> None:
+    transform = source_product / "transform.sql"
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    replace(transform, "CAST(id AS BIGINT) AS id", "CAST(1 AS BIGINT) AS id")
+    assert mesh.publish(source_product)[0].outcome == Outcome.FAILED
+    replace(transform, "CAST(1 AS BIGINT) AS id", "CAST(id AS BIGINT) AS id")
+    replace(
+        transform, "CAST(amount AS DECIMAL(12, 2)) AS amount", "CAST(amount AS DOUBLE) AS amount"
+    )
+    replace(contract, "physicalType: DECIMAL(12,2)", "physicalType: DOUBLE")
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.PASSED, publication.reason
+    assert ("amount", "double") in (table_schema(mesh) or [])
+
+
+def test_an_incompatible_type_change_in_one_major_version_is_refused_cleanly(
+    mesh: Mesh, source_product: Path
+) -> None:
+    mesh.publish(source_product)
+    before = served_state(mesh)
+    replace(
+        source_product / "transform.sql",
+        "CAST(amount AS DECIMAL(12, 2)) AS amount",
+        "CAST(amount AS VARCHAR) AS amount",
+    )
+    replace(
+        source_product / "contracts" / "targets.odcs.yaml",
+        "logicalType: number\n    physicalType: DECIMAL(12,2)",
+        "logicalType: string\n    physicalType: VARCHAR",
+    )
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert "a breaking change needs a new major version" in publication.reason
+    assert served_state(mesh) == before
+
+
+def test_a_failed_publish_that_adds_a_column_leaves_the_served_data_as_it_was(
+    mesh: Mesh, source_product: Path
+) -> None:
+    mesh.publish(source_product)
+    replace(source_product / "transform.sql", "    name,", "    name,\n    'x' AS extra,")
+    replace(source_product / "transform.sql", "CAST(id AS BIGINT) AS id", "CAST(1 AS BIGINT) AS id")
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    replace(
+        contract,
+        "  - name: category\n",
+        "  - name: extra\n    logicalType: string\n    physicalType: VARCHAR\n  - name: category\n",
+    )
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert mesh.read("finance.targets").column_names == [
+        "id",
+        "name",
+        "category",
+        "amount",
+        "updated_at",
+    ]

@@ -233,3 +233,22 @@ def test_a_parse_error_is_reported_with_its_line(sql: str, line: int) -> None:
     assert problem.message.startswith("the SQL does not parse: ")
     assert problem.hint == "fix the syntax near the marked place"
     assert problem.line == line
+
+
+def test_a_cte_name_counts_only_inside_the_query_that_declares_it() -> None:
+    # DuckDB would read the outer, undeclared name as a file path.
+    sql = (
+        'SELECT * FROM (WITH "/warehouse/t/data/x.parquet" AS (SELECT 1) SELECT 1) AS a, '
+        '"/warehouse/t/data/x.parquet" AS o'
+    )
+    [problem] = check_sql(sql, [("raw_items",)])
+    assert problem.message == "the SQL reads the file '/warehouse/t/data/x.parquet' directly"
+
+
+def test_ctes_are_visible_in_nested_queries_and_later_ctes() -> None:
+    sql = (
+        "WITH a AS (SELECT 1 AS id), b AS (SELECT * FROM a) "
+        "SELECT * FROM (SELECT * FROM b) AS x JOIN raw_items USING (id) "
+        "WHERE id IN (SELECT id FROM a)"
+    )
+    assert check_sql(sql, [("raw_items",)]) == []

@@ -98,7 +98,8 @@ class DuckDBEngine:
     ) -> Iterator[DuckDBSession]:
         connection = self.connect()
         try:
-            allowed = _bind(connection, bindings)
+            with _refusals():
+                allowed = _bind(connection, bindings)
             allowed.update(_folder(location) for location in also_readable)
             if sandboxed:
                 directories = sorted(path for path in allowed if path.endswith("/"))
@@ -197,7 +198,8 @@ class DuckDBSession:
             return self.connection.sql(sql)
 
     def bind(self, binding: Binding) -> None:
-        _bind(self.connection, [binding])
+        with _refusals():
+            _bind(self.connection, [binding])
 
     def columns(self, sql: str) -> list[tuple[str, str]]:
         relation = self._relation(sql)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 # DuckDB already uses these catalog names; a domain cannot take them.
+# A product or port cannot be "main": products are served as domain.main.product.
+RESERVED_NAMES = frozenset({"main", "information_schema", "pg_catalog"})
 RESERVED_DOMAINS = frozenset(
     {"main", "memory", "system", "temp", "information_schema", "pg_catalog"}
 )
@@ -21,6 +23,8 @@ RESERVED_DOMAINS = frozenset(
 def name_problem(name: str, what: str = "name") -> str | None:
     """Why ``name`` cannot name a domain, product or port, or None when it can."""
     if NAME_PATTERN.fullmatch(name):
+        if name in RESERVED_NAMES and what != "domain":
+            return f"{what} {name!r} is reserved: choose another name"
         return None
     return (
         f"{what} {name!r} is not allowed: use lowercase letters, digits and underscores, "
@@ -46,6 +50,8 @@ class ProductId:
                 raise ValueError(problem)
         if domain in RESERVED_DOMAINS:
             raise ValueError(f"domain {domain!r} is reserved: choose another domain name")
+        if name in RESERVED_NAMES:
+            raise ValueError(f"product name {name!r} is reserved: choose another name")
         return cls(domain, name)
 
     def __str__(self) -> str:

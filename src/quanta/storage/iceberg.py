@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import NoSuchTableError, ValidationError
 from pyiceberg.table import Table
 
 from quanta.errors import UserError
@@ -37,25 +38,29 @@ class IcebergStorage:
     def stage(self, table: TableName, data: pa.RecordBatchReader, branch: str) -> StagedTable:
         arrow = data.read_all()
         self.catalog.create_namespace_if_not_exists(table.namespace)
-        iceberg = self.catalog.create_table_if_not_exists(
-            (table.namespace, table.name), schema=arrow.schema, location=self.location(table)
-        )
-        if iceberg.current_snapshot() is None:
+        iceberg = self._table(table)
+        if iceberg is None:
+            iceberg = self.catalog.create_table(
+                (table.namespace, table.name), schema=arrow.schema, location=self.location(table)
+            )
             # Branches grow from a snapshot: give a new table an empty one on main, so that
             # main shows no rows until the first version is published.
             iceberg.append(arrow.schema.empty_table())
         try:
-            with iceberg.update_schema() as update:
-                update.union_by_name(arrow.schema)
-        except ValueError as error:
+            # One commit: a failed write leaves the table's schema as it was.
+            with iceberg.transaction() as transaction:
+                with transaction.update_schema() as update:
+                    update.union_by_name(arrow.schema)
+                with warnings.catch_warnings():
+                    # Overwriting a new, empty branch has nothing to delete; that is expected.
+                    warnings.simplefilter("ignore", UserWarning)
+                    transaction.overwrite(arrow, branch=branch)
+        except (ValidationError, ValueError) as error:
+            self.discard(table, branch)
             raise UserError(
                 f"the output of {table} changed incompatibly ({error}): a breaking change needs "
                 "a new major version of the contract"
             ) from None
-        with warnings.catch_warnings():
-            # An overwrite of a new, empty branch has nothing to delete; that is expected.
-            warnings.simplefilter("ignore", UserWarning)
-            iceberg.overwrite(arrow, branch=branch)
         found = self.staged(table, branch)
         assert found is not None, "a branch just written exists"
         return found
@@ -97,8 +102,18 @@ class IcebergStorage:
 
     def discard(self, table: TableName, branch: str) -> None:
         iceberg = self._table(table)
-        if iceberg is not None and branch in iceberg.metadata.refs and branch != MAIN:
+        if iceberg is None:
+            return
+        if branch in iceberg.metadata.refs and branch != MAIN:
             iceberg.manage_snapshots().remove_branch(branch).commit()
+            iceberg = self._table(table)
+            assert iceberg is not None
+        if set(iceberg.metadata.refs) <= {MAIN} and not _has_rows(iceberg):
+            # Never published: leave no trace of the table at all.
+            self.catalog.drop_table((table.namespace, table.name))
+            folder = Path(iceberg.location().removeprefix("file://"))
+            if folder.is_dir() and self.warehouse.resolve() in folder.resolve().parents:
+                shutil.rmtree(folder)
 
     def branches(self, table: TableName) -> list[str]:
         iceberg = self._table(table)
@@ -107,3 +122,9 @@ class IcebergStorage:
         return sorted(
             name for name, ref in iceberg.metadata.refs.items() if ref.snapshot_ref_type == "branch"
         )
+
+
+def _has_rows(iceberg: Table) -> bool:
+    snapshot = iceberg.current_snapshot()
+    summary = snapshot.summary if snapshot is not None else None
+    return bool(summary and int(summary.get("total-records", 0)))
