@@ -115,6 +115,7 @@ def test_a_validation_failure_names_file_line_and_hint(tmp_path: Path, workspace
 def test_errors_have_one_json_shape_and_exit_2(
     tmp_path: Path, args: list[str], code: str, error: str
 ) -> None:
+    Mesh.open(tmp_path / "home").close()  # an empty mesh
     exit_code, output = cli(tmp_path / "home", *args, "--json")
     assert exit_code == 2
     body = json.loads(output)
@@ -145,3 +146,35 @@ def test_demo_builds_the_example_mesh(tmp_path: Path) -> None:
     assert code == 2
     assert "--force" in output
     assert cli(home, "demo", "--scale", "0.001", "--force")[0] == 0
+
+
+def test_read_commands_do_not_create_a_mesh_and_name_what_is_missing(tmp_path: Path) -> None:
+    home = tmp_path / "typo"
+    code, output = cli(home, "list")
+    assert code == 2
+    assert "there is no mesh at" in output
+    assert not home.exists()
+    cli(tmp_path / "home", "demo", "--scale", "0.001")
+    code, output = cli(tmp_path / "home", "show", "nowhere.nothing", "--json")
+    assert code == 2
+    assert json.loads(output)["error"]["message"] == (
+        "no product 'nowhere.nothing' is published: see quanta list"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["init", "x/y", "--dir", "/proc/no/such"], {}, "cannot create"),
+        (["list"], {"QUANTA_BUILD_THREADS": "abc"}, "QUANTA_BUILD_THREADS is not valid"),
+        (["query", "SELECT 1", "--limit", "-1"], {}, "greater than or equal to 0"),
+    ],
+)
+def test_user_mistakes_get_a_message_not_a_traceback(
+    tmp_path: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = runner.invoke(app, [*args, "--home", str(tmp_path / "home")], env=env)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

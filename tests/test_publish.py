@@ -153,10 +153,14 @@ def test_sql_reading_anything_undeclared_is_refused_before_running(
     mesh: Mesh, source_product: Path, sql: str, message: str
 ) -> None:
     (source_product / "transform.sql").write_text(f"-- reads too much\n{sql}\n")
+    [validation] = mesh.validate(source_product)
+    [issue] = validation.issues
+    assert issue.file == "finance/targets/transform.sql"
+    assert issue.line == 2
+    assert message in issue.message
     [publication] = mesh.publish(source_product)
     assert publication.outcome == Outcome.FAILED
-    assert message in publication.reason
-    assert "transform.sql:2" in publication.reason
+    assert publication.validation.issues == [issue]
     assert mesh.products() == []
     assert mesh.storage.branches(TABLE) == []
 
@@ -172,7 +176,10 @@ def test_an_input_naming_a_missing_product_is_an_issue_at_its_line(
         folder / "dataproduct.yaml", "contractId: finance.targets", "contractId: finance.target"
     )
     [validation] = mesh.validate(folder)
-    [issue] = validation.issues
+    # The port names a missing product, and so the SQL reads a name no port declares.
+    issue, sql_issue = validation.issues
+    assert sql_issue.file == "sales/report/transform.sql"
+    assert sql_issue.message == "the SQL reads 'finance.targets', which is not declared"
     text = (folder / "dataproduct.yaml").read_text().splitlines()
     assert issue.line == 1 + next(
         i for i, line in enumerate(text) if "finance.target\n" in line + "\n"

@@ -55,24 +55,29 @@ def test_example_contracts_are_odcs(path: Path) -> None:
 
 @pytest.mark.parametrize("blueprint", BLUEPRINTS)
 def test_scaffolded_files_are_odps_and_odcs(blueprint: str, tmp_path: Path) -> None:
-    from quanta.model.catalog import ColumnInfo
+    from quanta.model.catalog import ColumnInfo, PortVersion
 
-    upstream = (
-        {}
-        if blueprint == "source"
-        else {
-            "finance.targets": [
-                ColumnInfo(
-                    name="id",
-                    type="BIGINT",
-                    logical_type="integer",
-                    nullable=False,
-                    primary_key=True,
-                    classification="internal",
-                )
-            ]
-        }
+    port = PortVersion(
+        port="targets",
+        contract_version="1.0.0",
+        table="finance.targets__targets__v1",
+        snapshot_id=1,
+        metadata_location="file:///m.json",
+        location="file:///t",
+        rows=0,
+        bytes=0,
+        columns=[
+            ColumnInfo(
+                name="id",
+                type="BIGINT",
+                logical_type="integer",
+                nullable=False,
+                primary_key=True,
+                classification="internal",
+            )
+        ],
     )
+    upstream = {} if blueprint == "source" else {"finance.targets": port}
     folder = scaffold(f"demo/{blueprint}_product", blueprint, tmp_path, upstream)
     assert errors(ODPS, load(folder / "dataproduct.yaml")) == []
     [contract] = (folder / "contracts").glob("*.odcs.yaml")

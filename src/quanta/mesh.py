@@ -11,12 +11,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from quanta import registry
 from quanta.build import plan
 from quanta.build.inputs import resolve_inputs
-from quanta.errors import InvalidProduct, NotFound, QuantaError, QueryRefused, UserError
+from quanta.errors import (
+    ConfigError,
+    InvalidProduct,
+    NotFound,
+    QuantaError,
+    QueryRefused,
+    UserError,
+)
 from quanta.model.catalog import (
     ColumnInfo,
     Downstream,
@@ -34,6 +41,7 @@ from quanta.model.result import (
     Build,
     Check,
     CheckRun,
+    Issue,
     Outcome,
     PortBuild,
     Publication,
@@ -87,17 +95,33 @@ class Mesh:
     >>> mesh.read("sales.daily_revenue")              # a pyarrow Table
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, create: bool = True) -> None:
         self.settings = settings
-        settings.home.mkdir(parents=True, exist_ok=True)
+        home = settings.home
+        if not create and settings.catalog_url is None and not (home / "catalog.db").is_file():
+            raise NotFound(
+                f"there is no mesh at {home}: publish a product or run quanta demo first, "
+                "or point --home (QUANTA_HOME) at a mesh"
+            )
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"cannot use {home} as the mesh home: {error.strerror}") from None
         store_class = registry.load("quanta.stores", settings.store)
         self.store: MetadataStore = store_class(settings.catalog)
 
     @classmethod
-    def open(cls, home: str | Path | None = None, **settings: Any) -> Mesh:
+    def open(cls, home: str | Path | None = None, *, create: bool = True, **settings: Any) -> Mesh:
+        """The mesh at ``home``; with ``create=False`` a missing mesh is an error."""
         if home is not None:
             settings["home"] = Path(home)
-        return cls(Settings(**settings))
+        try:
+            loaded = Settings(**settings)
+        except ValidationError as error:
+            first = error.errors()[0]
+            name = "QUANTA_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+            raise ConfigError(f"{name} is not valid: {first['msg']}") from None
+        return cls(loaded, create=create)
 
     def close(self) -> None:
         self.store.close()
@@ -146,10 +170,7 @@ class Mesh:
         """Scaffold ``directory/domain/product``; inputs seed the contract with their columns."""
         from quanta.scaffold import scaffold
 
-        upstream = {}
-        for address in inputs or []:
-            port = self._port(address, None)
-            upstream[str(PortAddress.parse(address).product)] = port.columns
+        upstream = {address: self._port(address, None) for address in inputs or []}
         return scaffold(product, blueprint, Path(directory), upstream)
 
     def build(self, path: str | Path, progress: Progress = _quiet) -> list[Build]:
@@ -157,17 +178,26 @@ class Mesh:
         builds = []
         for loaded, validation in self._load_batch(Path(path)):
             if validation.issues or loaded.product is None:
-                raise InvalidProduct(f"{validation.product} does not validate", validation.issues)
+                issues = "; ".join(f"{i.location()}: {i.message}" for i in validation.issues)
+                builds.append(
+                    Build(
+                        product=validation.product,
+                        outcome=Outcome.FAILED,
+                        reason=f"the product does not validate: {issues}",
+                    )
+                )
+                continue
             builds.append(self._build(loaded.product, DEV_BRANCH, progress).build)
         return builds
 
     def check(self, target: str | Path, version: int | None = None) -> list[CheckRun]:
         """Check a published product (``domain.product``) or a folder's last ``dev`` build."""
-        if (
-            isinstance(target, str)
-            and not (Path(target) / "dataproduct.yaml").exists()
-            and (not Path(target).is_dir())
-        ):
+        if isinstance(target, str) and not Path(target).is_dir():
+            if "/" in target or target.startswith("."):
+                raise NotFound(
+                    f"there is no folder {target}: name a product folder, or a "
+                    "published product as domain.product"
+                )
             return [self._check_published(target, version)]
         runs = []
         for loaded, validation in self._load_batch(Path(target)):
@@ -382,6 +412,7 @@ class Mesh:
                 batch[product_id] = found
         for index in by_id.values():
             self._check_inputs(loaded[index], validations[index], batch)
+            self._check_sql(loaded[index], validations[index], batch)
         upstream: dict[str, set[str]] = {}
         for product_id, index in by_id.items():
             product = loaded[index].product
@@ -434,6 +465,54 @@ class Mesh:
                     "choose another id, or publish from that folder",
                 )
             )
+
+    def _check_sql(
+        self, folder: LoadedFolder, validation: Validation, batch: dict[str, DataProduct]
+    ) -> None:
+        """The SQL reads only what the product declares: refused at validate, with its line."""
+        from quanta.build.sql_guard import check_sql
+
+        product = folder.product
+        assert product is not None
+        transformation = product.transformation
+        if transformation.language != "sql":
+            return
+        label = str(Path(folder.issue_at((), "").file).parent / transformation.path)
+        try:
+            sql = (Path(product.folder) / transformation.path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            validation.issues.append(
+                Issue(file=label, message="the file is not UTF-8 text", hint="save it as UTF-8")
+            )
+            return
+        for problem in check_sql(sql, self._visible_names(product, batch)):
+            validation.issues.append(
+                Issue(file=label, line=problem.line, message=problem.message, hint=problem.hint)
+            )
+
+    def _visible_names(
+        self, product: DataProduct, batch: dict[str, DataProduct]
+    ) -> list[tuple[str, ...]]:
+        """The names a build of ``product`` will see, as far as they are known now."""
+        names: list[tuple[str, ...]] = []
+        for port in product.descriptor.input_ports:
+            names.append((port.name,))
+            address = port.upstream
+            if address is None:
+                continue
+            domain, name = address.product.domain, address.product.name
+            if address.port is not None:
+                names.append((domain, name, address.port))
+                continue
+            upstream_id = str(address.product)
+            if upstream_id in batch:
+                ports = list(batch[upstream_id].contracts)
+            else:
+                current = self.store.version(upstream_id)
+                ports = [published.port for published in current.ports] if current else []
+            if len(ports) == 1:
+                names.extend([(domain, name), (domain, name, ports[0])])
+        return names
 
     def _check_inputs(
         self, folder: LoadedFolder, validation: Validation, batch: dict[str, DataProduct]

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from quanta.errors import UserError
-from quanta.model.catalog import ColumnInfo
+from quanta.model.catalog import ColumnInfo, PortVersion
 from quanta.model.names import ProductId
 
 BLUEPRINTS = ("source", "aggregate", "consumer")
@@ -79,9 +79,13 @@ def scaffold(
     product: str,
     blueprint: str,
     directory: Path,
-    upstream: dict[str, list[ColumnInfo]],
+    upstream: dict[str, PortVersion],
 ) -> Path:
-    """Write the product folder and return it. ``upstream`` maps input ids to their columns."""
+    """Write the product folder and return it.
+
+    ``upstream`` maps each input, as the user addressed it (``domain.product`` or
+    ``domain.product.port``), to the port it names as published.
+    """
     try:
         product_id = ProductId.parse(product)
     except ValueError as error:
@@ -107,13 +111,22 @@ def scaffold(
         ]
     else:
         first = next(iter(upstream))
-        columns = upstream[first]
+        columns = upstream[first].columns
         sql = _passthrough_sql(first, columns, list(upstream)[1:])
+        # The port reads what the user named, at the major version published now.
         input_ports = [
-            {"name": ProductId.parse(up).name, "version": "1", "contractId": up} for up in upstream
+            {
+                "name": "_".join(address.split(".")[1:]),
+                "version": str(port.major),
+                "contractId": address,
+            }
+            for address, port in upstream.items()
         ]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "contracts").mkdir(exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "contracts").mkdir(exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create {folder}: {error.strerror}") from None
     port = product_id.name
     descriptor = {
         "apiVersion": "v1.0.0",

@@ -44,7 +44,8 @@ def run(product: DataProduct, session: Session) -> dict[str, str]:
         queries = session.run_python(function)
     except TransformationFailed:
         raise
-    except Exception as error:
+    except (Exception, SystemExit) as error:
+        # SystemExit too: a product's code must not end the platform's process.
         raise TransformationFailed(_where(error, path)) from error
     if set(queries) == {""} and len(ports) == 1:
         return {ports[0]: queries[""]}
@@ -66,7 +67,7 @@ def _load_function(path: Path, name: str) -> Callable[..., Any]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise TransformationFailed(_where(error, path)) from error
     finally:
         sys.modules.pop(module_name, None)
@@ -76,7 +77,7 @@ def _load_function(path: Path, name: str) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
-def _where(error: Exception, path: Path) -> str:
+def _where(error: BaseException, path: Path) -> str:
     """The error with the line of the product's own file where it happened."""
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(path)]
     where = f"{path.name}:{frames[-1].lineno}" if frames else path.name

@@ -52,10 +52,11 @@ def _errors(as_json: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _mesh(home: Path | None, as_json: bool) -> Iterator[Mesh]:
+def _mesh(home: Path | None, as_json: bool, *, create: bool = True) -> Iterator[Mesh]:
+    """The mesh at ``home``; read-only commands pass ``create=False`` to not make one."""
     from quanta.mesh import Mesh
 
-    with _errors(as_json), Mesh.open(home) as mesh:
+    with _errors(as_json), Mesh.open(home, create=create) as mesh:
         yield mesh
 
 
@@ -129,7 +130,7 @@ def check(
     """Check that data conforms to its contract."""
     from quanta.cli import render
 
-    with _mesh(home, as_json) as mesh:
+    with _mesh(home, as_json, create=False) as mesh:
         runs = mesh.check(target, version=version)
     render.check_runs(runs, as_json)
     _finish(all(r.outcome.ok for r in runs))
@@ -153,7 +154,7 @@ def list_products(home: HomeOption = None, as_json: JsonOption = False) -> None:
     """List published products."""
     from quanta.cli import render
 
-    with _mesh(home, as_json) as mesh:
+    with _mesh(home, as_json, create=False) as mesh:
         render.product_list(mesh.products(), as_json)
 
 
@@ -166,7 +167,7 @@ def show(
     """Show a product: owner, ports, schema, versions, lineage, last build and checks."""
     from quanta.cli import render
 
-    with _mesh(home, as_json) as mesh:
+    with _mesh(home, as_json, create=False) as mesh:
         render.product_view(mesh.describe(product), as_json)
 
 
@@ -180,7 +181,7 @@ def search(
     """Search names, descriptions, columns, owners and domains."""
     from quanta.cli import render
 
-    with _mesh(home, as_json) as mesh:
+    with _mesh(home, as_json, create=False) as mesh:
         render.search_hits(text, mesh.search(text, limit), as_json)
 
 
@@ -193,7 +194,7 @@ def lineage(
     """Show what a product reads and what reads it, all the way up and down."""
     from quanta.cli import render
 
-    with _mesh(home, as_json) as mesh:
+    with _mesh(home, as_json, create=False) as mesh:
         render.lineage(mesh.lineage(product), as_json)
 
 
@@ -202,14 +203,14 @@ def query(
     sql: Annotated[
         str, typer.Argument(help="SQL; products are domain.product or domain.product.port.")
     ],
-    limit: Annotated[int, typer.Option(help="Show at most this many rows.")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="Show at most this many rows.")] = 50,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Query published products with SQL."""
     from quanta.cli import render
 
-    with _mesh(home, as_json) as mesh:
+    with _mesh(home, as_json, create=False) as mesh:
         render.arrow_table(mesh.query(sql), limit, as_json)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,7 +44,18 @@ def print_json(value: Any) -> None:
             return item.model_dump(mode="json")
         return str(item)
 
-    sys.stdout.write(json.dumps(value, default=plain, indent=2) + "\n")
+    sys.stdout.write(json.dumps(_finite(value), default=plain, indent=2) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinity or NaN: write them as the strings "inf", "-inf" and "nan"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 def outcome(value: Outcome) -> str:

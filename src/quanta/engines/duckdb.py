@@ -73,7 +73,13 @@ class DuckDBEngine:
             config["memory_limit"] = self.memory_limit
         if self.threads:
             config["threads"] = self.threads
-        connection = duckdb.connect(":memory:", config=config)
+        try:
+            connection = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as error:
+            raise ConfigError(
+                f"the engine settings are not valid (QUANTA_BUILD_MEMORY_LIMIT, "
+                f"QUANTA_BUILD_THREADS): {_first_line(error)}"
+            ) from None
         # Arrow timestamps leave in UTC whatever the machine's zone, as Iceberg expects.
         connection.execute("SET TimeZone = 'UTC'")
         installed = {

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
+from quanta.errors import PlatformError
 from quanta.model.catalog import (
     Downstream,
     InputUse,
@@ -32,7 +34,13 @@ class SqlStore:
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._migrate()
+        try:
+            self._migrate()
+        except DBAPIError as error:
+            raise PlatformError(
+                f"the catalog at {self.engine.url.render_as_string()} cannot be opened: "
+                f"{str(error.orig).strip()}"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
