@@ -139,3 +139,23 @@ def test_killed_between_the_commit_and_moving_main(mesh: Mesh, source_product: P
         assert reopened.storage.staged(TABLE, "main").snapshot_id != served
     # The next publish first finishes the killed one's move of main.
     republish(mesh.home, source_product, version=3)
+
+
+def test_killed_right_after_writing_the_snapshot(mesh: Mesh, source_product: Path) -> None:
+    mesh.publish(source_product)
+    mesh.close()
+    publish_and_kill(
+        mesh.home,
+        source_product,
+        prepare="""
+        write = mesh.storage.stage
+
+        def write_then_die(*args, **kwargs):
+            write(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        mesh.storage.stage = write_then_die
+    """,
+    )
+    assert_serves_version_one(mesh.home)
+    republish(mesh.home, source_product, version=2)

@@ -259,7 +259,8 @@ class Inputs:
         return self._connection.sql(f"SELECT * FROM {'.'.join(quote(p) for p in name.split('.'))}")
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
-        return self._connection.sql(query)
+        with _refusals():
+            return self._connection.sql(query)
 
     def arrow(self, name: str) -> pa.Table:
         return self[name].to_arrow_table()

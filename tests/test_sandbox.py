@@ -1,0 +1,70 @@
+"""The engine's sandbox, on its own: what the SQL guard never sees is still refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quanta.errors import QueryRefused
+from quanta.mesh import Mesh
+from quanta.model.relations import Binding, FileScan
+from quanta.model.result import Outcome
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    path = tmp_path / "secret.csv"
+    path.write_text("word\nswordfish\n")
+    return path
+
+
+def test_a_session_reads_its_bindings_and_no_other_file(
+    mesh: Mesh, tmp_path: Path, secret: Path
+) -> None:
+    allowed = tmp_path / "allowed.csv"
+    allowed.write_text("n\n1\n2\n")
+    with mesh.engine.session([Binding((("allowed",),), FileScan(str(allowed), "csv"))]) as session:
+        assert session.to_arrow("SELECT sum(n) AS total FROM allowed").to_pylist() == [{"total": 3}]
+        for sql in (
+            f"SELECT * FROM read_csv('{secret}')",
+            f"SELECT * FROM '{secret}'",
+            f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'",
+        ):
+            with pytest.raises(QueryRefused, match="outside its declared inputs"):
+                session.to_arrow(sql)
+        with pytest.raises(QueryRefused):
+            session.to_arrow("SET enable_external_access = true")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_sql_run_by_a_python_transformation_meets_the_sandbox(
+    mesh: Mesh, source_product: Path, secret: Path
+) -> None:
+    (source_product / "transform.py").write_text(
+        f"def build(inputs):\n    return inputs.sql(\"SELECT * FROM read_csv('{secret}')\")\n"
+    )
+    descriptor = source_product / "dataproduct.yaml"
+    descriptor.write_text(
+        descriptor.read_text()
+        .replace("language: sql", "language: python")
+        .replace("path: transform.sql", "path: transform.py")
+    )
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert "outside its declared inputs" in publication.reason
+    assert mesh.products() == []
+
+
+def test_init_keeps_the_port_a_consumer_names(demo: Mesh, tmp_path: Path) -> None:
+    folder = demo.init_product(
+        "reports/sessions",
+        blueprint="consumer",
+        inputs=["customer.identity_map.sessions"],
+        directory=tmp_path,
+    )
+    text = (folder / "dataproduct.yaml").read_text()
+    assert "contractId: customer.identity_map.sessions" in text
+    assert "FROM customer.identity_map.sessions" in (folder / "transform.sql").read_text()
+    [validation] = demo.validate(folder)
+    assert validation.issues == []
