@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from quanta import registry
-from quanta.build import plan
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import (
     ConfigError,
@@ -41,7 +40,6 @@ from quanta.model.result import (
     Build,
     Check,
     CheckRun,
-    Issue,
     Outcome,
     PortBuild,
     Publication,
@@ -51,7 +49,7 @@ from quanta.model.types import storable_type
 from quanta.quality import conformance
 from quanta.settings import Settings
 from quanta.stores import MetadataStore
-from quanta.validation.folder import LoadedFolder, load_folder
+from quanta.validation.batch import load_batch
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -157,7 +155,7 @@ class Mesh:
     # -- producing ---------------------------------------------------------------------
     def validate(self, path: str | Path) -> list[Validation]:
         """Check every product folder at or below ``path``, against its files and the catalog."""
-        return [validation for _, validation in self._load_batch(Path(path))]
+        return [validation for _, validation in load_batch(Path(path), self.store)]
 
     def init_product(
         self,
@@ -176,7 +174,7 @@ class Mesh:
     def build(self, path: str | Path, progress: Progress = _quiet) -> list[Build]:
         """Build products into their tables' ``dev`` branch; nothing is published."""
         builds = []
-        for loaded, validation in self._load_batch(Path(path)):
+        for loaded, validation in load_batch(Path(path), self.store):
             if validation.issues or loaded.product is None:
                 issues = "; ".join(f"{i.location()}: {i.message}" for i in validation.issues)
                 builds.append(
@@ -200,7 +198,7 @@ class Mesh:
                 )
             return [self._check_published(target, version)]
         runs = []
-        for loaded, validation in self._load_batch(Path(target)):
+        for loaded, validation in load_batch(Path(target), self.store):
             if loaded.product is None:
                 raise InvalidProduct(f"{validation.product} does not validate", validation.issues)
             product = loaded.product
@@ -223,7 +221,7 @@ class Mesh:
         """
         publications: list[Publication] = []
         failed: set[str] = set()
-        for loaded, validation in self._load_batch(Path(path)):
+        for loaded, validation in load_batch(Path(path), self.store):
             product_id = validation.product
             started = time.perf_counter()
             if validation.issues or loaded.product is None:
@@ -374,195 +372,6 @@ class Mesh:
                     names.insert(0, (record.domain, record.name))
                 bindings.append(Binding(tuple(names), port.scan))
         return bindings
-
-    def _load_batch(self, path: Path) -> Iterator[tuple[LoadedFolder, Validation]]:
-        """Load every product folder under ``path``, validate, and yield in build order."""
-        folders = plan.discover(path)
-        if not folders:
-            raise UserError(
-                f"no product folder (with dataproduct.yaml) at or below {path}: "
-                "create one with quanta init"
-            )
-        loaded = [load_folder(folder) for folder in folders]
-        validations: dict[int, Validation] = {}
-        by_id: dict[str, int] = {}
-        for index, folder in enumerate(loaded):
-            name = str(folder.product.id) if folder.product else folder.folder.name
-            validation = Validation(product=name, path=str(folder.folder), issues=folder.issues)
-            validations[index] = validation
-            if folder.product is None:
-                continue
-            product_id = str(folder.product.id)
-            if product_id in by_id:
-                other = loaded[by_id[product_id]].folder
-                validation.issues.append(
-                    folder.issue_at(
-                        ("id",),
-                        f"product id {product_id!r} is also used by {other}",
-                        "give each product its own id",
-                    )
-                )
-                continue
-            by_id[product_id] = index
-            self._check_catalog(folder, validation)
-        batch: dict[str, DataProduct] = {}
-        for product_id, index in by_id.items():
-            found = loaded[index].product
-            if found is not None:
-                batch[product_id] = found
-        for index in by_id.values():
-            self._check_inputs(loaded[index], validations[index], batch)
-            self._check_sql(loaded[index], validations[index], batch)
-        upstream: dict[str, set[str]] = {}
-        for product_id, index in by_id.items():
-            product = loaded[index].product
-            assert product is not None
-            upstream[product_id] = {str(up) for up in product.upstream_products}
-        for record in self.store.products():
-            if record.id not in upstream:
-                version = self.store.version(record.id)
-                upstream[record.id] = {
-                    u.upstream for u in (version.inputs if version else []) if u.upstream
-                }
-        cycle = plan.cycle_in(upstream)
-        if cycle:
-            for product_id in set(cycle) & set(by_id):
-                folder = loaded[by_id[product_id]]
-                validations[by_id[product_id]].issues.append(
-                    folder.issue_at(
-                        ("inputPorts",),
-                        f"the inputs form a cycle: {' -> '.join(cycle)}",
-                        "a product cannot read, directly or not, from itself: remove one input",
-                    )
-                )
-            order = list(range(len(loaded)))
-        else:
-            ranked = {
-                product_id: rank for rank, product_id in enumerate(plan.build_order(upstream))
-            }
-
-            def rank(index: int) -> tuple[int, int]:
-                product = loaded[index].product
-                return (ranked.get(str(product.id), -1) if product else -1, index)
-
-            order = sorted(
-                range(len(loaded)),
-                key=rank,
-            )
-        for index in order:
-            yield loaded[index], validations[index]
-
-    def _check_catalog(self, folder: LoadedFolder, validation: Validation) -> None:
-        """What the files alone cannot tell: the same id published from another folder."""
-        product = folder.product
-        assert product is not None
-        record = self.store.product(str(product.id))
-        if record is not None and record.folder != product.folder and Path(record.folder).exists():
-            validation.issues.append(
-                folder.issue_at(
-                    ("id",),
-                    f"product {product.id} is already published from {record.folder}",
-                    "choose another id, or publish from that folder",
-                )
-            )
-
-    def _check_sql(
-        self, folder: LoadedFolder, validation: Validation, batch: dict[str, DataProduct]
-    ) -> None:
-        """The SQL reads only what the product declares: refused at validate, with its line."""
-        from quanta.build.sql_guard import check_sql
-
-        product = folder.product
-        assert product is not None
-        transformation = product.transformation
-        if transformation.language != "sql":
-            return
-        label = str(Path(folder.issue_at((), "").file).parent / transformation.path)
-        try:
-            sql = (Path(product.folder) / transformation.path).read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            validation.issues.append(
-                Issue(file=label, message="the file is not UTF-8 text", hint="save it as UTF-8")
-            )
-            return
-        for problem in check_sql(sql, self._visible_names(product, batch)):
-            validation.issues.append(
-                Issue(file=label, line=problem.line, message=problem.message, hint=problem.hint)
-            )
-
-    def _visible_names(
-        self, product: DataProduct, batch: dict[str, DataProduct]
-    ) -> list[tuple[str, ...]]:
-        """The names a build of ``product`` will see, as far as they are known now."""
-        names: list[tuple[str, ...]] = []
-        for port in product.descriptor.input_ports:
-            names.append((port.name,))
-            address = port.upstream
-            if address is None:
-                continue
-            domain, name = address.product.domain, address.product.name
-            if address.port is not None:
-                names.append((domain, name, address.port))
-                continue
-            upstream_id = str(address.product)
-            if upstream_id in batch:
-                ports = list(batch[upstream_id].contracts)
-            else:
-                current = self.store.version(upstream_id)
-                ports = [published.port for published in current.ports] if current else []
-            if len(ports) == 1:
-                names.extend([(domain, name), (domain, name, ports[0])])
-        return names
-
-    def _check_inputs(
-        self, folder: LoadedFolder, validation: Validation, batch: dict[str, DataProduct]
-    ) -> None:
-        """Each upstream port exists, in this batch or in the catalog, at the major relied on."""
-        product = folder.product
-        assert product is not None
-        from_catalog = [
-            port
-            for port in product.descriptor.input_ports
-            if port.upstream and str(port.upstream.product) not in batch
-        ]
-        problems = resolve_inputs(product, self.store).problems
-        for index, message, hint in problems:
-            if product.descriptor.input_ports[index] in from_catalog:
-                validation.issues.append(
-                    folder.issue_at(("inputPorts", index, "contractId"), message, hint)
-                )
-        for index, port in enumerate(product.descriptor.input_ports):
-            address = port.upstream
-            if address is None or str(address.product) not in batch:
-                continue
-            upstream = batch[str(address.product)]
-            names = list(upstream.contracts) if address.port is None else [address.port]
-            if address.port is None and len(names) != 1:
-                validation.issues.append(
-                    folder.issue_at(
-                        ("inputPorts", index, "contractId"),
-                        f"{address.product} has several output ports ({', '.join(names)})",
-                        f"name one: {address.product}.<port>",
-                    )
-                )
-                continue
-            contract = upstream.contracts.get(names[0])
-            if contract is None:
-                validation.issues.append(
-                    folder.issue_at(
-                        ("inputPorts", index, "contractId"),
-                        f"{address.product} has no output port {names[0]!r}",
-                        f"its ports: {', '.join(upstream.contracts)}",
-                    )
-                )
-            elif contract.major != port.major:
-                validation.issues.append(
-                    folder.issue_at(
-                        ("inputPorts", index, "version"),
-                        f"{address} is at major version {contract.major}, not {port.major}",
-                        f'set version to "{contract.major}"',
-                    )
-                )
 
     def _build(
         self, product: DataProduct, branch: str, progress: Progress, *, check: bool = False
