@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from quanta import registry
 from quanta.build.inputs import resolve_inputs
@@ -47,7 +47,7 @@ from quanta.model.result import (
 )
 from quanta.model.types import storable_type
 from quanta.quality import conformance
-from quanta.settings import Settings
+from quanta.settings import Settings, load_settings
 from quanta.stores import MetadataStore
 from quanta.validation.batch import load_batch
 
@@ -113,13 +113,7 @@ class Mesh:
         """The mesh at ``home``; with ``create=False`` a missing mesh is an error."""
         if home is not None:
             settings["home"] = Path(home)
-        try:
-            loaded = Settings(**settings)
-        except ValidationError as error:
-            first = error.errors()[0]
-            name = "QUANTA_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
-            raise ConfigError(f"{name} is not valid: {first['msg']}") from None
-        return cls(loaded, create=create)
+        return cls(load_settings(**settings), create=create)
 
     def close(self) -> None:
         self.store.close()

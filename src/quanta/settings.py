@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from quanta.errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -37,3 +40,13 @@ class Settings(BaseSettings):
     @property
     def warehouse_path(self) -> Path:
         return self.warehouse or self.home / "warehouse"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment and ``overrides``; a clear error when one is wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "QUANTA_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+        raise ConfigError(f"{name} is not valid: {first['msg']}") from None

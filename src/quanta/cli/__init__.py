@@ -224,11 +224,12 @@ def demo(
     """Build and publish the example mesh of an online fashion retailer."""
     from quanta.cli import render
     from quanta.examples import clear_home
+    from quanta.settings import load_settings
 
-    target = home or Path(".quanta")
     if scale <= 0:
         raise typer.BadParameter("the scale must be above 0", param_hint="--scale")
     with _errors(as_json):
+        target = home or load_settings().home
         clear_home(target, force)
     with _mesh(target, as_json) as mesh, render.progress(as_json) as progress:
         workspace, publications = mesh.demo(scale=scale, progress=progress)

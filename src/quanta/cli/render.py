@@ -325,7 +325,7 @@ def demo_summary(home: Path, workspace: Path, items: Sequence[Publication], as_j
         "quanta search email",
         'quanta query "SELECT * FROM sales.daily_revenue ORDER BY day DESC LIMIT 5"',
     ):
-        home_flag = "" if home == Path(".quanta") else f" --home {home}"
+        home_flag = "" if home == Path(".quanta") else f" --home {home}"  # the default home
         console.print(f"  {line}{home_flag}")
 
 
