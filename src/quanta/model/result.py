@@ -63,6 +63,9 @@ class Check(BaseModel):
     reason: str = ""
     observed: Any = None
     expected: Any = None
+    severity: str = "error"
+    samples: list[dict[str, Any]] = Field(default_factory=list)
+    """A few failing rows, without the columns classified as PII or restricted."""
 
 
 class CheckRun(BaseModel):

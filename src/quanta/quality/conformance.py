@@ -155,16 +155,37 @@ def primary_key_rule(target: Target) -> Plan:
     return Plan(measures, judge)
 
 
-DATA_RULES: tuple[Rule, ...] = (not_null_rule, primary_key_rule)
+def contract_quality_rule(target: Target) -> Plan:
+    """The quality rules the contract declares (see `quanta.quality.rules`)."""
+    from quanta.quality import rules
+
+    compiled = rules.compile_contract(target.contract)
+    runnable = [
+        rule for rule in compiled.rules if rule.column is None or rule.column in target.columns
+    ]
+    return Plan(
+        rules.measures(runnable, target.contract),
+        lambda values: rules.judge(runnable, values, target.port),
+    )
+
+
+DATA_RULES: tuple[Rule, ...] = (not_null_rule, primary_key_rule, contract_quality_rule)
 """The rules that need the data; ``schema_rule`` needs only the column names and types."""
 
 RULES: tuple[Rule, ...] = (schema_rule, *DATA_RULES)
 
 
 def compile_query(plans: list[Plan], relation: str) -> tuple[str, list[str]] | None:
-    """One SELECT computing every measure of every plan, and the measure keys in order."""
+    """One SELECT computing every measure of every plan, and the measure keys in order.
+
+    Each measure gets its own alias, so that equal expressions of different rules stay
+    apart in the result.
+    """
     keys = [key for plan in plans for key in plan.measures]
     if not keys:
         return None
-    expressions = [plan.measures[key] for plan in plans for key in plan.measures]
+    expressions = [
+        f"{plan.measures[key]} AS m{index}"
+        for index, (plan, key) in enumerate((plan, key) for plan in plans for key in plan.measures)
+    ]
     return f"SELECT {', '.join(expressions)} FROM {relation}", keys

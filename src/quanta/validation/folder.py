@@ -22,6 +22,7 @@ from quanta.model.product import (
     custom_property,
 )
 from quanta.model.result import Issue
+from quanta.quality.rules import compile_contract
 from quanta.validation.yaml_lines import LocatedYaml, YamlProblem, load_located
 
 DESCRIPTOR = "dataproduct.yaml"
@@ -91,6 +92,8 @@ def load_folder(folder: Path) -> LoadedFolder:
             invalid.add(_default_contract_id(path))
             continue
         _check_columns(contract, contract_file, loaded.issues)
+        for problem in compile_contract(contract).problems:
+            loaded.issues.append(contract_file.issue(problem.loc, problem.message, problem.hint))
         if contract.id in contracts:
             other = contracts[contract.id][1].label
             loaded.issues.append(

@@ -1,0 +1,457 @@
+"""Quality rules declared in a contract, compiled into aggregates over one scan.
+
+A contract declares rules in two ODCS ways, both read here:
+
+- on a column: ``required``, ``unique`` and ``logicalTypeOptions`` (``minimum``,
+  ``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum``, ``pattern``, ``minLength``,
+  ``maxLength``);
+- in ``quality`` lists on a column or the table: the ODCS library metrics
+  (``nullValues``, ``missingValues``, ``invalidValues``, ``duplicateValues``,
+  ``rowCount``) with a comparison (``mustBe``, ``mustBeLessThan``, ``mustBeBetween``, ...),
+  a ``unit`` (``rows`` or ``percent``) and a ``severity`` (``error`` blocks a publish;
+  ``warning`` and ``info`` are recorded).
+
+Each rule becomes one aggregate expression and, where rows can break it, a row
+predicate; every rule of a port shares a single scan, and a few failing rows are
+sampled by the same scan (never columns classified as PII).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from quanta.model.contract import Contract
+from quanta.model.result import Check, Outcome
+
+SAMPLE_ROWS = 5
+SENSITIVE = ("pii", "restricted")
+METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "mustBe": lambda observed, value: observed == value,
+    "mustNotBe": lambda observed, value: observed != value,
+    "mustBeGreaterThan": lambda observed, value: observed > value,
+    "mustBeGreaterOrEqualTo": lambda observed, value: observed >= value,
+    "mustBeLessThan": lambda observed, value: observed < value,
+    "mustBeLessOrEqualTo": lambda observed, value: observed <= value,
+    "mustBeBetween": lambda observed, value: value[0] <= observed <= value[1],
+    "mustNotBeBetween": lambda observed, value: not value[0] <= observed <= value[1],
+}
+SYMBOLS = {
+    "mustBe": "=",
+    "mustNotBe": "!=",
+    "mustBeGreaterThan": ">",
+    "mustBeGreaterOrEqualTo": ">=",
+    "mustBeLessThan": "<",
+    "mustBeLessOrEqualTo": "<=",
+    "mustBeBetween": "between",
+    "mustNotBeBetween": "not between",
+}
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    operator: str
+    value: Any
+
+    def holds(self, observed: Any) -> bool:
+        return OPERATORS[self.operator](observed, self.value)
+
+    def __str__(self) -> str:
+        if isinstance(self.value, list):
+            return f"{SYMBOLS[self.operator]} {self.value[0]} and {self.value[1]}"
+        return f"{SYMBOLS[self.operator]} {self.value}"
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    """One rule: what it measures over the table, and when the measure passes."""
+
+    name: str
+    threshold: Threshold
+    count_sql: str | None = None
+    """Rows breaking the rule: a predicate for a row-level rule."""
+    table_sql: str | None = None
+    """The measure itself, for a table-level rule (row count, duplicates)."""
+    column: str | None = None
+    percent: bool = False
+    severity: str = "error"
+
+    def measure(self) -> str:
+        if self.table_sql is not None:
+            return self.table_sql
+        failing = f"count(*) FILTER (WHERE {self.count_sql})"
+        if self.percent:
+            return f"round(100.0 * {failing} / nullif(count(*), 0), 4)"
+        return failing
+
+
+@dataclass
+class RuleProblem:
+    """A rule that cannot run as written, and where it is in the contract."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    hint: str
+
+
+@dataclass
+class CompiledRules:
+    rules: list[QualityRule] = field(default_factory=list)
+    problems: list[RuleProblem] = field(default_factory=list)
+
+
+def compile_contract(contract: Contract) -> CompiledRules:
+    """Every quality rule of the contract's table, or the problems that keep one from running."""
+    compiled = CompiledRules()
+    names = {column.name for column in contract.columns}
+    for index, column in enumerate(contract.columns):
+        loc: tuple[str | int, ...] = ("schema", 0, "properties", index)
+        _column_options(column.name, column.model_extra or {}, column.unique, loc, compiled)
+        for rule_index, spec in enumerate(column.quality):
+            _library_rule(spec, column.name, (*loc, "quality", rule_index), names, compiled)
+    for rule_index, spec in enumerate(contract.table.quality):
+        _library_rule(spec, None, ("schema", 0, "quality", rule_index), names, compiled)
+    return compiled
+
+
+def _column_options(
+    name: str,
+    extra: dict[str, Any],
+    unique: bool,
+    loc: tuple[str | int, ...],
+    compiled: CompiledRules,
+) -> None:
+    column = quote(name)
+    if unique:
+        compiled.rules.append(
+            QualityRule(
+                name=f"{name} unique",
+                threshold=Threshold("mustBe", 0),
+                table_sql=f"count({column}) - count(DISTINCT {column})",
+                column=name,
+            )
+        )
+    options = extra.get("logicalTypeOptions") or {}
+    if not isinstance(options, dict):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "logicalTypeOptions"),
+                "logicalTypeOptions must be a mapping",
+                "write it as {minimum: 0, maximum: 100}",
+            )
+        )
+        return
+    bounds = {
+        "minimum": ">=",
+        "exclusiveMinimum": ">",
+        "maximum": "<=",
+        "exclusiveMaximum": "<",
+    }
+    for key, symbol in bounds.items():
+        if key not in options:
+            continue
+        value = options[key]
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "logicalTypeOptions", key),
+                    f"{key} {value!r} is not a number or date",
+                    f"write {key}: 0 (or a date such as 2024-01-01)",
+                )
+            )
+            continue
+        compiled.rules.append(
+            QualityRule(
+                name=f"{name} {symbol} {value}",
+                threshold=Threshold("mustBe", 0),
+                count_sql=f"NOT ({column} {symbol} {literal(value)})",
+                column=name,
+            )
+        )
+    if "pattern" in options:
+        pattern = options["pattern"]
+        problem = _pattern_problem(pattern)
+        if problem:
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "logicalTypeOptions", "pattern"), problem, "fix the regular expression"
+                )
+            )
+        else:
+            compiled.rules.append(
+                QualityRule(
+                    name=f"{name} matches {pattern}",
+                    threshold=Threshold("mustBe", 0),
+                    count_sql=f"NOT regexp_full_match({column}, {literal(pattern)})",
+                    column=name,
+                )
+            )
+    for key, symbol in (("minLength", ">="), ("maxLength", "<=")):
+        if key not in options:
+            continue
+        value = options[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "logicalTypeOptions", key),
+                    f"{key} {value!r} is not a whole number",
+                    f"write {key}: 3",
+                )
+            )
+            continue
+        compiled.rules.append(
+            QualityRule(
+                name=f"{name} length {symbol} {value}",
+                threshold=Threshold("mustBe", 0),
+                count_sql=f"NOT (length({column}) {symbol} {value})",
+                column=name,
+            )
+        )
+
+
+def _library_rule(
+    spec: dict[str, Any],
+    column: str | None,
+    loc: tuple[str | int, ...],
+    names: set[str],
+    compiled: CompiledRules,
+) -> None:
+    kind = spec.get("type", "library")
+    if kind == "text":
+        return  # prose for people; nothing to run
+    if kind != "library":
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "type"),
+                f"quality rules of type {kind!r} are not run yet",
+                "use a library metric: " + ", ".join(METRICS),
+            )
+        )
+        return
+    metric = spec.get("metric", spec.get("rule"))
+    if metric not in METRICS:
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "metric"),
+                f"unknown quality metric {metric!r}",
+                "use one of " + ", ".join(METRICS),
+            )
+        )
+        return
+    threshold = _threshold(spec, loc, compiled)
+    if threshold is None:
+        return
+    arguments = spec.get("arguments") or {}
+    target = spec.get("column", column)
+    if metric != "rowCount" and target is None:
+        compiled.problems.append(
+            RuleProblem(
+                loc,
+                f"{metric} needs a column",
+                "declare the rule under a column's quality, or add column: NAME",
+            )
+        )
+        return
+    if target is not None and target not in names:
+        compiled.problems.append(
+            RuleProblem(
+                loc,
+                f"the rule is on column {target!r}, which the contract does not declare",
+                f"use one of {', '.join(sorted(names))}",
+            )
+        )
+        return
+    severity = str(spec.get("severity", "error")).lower()
+    if severity not in ("error", "warning", "info"):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "severity"),
+                f"unknown severity {severity!r}",
+                "use error (blocks publishing), warning or info",
+            )
+        )
+        return
+    percent = spec.get("unit", "rows") == "percent"
+    label = f"{target + ' ' if target else ''}{metric} {threshold}{' %' if percent else ''}"
+    base = {
+        "name": spec.get("name") or label,
+        "threshold": threshold,
+        "column": target,
+        "percent": percent,
+        "severity": severity,
+    }
+    quoted = quote(target) if target else ""
+    if metric == "rowCount":
+        compiled.rules.append(QualityRule(table_sql="count(*)", **base))
+    elif metric == "nullValues":
+        compiled.rules.append(QualityRule(count_sql=f"{quoted} IS NULL", **base))
+    elif metric == "missingValues":
+        missing = arguments.get("missingValues", [None, ""])
+        listed = [value for value in missing if value is not None]
+        parts = [f"{quoted} IS NULL"] + (
+            [f"{quoted} IN ({', '.join(literal(v) for v in listed)})"] if listed else []
+        )
+        compiled.rules.append(QualityRule(count_sql=" OR ".join(parts), **base))
+    elif metric == "invalidValues":
+        predicate = _invalid(quoted, arguments, loc, compiled)
+        if predicate is not None:
+            compiled.rules.append(QualityRule(count_sql=predicate, **base))
+    elif metric == "duplicateValues":
+        table = f"count({quoted}) - count(DISTINCT {quoted})"
+        if percent:
+            table = f"round(100.0 * ({table}) / nullif(count(*), 0), 4)"
+        compiled.rules.append(QualityRule(table_sql=table, **base))
+
+
+def _invalid(
+    quoted: str, arguments: dict[str, Any], loc: tuple[str | int, ...], compiled: CompiledRules
+) -> str | None:
+    valid = arguments.get("validValues")
+    pattern = arguments.get("pattern")
+    if valid is None and pattern is None:
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "arguments"),
+                "invalidValues needs validValues or a pattern",
+                "add arguments: {validValues: [a, b]} or {pattern: '^[A-Z]{2}$'}",
+            )
+        )
+        return None
+    if valid is not None:
+        if not isinstance(valid, list) or not valid:
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "arguments", "validValues"),
+                    "validValues must be a list",
+                    "write validValues: [a, b, c]",
+                )
+            )
+            return None
+        return f"{quoted} NOT IN ({', '.join(literal(value) for value in valid)})"
+    problem = _pattern_problem(pattern)
+    if problem:
+        compiled.problems.append(
+            RuleProblem((*loc, "arguments", "pattern"), problem, "fix the regular expression")
+        )
+        return None
+    return f"NOT regexp_full_match({quoted}, {literal(pattern)})"
+
+
+def _threshold(
+    spec: dict[str, Any], loc: tuple[str | int, ...], compiled: CompiledRules
+) -> Threshold | None:
+    given = [operator for operator in OPERATORS if operator in spec]
+    if len(given) != 1:
+        compiled.problems.append(
+            RuleProblem(
+                loc,
+                "a rule needs exactly one comparison" if given else "the rule has no comparison",
+                "add one of mustBe, mustBeLessThan, mustBeBetween, ... (e.g. mustBe: 0)",
+            )
+        )
+        return None
+    operator = given[0]
+    value = spec[operator]
+    numbers = (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    )
+    if operator.endswith("Between") and not (numbers and value[0] <= value[1]):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, operator),
+                f"{operator} takes two numbers, smallest first",
+                f"write {operator}: [1, 100]",
+            )
+        )
+        return None
+    if not operator.endswith("Between") and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+    ):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, operator),
+                f"{operator} must be a number, not {value!r}",
+                f"write {operator}: 0",
+            )
+        )
+        return None
+    return Threshold(operator, value)
+
+
+def _pattern_problem(pattern: Any) -> str | None:
+    if not isinstance(pattern, str):
+        return f"the pattern {pattern!r} is not text"
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        return f"the pattern {pattern!r} does not compile: {error}"
+    return None
+
+
+def measures(rules: list[QualityRule], contract: Contract, prefix: str = "q") -> dict[str, str]:
+    """The aggregates for all rules: each measure, and a sample of failing rows where rows fail."""
+    shown = [
+        column.name
+        for column in contract.columns
+        if (column.classification or "").lower() not in SENSITIVE
+    ]
+    row = "struct_pack(" + ", ".join(f"{quote(name)} := {quote(name)}" for name in shown) + ")"
+    found: dict[str, str] = {}
+    for index, rule in enumerate(rules):
+        found[f"{prefix}{index}"] = rule.measure()
+        if rule.count_sql is not None and shown:
+            found[f"{prefix}{index}:sample"] = (
+                f"min_by({row}, 0, {SAMPLE_ROWS}) FILTER (WHERE {rule.count_sql})"
+            )
+    return found
+
+
+def judge(
+    rules: list[QualityRule], values: dict[str, Any], port: str, prefix: str = "q"
+) -> list[Check]:
+    checks = []
+    for index, rule in enumerate(rules):
+        observed = values[f"{prefix}{index}"]
+        if observed is None:
+            observed = 0
+        if isinstance(observed, float) and observed.is_integer() and not rule.percent:
+            observed = int(observed)
+        passed = rule.threshold.holds(observed)
+        if passed:
+            outcome = Outcome.PASSED
+        else:
+            outcome = Outcome.FAILED if rule.severity == "error" else Outcome.WARNED
+        sample = values.get(f"{prefix}{index}:sample") or []
+        unit = " %" if rule.percent else ""
+        checks.append(
+            Check(
+                name=rule.name,
+                port=port,
+                outcome=outcome,
+                reason=""
+                if passed
+                else f"observed {observed}{unit}, expected {rule.threshold}{unit}",
+                observed=observed,
+                expected=str(rule.threshold) + unit,
+                severity=rule.severity,
+                samples=[] if passed else list(sample),
+            )
+        )
+    return checks

@@ -1,0 +1,192 @@
+"""Contract quality rules: declared in ODCS, checked on every publish in one scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quanta.mesh import Mesh
+from quanta.model.contract import Contract
+from quanta.model.result import Outcome
+from quanta.quality import conformance, rules
+
+ROWS = """id,name,category,amount,updated_at
+1,First item,general,12.50,2026-01-01 09:00:00
+2,Second item,general,7.25,2026-01-02 10:30:00
+3,Third item,special,99.00,2026-01-03 16:45:00
+4,,odd,-5.00,2026-01-04 08:00:00
+5,Fifth,general,20000.00,2026-01-05 08:00:00
+"""
+
+RULES = """
+    quality:
+      - {metric: rowCount, mustBeBetween: [1, 100]}
+"""
+
+COLUMN_RULES = {
+    "name": """    logicalTypeOptions: {minLength: 3}
+    quality:
+      - {metric: nullValues, mustBeLessThan: 10, unit: percent, severity: warning}
+""",
+    "category": """    quality:
+      - metric: invalidValues
+        arguments: {validValues: [general, special]}
+        mustBe: 0
+""",
+    "amount": """    logicalTypeOptions: {minimum: 0, maximum: 10000}
+""",
+}
+
+
+def with_rules(folder: Path) -> Path:
+    """The scaffolded finance.targets, with rules on its table and columns and planted rows."""
+    (folder / "data" / "items.csv").write_text(ROWS)
+    contract = folder / "contracts" / "targets.odcs.yaml"
+    lines = contract.read_text().splitlines(keepends=True)
+    out: list[str] = []
+    pending = dict(COLUMN_RULES)
+    current = None
+    for line in lines:
+        if line.startswith("  - name: "):
+            current = line.split(": ", 1)[1].strip()
+        if line.startswith("  properties:"):
+            out.append(
+                RULES.lstrip("\n")
+                .replace("    quality", "  quality", 1)
+                .replace("      - {metric: rowCount", "    - {metric: rowCount")
+            )
+        out.append(line)
+        if current in pending and line.startswith("    classification:"):
+            out.append(pending.pop(current))
+    contract.write_text("".join(out))
+    return folder
+
+
+def checks_by_name(publication: object) -> dict[str, object]:
+    return {check.name: check for check in publication.checks.checks}  # type: ignore[attr-defined]
+
+
+def test_planted_violations_are_caught_with_observed_values(
+    mesh: Mesh, source_product: Path
+) -> None:
+    with_rules(source_product)
+    [validation] = mesh.validate(source_product)
+    assert validation.issues == []
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    checks = checks_by_name(publication)
+    assert checks["category invalidValues = 0"].outcome == Outcome.FAILED
+    assert checks["category invalidValues = 0"].observed == 1
+    assert checks["amount >= 0"].observed == 1
+    assert checks["amount <= 10000"].observed == 1
+    assert checks["rowCount between 1 and 100"].outcome == Outcome.PASSED
+    assert checks["rowCount between 1 and 100"].observed == 5
+    # name is null in one row of five: 20 %, a warning, not an error.
+    warned = checks["name nullValues < 10 %"]
+    assert warned.outcome == Outcome.WARNED
+    assert warned.observed == 20.0
+    assert mesh.products() == []
+
+
+def test_warnings_do_not_block_publishing(mesh: Mesh, source_product: Path) -> None:
+    with_rules(source_product)
+    data = source_product / "data" / "items.csv"
+    data.write_text(
+        data.read_text().replace("4,,odd,-5.00", "4,,general,5.00").replace("20000.00", "200.00")
+    )
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.PASSED, publication.reason
+    outcomes = {check.name: check.outcome for check in publication.checks.checks}
+    assert outcomes["name nullValues < 10 %"] == Outcome.WARNED
+    stored = mesh.describe("finance.targets").current.checks
+    assert any(check["outcome"] == "warned" for check in stored)
+
+
+def test_failing_rows_are_sampled_without_pii(mesh: Mesh, source_product: Path) -> None:
+    with_rules(source_product)
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    text = contract.read_text()
+    contract.write_text(
+        text.replace(
+            "description: What the item is called.\n    classification: internal",
+            "description: What the item is called.\n    classification: pii",
+        )
+    )
+    [publication] = mesh.publish(source_product)
+    failed = checks_by_name(publication)["category invalidValues = 0"]
+    assert len(failed.samples) == 1
+    [row] = failed.samples
+    assert row["category"] == "odd"
+    assert row["id"] == 4
+    assert "name" not in row
+
+
+def test_all_rules_of_a_port_compile_to_one_scan(source_product: Path) -> None:
+    with_rules(source_product)
+    import yaml
+
+    contract = Contract.model_validate(
+        yaml.safe_load((source_product / "contracts" / "targets.odcs.yaml").read_text())
+    )
+    columns = {c.name: c.physical_type or "" for c in contract.columns}
+    target = conformance.Target("targets", contract, columns)
+    plans = [rule(target) for rule in conformance.DATA_RULES]
+    query, keys = conformance.compile_query(plans, '"t"') or ("", [])
+    assert query.count(" FROM ") == 1
+    assert len(keys) >= 8
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("{metric: nullCount, mustBe: 0}", "unknown quality metric 'nullCount'"),
+        ("{metric: nullValues, mustBe: zero}", "mustBe must be a number, not 'zero'"),
+        ("{metric: nullValues, column: nope, mustBe: 0}", "column 'nope', which the contract"),
+        (
+            "{metric: invalidValues, column: name, arguments: {pattern: '[a-'}, mustBe: 0}",
+            "does not compile",
+        ),
+        ("{metric: nullValues}", "the rule has no comparison"),
+        ("{metric: rowCount, mustBeBetween: [10, 1]}", "two numbers, smallest first"),
+        ("{metric: rowCount, mustBe: 1, severity: fatal}", "unknown severity 'fatal'"),
+    ],
+)
+def test_a_bad_rule_is_an_issue_at_its_line(
+    mesh: Mesh, source_product: Path, rule: str, message: str
+) -> None:
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    text = contract.read_text()
+    contract.write_text(
+        text.replace("  properties:\n", f"  quality:\n    - {rule}\n  properties:\n")
+    )
+    [validation] = mesh.validate(source_product)
+    [issue] = validation.issues
+    assert message in issue.message
+    assert issue.file == "finance/targets/contracts/targets.odcs.yaml"
+    lines = contract.read_text().splitlines()
+    assert issue.line == 1 + next(i for i, line in enumerate(lines) if rule in line)
+    assert issue.hint
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.FAILED
+    assert mesh.products() == []
+
+
+def test_a_rule_that_cannot_run_yet_is_reported(mesh: Mesh, source_product: Path) -> None:
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    contract.write_text(
+        contract.read_text().replace(
+            "  properties:\n",
+            "  quality:\n    - {type: sql, query: 'SELECT 1', mustBe: 1}\n  properties:\n",
+        )
+    )
+    [validation] = mesh.validate(source_product)
+    assert [i.message for i in validation.issues] == ["quality rules of type 'sql' are not run yet"]
+
+
+def test_thresholds_compare_as_odcs_says() -> None:
+    assert rules.Threshold("mustBeLessThan", 5).holds(4)
+    assert not rules.Threshold("mustBeLessThan", 5).holds(5)
+    assert rules.Threshold("mustBeBetween", [1, 3]).holds(3)
+    assert rules.Threshold("mustNotBeBetween", [1, 3]).holds(0)
+    assert str(rules.Threshold("mustBeBetween", [1, 3])) == "between 1 and 3"
