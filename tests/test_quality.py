@@ -190,3 +190,28 @@ def test_thresholds_compare_as_odcs_says() -> None:
     assert rules.Threshold("mustBeBetween", [1, 3]).holds(3)
     assert rules.Threshold("mustNotBeBetween", [1, 3]).holds(0)
     assert str(rules.Threshold("mustBeBetween", [1, 3])) == "between 1 and 3"
+
+
+def test_the_example_mesh_catches_violations_planted_in_its_sources(tmp_path: Path) -> None:
+    import duckdb
+
+    with Mesh.open(tmp_path / "home") as mesh:
+        workspace, publications = mesh.demo(scale=0.002)
+        assert all(p.outcome == Outcome.PASSED for p in publications)
+        orders = workspace / "checkout" / "orders" / "data" / "orders.parquet"
+        planted = orders.with_name("planted.parquet")
+        duckdb.sql(
+            f"COPY (SELECT * REPLACE ("
+            f"CASE WHEN order_id = 'o-000000001' THEN 'lost' ELSE status END AS status, "
+            f"CASE WHEN order_id = 'o-000000002' THEN -1 ELSE amount END AS amount) "
+            f"FROM '{orders}') TO '{planted}' (FORMAT parquet)"
+        )
+        planted.replace(orders)
+        results = {p.product: p for p in mesh.publish(workspace)}
+        failed = results["checkout.orders"]
+        assert failed.outcome == Outcome.FAILED
+        checks = {c.name: c for c in failed.checks.checks if c.outcome == Outcome.FAILED}
+        assert set(checks) == {"status invalidValues = 0", "amount >= 0"}
+        assert checks["status invalidValues = 0"].samples[0]["status"] == "lost"
+        assert results["sales.daily_revenue"].outcome == Outcome.SKIPPED
+        assert mesh.product("checkout.orders").current_version == 1

@@ -152,17 +152,25 @@ def check_runs(runs: Sequence[CheckRun], as_json: bool) -> None:
     for run in runs:
         version = f" version {run.version}" if run.version else " (dev build)"
         console.print(f"{outcome(run.outcome)} {run.product}{version}")
-        table = Table("port", "check", "outcome", "observed", "expected", "reason")
+        table = Table("port", "check", "outcome", "observed", "expected")
         for check in run.checks:
             table.add_row(
                 check.port,
-                check.name,
+                escape(check.name),
                 outcome(check.outcome),
                 _text(check.observed),
                 _text(check.expected),
-                check.reason,
             )
         console.print(table)
+        for check in run.checks:
+            if check.samples:
+                console.print(
+                    f"[bold]{escape(check.name)}[/]: rows that break it (PII columns left out)"
+                )
+                sample = Table(*check.samples[0])
+                for row in check.samples:
+                    sample.add_row(*(_text(value) for value in row.values()))
+                console.print(sample)
 
 
 def publications(items: Sequence[Publication], as_json: bool) -> None:
@@ -252,6 +260,11 @@ def product_view(view: ProductView, as_json: bool) -> None:
     checks = current.checks
     failed = [c for c in checks if c.get("outcome") not in ("passed", "skipped")]
     console.print(f"[bold]checks[/] {len(checks) - len(failed)} of {len(checks)} passed")
+    for check in failed:
+        console.print(
+            f"  {outcome(Outcome(check['outcome']))} {escape(check['name'])}: "
+            f"{escape(check.get('reason', ''))}"
+        )
     console.print(
         "[bold]versions[/] "
         + ", ".join(f"{v.version} ({v.published_at:%Y-%m-%d %H:%M})" for v in view.versions)
