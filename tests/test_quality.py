@@ -215,3 +215,108 @@ def test_the_example_mesh_catches_violations_planted_in_its_sources(tmp_path: Pa
         assert checks["status invalidValues = 0"].samples[0]["status"] == "lost"
         assert results["sales.daily_revenue"].outcome == Outcome.SKIPPED
         assert mesh.product("checkout.orders").current_version == 1
+
+
+def add_to_contract(contract: Path, after: str, text: str) -> None:
+    body = contract.read_text()
+    assert after in body
+    contract.write_text(body.replace(after, after + text, 1))
+
+
+def test_freshness_is_a_service_level_that_warns(mesh: Mesh, source_product: Path) -> None:
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    add_to_contract(
+        contract,
+        "slaProperties:\n",
+        "- {property: freshness, value: 1, unit: d, element: targets.updated_at}\n",
+    )
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.PASSED
+    fresh = checks_by_name(publication)["freshness updated_at within 1 d"]
+    assert fresh.outcome == Outcome.WARNED  # the sample rows are from January 2026
+    assert fresh.observed > 86_400
+    contract.write_text(contract.read_text().replace("value: 1, unit: d", "value: 5200, unit: w"))
+    [again] = mesh.publish(source_product)
+    assert checks_by_name(again)["freshness updated_at within 5200 w"].outcome == Outcome.PASSED
+
+
+def test_a_freshness_level_that_is_no_duration_is_an_issue(
+    mesh: Mesh, source_product: Path
+) -> None:
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    add_to_contract(
+        contract,
+        "slaProperties:\n",
+        "- {property: freshness, value: 1, unit: m, element: targets.updated_at}\n",
+    )
+    [validation] = mesh.validate(source_product)
+    [issue] = validation.issues
+    assert issue.message == "freshness of 1 'm' is not a duration"
+    assert issue.field == "slaProperties[0].unit"
+
+
+def reading_product(mesh: Mesh, workspace: Path, orphan: bool) -> Path:
+    """sales.lines: a source of order lines whose item_id must be an id of finance.targets."""
+    folder = mesh.init_product("sales/lines", directory=workspace)
+    ids = "1\n2\n3\n" + ("99\n" if orphan else "")
+    (folder / "data" / "items.csv").write_text(
+        "id,name,category,amount,updated_at\n"
+        + "".join(
+            f"{i.strip()},line {i.strip()},general,1.00,2026-01-01 00:00:00\n"
+            for i in ids.splitlines()
+        )
+    )
+    descriptor = folder / "dataproduct.yaml"
+    add_to_contract(
+        descriptor,
+        "inputPorts:\n",
+        "- name: targets\n  version: '1'\n  contractId: finance.targets\n",
+    )
+    contract = folder / "contracts" / "lines.odcs.yaml"
+    add_to_contract(
+        contract,
+        "    description: Identifies the item.\n",
+        "    relationships:\n    - {type: foreignKey, to: targets.id}\n",
+    )
+    return folder
+
+
+def test_a_reference_to_an_input_port_is_checked(
+    mesh: Mesh, source_product: Path, workspace: Path
+) -> None:
+    mesh.publish(source_product)
+    folder = reading_product(mesh, workspace, orphan=True)
+    [publication] = mesh.publish(folder)
+    assert publication.outcome == Outcome.FAILED
+    broken = checks_by_name(publication)["id references targets.id"]
+    assert broken.observed == 1
+    assert broken.samples[0]["id"] == 99
+    data = folder / "data" / "items.csv"
+    data.write_text(
+        "".join(
+            line
+            for line in data.read_text().splitlines(keepends=True)
+            if not line.startswith("99,")
+        )
+    )
+    [publication] = mesh.publish(folder)
+    assert publication.outcome == Outcome.PASSED
+    assert checks_by_name(publication)["id references targets.id"].outcome == Outcome.PASSED
+    # Checking the published version later reads the input at the version it was built from.
+    [run] = mesh.check("sales.lines")
+    assert {c.name: c.outcome for c in run.checks}["id references targets.id"] == Outcome.PASSED
+
+
+def test_a_reference_must_read_an_input_port(mesh: Mesh, source_product: Path) -> None:
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    add_to_contract(
+        contract,
+        "    description: Identifies the item.\n",
+        "    relationships:\n    - {type: foreignKey, to: customers.customer_id}\n",
+    )
+    [validation] = mesh.validate(source_product)
+    [issue] = validation.issues
+    assert issue.message == (
+        "the reference reads 'customers', which is not an input port of this product"
+    )
+    assert issue.hint == "declare it as an input port (input ports: raw_items)"

@@ -407,6 +407,7 @@ class Mesh:
                 self.storage.location(_table_name(product.id, port, contract.major))
                 for port, contract in product.contracts.items()
             ]
+            readable = frozenset(name[0] for name in resolved.names if len(name) == 1)
             with self.engine.session(resolved.bindings, also_readable=outputs) as session:
                 step(f"running {product.transformation.path}")
                 queries = transform.run(product, session)
@@ -429,7 +430,9 @@ class Mesh:
                         relation = f"__staged_{port}"
                         session.bind(Binding(((relation,),), staged.scan))
                         staging.checks.extend(
-                            _checks(session, port, contract, relation, conformance.DATA_RULES)
+                            _checks(
+                                session, port, contract, relation, conformance.DATA_RULES, readable
+                            )
                         )
         except (transform.TransformationFailed, QuantaError) as error:
             return fail(str(error))
@@ -451,7 +454,8 @@ class Mesh:
 
     def _check_staged(self, product: DataProduct, staged: dict[str, StagedTable]) -> CheckRun:
         targets = {port: (product.contracts[port], table.scan) for port, table in staged.items()}
-        return self._run_checks(str(product.id), targets, None, conformance.RULES)
+        inputs = resolve_inputs(product, self.store)
+        return self._run_checks(str(product.id), targets, None, inputs.bindings)
 
     def _check_published(self, product_id: str, version: int | None) -> CheckRun:
         record = self.product(product_id)
@@ -461,20 +465,38 @@ class Mesh:
         targets = {
             port.port: (Contract.model_validate(port.contract), port.scan) for port in found.ports
         }
-        return self._run_checks(record.id, targets, found.version, conformance.RULES)
+        return self._run_checks(record.id, targets, found.version, self._inputs_of(found))
+
+    def _inputs_of(self, version: Version) -> list[Binding]:
+        """The other products' ports a published version read, at the versions it read."""
+        bindings = []
+        for use in version.inputs:
+            if use.upstream is None or use.upstream_version is None:
+                continue
+            upstream = self.store.version(use.upstream, use.upstream_version)
+            port = upstream.port(use.upstream_port) if upstream else None
+            if port is not None:
+                bindings.append(Binding(((use.port,),), port.scan))
+        return bindings
 
     def _run_checks(
         self,
         product_id: str,
         targets: dict[str, tuple[Contract, Any]],
         version: int | None,
-        rules: tuple[conformance.Rule, ...],
+        inputs: list[Binding],
     ) -> CheckRun:
+        """Every rule on each port, one scan per port, with the inputs references read."""
         run = CheckRun(product=product_id, version=version)
         bindings = [Binding(((f"__port_{port}",),), scan) for port, (_, scan) in targets.items()]
-        with self.engine.session(bindings) as session:
+        readable = frozenset(
+            name[0] for binding in inputs for name in binding.names if len(name) == 1
+        )
+        with self.engine.session([*bindings, *inputs]) as session:
             for port, (contract, _) in targets.items():
-                run.checks.extend(_checks(session, port, contract, f"__port_{port}", rules))
+                run.checks.extend(
+                    _checks(session, port, contract, f"__port_{port}", conformance.RULES, readable)
+                )
         return run
 
     def _publish(
@@ -638,13 +660,14 @@ def _checks(
     contract: Contract,
     relation: str,
     rules: tuple[conformance.Rule, ...],
+    readable: frozenset[str] = frozenset(),
 ) -> list[Check]:
     """Every rule on one relation, in a single scan of it."""
     columns = {
         name: storable_type(kind) or kind
         for name, kind in session.columns(f'SELECT * FROM "{relation}"')
     }
-    target = conformance.Target(port=port, contract=contract, columns=columns)
+    target = conformance.Target(port, contract, columns, readable)
     plans = [rule(target) for rule in rules]
     compiled = conformance.compile_query(plans, f'"{relation}"')
     values: dict[str, Any] = {}

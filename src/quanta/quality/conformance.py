@@ -23,6 +23,8 @@ class Target:
     contract: Contract
     columns: dict[str, str]
     """Actual column names and their storable types."""
+    readable: frozenset[str] = frozenset()
+    """Other relations the session can read by name (the product's input ports)."""
 
 
 @dataclass
@@ -161,7 +163,10 @@ def contract_quality_rule(target: Target) -> Plan:
 
     compiled = rules.compile_contract(target.contract)
     runnable = [
-        rule for rule in compiled.rules if rule.column is None or rule.column in target.columns
+        rule
+        for rule in compiled.rules
+        if (rule.column is None or rule.column in target.columns)
+        and (rule.reference is None or rule.reference in target.readable)
     ]
     return Plan(
         rules.measures(runnable, target.contract),

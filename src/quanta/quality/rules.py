@@ -90,6 +90,8 @@ class QualityRule:
     column: str | None = None
     percent: bool = False
     severity: str = "error"
+    reference: str | None = None
+    """The input port a reference rule reads besides the port's own rows."""
 
     def measure(self) -> str:
         if self.table_sql is not None:
@@ -115,18 +117,131 @@ class CompiledRules:
     problems: list[RuleProblem] = field(default_factory=list)
 
 
-def compile_contract(contract: Contract) -> CompiledRules:
-    """Every quality rule of the contract's table, or the problems that keep one from running."""
+def compile_contract(contract: Contract, inputs: set[str] | None = None) -> CompiledRules:
+    """Every quality rule of the contract's table, or the problems that keep one from running.
+
+    ``inputs`` names the product's input ports, which references must point at; None
+    leaves that unchecked (the build resolves them).
+    """
     compiled = CompiledRules()
     names = {column.name for column in contract.columns}
     for index, column in enumerate(contract.columns):
         loc: tuple[str | int, ...] = ("schema", 0, "properties", index)
-        _column_options(column.name, column.model_extra or {}, column.unique, loc, compiled)
+        extra = column.model_extra or {}
+        _column_options(column.name, extra, column.unique, loc, compiled)
         for rule_index, spec in enumerate(column.quality):
             _library_rule(spec, column.name, (*loc, "quality", rule_index), names, compiled)
+        for rule_index, relation in enumerate(extra.get("relationships") or []):
+            _reference(column.name, relation, (*loc, "relationships", rule_index), inputs, compiled)
     for rule_index, spec in enumerate(contract.table.quality):
         _library_rule(spec, None, ("schema", 0, "quality", rule_index), names, compiled)
+    for index, level in enumerate(contract.sla_properties):
+        if level.property == "freshness":
+            _freshness(level, ("slaProperties", index), contract.table.name, names, compiled)
     return compiled
+
+
+SECONDS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "min": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "w": 604800,
+    "week": 604800,
+    "weeks": 604800,
+}
+
+
+def _freshness(
+    level: Any, loc: tuple[str | int, ...], table: str, names: set[str], compiled: CompiledRules
+) -> None:
+    """Service level: the newest value of ``element`` is at most ``value unit`` old.
+
+    Service levels are measured, not enforced at publish: a stale table warns.
+    """
+    column = (level.element or "").split(".")[-1]
+    if column not in names:
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "element"),
+                f"freshness needs the time column it is measured on, not {level.element!r}",
+                f"write element: {table}.<column>",
+            )
+        )
+        return
+    unit = str(level.unit or "d").lower()
+    value = level.value
+    if unit not in SECONDS or isinstance(value, bool) or not isinstance(value, int | float):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "unit" if unit not in SECONDS else "value"),
+                f"freshness of {value!r} {unit!r} is not a duration",
+                "write a number and a unit: s, min, h, d or w (e.g. value: 1, unit: d)",
+            )
+        )
+        return
+    limit = value * SECONDS[unit]
+    compiled.rules.append(
+        QualityRule(
+            name=f"freshness {column} within {value} {unit}",
+            threshold=Threshold("mustBeLessOrEqualTo", limit),
+            table_sql=f"date_diff('second', max(CAST({quote(column)} AS TIMESTAMPTZ)), now())",
+            column=column,
+            severity="warning",
+        )
+    )
+
+
+def _reference(
+    column: str,
+    relation: Any,
+    loc: tuple[str | int, ...],
+    inputs: set[str] | None,
+    compiled: CompiledRules,
+) -> None:
+    """A foreign key: every value is found in a column of one of the product's input ports."""
+    if not isinstance(relation, dict) or relation.get("type", "foreignKey") != "foreignKey":
+        return
+    target = str(relation.get("to", ""))
+    port, _, other = target.rpartition(".")
+    if not port or not other:
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "to"),
+                f"the reference {target!r} names no column",
+                "write to: <input port>.<column>",
+            )
+        )
+        return
+    if inputs is not None and port not in inputs:
+        known = ", ".join(sorted(inputs)) or "none"
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "to"),
+                f"the reference reads {port!r}, which is not an input port of this product",
+                f"declare it as an input port (input ports: {known})",
+            )
+        )
+        return
+    referenced = f"(SELECT {quote(other)} FROM {quote(port)} WHERE {quote(other)} IS NOT NULL)"
+    compiled.rules.append(
+        QualityRule(
+            name=f"{column} references {target}",
+            threshold=Threshold("mustBe", 0),
+            count_sql=f"{quote(column)} NOT IN {referenced}",
+            column=column,
+            reference=port,
+        )
+    )
 
 
 def _column_options(

@@ -92,7 +92,8 @@ def load_folder(folder: Path) -> LoadedFolder:
             invalid.add(_default_contract_id(path))
             continue
         _check_columns(contract, contract_file, loaded.issues)
-        for problem in compile_contract(contract).problems:
+        inputs = {port.name for port in descriptor.input_ports} if descriptor else None
+        for problem in compile_contract(contract, inputs).problems:
             loaded.issues.append(contract_file.issue(problem.loc, problem.message, problem.hint))
         if contract.id in contracts:
             other = contracts[contract.id][1].label
