@@ -667,7 +667,7 @@ def _checks(
         name: storable_type(kind) or kind
         for name, kind in session.columns(f'SELECT * FROM "{relation}"')
     }
-    target = conformance.Target(port, contract, columns, readable)
+    target = conformance.Target(port, contract, columns, readable, f'"{relation}"')
     plans = [rule(target) for rule in rules]
     compiled = conformance.compile_query(plans, f'"{relation}"')
     values: dict[str, Any] = {}

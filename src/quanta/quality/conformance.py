@@ -25,12 +25,16 @@ class Target:
     """Actual column names and their storable types."""
     readable: frozenset[str] = frozenset()
     """Other relations the session can read by name (the product's input ports)."""
+    relation: str = '"t"'
+    """How the port's rows are named in the query, for rules that join them."""
 
 
 @dataclass
 class Plan:
     measures: dict[str, str] = field(default_factory=dict)
     judge: Callable[[dict[str, Any]], list[Check]] = lambda _values: []
+    flags: dict[str, str] = field(default_factory=dict)
+    """Row predicates the measures read by name, each evaluated once per row."""
 
 
 Rule = Callable[[Target], Plan]
@@ -168,10 +172,8 @@ def contract_quality_rule(target: Target) -> Plan:
         if (rule.column is None or rule.column in target.columns)
         and (rule.reference is None or rule.reference in target.readable)
     ]
-    return Plan(
-        rules.measures(runnable, target.contract),
-        lambda values: rules.judge(runnable, values, target.port),
-    )
+    measures, flags = rules.measures(runnable, target.contract, target.relation)
+    return Plan(measures, lambda values: rules.judge(runnable, values, target.port), flags)
 
 
 DATA_RULES: tuple[Rule, ...] = (not_null_rule, primary_key_rule, contract_quality_rule)
@@ -184,7 +186,7 @@ def compile_query(plans: list[Plan], relation: str) -> tuple[str, list[str]] | N
     """One SELECT computing every measure of every plan, and the measure keys in order.
 
     Each measure gets its own alias, so that equal expressions of different rules stay
-    apart in the result.
+    apart in the result; row flags are computed once in an inner projection.
     """
     keys = [key for plan in plans for key in plan.measures]
     if not keys:
@@ -193,4 +195,9 @@ def compile_query(plans: list[Plan], relation: str) -> tuple[str, list[str]] | N
         f"{plan.measures[key]} AS m{index}"
         for index, (plan, key) in enumerate((plan, key) for plan in plans for key in plan.measures)
     ]
-    return f"SELECT {', '.join(expressions)} FROM {relation}", keys
+    flags = {name: sql for plan in plans for name, sql in plan.flags.items()}
+    source = relation
+    if flags:
+        projected = ", ".join(f"({sql}) AS {name}" for name, sql in flags.items())
+        source = f"(SELECT *, {projected} FROM {relation}) AS __rows"
+    return f"SELECT {', '.join(expressions)} FROM {source}", keys

@@ -12,8 +12,8 @@ A contract declares rules in two ODCS ways, both read here:
   ``warning`` and ``info`` are recorded).
 
 Each rule becomes one aggregate expression and, where rows can break it, a row
-predicate; every rule of a port shares a single scan, and a few failing rows are
-sampled by the same scan (never columns classified as PII).
+predicate; every rule of a port shares a single scan, and a few failing rows (their key
+and the offending value) are sampled by the same scan, never columns classified as PII.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ class QualityRule:
     severity: str = "error"
     reference: str | None = None
     """The input port a reference rule reads besides the port's own rows."""
+    sample_sql: str | None = None
+    """For a table-level rule whose failing rows can be listed: their FROM ... WHERE."""
 
     def measure(self) -> str:
         if self.table_sql is not None:
@@ -194,7 +196,7 @@ def _freshness(
         QualityRule(
             name=f"freshness {column} within {value} {unit}",
             threshold=Threshold("mustBeLessOrEqualTo", limit),
-            table_sql=f"date_diff('second', max(CAST({quote(column)} AS TIMESTAMPTZ)), now())",
+            table_sql=f"date_diff('second', CAST(max({quote(column)}) AS TIMESTAMPTZ), now())",
             column=column,
             severity="warning",
         )
@@ -232,14 +234,35 @@ def _reference(
             )
         )
         return
-    referenced = f"(SELECT {quote(other)} FROM {quote(port)} WHERE {quote(other)} IS NOT NULL)"
+    # An anti-join on one column, computed beside the single scan of all other rules: a
+    # subquery inside that scan would carry every row through the join.
+    orphans = (
+        f"FROM {{relation}} AS o ANTI JOIN {quote(port)} AS r ON o.{quote(column)} = "
+        f"r.{quote(other)} WHERE o.{quote(column)} IS NOT NULL"
+    )
+    # ODCS gives relationships no severity; a customProperty named severity can.
+    severity = "error"
+    for item in relation.get("customProperties") or []:
+        if isinstance(item, dict) and item.get("property") == "severity":
+            severity = str(item.get("value", "error")).lower()
+    if severity not in ("error", "warning", "info"):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "customProperties"),
+                f"unknown severity {severity!r}",
+                "use error (blocks publishing), warning or info",
+            )
+        )
+        return
     compiled.rules.append(
         QualityRule(
             name=f"{column} references {target}",
             threshold=Threshold("mustBe", 0),
-            count_sql=f"{quote(column)} NOT IN {referenced}",
+            table_sql=f"(SELECT count(*) {orphans})",
             column=column,
             reference=port,
+            severity=severity,
+            sample_sql=orphans,
         )
     )
 
@@ -438,12 +461,31 @@ def _invalid(
 ) -> str | None:
     valid = arguments.get("validValues")
     pattern = arguments.get("pattern")
+    bounds = {key: arguments[key] for key in ("minimum", "maximum") if key in arguments}
+    if bounds:
+        # Quanta's extension of the open arguments: a range that may be a warning.
+        for key, value in bounds.items():
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                compiled.problems.append(
+                    RuleProblem(
+                        (*loc, "arguments", key),
+                        f"{key} must be a number or a date",
+                        f"write {key}: 0",
+                    )
+                )
+                return None
+        parts = [
+            f"{quoted} {'>=' if key == 'minimum' else '<='} {literal(value)}"
+            for key, value in bounds.items()
+        ]
+        return f"NOT ({' AND '.join(parts)})"
     if valid is None and pattern is None:
         compiled.problems.append(
             RuleProblem(
                 (*loc, "arguments"),
-                "invalidValues needs validValues or a pattern",
-                "add arguments: {validValues: [a, b]} or {pattern: '^[A-Z]{2}$'}",
+                "invalidValues needs validValues, a pattern, or a minimum and maximum",
+                "add arguments: {validValues: [a, b]}, {pattern: '^[A-Z]{2}$'} or "
+                "{minimum: 0, maximum: 100}",
             )
         )
         return None
@@ -520,22 +562,53 @@ def _pattern_problem(pattern: Any) -> str | None:
     return None
 
 
-def measures(rules: list[QualityRule], contract: Contract, prefix: str = "q") -> dict[str, str]:
-    """The aggregates for all rules: each measure, and a sample of failing rows where rows fail."""
-    shown = [
+def measures(
+    rules: list[QualityRule], contract: Contract, relation: str = '"t"', prefix: str = "q"
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The aggregates for all rules, and the row flags they read.
+
+    Each row-level rule's predicate becomes one flag column, evaluated once per row and
+    read by both its count and its sample. A sample row holds the primary key (or, without
+    one, the first column) and the rule's column: enough to find the row and see the value,
+    cheap enough to take in the same scan. Columns classified as PII or restricted are
+    never sampled.
+    """
+    hidden = {
         column.name
         for column in contract.columns
-        if (column.classification or "").lower() not in SENSITIVE
-    ]
-    row = "struct_pack(" + ", ".join(f"{quote(name)} := {quote(name)}" for name in shown) + ")"
+        if (column.classification or "").lower() in SENSITIVE
+    }
+    key = contract.primary_key or [contract.columns[0].name]
     found: dict[str, str] = {}
+    flags: dict[str, str] = {}
     for index, rule in enumerate(rules):
-        found[f"{prefix}{index}"] = rule.measure()
-        if rule.count_sql is not None and shown:
-            found[f"{prefix}{index}:sample"] = (
-                f"min_by({row}, 0, {SAMPLE_ROWS}) FILTER (WHERE {rule.count_sql})"
+        name = f"{prefix}{index}"
+        shown = [
+            column
+            for column in dict.fromkeys([*key, rule.column or ""])
+            if column and column not in hidden
+        ]
+        fields = ", ".join(f"{quote(n)} := {quote(n)}" for n in shown)
+        if rule.count_sql is not None:
+            flag = quote(f"__flag_{name}")
+            flags[flag] = rule.count_sql
+            failing = f"count(*) FILTER (WHERE {flag})"
+            found[name] = (
+                f"round(100.0 * {failing} / nullif(count(*), 0), 4)" if rule.percent else failing
             )
-    return found
+            if shown:
+                found[f"{name}:sample"] = (
+                    f"min_by(struct_pack({fields}), 0, {SAMPLE_ROWS}) FILTER (WHERE {flag})"
+                )
+        elif rule.sample_sql is not None:
+            # One pass over the failing rows gives both their count and a sample of them.
+            rows = rule.sample_sql.replace("{relation}", relation)
+            fields = ", ".join(f"{quote(n)} := o.{quote(n)}" for n in shown)
+            sample = f"min_by(struct_pack({fields}), 0, {SAMPLE_ROWS})" if shown else "NULL"
+            found[name] = f"(SELECT struct_pack(n := count(*), sample := {sample}) {rows})"
+        else:
+            found[name] = rule.measure().replace("{relation}", relation)
+    return found, flags
 
 
 def judge(
@@ -544,6 +617,9 @@ def judge(
     checks = []
     for index, rule in enumerate(rules):
         observed = values[f"{prefix}{index}"]
+        sample = values.get(f"{prefix}{index}:sample") or []
+        if isinstance(observed, dict):
+            observed, sample = observed["n"], observed["sample"] or []
         if observed is None:
             observed = 0
         if isinstance(observed, float) and observed.is_integer() and not rule.percent:
@@ -553,7 +629,6 @@ def judge(
             outcome = Outcome.PASSED
         else:
             outcome = Outcome.FAILED if rule.severity == "error" else Outcome.WARNED
-        sample = values.get(f"{prefix}{index}:sample") or []
         unit = " %" if rule.percent else ""
         checks.append(
             Check(

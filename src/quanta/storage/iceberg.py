@@ -15,6 +15,9 @@ from quanta.errors import UserError
 from quanta.storage import StagedTable, TableName
 
 MAIN = "main"
+# Row groups of 128k rows let engines split one data file across their threads; pyiceberg's
+# default (about a million rows) makes a scan of a million-row table single-threaded.
+TABLE_PROPERTIES = {"write.parquet.row-group-limit": "131072"}
 
 
 class IcebergStorage:
@@ -41,7 +44,10 @@ class IcebergStorage:
         iceberg = self._table(table)
         if iceberg is None:
             iceberg = self.catalog.create_table(
-                (table.namespace, table.name), schema=arrow.schema, location=self.location(table)
+                (table.namespace, table.name),
+                schema=arrow.schema,
+                location=self.location(table),
+                properties=TABLE_PROPERTIES,
             )
             # Branches grow from a snapshot: give a new table an empty one on main, so that
             # main shows no rows until the first version is published.
