@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench bench-spine bench-quality clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,27 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-bench: $(STAMP)
+bench: bench-spine bench-quality
+
+# Publishing the example mesh, next to raw DuckDB writing Parquet.
+bench-spine: $(STAMP)
 	$(BIN)/python bench/spine/bench_build.py
+
+# The 15 contract checks of the peer benchmark (shared/bench/peers), Quanta beside Soda,
+# datacontract-cli and hand-written DuckDB; venvs and data stay in bench/.work (ignored).
+SHARED ?= ../shared
+PEERS := $(SHARED)/bench/peers
+WORK := bench/.work/peers
+QUALITY_PEERS ?= duckdb-single-query,duckdb-query-per-check,soda-core-v4,soda-core-v3-nosamples,datacontract-cli
+
+bench-quality: $(STAMP)
+	PYTHON=$(PYTHON) bash $(PEERS)/setup.sh $(WORK)
+	[ -f $(WORK)/data/1m/manifest.json ] || $(WORK)/venvs/base/bin/python $(PEERS)/gen_data.py --rows 1000000 --out $(WORK)/data/1m
+	[ -f $(WORK)/data/10m/manifest.json ] || $(WORK)/venvs/base/bin/python $(PEERS)/gen_data.py --rows 10000000 --out $(WORK)/data/10m
+	$(BIN)/python bench/quality/prepare.py $(WORK)/data/1m
+	$(BIN)/python bench/quality/prepare.py $(WORK)/data/10m
+	$(PYTHON) $(PEERS)/run_bench.py --workdir $(WORK) --peers $(QUALITY_PEERS) --name quanta \
+		--extra-peer quanta=$(BIN)/python:bench/quality/quanta_peer.py
 
 clean:
 	rm -rf $(VENV) .quanta .pytest_cache .mypy_cache .ruff_cache
