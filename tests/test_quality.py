@@ -177,11 +177,13 @@ def test_a_rule_that_cannot_run_yet_is_reported(mesh: Mesh, source_product: Path
     contract.write_text(
         contract.read_text().replace(
             "  properties:\n",
-            "  quality:\n    - {type: sql, query: 'SELECT 1', mustBe: 1}\n  properties:\n",
+            "  quality:\n    - {type: custom, engine: soda, implementation: x}\n  properties:\n",
         )
     )
     [validation] = mesh.validate(source_product)
-    assert [i.message for i in validation.issues] == ["quality rules of type 'sql' are not run yet"]
+    assert [i.message for i in validation.issues] == [
+        "quality rules of type 'custom' are not run yet"
+    ]
 
 
 def test_thresholds_compare_as_odcs_says() -> None:
@@ -320,3 +322,42 @@ def test_a_reference_must_read_an_input_port(mesh: Mesh, source_product: Path) -
         "the reference reads 'customers', which is not an input port of this product"
     )
     assert issue.hint == "declare it as an input port (input ports: raw_items)"
+
+
+def sql_rule(folder: Path, rule: str) -> Path:
+    contract = folder / "contracts" / "targets.odcs.yaml"
+    add_to_contract(contract, "  description: The targets table.\n", f"  quality:\n  - {rule}\n")
+    return contract
+
+
+def test_a_sql_rule_reads_the_ports_own_rows(mesh: Mesh, source_product: Path) -> None:
+    sql_rule(
+        source_product,
+        "{type: sql, name: no expensive items, query: 'SELECT count(*) FROM ${table} "
+        "WHERE amount > 50', mustBe: 0, severity: warning}",
+    )
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.PASSED
+    check = checks_by_name(publication)["no expensive items"]
+    assert check.outcome == Outcome.WARNED
+    assert check.observed == 1  # the third sample row costs 99.00
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("SELECT count(*) FROM customer.profiles", "the SQL reads 'customer.profiles'"),
+        ("DELETE FROM ${table}", "may only read data"),
+        ("SELECT count(*) FROM read_csv('/etc/passwd')", "table function read_csv()"),
+    ],
+)
+def test_a_sql_rule_may_read_nothing_else(
+    mesh: Mesh, source_product: Path, query: str, message: str
+) -> None:
+    contract = sql_rule(source_product, f'{{type: sql, query: "{query}", mustBe: 0}}')
+    [validation] = mesh.validate(source_product)
+    [issue] = validation.issues
+    assert message in issue.message
+    assert issue.field == "schema[0].quality[0].query"
+    lines = contract.read_text().splitlines()
+    assert issue.line == 1 + next(i for i, line in enumerate(lines) if "type: sql" in line)

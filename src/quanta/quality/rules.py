@@ -372,6 +372,9 @@ def _library_rule(
     kind = spec.get("type", "library")
     if kind == "text":
         return  # prose for people; nothing to run
+    if kind == "sql":
+        _sql_rule(spec, column, loc, compiled)
+        return
     if kind != "library":
         compiled.problems.append(
             RuleProblem(
@@ -454,6 +457,65 @@ def _library_rule(
         if percent:
             table = f"round(100.0 * ({table}) / nullif(count(*), 0), 4)"
         compiled.rules.append(QualityRule(table_sql=table, **base))
+
+
+PLACEHOLDERS = ("${table}", "${object}", "{table}", "{object}")
+
+
+def _sql_rule(
+    spec: dict[str, Any], column: str | None, loc: tuple[str | int, ...], compiled: CompiledRules
+) -> None:
+    """A custom SQL rule: one value from a query that reads only this port's own rows.
+
+    The query names the port's rows as ``${table}`` (or ``${object}``); it runs read-only,
+    as a subquery of the same statement as the other rules.
+    """
+    from quanta.build.sql_guard import check_sql
+
+    query = spec.get("query")
+    if not isinstance(query, str) or not query.strip():
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "query"),
+                "a sql rule needs a query",
+                "write query: SELECT count(*) FROM ${table} WHERE ...",
+            )
+        )
+        return
+    threshold = _threshold(spec, loc, compiled)
+    if threshold is None:
+        return
+    template = query.strip().rstrip(";")
+    for placeholder in PLACEHOLDERS:
+        template = template.replace(placeholder, "{relation}")
+    for problem in check_sql(
+        template.replace("{relation}", "__this"), [("__this",)], purpose="a quality rule"
+    ):
+        message = problem.message.replace("'__this'", "${table}")
+        hint = (
+            "read only this port's rows, as ${table}" if "not declared" in message else problem.hint
+        )
+        compiled.problems.append(RuleProblem((*loc, "query"), message, hint))
+        return
+    severity = str(spec.get("severity", "error")).lower()
+    if severity not in ("error", "warning", "info"):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "severity"),
+                f"unknown severity {severity!r}",
+                "use error (blocks publishing), warning or info",
+            )
+        )
+        return
+    compiled.rules.append(
+        QualityRule(
+            name=spec.get("name") or f"sql {threshold}: {' '.join(template.split())[:60]}",
+            threshold=threshold,
+            table_sql=f"({template})",
+            column=column,
+            severity=severity,
+        )
+    )
 
 
 def _invalid(
