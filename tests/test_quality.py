@@ -361,3 +361,25 @@ def test_a_sql_rule_may_read_nothing_else(
     assert issue.field == "schema[0].quality[0].query"
     lines = contract.read_text().splitlines()
     assert issue.line == 1 + next(i for i, line in enumerate(lines) if "type: sql" in line)
+
+
+def test_checks_are_kept_as_history_and_service_levels_measured_by_day(
+    mesh: Mesh, source_product: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    contract = source_product / "contracts" / "targets.odcs.yaml"
+    add_to_contract(
+        contract,
+        "slaProperties:\n",
+        "- {property: freshness, value: 1, unit: d, element: targets.updated_at}\n",
+    )
+    mesh.publish(source_product)
+    mesh.check("finance.targets")
+    history = mesh.store.check_history("finance.targets", datetime.now(UTC) - timedelta(days=1))
+    assert [run.trigger for run in history] == ["publish", "check"]
+    assert all(run.version == 1 and run.outcome == "warned" for run in history)
+    [level] = mesh.describe("finance.targets").service_levels
+    assert level.name == "targets: freshness updated_at within 1 d"
+    assert (level.days_met, level.days_measured, level.window_days) == (0, 1, 30)
+    assert str(level).endswith("met 0 of the 1 days measured in the last 30")

@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,12 +24,14 @@ from quanta.errors import (
     UserError,
 )
 from quanta.model.catalog import (
+    CheckRecord,
     ColumnInfo,
     Downstream,
     InputUse,
     PortVersion,
     ProductRecord,
     SearchHit,
+    ServiceLevelStatus,
     Version,
 )
 from quanta.model.contract import Contract
@@ -83,6 +85,7 @@ class ProductView(BaseModel):
     current: Version
     versions: list[Version]
     downstream: list[Downstream]
+    service_levels: list[ServiceLevelStatus] = []
 
 
 class Mesh:
@@ -283,7 +286,32 @@ class Mesh:
             current=current,
             versions=versions,
             downstream=self.store.downstream(record.id),
+            service_levels=self.service_levels(record.id),
         )
+
+    def service_levels(self, product_id: str, days: int = 30) -> list[ServiceLevelStatus]:
+        """Each measured service level (freshness), day by day over the last ``days``.
+
+        A day counts as met when every measurement of the level that day passed.
+        """
+        since = datetime.now(UTC) - timedelta(days=days)
+        by_level: dict[str, dict[date, bool]] = {}
+        for run in self.store.check_history(product_id, since):
+            for check in run.checks:
+                if str(check.get("name", "")).startswith("freshness "):
+                    day = run.checked_at.date()
+                    held = check.get("outcome") == "passed"
+                    levels = by_level.setdefault(f"{check.get('port')}: {check['name']}", {})
+                    levels[day] = levels.get(day, True) and held
+        return [
+            ServiceLevelStatus(
+                name=name,
+                days_met=sum(per_day.values()),
+                days_measured=len(per_day),
+                window_days=days,
+            )
+            for name, per_day in sorted(by_level.items())
+        ]
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         return self.store.search(text, limit)
@@ -465,7 +493,18 @@ class Mesh:
         targets = {
             port.port: (Contract.model_validate(port.contract), port.scan) for port in found.ports
         }
-        return self._run_checks(record.id, targets, found.version, self._inputs_of(found))
+        run = self._run_checks(record.id, targets, found.version, self._inputs_of(found))
+        self.store.record_checks(
+            CheckRecord(
+                product=record.id,
+                version=found.version,
+                checked_at=datetime.now(UTC),
+                trigger="check",
+                outcome=run.outcome.value,
+                checks=[check.model_dump(mode="json") for check in run.checks],
+            )
+        )
+        return run
 
     def _inputs_of(self, version: Version) -> list[Binding]:
         """The other products' ports a published version read, at the versions it read."""

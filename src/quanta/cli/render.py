@@ -265,6 +265,8 @@ def product_view(view: ProductView, as_json: bool) -> None:
             f"  {outcome(Outcome(check['outcome']))} {escape(check['name'])}: "
             f"{escape(check.get('reason', ''))}"
         )
+    for level in view.service_levels:
+        console.print(f"[bold]service level[/] {escape(str(level))}")
     console.print(
         "[bold]versions[/] "
         + ", ".join(f"{v.version} ({v.published_at:%Y-%m-%d %H:%M})" for v in view.versions)

@@ -64,6 +64,12 @@ class Version(BaseModel):
     checks: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
+    def outcome(self) -> str:
+        """The outcome of this version's checks at publish: the worst of them."""
+        found = {check.get("outcome") for check in self.checks}
+        return next((o for o in ("error", "failed", "warned") if o in found), "passed")
+
+    @property
     def rows(self) -> int:
         return sum(port.rows for port in self.ports)
 
@@ -100,6 +106,32 @@ class Downstream(BaseModel):
     port: str
     upstream_port: str | None
     upstream_version: int | None
+
+
+class CheckRecord(BaseModel):
+    """One run of a published version's checks, at publish or on demand."""
+
+    product: str
+    version: int
+    checked_at: datetime
+    trigger: str
+    outcome: str
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ServiceLevelStatus(BaseModel):
+    """How often a measured service level held over a window of days."""
+
+    name: str
+    days_met: int
+    days_measured: int
+    window_days: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name}: met {self.days_met} of the {self.days_measured} days measured "
+            f"in the last {self.window_days}"
+        )
 
 
 class SearchHit(BaseModel):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
-from quanta.model.catalog import Downstream, ProductRecord, SearchHit, Version
+from quanta.model.catalog import CheckRecord, Downstream, ProductRecord, SearchHit, Version
 
 
 class MetadataStore(Protocol):
@@ -30,6 +31,14 @@ class MetadataStore(Protocol):
 
     def publish(self, record: ProductRecord, version: Version) -> int:
         """Register a new version and make it the served one, all at once; return its number."""
+        ...
+
+    def record_checks(self, record: CheckRecord) -> None:
+        """Keep one run of a published version's checks."""
+        ...
+
+    def check_history(self, product_id: str, since: datetime) -> list[CheckRecord]:
+        """The runs of a product's checks since ``since``, oldest first."""
         ...
 
     def close(self) -> None: ...

@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
     String,
@@ -78,4 +79,17 @@ inputs = Table(
     Column("upstream_version", Integer),
     Column("source", Text),
     ForeignKeyConstraint(["product_id", "version"], ["versions.product_id", "versions.version"]),
+)
+
+check_runs = Table(
+    "check_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product_id", String(130), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("checked_at", DateTime, nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("checks", JSON, nullable=False),
+    Index("ix_check_runs_product", "product_id", "checked_at"),
 )

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from quanta.errors import PlatformError
 from quanta.model.catalog import (
+    CheckRecord,
     Downstream,
     InputUse,
     PortVersion,
@@ -22,7 +23,7 @@ from quanta.model.catalog import (
 from quanta.stores import schema
 
 # The newest migration; opening a catalog at this revision skips loading Alembic.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -169,6 +170,30 @@ class SqlStore:
                 for r in rows
             ]
 
+    def check_history(self, product_id: str, since: datetime) -> list[CheckRecord]:
+        runs = schema.check_runs
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(runs)
+                .where(runs.c.product_id == product_id, runs.c.checked_at >= _naive_utc(since))
+                .order_by(runs.c.checked_at, runs.c.id)
+            )
+            return [
+                CheckRecord(
+                    product=row.product_id,
+                    version=row.version,
+                    checked_at=_aware(row.checked_at),
+                    trigger=row.trigger,
+                    outcome=row.outcome,
+                    checks=row.checks,
+                )
+                for row in rows
+            ]
+
+    def record_checks(self, record: CheckRecord) -> None:
+        with self.engine.begin() as connection:
+            _insert_check_run(connection, record)
+
     # -- the one write ---------------------------------------------------------------------
     def publish(self, record: ProductRecord, version: Version) -> int:
         now = _naive_utc(datetime.now(UTC))
@@ -233,7 +258,32 @@ class SqlStore:
                     insert(schema.products).values(id=record.id, created_at=now, **values)
                 )
             _index_for_search(connection, record, version)
+            if version.checks:
+                _insert_check_run(
+                    connection,
+                    CheckRecord(
+                        product=record.id,
+                        version=number,
+                        checked_at=version.published_at,
+                        trigger="publish",
+                        outcome=version.outcome,
+                        checks=version.checks,
+                    ),
+                )
         return number
+
+
+def _insert_check_run(connection: Connection, record: CheckRecord) -> None:
+    connection.execute(
+        insert(schema.check_runs).values(
+            product_id=record.product,
+            version=record.version,
+            checked_at=_naive_utc(record.checked_at),
+            trigger=record.trigger,
+            outcome=record.outcome,
+            checks=record.checks,
+        )
+    )
 
 
 def _index_for_search(connection: Connection, record: ProductRecord, version: Version) -> None:
