@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from quanta.engines import Engine, Session
+    from quanta.interop import ContractImport
     from quanta.storage import StagedTable, Storage, TableName
 
 Progress = Callable[[str, str], None]
@@ -266,6 +267,47 @@ class Mesh:
             sql = (workspace / seed.sql).read_text(encoding="utf-8")
             self.engine.export(sql, workspace / seed.to, {"scale": scale})
         return workspace, self.publish(workspace, progress)
+
+    def import_contract(
+        self, path: str | Path, out: str | Path
+    ) -> tuple[ContractImport, list[Path]]:
+        """Convert an ODCS v3 or DCS file into Quanta contracts, one file per table in ``out``.
+
+        Nothing is written when a target file exists already.
+        """
+        import yaml
+
+        from quanta.interop import import_document
+
+        source = Path(path)
+        try:
+            document = yaml.safe_load(source.read_text(encoding="utf-8"))
+            result = import_document(document)
+        except OSError as error:
+            raise UserError(f"cannot read {source}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise UserError(f"{source} is not valid YAML: {error}") from None
+        except ValueError as error:
+            raise UserError(f"{source}: {error}") from None
+        folder = Path(out)
+        targets = {name: folder / f"{name}.odcs.yaml" for name in result.contracts}
+        existing = [str(target) for target in targets.values() if target.exists()]
+        if existing:
+            raise UserError(f"{', '.join(existing)} exists already: remove it or choose --out")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, target in targets.items():
+            target.write_text(
+                yaml.safe_dump(result.contracts[name], sort_keys=False, allow_unicode=True),
+                encoding="utf-8",
+            )
+        return result, list(targets.values())
+
+    def export_contract(self, address: str, version: int | None = None) -> dict[str, Any]:
+        """An output port's contract, as published, in ODCS v3.1."""
+        from quanta.interop import export_document
+
+        port = self._port(address, version)
+        return export_document(Contract.model_validate(port.contract))
 
     # -- consuming ---------------------------------------------------------------------
     def products(self) -> list[ProductRecord]:

@@ -249,5 +249,41 @@ def schema(
     sys.stdout.write(shipped(name))
 
 
+contract_app = typer.Typer(
+    help="Import contracts (ODCS v3, Data Contract Specification) and export them (ODCS v3.1).",
+    no_args_is_help=True,
+)
+app.add_typer(contract_app, name="contract")
+
+
+@contract_app.command("import")
+def import_contract(
+    file: Annotated[Path, typer.Argument(help="An ODCS v3 or Data Contract Specification file.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the contracts.")] = Path(),
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Convert a contract into Quanta's, one file per table; report what cannot be kept."""
+    from quanta.cli import render
+
+    with _mesh(home, as_json) as mesh:
+        result, written = mesh.import_contract(file, out)
+    render.contract_import(result, written, as_json)
+
+
+@contract_app.command("export")
+def export_contract(
+    port: Annotated[str, typer.Argument(help="domain.product or domain.product.port")],
+    version: Annotated[int | None, typer.Option(help="A published version.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Print an output port's published contract as ODCS v3.1 YAML."""
+    import yaml
+
+    with _mesh(home, False, create=False) as mesh:
+        document = mesh.export_contract(port, version)
+    sys.stdout.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+
+
 def main() -> None:
     app()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from quanta.errors import QuantaError
+    from quanta.interop import ContractImport
     from quanta.mesh import Lineage, ProductView, Progress
     from quanta.model.catalog import ProductRecord, SearchHit
     from quanta.model.result import Build, CheckRun, Issue, Publication, Validation
@@ -342,6 +343,26 @@ def demo_summary(home: Path, workspace: Path, items: Sequence[Publication], as_j
     ):
         home_flag = "" if home == Path(".quanta") else f" --home {home}"  # the default home
         console.print(f"  {line}{home_flag}")
+
+
+def contract_import(result: ContractImport, written: Sequence[Path], as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {
+                "format": result.source_format,
+                "written": [str(p) for p in written],
+                "unmapped": [{"where": u.where, "reason": u.reason} for u in result.unmapped],
+            }
+        )
+        return
+    for path in written:
+        console.print(f"wrote {path}")
+    if result.unmapped:
+        console.print(
+            f"[yellow]{len(result.unmapped)} part(s) not carried over or not enforced:[/]"
+        )
+        for item in result.unmapped:
+            console.print(f"  {escape(item.where)}: {escape(item.reason)}")
 
 
 def _text(value: Any) -> str:

@@ -1,0 +1,327 @@
+"""Contracts in and out: ODCS v3 and the Data Contract Specification (DCS) to Quanta's
+contracts, and Quanta's contracts out as ODCS v3.1.
+
+Quanta reads one table per contract, so a document with several tables (ODCS schema
+objects, DCS models) becomes one contract each. Whatever Quanta cannot carry over or
+enforce is reported, each with where it was and why, instead of being dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from quanta.model.contract import CLASSIFICATIONS, Contract
+from quanta.quality.rules import compile_contract
+
+ODCS_VERSION = "v3.1.0"
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A part of the imported document that Quanta does not carry over or cannot enforce."""
+
+    where: str
+    reason: str
+
+
+@dataclass
+class ContractImport:
+    source_format: str
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """One ODCS v3.1 document per table, by table name."""
+    unmapped: list[Unmapped] = field(default_factory=list)
+
+
+def import_document(document: Any) -> ContractImport:
+    """Turn an ODCS v3 or DCS document into Quanta contracts; say what could not be kept."""
+    if not isinstance(document, dict):
+        raise ValueError("the document is not a mapping: expected an ODCS or DCS contract")
+    if "dataContractSpecification" in document:
+        result = _from_dcs(document)
+    elif str(document.get("apiVersion", "")).startswith("v3") or document.get("kind") == (
+        "DataContract"
+    ):
+        result = _from_odcs(document)
+    else:
+        raise ValueError(
+            "not a contract Quanta can import: expected ODCS v3 (apiVersion: v3.x) or the Data "
+            "Contract Specification (dataContractSpecification: 1.x)"
+        )
+    for name, contract in result.contracts.items():
+        _check(name, contract, result)
+    return result
+
+
+def export_document(contract: Contract) -> dict[str, Any]:
+    """A Quanta contract as an ODCS v3.1 document."""
+    document = contract.to_document()
+    document["apiVersion"] = ODCS_VERSION
+    document["kind"] = "DataContract"
+    document.setdefault("status", contract.status)
+    return document
+
+
+def _check(name: str, contract: dict[str, Any], result: ContractImport) -> None:
+    """Every rule that will not run in Quanta is reported against its table."""
+    try:
+        parsed = Contract.model_validate(contract)
+    except ValidationError as error:
+        for detail in error.errors():
+            where = ".".join(str(part) for part in detail["loc"])
+            result.unmapped.append(Unmapped(f"{name}: {where}", detail["msg"]))
+        return
+    for problem in compile_contract(parsed).problems:
+        where = ".".join(str(part) for part in problem.loc)
+        result.unmapped.append(Unmapped(f"{name}: {where}", problem.message))
+
+
+# -- ODCS ------------------------------------------------------------------------------
+
+
+def _from_odcs(document: dict[str, Any]) -> ContractImport:
+    result = ContractImport("odcs")
+    objects = document.get("schema") or []
+    keep = {k: v for k, v in document.items() if k not in ("schema", "apiVersion")}
+    for key in ("servers", "roles", "price", "support"):
+        if key in keep:
+            result.unmapped.append(Unmapped(key, "kept as written; Quanta does not use it"))
+    for index, table in enumerate(objects):
+        name = str(table.get("name") or f"table_{index}")
+        contract = {**keep, "apiVersion": ODCS_VERSION, "schema": [table]}
+        if len(objects) > 1:
+            contract["id"] = f"{document.get('id', 'contract')}.{name}"
+        contract.setdefault("kind", "DataContract")
+        contract.setdefault("status", "active")
+        contract.setdefault("version", "1.0.0")
+        result.contracts[name] = contract
+    if not objects:
+        result.unmapped.append(Unmapped("schema", "the contract declares no table"))
+    return result
+
+
+# -- the Data Contract Specification --------------------------------------------------
+
+DCS_TYPES = {
+    "string": ("string", "VARCHAR"),
+    "text": ("string", "VARCHAR"),
+    "varchar": ("string", "VARCHAR"),
+    "number": ("number", "DOUBLE"),
+    "decimal": ("number", "DECIMAL"),
+    "numeric": ("number", "DECIMAL"),
+    "float": ("number", "FLOAT"),
+    "double": ("number", "DOUBLE"),
+    "int": ("integer", "INTEGER"),
+    "integer": ("integer", "INTEGER"),
+    "long": ("integer", "BIGINT"),
+    "bigint": ("integer", "BIGINT"),
+    "boolean": ("boolean", "BOOLEAN"),
+    "timestamp": ("timestamp", "TIMESTAMP WITH TIME ZONE"),
+    "timestamp_tz": ("timestamp", "TIMESTAMP WITH TIME ZONE"),
+    "timestamp_ntz": ("timestamp", "TIMESTAMP"),
+    "date": ("date", "DATE"),
+    "time": ("time", "TIME"),
+    "bytes": ("string", "BLOB"),
+}
+DCS_CLASSIFICATIONS = {"sensitive": "confidential", "secret": "restricted"}
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
+
+
+def _from_dcs(document: dict[str, Any]) -> ContractImport:
+    result = ContractImport("dcs")
+    info = document.get("info") or {}
+    definitions = document.get("definitions") or {}
+    for key in ("servers", "terms", "links", "tags"):
+        if key in document:
+            result.unmapped.append(Unmapped(key, "Quanta keeps no such part in a contract"))
+    levels = _dcs_service_levels(document.get("servicelevels") or {}, result)
+    for name, model in (document.get("models") or {}).items():
+        columns = []
+        primary = list(model.get("primaryKey") or [])
+        for column_name, spec in (model.get("fields") or {}).items():
+            merged = _resolve(spec, definitions, f"models.{name}.fields.{column_name}", result)
+            columns.append(_dcs_field(name, column_name, merged, primary, result))
+        table: dict[str, Any] = {
+            "name": name,
+            "physicalType": model.get("type", "table"),
+            "properties": columns,
+        }
+        if model.get("description"):
+            table["description"] = model["description"]
+        quality = [
+            _dcs_quality(q, name, f"models.{name}.quality", result)
+            for q in model.get("quality") or []
+        ]
+        if quality := [q for q in quality if q]:
+            table["quality"] = quality
+        contract: dict[str, Any] = {
+            "apiVersion": ODCS_VERSION,
+            "kind": "DataContract",
+            "id": f"{document.get('id', 'contract')}.{name}",
+            "name": name,
+            "version": str(info.get("version", "1.0.0")),
+            "status": str(info.get("status", "active")),
+            "schema": [table],
+        }
+        if info.get("description"):
+            contract["description"] = {"purpose": str(info["description"]).strip()}
+        owned = [
+            level
+            for level in levels
+            if level.get("element", name).split(".")[0] == name or "element" not in level
+        ]
+        if owned:
+            contract["slaProperties"] = owned
+        result.contracts[name] = contract
+    return result
+
+
+def _resolve(
+    spec: dict[str, Any], definitions: dict[str, Any], where: str, result: ContractImport
+) -> dict[str, Any]:
+    reference = spec.get("$ref")
+    if not reference:
+        return spec
+    name = str(reference).rsplit("/", 1)[-1]
+    if str(reference).startswith("#/definitions/") and name in definitions:
+        return {**definitions[name], **{k: v for k, v in spec.items() if k != "$ref"}}
+    result.unmapped.append(
+        Unmapped(where, f"the reference {reference!r} cannot be resolved from this file")
+    )
+    return {k: v for k, v in spec.items() if k != "$ref"}
+
+
+def _dcs_field(
+    model: str, name: str, spec: dict[str, Any], key: list[str], result: ContractImport
+) -> dict[str, Any]:
+    where = f"models.{model}.fields.{name}"
+    kind = str(spec.get("type", "string")).lower()
+    logical, physical = DCS_TYPES.get(kind, ("string", "VARCHAR"))
+    if kind not in DCS_TYPES:
+        result.unmapped.append(
+            Unmapped(
+                f"{where}.type", f"type {kind!r} has no storable equivalent: imported as a string"
+            )
+        )
+    column: dict[str, Any] = {"name": name, "logicalType": logical, "physicalType": physical}
+    if kind in ("decimal", "numeric") and spec.get("precision"):
+        column["physicalType"] = f"DECIMAL({spec['precision']},{spec.get('scale', 0)})"
+    for source, target in (
+        ("description", "description"),
+        ("required", "required"),
+        ("unique", "unique"),
+        ("examples", "examples"),
+        ("tags", "tags"),
+    ):
+        if source in spec:
+            column[target] = spec[source]
+    if spec.get("primaryKey") or spec.get("primary") or name in key:
+        column["primaryKey"] = True
+        if name in key:
+            column["primaryKeyPosition"] = key.index(name) + 1
+    classification = spec.get("classification")
+    if spec.get("pii"):
+        classification = "pii"
+    if classification:
+        mapped = DCS_CLASSIFICATIONS.get(str(classification).lower(), str(classification).lower())
+        if mapped in CLASSIFICATIONS:
+            column["classification"] = mapped
+        else:
+            result.unmapped.append(
+                Unmapped(
+                    f"{where}.classification",
+                    f"classification {classification!r} is not a level Quanta knows",
+                )
+            )
+    options = {
+        target: spec[source]
+        for source, target in (
+            ("pattern", "pattern"),
+            ("minimum", "minimum"),
+            ("maximum", "maximum"),
+            ("exclusiveMinimum", "exclusiveMinimum"),
+            ("exclusiveMaximum", "exclusiveMaximum"),
+            ("minLength", "minLength"),
+            ("maxLength", "maxLength"),
+        )
+        if source in spec
+    }
+    if options:
+        column["logicalTypeOptions"] = options
+    quality = []
+    if spec.get("enum"):
+        quality.append(
+            {"metric": "invalidValues", "arguments": {"validValues": spec["enum"]}, "mustBe": 0}
+        )
+    quality += [
+        q
+        for q in (
+            _dcs_quality(q, model, f"{where}.quality", result) for q in spec.get("quality") or []
+        )
+        if q
+    ]
+    if quality:
+        column["quality"] = quality
+    if spec.get("references"):
+        column["relationships"] = [{"type": "foreignKey", "to": spec["references"]}]
+        result.unmapped.append(
+            Unmapped(
+                f"{where}.references",
+                "checked only once its table "
+                "is an input port of the product: name the port in "
+                "relationships[].to",
+            )
+        )
+    for ignored in ("format", "lineage", "config", "links"):
+        if ignored in spec:
+            result.unmapped.append(Unmapped(f"{where}.{ignored}", "not carried over"))
+    return column
+
+
+def _dcs_quality(
+    spec: dict[str, Any], model: str, where: str, result: ContractImport
+) -> dict[str, Any] | None:
+    kind = spec.get("type", "sql")
+    if kind == "text":
+        return {k: v for k, v in spec.items() if k in ("type", "description", "name")}
+    if kind != "sql":
+        result.unmapped.append(Unmapped(where, f"quality of type {kind!r} is not carried over"))
+        return None
+    rule = dict(spec)
+    # DCS queries name the model's table; Quanta's name the port's rows ${table}.
+    rule["query"] = re.sub(rf"\b{re.escape(model)}\b", "${table}", str(spec.get("query", "")))
+    return rule
+
+
+def _dcs_service_levels(levels: dict[str, Any], result: ContractImport) -> list[dict[str, Any]]:
+    converted = []
+    freshness = levels.get("freshness") or {}
+    if freshness:
+        match = DURATION.match(str(freshness.get("threshold", "")))
+        element = freshness.get("timestampField")
+        if match and element:
+            value, unit = float(match.group(1)), match.group(2).lower()
+            unit = {"m": "min", "hr": "h"}.get(unit, unit)
+            converted.append(
+                {
+                    "property": "freshness",
+                    "value": int(value) if value.is_integer() else value,
+                    "unit": unit,
+                    "element": element,
+                }
+            )
+        else:
+            result.unmapped.append(
+                Unmapped(
+                    "servicelevels.freshness", "needs a threshold such as 25h and a timestampField"
+                )
+            )
+    retention = levels.get("retention") or {}
+    if retention.get("period"):
+        converted.append({"property": "retention", "value": str(retention["period"])})
+    for key in sorted(set(levels) - {"freshness", "retention"}):
+        result.unmapped.append(Unmapped(f"servicelevels.{key}", "not measured by Quanta"))
+    return converted
