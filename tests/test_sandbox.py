@@ -68,3 +68,9 @@ def test_init_keeps_the_port_a_consumer_names(demo: Mesh, tmp_path: Path) -> Non
     assert "FROM customer.identity_map.sessions" in (folder / "transform.sql").read_text()
     [validation] = demo.validate(folder)
     assert validation.issues == []
+
+
+def test_sessions_never_draw_a_progress_bar_into_stdout(mesh: Mesh) -> None:
+    with mesh.engine.session([]) as session:
+        [row] = session.to_arrow("SELECT current_setting('enable_progress_bar') AS bar").to_pylist()
+    assert row == {"bar": False}

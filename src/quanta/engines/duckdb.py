@@ -82,6 +82,8 @@ class DuckDBEngine:
             ) from None
         # Arrow timestamps leave in UTC whatever the machine's zone, as Iceberg expects.
         connection.execute("SET TimeZone = 'UTC'")
+        # Quanta reports progress itself; DuckDB's bar would write into stdout (and --json).
+        connection.execute("SET enable_progress_bar = false")
         installed = {
             row[0]
             for row in connection.execute(
