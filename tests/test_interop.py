@@ -160,10 +160,28 @@ def test_the_command_line_imports_without_overwriting(tmp_path: Path) -> None:
     assert (tmp_path / "c" / "orders.odcs.yaml").read_text() == before
 
 
-@pytest.mark.parametrize("text", ["just: a mapping\n", "- a list\n", "[unclosed\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "just: a mapping\n",
+        "- a list\n",
+        "[unclosed\n",
+        "apiVersion: v3.1.0\nkind: DataContract\nschema: {name: orders}\n",
+        "dataContractSpecification: 1.2.1\nmodels: {orders: {fields: [a, b]}}\n",
+    ],
+)
 def test_a_file_that_is_no_contract_is_refused(mesh: Mesh, tmp_path: Path, text: str) -> None:
     source = tmp_path / "x.yaml"
     source.write_text(text)
     with pytest.raises(UserError):
         mesh.import_contract(source, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_only_table_references_become_the_ports_rows() -> None:
+    document = yaml.safe_load(DCS)
+    document["models"]["orders"]["quality"][0]["query"] = (
+        "SELECT count(*) FROM orders WHERE note = 'orders'"
+    )
+    rule = import_document(document).contracts["orders"]["schema"][0]["quality"][0]
+    assert rule["query"] == "SELECT COUNT(*) FROM ${table} WHERE note = 'orders'"

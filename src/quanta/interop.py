@@ -89,8 +89,27 @@ def _from_odcs(document: dict[str, Any]) -> ContractImport:
     for key in ("servers", "roles", "price", "support"):
         if key in keep:
             result.unmapped.append(Unmapped(key, "kept as written; Quanta does not use it"))
+    if not isinstance(objects, list):
+        raise ValueError("schema must be a list of tables")
+    for level in keep.get("slaProperties") or []:
+        if isinstance(level, dict) and level.get("property") not in ("freshness", "retention"):
+            result.unmapped.append(
+                Unmapped(
+                    f"slaProperties.{level.get('property')}",
+                    "kept as written; Quanta does not measure it",
+                )
+            )
     for index, table in enumerate(objects):
         name = str(table.get("name") or f"table_{index}")
+        if table.get("relationships"):
+            result.unmapped.append(
+                Unmapped(
+                    f"{name}: relationships",
+                    "relationships between "
+                    "tables are kept but not checked; declare them on "
+                    "a column",
+                )
+            )
         contract = {**keep, "apiVersion": ODCS_VERSION, "schema": [table]}
         if len(objects) > 1:
             contract["id"] = f"{document.get('id', 'contract')}.{name}"
@@ -291,9 +310,28 @@ def _dcs_quality(
         result.unmapped.append(Unmapped(where, f"quality of type {kind!r} is not carried over"))
         return None
     rule = dict(spec)
-    # DCS queries name the model's table; Quanta's name the port's rows ${table}.
-    rule["query"] = re.sub(rf"\b{re.escape(model)}\b", "${table}", str(spec.get("query", "")))
+    rule["query"] = _name_rows(str(spec.get("query", "")), model)
     return rule
+
+
+def _name_rows(query: str, model: str) -> str:
+    """DCS queries name the model's table; Quanta's name the port's rows ``${table}``.
+
+    Only table references are renamed, never a string or a column that reads the same.
+    """
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError
+
+    try:
+        tree = sqlglot.parse_one(query)
+    except ParseError:
+        return query
+    marker = "quanta_rows_of_this_port"
+    for table in tree.find_all(exp.Table):
+        if table.name == model and not table.db:
+            table.set("this", exp.to_identifier(marker))
+    return tree.sql().replace(marker, "${table}")
 
 
 def _dcs_service_levels(levels: dict[str, Any], result: ContractImport) -> list[dict[str, Any]]:

@@ -283,6 +283,11 @@ class Mesh:
         try:
             document = yaml.safe_load(source.read_text(encoding="utf-8"))
             result = import_document(document)
+        except (AttributeError, TypeError, KeyError) as error:
+            raise UserError(
+                f"{source} is not a contract Quanta can read: a part has an "
+                f"unexpected shape ({error})"
+            ) from None
         except OSError as error:
             raise UserError(f"cannot read {source}: {error.strerror}") from None
         except yaml.YAMLError as error:
@@ -336,7 +341,8 @@ class Mesh:
 
         A day counts as met when every measurement of the level that day passed.
         """
-        since = datetime.now(UTC) - timedelta(days=days)
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        since = today - timedelta(days=days - 1)  # exactly ``days`` calendar days
         by_level: dict[str, dict[date, bool]] = {}
         for run in self.store.check_history(product_id, since):
             for check in run.checks:

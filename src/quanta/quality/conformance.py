@@ -162,18 +162,31 @@ def primary_key_rule(target: Target) -> Plan:
 
 
 def contract_quality_rule(target: Target) -> Plan:
-    """The quality rules the contract declares (see `quanta.quality.rules`)."""
+    """The quality rules the contract declares (see `quanta.quality.rules`).
+
+    A reference whose input port this session cannot read is reported as skipped.
+    """
     from quanta.quality import rules
 
     compiled = rules.compile_contract(target.contract)
-    runnable = [
-        rule
-        for rule in compiled.rules
-        if (rule.column is None or rule.column in target.columns)
-        and (rule.reference is None or rule.reference in target.readable)
+    present = [r for r in compiled.rules if r.column is None or r.column in target.columns]
+    runnable = [r for r in present if r.reference is None or r.reference in target.readable]
+    skipped = [
+        Check(
+            name=r.name,
+            port=target.port,
+            outcome=Outcome.SKIPPED,
+            severity=r.severity,
+            reason=f"its input port {r.reference!r} is not readable here (a source file, "
+            "or no longer published): checked at publish",
+        )
+        for r in present
+        if r not in runnable
     ]
     measures, flags = rules.measures(runnable, target.contract, target.relation)
-    return Plan(measures, lambda values: rules.judge(runnable, values, target.port), flags)
+    return Plan(
+        measures, lambda values: rules.judge(runnable, values, target.port) + skipped, flags
+    )
 
 
 DATA_RULES: tuple[Rule, ...] = (not_null_rule, primary_key_rule, contract_quality_rule)

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 from quanta.model.contract import Contract
@@ -51,6 +52,11 @@ SYMBOLS = {
 }
 
 
+RELATION = "\x00relation\x00"
+"""Stands for the port's rows in a rule's SQL until the query is assembled."""
+FLAG_PREFIX = "__quanta_flag_"
+
+
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -60,6 +66,10 @@ def literal(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -94,6 +104,8 @@ class QualityRule:
     """The input port a reference rule reads besides the port's own rows."""
     sample_sql: str | None = None
     """For a table-level rule whose failing rows can be listed: their FROM ... WHERE."""
+    hide_observed: bool = False
+    """The observed value may show data of columns classified as PII: never report it."""
 
     def measure(self) -> str:
         if self.table_sql is not None:
@@ -126,21 +138,51 @@ def compile_contract(contract: Contract, inputs: set[str] | None = None) -> Comp
     leaves that unchecked (the build resolves them).
     """
     compiled = CompiledRules()
-    names = {column.name for column in contract.columns}
+    types: dict[str, str] = {column.name: column.logical_type for column in contract.columns}
+    hidden = {c.name for c in contract.columns if (c.classification or "").lower() in SENSITIVE}
     for index, column in enumerate(contract.columns):
         loc: tuple[str | int, ...] = ("schema", 0, "properties", index)
         extra = column.model_extra or {}
-        _column_options(column.name, extra, column.unique, loc, compiled)
+        if column.name.startswith(FLAG_PREFIX):
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "name"),
+                    f"column names starting with {FLAG_PREFIX} are Quanta's",
+                    "rename it",
+                )
+            )
+        _column_options(column.name, column.logical_type, extra, column.unique, loc, compiled)
         for rule_index, spec in enumerate(column.quality):
-            _library_rule(spec, column.name, (*loc, "quality", rule_index), names, compiled)
-        for rule_index, relation in enumerate(extra.get("relationships") or []):
+            _library_rule(spec, column.name, (*loc, "quality", rule_index), types, hidden, compiled)
+        relationships = extra.get("relationships") or []
+        if not isinstance(relationships, list):
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "relationships"),
+                    "relationships must be a list",
+                    "write - {type: foreignKey, to: ...}",
+                )
+            )
+            relationships = []
+        for rule_index, relation in enumerate(relationships):
             _reference(column.name, relation, (*loc, "relationships", rule_index), inputs, compiled)
     for rule_index, spec in enumerate(contract.table.quality):
-        _library_rule(spec, None, ("schema", 0, "quality", rule_index), names, compiled)
+        _library_rule(spec, None, ("schema", 0, "quality", rule_index), types, hidden, compiled)
     for index, level in enumerate(contract.sla_properties):
         if level.property == "freshness":
-            _freshness(level, ("slaProperties", index), contract.table.name, names, compiled)
+            _freshness(level, ("slaProperties", index), contract.table.name, types, compiled)
+    _unique_names(compiled.rules)
     return compiled
+
+
+def _unique_names(rules: list[QualityRule]) -> None:
+    """Two rules with one name would mix their results and history: number the repeats."""
+    seen: dict[str, int] = {}
+    for index, rule in enumerate(rules):
+        count = seen.get(rule.name, 0) + 1
+        seen[rule.name] = count
+        if count > 1:
+            rules[index] = replace(rule, name=f"{rule.name} ({count})")
 
 
 SECONDS = {
@@ -164,18 +206,22 @@ SECONDS = {
 
 
 def _freshness(
-    level: Any, loc: tuple[str | int, ...], table: str, names: set[str], compiled: CompiledRules
+    level: Any,
+    loc: tuple[str | int, ...],
+    table: str,
+    types: dict[str, str],
+    compiled: CompiledRules,
 ) -> None:
     """Service level: the newest value of ``element`` is at most ``value unit`` old.
 
     Service levels are measured, not enforced at publish: a stale table warns.
     """
     column = (level.element or "").split(".")[-1]
-    if column not in names:
+    if types.get(column) not in ("timestamp", "date"):
         compiled.problems.append(
             RuleProblem(
                 (*loc, "element"),
-                f"freshness needs the time column it is measured on, not {level.element!r}",
+                f"freshness needs a date or time column to measure, not {level.element!r}",
                 f"write element: {table}.<column>",
             )
         )
@@ -192,11 +238,14 @@ def _freshness(
         )
         return
     limit = value * SECONDS[unit]
+    newest = f"CAST(max({quote(column)}) AS TIMESTAMPTZ)"
+    if types[column] == "date":
+        newest = f"({newest} + INTERVAL 1 DAY)"  # a day's data is complete at its end
     compiled.rules.append(
         QualityRule(
             name=f"freshness {column} within {value} {unit}",
             threshold=Threshold("mustBeLessOrEqualTo", limit),
-            table_sql=f"date_diff('second', CAST(max({quote(column)}) AS TIMESTAMPTZ), now())",
+            table_sql=f"date_diff('second', {newest}, now())",
             column=column,
             severity="warning",
         )
@@ -237,7 +286,7 @@ def _reference(
     # An anti-join on one column, computed beside the single scan of all other rules: a
     # subquery inside that scan would carry every row through the join.
     orphans = (
-        f"FROM {{relation}} AS o ANTI JOIN {quote(port)} AS r ON o.{quote(column)} = "
+        f"FROM {RELATION} AS o ANTI JOIN {quote(port)} AS r ON o.{quote(column)} = "
         f"r.{quote(other)} WHERE o.{quote(column)} IS NOT NULL"
     )
     # ODCS gives relationships no severity; a customProperty named severity can.
@@ -269,6 +318,7 @@ def _reference(
 
 def _column_options(
     name: str,
+    logical: str,
     extra: dict[str, Any],
     unique: bool,
     loc: tuple[str | int, ...],
@@ -304,14 +354,9 @@ def _column_options(
         if key not in options:
             continue
         value = options[key]
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            compiled.problems.append(
-                RuleProblem(
-                    (*loc, "logicalTypeOptions", key),
-                    f"{key} {value!r} is not a number or date",
-                    f"write {key}: 0 (or a date such as 2024-01-01)",
-                )
-            )
+        bound = _bound_problem(key, value, logical)
+        if bound:
+            compiled.problems.append(RuleProblem((*loc, "logicalTypeOptions", key), *bound))
             continue
         compiled.rules.append(
             QualityRule(
@@ -343,6 +388,15 @@ def _column_options(
         if key not in options:
             continue
         value = options[key]
+        if logical != "string":
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "logicalTypeOptions", key),
+                    f"{key} applies to text, and this column is {logical}",
+                    "remove it, or use minimum and maximum",
+                )
+            )
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             compiled.problems.append(
                 RuleProblem(
@@ -362,18 +416,48 @@ def _column_options(
         )
 
 
+def _bound_problem(key: str, value: Any, logical: str) -> tuple[str, str] | None:
+    """Why ``value`` cannot bound a column of type ``logical``, as (message, hint)."""
+    numeric = logical in ("integer", "number")
+    timely = logical in ("date", "timestamp")
+    if isinstance(value, bool):
+        return f"{key} {value!r} is not a number or a date", f"write {key}: 0"
+    if numeric and not isinstance(value, int | float):
+        return f"{key} {value!r} is not a number, and the column is {logical}", f"write {key}: 0"
+    if timely and not isinstance(value, date | str):
+        return (
+            f"{key} {value!r} is not a date, and the column is {logical}",
+            f"write {key}: 2024-01-01",
+        )
+    if not numeric and not timely:
+        return (
+            f"{key} bounds numbers and dates, and this column is {logical}",
+            "use a pattern or validValues for text",
+        )
+    return None
+
+
 def _library_rule(
-    spec: dict[str, Any],
+    spec: Any,
     column: str | None,
     loc: tuple[str | int, ...],
-    names: set[str],
+    types: dict[str, str],
+    hidden: set[str],
     compiled: CompiledRules,
 ) -> None:
+    if not isinstance(spec, dict):
+        compiled.problems.append(
+            RuleProblem(
+                loc, "a quality rule must be a mapping", "write - {metric: nullValues, mustBe: 0}"
+            )
+        )
+        return
+    names = set(types)
     kind = spec.get("type", "library")
     if kind == "text":
         return  # prose for people; nothing to run
     if kind == "sql":
-        _sql_rule(spec, column, loc, compiled)
+        _sql_rule(spec, column, loc, hidden, compiled)
         return
     if kind != "library":
         compiled.problems.append(
@@ -398,6 +482,15 @@ def _library_rule(
     if threshold is None:
         return
     arguments = spec.get("arguments") or {}
+    if not isinstance(arguments, dict):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "arguments"),
+                "arguments must be a mapping",
+                "write arguments: {validValues: [a, b]}",
+            )
+        )
+        return
     target = spec.get("column", column)
     if metric != "rowCount" and target is None:
         compiled.problems.append(
@@ -427,7 +520,13 @@ def _library_rule(
             )
         )
         return
-    percent = spec.get("unit", "rows") == "percent"
+    unit = spec.get("unit", "rows")
+    if unit not in ("rows", "percent"):
+        compiled.problems.append(
+            RuleProblem((*loc, "unit"), f"unknown unit {unit!r}", "use rows or percent")
+        )
+        return
+    percent = unit == "percent"
     label = f"{target + ' ' if target else ''}{metric} {threshold}{' %' if percent else ''}"
     base = {
         "name": spec.get("name") or label,
@@ -443,13 +542,22 @@ def _library_rule(
         compiled.rules.append(QualityRule(count_sql=f"{quoted} IS NULL", **base))
     elif metric == "missingValues":
         missing = arguments.get("missingValues", [None, ""])
+        if not isinstance(missing, list):
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "arguments", "missingValues"),
+                    "missingValues must be a list",
+                    "write missingValues: ['', 'N/A']",
+                )
+            )
+            return
         listed = [value for value in missing if value is not None]
         parts = [f"{quoted} IS NULL"] + (
             [f"{quoted} IN ({', '.join(literal(v) for v in listed)})"] if listed else []
         )
         compiled.rules.append(QualityRule(count_sql=" OR ".join(parts), **base))
     elif metric == "invalidValues":
-        predicate = _invalid(quoted, arguments, loc, compiled)
+        predicate = _invalid(quoted, types.get(target or "", "string"), arguments, loc, compiled)
         if predicate is not None:
             compiled.rules.append(QualityRule(count_sql=predicate, **base))
     elif metric == "duplicateValues":
@@ -463,7 +571,11 @@ PLACEHOLDERS = ("${table}", "${object}", "{table}", "{object}")
 
 
 def _sql_rule(
-    spec: dict[str, Any], column: str | None, loc: tuple[str | int, ...], compiled: CompiledRules
+    spec: dict[str, Any],
+    column: str | None,
+    loc: tuple[str | int, ...],
+    hidden: set[str],
+    compiled: CompiledRules,
 ) -> None:
     """A custom SQL rule: one value from a query that reads only this port's own rows.
 
@@ -487,9 +599,9 @@ def _sql_rule(
         return
     template = query.strip().rstrip(";")
     for placeholder in PLACEHOLDERS:
-        template = template.replace(placeholder, "{relation}")
+        template = template.replace(placeholder, RELATION)
     for problem in check_sql(
-        template.replace("{relation}", "__this"), [("__this",)], purpose="a quality rule"
+        template.replace(RELATION, "__this"), [("__this",)], purpose="a quality rule"
     ):
         message = problem.message.replace("'__this'", "${table}")
         hint = (
@@ -507,41 +619,41 @@ def _sql_rule(
             )
         )
         return
+    import sqlglot
+    from sqlglot import exp
+
+    read = {
+        c.name
+        for c in sqlglot.parse_one(template.replace(RELATION, "__this"), read="duckdb").find_all(
+            exp.Column
+        )
+    }
     compiled.rules.append(
         QualityRule(
-            name=spec.get("name") or f"sql {threshold}: {' '.join(template.split())[:60]}",
+            name=spec.get("name") or f"sql {threshold}: {' '.join(query.split())[:60]}",
             threshold=threshold,
-            table_sql=f"({template})",
+            # On lines of its own: a trailing -- comment must not swallow the parenthesis.
+            table_sql=f"(\n{template}\n)",
             column=column,
             severity=severity,
+            hide_observed=bool(read & hidden),
         )
     )
 
 
 def _invalid(
-    quoted: str, arguments: dict[str, Any], loc: tuple[str | int, ...], compiled: CompiledRules
+    quoted: str,
+    logical: str,
+    arguments: dict[str, Any],
+    loc: tuple[str | int, ...],
+    compiled: CompiledRules,
 ) -> str | None:
+    """Rows whose value is not valid: outside validValues, not matching the pattern, or out
+    of the range (Quanta's extension of the open arguments); all that are given apply."""
     valid = arguments.get("validValues")
     pattern = arguments.get("pattern")
     bounds = {key: arguments[key] for key in ("minimum", "maximum") if key in arguments}
-    if bounds:
-        # Quanta's extension of the open arguments: a range that may be a warning.
-        for key, value in bounds.items():
-            if isinstance(value, bool) or not isinstance(value, int | float | str):
-                compiled.problems.append(
-                    RuleProblem(
-                        (*loc, "arguments", key),
-                        f"{key} must be a number or a date",
-                        f"write {key}: 0",
-                    )
-                )
-                return None
-        parts = [
-            f"{quoted} {'>=' if key == 'minimum' else '<='} {literal(value)}"
-            for key, value in bounds.items()
-        ]
-        return f"NOT ({' AND '.join(parts)})"
-    if valid is None and pattern is None:
+    if valid is None and pattern is None and not bounds:
         compiled.problems.append(
             RuleProblem(
                 (*loc, "arguments"),
@@ -551,6 +663,7 @@ def _invalid(
             )
         )
         return None
+    parts: list[str] = []
     if valid is not None:
         if not isinstance(valid, list) or not valid:
             compiled.problems.append(
@@ -561,14 +674,38 @@ def _invalid(
                 )
             )
             return None
-        return f"{quoted} NOT IN ({', '.join(literal(value) for value in valid)})"
-    problem = _pattern_problem(pattern)
-    if problem:
-        compiled.problems.append(
-            RuleProblem((*loc, "arguments", "pattern"), problem, "fix the regular expression")
-        )
-        return None
-    return f"NOT regexp_full_match({quoted}, {literal(pattern)})"
+        if logical != "boolean" and any(isinstance(value, bool) for value in valid):
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "arguments", "validValues"),
+                    f"validValues holds true or false, and the column is {logical}",
+                    "quote the values: YAML reads NO, YES, ON and OFF as true or false",
+                )
+            )
+            return None
+        listed = [value for value in valid if value is not None]  # NULL is never invalid here
+        if listed:
+            parts.append(f"{quoted} NOT IN ({', '.join(literal(value) for value in listed)})")
+    if pattern is not None:
+        problem = _pattern_problem(pattern)
+        if problem:
+            compiled.problems.append(
+                RuleProblem((*loc, "arguments", "pattern"), problem, "fix the regular expression")
+            )
+            return None
+        parts.append(f"NOT regexp_full_match({quoted}, {literal(pattern)})")
+    if bounds:
+        for key, value in bounds.items():
+            bound = _bound_problem(key, value, logical)
+            if bound:
+                compiled.problems.append(RuleProblem((*loc, "arguments", key), *bound))
+                return None
+        comparisons = [
+            f"{quoted} {'>=' if key == 'minimum' else '<='} {literal(value)}"
+            for key, value in bounds.items()
+        ]
+        parts.append(f"NOT ({' AND '.join(comparisons)})")
+    return " OR ".join(f"({part})" for part in parts) if parts else "false"
 
 
 def _threshold(
@@ -652,7 +789,7 @@ def measures(
         ]
         fields = ", ".join(f"{quote(n)} := {quote(n)}" for n in shown)
         if rule.count_sql is not None:
-            flag = quote(f"__flag_{name}")
+            flag = quote(f"{FLAG_PREFIX}{name}")
             flags[flag] = rule.count_sql
             failing = f"count(*) FILTER (WHERE {flag})"
             found[name] = (
@@ -664,12 +801,12 @@ def measures(
                 )
         elif rule.sample_sql is not None:
             # One pass over the failing rows gives both their count and a sample of them.
-            rows = rule.sample_sql.replace("{relation}", relation)
+            rows = rule.sample_sql.replace(RELATION, relation)
             fields = ", ".join(f"{quote(n)} := o.{quote(n)}" for n in shown)
             sample = f"min_by(struct_pack({fields}), 0, {SAMPLE_ROWS})" if shown else "NULL"
             found[name] = f"(SELECT struct_pack(n := count(*), sample := {sample}) {rows})"
         else:
-            found[name] = rule.measure().replace("{relation}", relation)
+            found[name] = rule.measure().replace(RELATION, relation)
     return found, flags
 
 
@@ -682,25 +819,33 @@ def judge(
         sample = values.get(f"{prefix}{index}:sample") or []
         if isinstance(observed, dict):
             observed, sample = observed["n"], observed["sample"] or []
-        if observed is None:
-            observed = 0
+        if observed is None and rule.count_sql is not None:
+            observed = 0  # no rows: none of them breaks the rule
         if isinstance(observed, float) and observed.is_integer() and not rule.percent:
             observed = int(observed)
-        passed = rule.threshold.holds(observed)
+        unit = " %" if rule.percent else ""
+        shown = "(hidden: the rule reads PII)" if rule.hide_observed else repr(observed)
+        if observed is None:
+            passed, reason = False, "nothing to measure: no rows, or only empty values"
+        else:
+            try:
+                passed = bool(rule.threshold.holds(observed))
+            except TypeError:
+                passed = False
+                reason = f"the value {shown} cannot be compared with {rule.threshold}"
+            else:
+                reason = f"observed {shown}{unit}, expected {rule.threshold}{unit}"
         if passed:
             outcome = Outcome.PASSED
         else:
             outcome = Outcome.FAILED if rule.severity == "error" else Outcome.WARNED
-        unit = " %" if rule.percent else ""
         checks.append(
             Check(
                 name=rule.name,
                 port=port,
                 outcome=outcome,
-                reason=""
-                if passed
-                else f"observed {observed}{unit}, expected {rule.threshold}{unit}",
-                observed=observed,
+                reason="" if passed else reason,
+                observed=None if rule.hide_observed else observed,
                 expected=str(rule.threshold) + unit,
                 severity=rule.severity,
                 samples=[] if passed else list(sample),
