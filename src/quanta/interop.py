@@ -58,11 +58,14 @@ def import_document(document: Any) -> ContractImport:
 
 def export_document(contract: Contract) -> dict[str, Any]:
     """A Quanta contract as an ODCS v3.1 document."""
-    document = contract.to_document()
-    document["apiVersion"] = ODCS_VERSION
-    document["kind"] = "DataContract"
-    document.setdefault("status", contract.status)
-    return document
+    heading = {
+        "apiVersion": ODCS_VERSION,
+        "kind": "DataContract",
+        "id": contract.id,
+        "version": contract.version,
+        "status": contract.status,
+    }
+    return {**heading, **{k: v for k, v in contract.to_document().items() if k not in heading}}
 
 
 def _check(name: str, contract: dict[str, Any], result: ContractImport) -> None:

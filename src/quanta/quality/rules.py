@@ -106,6 +106,8 @@ class QualityRule:
     """For a table-level rule whose failing rows can be listed: their FROM ... WHERE."""
     hide_observed: bool = False
     """The observed value may show data of columns classified as PII: never report it."""
+    duration: bool = False
+    """The measure is an age in seconds, shown in the largest unit that fits."""
 
     def measure(self) -> str:
         if self.table_sql is not None:
@@ -248,6 +250,7 @@ def _freshness(
             table_sql=f"date_diff('second', {newest}, now())",
             column=column,
             severity="warning",
+            duration=True,
         )
     )
 
@@ -810,6 +813,13 @@ def measures(
     return found, flags
 
 
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def judge(
     rules: list[QualityRule], values: dict[str, Any], port: str, prefix: str = "q"
 ) -> list[Check]:
@@ -825,6 +835,8 @@ def judge(
             observed = int(observed)
         unit = " %" if rule.percent else ""
         shown = "(hidden: the rule reads PII)" if rule.hide_observed else repr(observed)
+        if rule.duration and isinstance(observed, int | float):
+            shown = f"{_age(observed)} old"
         if observed is None:
             passed, reason = False, "nothing to measure: no rows, or only empty values"
         else:
