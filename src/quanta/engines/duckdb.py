@@ -14,22 +14,9 @@ import pyarrow as pa
 from quanta.errors import ConfigError, QueryRefused
 from quanta.model.relations import Binding, Relation, TableScan
 from quanta.model.types import storable_type
+from quanta.sql_text import literal, quote
 
 EXTENSIONS = ("avro", "iceberg")
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(literal(item) for item in value) + "]"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _extension_file(name: str) -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 from quanta.model.contract import Contract
 from quanta.model.result import Check, Outcome
 from quanta.model.types import parse_physical_type, storable_type
+from quanta.sql_text import quote
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,6 @@ class Plan:
 
 
 Rule = Callable[[Target], Plan]
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def schema_rule(target: Target) -> Plan:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from quanta.model.contract import Contract
 from quanta.model.result import Check, Outcome
+from quanta.sql_text import literal, quote
 
 SAMPLE_ROWS = 5
 SENSITIVE = ("pii", "restricted")
@@ -55,22 +56,6 @@ SYMBOLS = {
 RELATION = "\x00relation\x00"
 """Stands for the port's rows in a rule's SQL until the query is assembled."""
 FLAG_PREFIX = "__quanta_flag_"
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, datetime):
-        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-    if isinstance(value, date):
-        return f"DATE '{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
@@ -175,6 +160,19 @@ def compile_contract(contract: Contract, inputs: set[str] | None = None) -> Comp
             _freshness(level, ("slaProperties", index), contract.table.name, types, compiled)
     _unique_names(compiled.rules)
     return compiled
+
+
+def _severity(value: Any, loc: tuple[str | int, ...], compiled: CompiledRules) -> str | None:
+    """The rule's severity (error when not given), or None after reporting a wrong one."""
+    severity = str(value if value is not None else "error").lower()
+    if severity in ("error", "warning", "info"):
+        return severity
+    compiled.problems.append(
+        RuleProblem(
+            loc, f"unknown severity {severity!r}", "use error (blocks publishing), warning or info"
+        )
+    )
+    return None
 
 
 def _unique_names(rules: list[QualityRule]) -> None:
@@ -293,18 +291,16 @@ def _reference(
         f"r.{quote(other)} WHERE o.{quote(column)} IS NOT NULL"
     )
     # ODCS gives relationships no severity; a customProperty named severity can.
-    severity = "error"
-    for item in relation.get("customProperties") or []:
-        if isinstance(item, dict) and item.get("property") == "severity":
-            severity = str(item.get("value", "error")).lower()
-    if severity not in ("error", "warning", "info"):
-        compiled.problems.append(
-            RuleProblem(
-                (*loc, "customProperties"),
-                f"unknown severity {severity!r}",
-                "use error (blocks publishing), warning or info",
-            )
-        )
+    given = next(
+        (
+            item.get("value")
+            for item in relation.get("customProperties") or []
+            if isinstance(item, dict) and item.get("property") == "severity"
+        ),
+        None,
+    )
+    severity = _severity(given, (*loc, "customProperties"), compiled)
+    if severity is None:
         return
     compiled.rules.append(
         QualityRule(
@@ -513,15 +509,8 @@ def _library_rule(
             )
         )
         return
-    severity = str(spec.get("severity", "error")).lower()
-    if severity not in ("error", "warning", "info"):
-        compiled.problems.append(
-            RuleProblem(
-                (*loc, "severity"),
-                f"unknown severity {severity!r}",
-                "use error (blocks publishing), warning or info",
-            )
-        )
+    severity = _severity(spec.get("severity"), (*loc, "severity"), compiled)
+    if severity is None:
         return
     unit = spec.get("unit", "rows")
     if unit not in ("rows", "percent"):
@@ -612,15 +601,8 @@ def _sql_rule(
         )
         compiled.problems.append(RuleProblem((*loc, "query"), message, hint))
         return
-    severity = str(spec.get("severity", "error")).lower()
-    if severity not in ("error", "warning", "info"):
-        compiled.problems.append(
-            RuleProblem(
-                (*loc, "severity"),
-                f"unknown severity {severity!r}",
-                "use error (blocks publishing), warning or info",
-            )
-        )
+    severity = _severity(spec.get("severity"), (*loc, "severity"), compiled)
+    if severity is None:
         return
     import sqlglot
     from sqlglot import exp

@@ -1,0 +1,26 @@
+"""SQL text for generated queries: identifiers and literal values, quoted safely."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+
+def quote(name: str) -> str:
+    """An identifier, double-quoted, so that any column or relation name is safe."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: Any) -> str:
+    """A value as a SQL literal: booleans, numbers, dates, timestamps, lists, else text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    return "'" + str(value).replace("'", "''") + "'"
