@@ -541,6 +541,16 @@ def test_a_sql_rule_may_end_in_a_comment_and_two_rules_never_share_a_name() -> N
             "minLength applies to text",
         ),
         ("{name: __quanta_flag_q0, logicalType: boolean}", "are Quanta's"),
+        (
+            "{name: s, logicalType: string, quality: [{metric: invalidValues, arguments: "
+            "{validValues: [1, 2]}, mustBe: 0}]}",
+            "validValues holds numbers",
+        ),
+        (
+            "{name: s, logicalType: string, quality: [{type: sql, query: 'SELECT 1, 2 FROM "
+            "${table}', mustBe: 1}]}",
+            "returns 2 columns",
+        ),
     ],
 )
 def test_rule_shapes_that_cannot_run_are_issues(

@@ -607,12 +607,17 @@ def _sql_rule(
     import sqlglot
     from sqlglot import exp
 
-    read = {
-        c.name
-        for c in sqlglot.parse_one(template.replace(RELATION, "__this"), read="duckdb").find_all(
-            exp.Column
+    tree = sqlglot.parse_one(template.replace(RELATION, "__this"), read="duckdb")
+    if isinstance(tree, exp.Select) and len(tree.expressions) != 1:
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "query"),
+                f"the query returns {len(tree.expressions)} columns; a rule compares one value",
+                "select one value, e.g. SELECT count(*) FROM ${table} ...",
+            )
         )
-    }
+        return
+    read = {c.name for c in tree.find_all(exp.Column)}
     compiled.rules.append(
         QualityRule(
             name=spec.get("name") or f"sql {threshold}: {' '.join(query.split())[:60]}",
@@ -665,6 +670,15 @@ def _invalid(
                     (*loc, "arguments", "validValues"),
                     f"validValues holds true or false, and the column is {logical}",
                     "quote the values: YAML reads NO, YES, ON and OFF as true or false",
+                )
+            )
+            return None
+        if logical == "string" and any(isinstance(v, int | float) for v in valid):
+            compiled.problems.append(
+                RuleProblem(
+                    (*loc, "arguments", "validValues"),
+                    "validValues holds numbers, and the column is text",
+                    "quote the values, e.g. ['01', '02']",
                 )
             )
             return None
