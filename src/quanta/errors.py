@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from quanta.model.result import Issue
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 class QuantaError(Exception):
     """Base of every exception Quanta raises on purpose."""
 

@@ -22,6 +22,7 @@ from quanta.errors import (
     QuantaError,
     QueryRefused,
     UserError,
+    first_line,
 )
 from quanta.model.catalog import (
     CheckRecord,
@@ -513,7 +514,7 @@ class Mesh:
         except (transform.TransformationFailed, QuantaError) as error:
             return fail(str(error))
         except Exception as error:
-            return fail(f"the transformation failed: {type(error).__name__}: {_first_line(error)}")
+            return fail(f"the transformation failed: {type(error).__name__}: {first_line(error)}")
         staging.build.ports = [
             PortBuild(
                 port=port, rows=s.rows, bytes=s.bytes, table=str(s.table), snapshot_id=s.snapshot_id
@@ -782,7 +783,3 @@ def _parse_id(text: str) -> str:
         return str(ProductId.parse(text))
     except ValueError as error:
         raise UserError(str(error)) from None
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [""])[0]

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from quanta.errors import ConfigError, QueryRefused
+from quanta.errors import ConfigError, QueryRefused, first_line
 from quanta.model.relations import Binding, Relation, TableScan
 from quanta.model.types import storable_type
 from quanta.sql_text import literal, quote
@@ -65,7 +65,7 @@ class DuckDBEngine:
         except duckdb.Error as error:
             raise ConfigError(
                 f"the engine settings are not valid (QUANTA_BUILD_MEMORY_LIMIT, "
-                f"QUANTA_BUILD_THREADS): {_first_line(error)}"
+                f"QUANTA_BUILD_THREADS): {first_line(error)}"
             ) from None
         # Arrow timestamps leave in UTC whatever the machine's zone, as Iceberg expects.
         connection.execute("SET TimeZone = 'UTC'")
@@ -124,7 +124,7 @@ class DuckDBEngine:
             try:
                 connection.execute(f"COPY ({sql}) TO {literal(str(path))} ({options})")
             except duckdb.Error as error:
-                raise ConfigError(f"cannot write {path.name}: {_first_line(error)}") from None
+                raise ConfigError(f"cannot write {path.name}: {first_line(error)}") from None
             count = connection.execute(
                 f"SELECT count(*) FROM read_{path.suffix.lower().lstrip('.')}({literal(str(path))})"
             ).fetchone()
@@ -279,11 +279,7 @@ def _refusals() -> Iterator[None]:
         yield
     except duckdb.PermissionException as error:
         raise QueryRefused(
-            f"the query tried to read outside its declared inputs: {_first_line(error)}"
+            f"the query tried to read outside its declared inputs: {first_line(error)}"
         ) from None
     except duckdb.Error as error:
-        raise QueryRefused(f"the query failed: {_first_line(error)}") from None
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise QueryRefused(f"the query failed: {first_line(error)}") from None
