@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from quanta.mesh import Mesh
+from quanta.model.relations import Binding, TableScan
 from quanta.model.result import Outcome
 from quanta.scaffold import scaffold
 from quanta.storage import TableName
@@ -18,6 +20,10 @@ def replace(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new))
+
+
+def replace_files(scan: TableScan, files: tuple[str, ...] | None) -> TableScan:
+    return dataclasses.replace(scan, files=files)
 
 
 def served_state(mesh: Mesh) -> tuple[object, ...]:
@@ -316,3 +322,49 @@ def test_a_failed_publish_that_adds_a_column_leaves_the_served_data_as_it_was(
         "amount",
         "updated_at",
     ]
+
+
+def test_a_version_records_its_snapshot_files_and_statistics(
+    mesh: Mesh, source_product: Path
+) -> None:
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.PASSED, publication.reason
+    [port] = mesh.store.version("finance.targets").ports
+    assert port.files
+    assert all(Path(file).is_file() for file in port.files)
+    assert all(file.startswith(port.location.removeprefix("file://")) for file in port.files)
+    assert port.stats is not None
+    assert port.stats.rows == 3
+    identity = port.stats.columns["id"]
+    assert (identity.nulls, identity.lower, identity.upper) == (0, 1, 3)
+    updated = port.stats.columns["updated_at"]
+    assert (updated.lower, updated.upper) == ("2026-01-01T09:00:00", "2026-01-03T16:45:00")
+    # Text bounds are truncated by writers, so they are not kept; decimals neither.
+    assert port.stats.columns["name"].lower is None
+    assert port.stats.columns["amount"].lower is None
+
+
+def test_a_port_with_known_files_is_read_without_planning_from_iceberg_metadata(
+    mesh: Mesh, source_product: Path
+) -> None:
+    mesh.publish(source_product)
+    [port] = mesh.store.version("finance.targets").ports
+    probe = "SELECT count(*) AS n FROM duckdb_functions() WHERE function_name = 'iceberg_scan'"
+    with mesh.engine.session([Binding((("t",),), port.scan)]) as session:
+        assert session.to_arrow("SELECT count(*) AS n FROM t").column("n").to_pylist() == [3]
+        assert session.to_arrow(probe).column("n").to_pylist() == [0]
+    # A version published before files were recorded is planned from the metadata.
+    planned = replace_files(port.scan, None)
+    with mesh.engine.session([Binding((("t",),), planned)]) as session:
+        assert session.to_arrow("SELECT count(*) AS n FROM t").column("n").to_pylist() == [3]
+        assert session.to_arrow(probe).column("n").to_pylist()[0] > 0
+
+
+def test_an_empty_output_publishes_checks_and_reads_back(mesh: Mesh, source_product: Path) -> None:
+    replace(source_product / "transform.sql", "FROM raw_items", "FROM raw_items WHERE false")
+    [publication] = mesh.publish(source_product)
+    assert publication.outcome == Outcome.PASSED, publication.reason
+    assert mesh.read("finance.targets").num_rows == 0
+    [run] = mesh.check("finance.targets")
+    assert run.outcome == Outcome.PASSED
+    assert {c.name for c in run.checks} >= {"column id not null", "primary key (id) unique"}

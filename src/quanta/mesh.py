@@ -703,6 +703,8 @@ class Mesh:
                         for column in contract.columns
                     ],
                     contract=contract.to_document(),
+                    files=list(table.files) if table.files is not None else None,
+                    stats=table.stats,
                 )
             )
         record = ProductRecord(

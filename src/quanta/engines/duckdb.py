@@ -49,8 +49,9 @@ class DuckDBEngine:
         self.memory_limit = memory_limit
         self.threads = threads
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A connection that can read Iceberg tables and never downloads anything."""
+    def connect(self, *, iceberg: bool = True) -> duckdb.DuckDBPyConnection:
+        """A connection that never downloads anything; with ``iceberg``, it can plan scans
+        of Iceberg tables from their metadata (loading that extension takes a while)."""
         config: dict[str, Any] = {
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
@@ -71,6 +72,8 @@ class DuckDBEngine:
         connection.execute("SET TimeZone = 'UTC'")
         # Quanta reports progress itself; DuckDB's bar would write into stdout (and --json).
         connection.execute("SET enable_progress_bar = false")
+        if not iceberg:
+            return connection
         installed = {
             row[0]
             for row in connection.execute(
@@ -91,7 +94,14 @@ class DuckDBEngine:
         sandboxed: bool = True,
         also_readable: Sequence[str] = (),
     ) -> Iterator[DuckDBSession]:
-        connection = self.connect()
+        # Snapshots whose files are known are read as Parquet; only the others need the
+        # iceberg extension, and so may tables staged later in the session (an empty
+        # snapshot has no files to read).
+        planned = any(
+            isinstance(binding.relation, TableScan) and not binding.relation.files
+            for binding in bindings
+        )
+        connection = self.connect(iceberg=planned or bool(also_readable))
         try:
             with _refusals():
                 allowed = _bind(connection, bindings)
@@ -117,7 +127,7 @@ class DuckDBEngine:
         if options is None:
             raise ConfigError(f"cannot write {path.name}: use a .csv, .parquet or .json file")
         path.parent.mkdir(parents=True, exist_ok=True)
-        connection = self.connect()
+        connection = self.connect(iceberg=False)
         try:
             for name, value in variables.items():
                 connection.execute(f"SET VARIABLE {quote(name)} = {literal(value)}")
@@ -134,6 +144,8 @@ class DuckDBEngine:
 
 
 def _scan_sql(relation: Relation) -> str:
+    if isinstance(relation, TableScan) and relation.files:
+        return f"read_parquet({literal(list(relation.files))})"
     if isinstance(relation, TableScan):
         return (
             f"iceberg_scan({literal(relation.metadata_location)}, "

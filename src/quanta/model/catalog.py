@@ -20,6 +20,26 @@ class ColumnInfo(BaseModel):
     description: str | None = None
 
 
+class ColumnStats(BaseModel):
+    """What a snapshot's metadata knows about one column, summed over its data files.
+
+    Bounds are kept for numbers, dates and times only, where writers record them exactly
+    (text bounds are truncated); dates and times as ISO text. None means unknown.
+    """
+
+    nulls: int | None = None
+    nans: int | None = None
+    lower: int | float | str | None = None
+    upper: int | float | str | None = None
+
+
+class TableStats(BaseModel):
+    """Row count and column statistics of one snapshot, from the table's own metadata."""
+
+    rows: int
+    columns: dict[str, ColumnStats] = Field(default_factory=dict)
+
+
 class PortVersion(BaseModel):
     """One output port as published in one version of its product."""
 
@@ -34,6 +54,9 @@ class PortVersion(BaseModel):
     description: str | None = None
     columns: list[ColumnInfo] = Field(default_factory=list)
     contract: dict[str, Any] = Field(default_factory=dict)
+    files: list[str] | None = None
+    """The snapshot's data files, when it has no delete files (see `TableScan`)."""
+    stats: TableStats | None = None
 
     @property
     def major(self) -> int:
@@ -41,7 +64,8 @@ class PortVersion(BaseModel):
 
     @property
     def scan(self) -> TableScan:
-        return TableScan(self.metadata_location, self.snapshot_id, self.location)
+        files = tuple(self.files) if self.files is not None else None
+        return TableScan(self.metadata_location, self.snapshot_id, self.location, files)
 
 
 class InputUse(BaseModel):

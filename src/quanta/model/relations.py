@@ -8,11 +8,17 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TableScan:
-    """An Iceberg table at one snapshot."""
+    """An Iceberg table at one snapshot.
+
+    ``files`` are the snapshot's data files when its manifests list nothing but whole
+    Parquet files (no delete files), as in every snapshot Quanta writes: an engine can
+    read them directly instead of planning the scan from the table's metadata again.
+    """
 
     metadata_location: str
     snapshot_id: int
     location: str
+    files: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

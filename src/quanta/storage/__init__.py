@@ -10,6 +10,8 @@ from quanta.model.relations import TableScan
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from quanta.model.catalog import TableStats
+
 
 @dataclass(frozen=True)
 class TableName:
@@ -31,10 +33,14 @@ class StagedTable:
     location: str
     rows: int
     bytes: int
+    files: tuple[str, ...] | None = None
+    """The snapshot's data files, when it has no delete files; None when not looked up."""
+    stats: TableStats | None = None
+    """Row and column statistics from the snapshot's manifests; None when not looked up."""
 
     @property
     def scan(self) -> TableScan:
-        return TableScan(self.metadata_location, self.snapshot_id, self.location)
+        return TableScan(self.metadata_location, self.snapshot_id, self.location, self.files)
 
 
 class Storage(Protocol):
@@ -48,8 +54,14 @@ class Storage(Protocol):
         """The folder holding the table's files, also before the table exists."""
         ...
 
-    def staged(self, table: TableName, branch: str) -> StagedTable | None:
-        """The snapshot ``branch`` holds, if the table and branch exist."""
+    def staged(
+        self, table: TableName, branch: str, *, contents: bool = False
+    ) -> StagedTable | None:
+        """The snapshot ``branch`` holds, if the table and branch exist.
+
+        With ``contents``, also its data files and statistics (this reads its manifests);
+        `stage` always returns them.
+        """
         ...
 
     def promote(self, staged: StagedTable, tag: str) -> None:

@@ -4,20 +4,41 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import NoSuchTableError, ValidationError
+from pyiceberg.manifest import DataFileContent, FileFormat
 from pyiceberg.table import Table
+from pyiceberg.types import (
+    DateType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    PrimitiveType,
+    TimestampType,
+    TimestamptzType,
+)
 
 from quanta.errors import UserError
+from quanta.model.catalog import ColumnStats, TableStats
 from quanta.storage import StagedTable, TableName
 
 MAIN = "main"
 # Row groups of 128k rows let engines split one data file across their threads; pyiceberg's
 # default (about a million rows) makes a scan of a million-row table single-threaded.
-TABLE_PROPERTIES = {"write.parquet.row-group-limit": "131072"}
+# Snappy rather than pyiceberg's zstd: files about a third larger, scans about 10% faster,
+# and the data path reads far more often than it writes.
+TABLE_PROPERTIES = {
+    "write.parquet.row-group-limit": "131072",
+    "write.parquet.compression-codec": "snappy",
+}
 
 
 class IcebergStorage:
@@ -67,7 +88,7 @@ class IcebergStorage:
                 f"the output of {table} changed incompatibly ({error}): a breaking change needs "
                 "a new major version of the contract"
             ) from None
-        found = self.staged(table, branch)
+        found = self.staged(table, branch, contents=True)
         assert found is not None, "a branch just written exists"
         return found
 
@@ -77,13 +98,16 @@ class IcebergStorage:
             return existing.location()
         return (self.warehouse.resolve() / table.namespace / table.name).as_uri()
 
-    def staged(self, table: TableName, branch: str) -> StagedTable | None:
+    def staged(
+        self, table: TableName, branch: str, *, contents: bool = False
+    ) -> StagedTable | None:
         iceberg = self._table(table)
         if iceberg is None or branch not in iceberg.metadata.refs:
             return None
         snapshot_id = iceberg.metadata.refs[branch].snapshot_id
         snapshot = iceberg.snapshot_by_id(snapshot_id)
         summary = snapshot.summary if snapshot is not None else None
+        files, stats = _contents(iceberg, snapshot_id) if contents else (None, None)
         return StagedTable(
             table=table,
             branch=branch,
@@ -92,6 +116,8 @@ class IcebergStorage:
             location=iceberg.location(),
             rows=int(summary.get("total-records", 0)) if summary else 0,
             bytes=int(summary.get("total-files-size", 0)) if summary else 0,
+            files=files,
+            stats=stats,
         )
 
     def promote(self, staged: StagedTable, tag: str) -> None:
@@ -134,3 +160,82 @@ def _has_rows(iceberg: Table) -> bool:
     snapshot = iceberg.current_snapshot()
     summary = snapshot.summary if snapshot is not None else None
     return bool(summary and int(summary.get("total-records", 0)))
+
+
+def _contents(iceberg: Table, snapshot_id: int) -> tuple[tuple[str, ...] | None, TableStats]:
+    """The snapshot's Parquet files (None if it has delete files) and its statistics.
+
+    Both come from the manifests: what any Iceberg writer records per data file (rows,
+    null and NaN counts, lower and upper bounds), summed over the files.
+    """
+    tasks = list(iceberg.scan(snapshot_id=snapshot_id).plan_files())
+    plain = all(
+        not task.delete_files
+        and task.file.content == DataFileContent.DATA
+        and task.file.file_format == FileFormat.PARQUET
+        for task in tasks
+    )
+    files = tuple(_local(task.file.file_path) for task in tasks) if plain else None
+    schema = iceberg.schema()
+    rows = sum(task.file.record_count for task in tasks)
+    columns: dict[str, ColumnStats] = {}
+    for field in schema.fields:
+        kind = field.field_type
+        if not isinstance(kind, PrimitiveType):
+            continue
+        nulls = _total([task.file.null_value_counts for task in tasks], field.field_id)
+        nans = (
+            _total([task.file.nan_value_counts for task in tasks], field.field_id)
+            if isinstance(kind, FloatType | DoubleType)
+            else 0
+        )
+        lower = upper = None
+        if isinstance(kind, BOUNDED) and nulls is not None and nulls < rows:
+            lowers = [_bound(kind, task.file.lower_bounds, field.field_id) for task in tasks]
+            uppers = [_bound(kind, task.file.upper_bounds, field.field_id) for task in tasks]
+            # A file with values but no bound leaves the table's bound unknown.
+            known = all(
+                low is not None and high is not None
+                for task, low, high in zip(tasks, lowers, uppers, strict=True)
+                if (task.file.null_value_counts or {}).get(field.field_id, 0)
+                < task.file.record_count
+            )
+            if known:
+                lower = _json(kind, min(v for v in lowers if v is not None))
+                upper = _json(kind, max(v for v in uppers if v is not None))
+        columns[field.name] = ColumnStats(nulls=nulls, nans=nans, lower=lower, upper=upper)
+    return files, TableStats(rows=rows, columns=columns)
+
+
+BOUNDED = (IntegerType, LongType, FloatType, DoubleType, DateType, TimestampType, TimestamptzType)
+"""Types whose bounds writers record exactly (text bounds are truncated)."""
+EPOCH = datetime(1970, 1, 1)
+
+
+def _total(counts: list[dict[int, int] | None], field_id: int) -> int | None:
+    found = [(mapping or {}).get(field_id) for mapping in counts]
+    if any(value is None for value in found):
+        return None
+    return sum(value for value in found if value is not None)
+
+
+def _bound(kind: PrimitiveType, bounds: dict[int, bytes] | None, field_id: int) -> Any:
+    raw = (bounds or {}).get(field_id)
+    return None if raw is None else from_bytes(kind, raw)
+
+
+def _json(kind: PrimitiveType, value: Any) -> int | float | str:
+    """A decoded bound as catalog JSON: numbers as they are, dates and times as ISO text."""
+    if isinstance(kind, DateType):
+        return (date(1970, 1, 1) + timedelta(days=int(value))).isoformat()
+    if isinstance(kind, TimestampType):
+        return (EPOCH + timedelta(microseconds=int(value))).isoformat()
+    if isinstance(kind, TimestamptzType):
+        return (EPOCH.replace(tzinfo=UTC) + timedelta(microseconds=int(value))).isoformat()
+    return float(value) if isinstance(kind, FloatType | DoubleType) else int(value)
+
+
+def _local(uri: str) -> str:
+    """A data file's address as engines take it: a plain path for local files."""
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme == "file" else uri

@@ -65,6 +65,10 @@ ports = Table(
     Column("description", Text),
     Column("columns", JSON, nullable=False),
     Column("contract", JSON, nullable=False),
+    # Read from the snapshot's manifests at publish: engines read the files directly, and
+    # the quality rules answer what the statistics can without a scan. NULL: not known.
+    Column("files", JSON),
+    Column("stats", JSON),
     ForeignKeyConstraint(["product_id", "version"], ["versions.product_id", "versions.version"]),
 )
 

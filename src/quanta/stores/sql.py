@@ -23,7 +23,7 @@ from quanta.model.catalog import (
 from quanta.stores import schema
 
 # The newest migration; opening a catalog at this revision skips loading Alembic.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -236,6 +236,8 @@ class SqlStore:
                             }
                         ),
                         columns=[column.model_dump() for column in port.columns],
+                        files=port.files,
+                        stats=port.stats.model_dump() if port.stats else None,
                     )
                 )
             for used in version.inputs:
