@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -33,12 +34,13 @@ from quanta.model.catalog import (
     ProductRecord,
     SearchHit,
     ServiceLevelStatus,
+    TableStats,
     Version,
 )
 from quanta.model.contract import Contract
 from quanta.model.names import PortAddress, ProductId
 from quanta.model.product import DataProduct
-from quanta.model.relations import Binding
+from quanta.model.relations import Binding, TableScan
 from quanta.model.result import (
     Build,
     Check,
@@ -51,6 +53,7 @@ from quanta.model.result import (
 from quanta.model.types import storable_type
 from quanta.quality import conformance
 from quanta.settings import Settings, load_settings
+from quanta.sql_text import quote
 from quanta.stores import MetadataStore
 from quanta.validation.batch import load_batch
 
@@ -204,7 +207,7 @@ class Mesh:
             staged = {}
             for port, contract in product.contracts.items():
                 found = self.storage.staged(
-                    _table_name(product.id, port, contract.major), DEV_BRANCH
+                    _table_name(product.id, port, contract.major), DEV_BRANCH, contents=True
                 )
                 if found is None:
                     raise NotFound(f"{product.id} has no build to check: run quanta build first")
@@ -508,7 +511,11 @@ class Mesh:
                         session.bind(Binding(((relation,),), staged.scan))
                         staging.checks.extend(
                             _checks(
-                                session, port, contract, relation, conformance.DATA_RULES, readable
+                                session,
+                                conformance.Target(
+                                    port, contract, {}, readable, quote(relation), staged.stats
+                                ),
+                                conformance.DATA_RULES,
                             )
                         )
         except (transform.TransformationFailed, QuantaError) as error:
@@ -530,7 +537,10 @@ class Mesh:
             self.storage.discard(table.table, table.branch)
 
     def _check_staged(self, product: DataProduct, staged: dict[str, StagedTable]) -> CheckRun:
-        targets = {port: (product.contracts[port], table.scan) for port, table in staged.items()}
+        targets = {
+            port: (product.contracts[port], table.scan, table.stats)
+            for port, table in staged.items()
+        }
         inputs = resolve_inputs(product, self.store)
         return self._run_checks(str(product.id), targets, None, inputs.bindings)
 
@@ -540,7 +550,8 @@ class Mesh:
         if found is None:
             raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
         targets = {
-            port.port: (Contract.model_validate(port.contract), port.scan) for port in found.ports
+            port.port: (Contract.model_validate(port.contract), port.scan, port.stats)
+            for port in found.ports
         }
         run = self._run_checks(record.id, targets, found.version, self._inputs_of(found))
         self.store.record_checks(
@@ -570,21 +581,21 @@ class Mesh:
     def _run_checks(
         self,
         product_id: str,
-        targets: dict[str, tuple[Contract, Any]],
+        targets: dict[str, tuple[Contract, TableScan, TableStats | None]],
         version: int | None,
         inputs: list[Binding],
     ) -> CheckRun:
         """Every rule on each port, one scan per port, with the inputs references read."""
         run = CheckRun(product=product_id, version=version)
-        bindings = [Binding(((f"__port_{port}",),), scan) for port, (_, scan) in targets.items()]
+        bindings = [Binding(((f"__port_{port}",),), scan) for port, (_, scan, _) in targets.items()]
         readable = frozenset(
             name[0] for binding in inputs for name in binding.names if len(name) == 1
         )
         with self.engine.session([*bindings, *inputs]) as session:
-            for port, (contract, _) in targets.items():
-                run.checks.extend(
-                    _checks(session, port, contract, f"__port_{port}", conformance.RULES, readable)
-                )
+            for port, (contract, _, stats) in targets.items():
+                relation = quote(f"__port_{port}")
+                target = conformance.Target(port, contract, {}, readable, relation, stats)
+                run.checks.extend(_checks(session, target, conformance.RULES))
         return run
 
     def _publish(
@@ -745,21 +756,16 @@ class _Staging:
 
 
 def _checks(
-    session: Session,
-    port: str,
-    contract: Contract,
-    relation: str,
-    rules: tuple[conformance.Rule, ...],
-    readable: frozenset[str] = frozenset(),
+    session: Session, target: conformance.Target, rules: tuple[conformance.Rule, ...]
 ) -> list[Check]:
-    """Every rule on one relation, in a single scan of it."""
+    """Every rule on the target's relation, in at most one scan of it."""
     columns = {
         name: storable_type(kind) or kind
-        for name, kind in session.columns(f'SELECT * FROM "{relation}"')
+        for name, kind in session.columns(f"SELECT * FROM {target.relation}")
     }
-    target = conformance.Target(port, contract, columns, readable, f'"{relation}"')
+    target = dataclasses.replace(target, columns=columns)
     plans = [rule(target) for rule in rules]
-    compiled = conformance.compile_query(plans, f'"{relation}"')
+    compiled = conformance.compile_query(plans, target.relation)
     values: dict[str, Any] = {}
     if compiled is not None:
         query, keys = compiled

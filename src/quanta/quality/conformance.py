@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from quanta.model.catalog import TableStats
 from quanta.model.contract import Contract
 from quanta.model.result import Check, Outcome
 from quanta.model.types import parse_physical_type, storable_type
@@ -28,6 +29,8 @@ class Target:
     """Other relations the session can read by name (the product's input ports)."""
     relation: str = '"t"'
     """How the port's rows are named in the query, for rules that join them."""
+    stats: TableStats | None = None
+    """What the snapshot's metadata knows (row count, null counts, bounds), if anything."""
 
 
 @dataclass
@@ -108,11 +111,19 @@ def schema_rule(target: Target) -> Plan:
 
 def not_null_rule(target: Target) -> Plan:
     columns = [c for c in target.contract.columns if not c.nullable and c.name in target.columns]
-    measures = {
-        f"nulls:{c.name}": f"count(*) FILTER (WHERE {quote(c.name)} IS NULL)" for c in columns
-    }
+    known: dict[str, Any] = {}
+    measures: dict[str, str] = {}
+    for column in columns:
+        stats = target.stats.columns.get(column.name) if target.stats else None
+        if stats is not None and stats.nulls is not None:
+            known[f"nulls:{column.name}"] = stats.nulls
+        else:
+            measures[f"nulls:{column.name}"] = (
+                f"count(*) FILTER (WHERE {quote(column.name)} IS NULL)"
+            )
 
     def judge(values: dict[str, Any]) -> list[Check]:
+        values = {**known, **values}
         checks = []
         for column in columns:
             nulls = int(values[f"nulls:{column.name}"])
@@ -140,9 +151,13 @@ def primary_key_rule(target: Target) -> Plan:
         if len(key) == 1
         else f"count(DISTINCT ({', '.join(quote(name) for name in key)}))"
     )
-    measures = {"rows": "count(*)", "distinct_keys": distinct}
+    measures = {"distinct_keys": distinct}
+    known = {"rows": target.stats.rows} if target.stats else {}
+    if not known:
+        measures["rows"] = "count(*)"
 
     def judge(values: dict[str, Any]) -> list[Check]:
+        values = {**known, **values}
         duplicates = int(values["rows"]) - int(values["distinct_keys"])
         return [
             Check(
@@ -180,9 +195,11 @@ def contract_quality_rule(target: Target) -> Plan:
         for r in present
         if r not in runnable
     ]
-    measures, flags = rules.measures(runnable, target.contract, target.relation)
+    found = rules.measures(runnable, target.contract, target.relation, stats=target.stats)
     return Plan(
-        measures, lambda values: rules.judge(runnable, values, target.port) + skipped, flags
+        found.sql,
+        lambda values: rules.judge(runnable, {**found.known, **values}, target.port) + skipped,
+        found.flags,
     )
 
 

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from quanta.model.catalog import TableStats
 from quanta.model.contract import Contract
 from quanta.model.result import Check, Outcome
+from quanta.quality.statistics import UNKNOWN, Statistic, answer
 from quanta.sql_text import literal, quote
 
 SAMPLE_ROWS = 5
@@ -93,6 +95,8 @@ class QualityRule:
     """The observed value may show data of columns classified as PII: never report it."""
     duration: bool = False
     """The measure is an age in seconds, shown in the largest unit that fits."""
+    statistic: Statistic | None = None
+    """The same measure in terms a snapshot's statistics may answer without a scan."""
 
     def measure(self) -> str:
         if self.table_sql is not None:
@@ -249,6 +253,7 @@ def _freshness(
             column=column,
             severity="warning",
             duration=True,
+            statistic=Statistic("age", column, types[column]),
         )
     )
 
@@ -363,6 +368,7 @@ def _column_options(
                 threshold=Threshold("mustBe", 0),
                 count_sql=f"NOT ({column} {symbol} {literal(value)})",
                 column=name,
+                statistic=Statistic("outside", name, logical, ((symbol, value),)),
             )
         )
     if "pattern" in options:
@@ -529,11 +535,19 @@ def _library_rule(
     }
     quoted = quote(target) if target else ""
     if metric == "rowCount":
-        compiled.rules.append(QualityRule(table_sql="count(*)", **base))
+        compiled.rules.append(
+            QualityRule(table_sql="count(*)", statistic=Statistic("rows"), **base)
+        )
     elif metric == "nullValues":
-        compiled.rules.append(QualityRule(count_sql=f"{quoted} IS NULL", **base))
+        compiled.rules.append(
+            QualityRule(
+                count_sql=f"{quoted} IS NULL", statistic=Statistic("nulls", target or ""), **base
+            )
+        )
     elif metric == "missingValues":
-        missing = arguments.get("missingValues", [None, ""])
+        # Empty text counts as missing in text columns; other types can only be NULL.
+        text = types.get(target or "") == "string"
+        missing = arguments.get("missingValues", [None, ""] if text else [None])
         if not isinstance(missing, list):
             compiled.problems.append(
                 RuleProblem(
@@ -547,11 +561,21 @@ def _library_rule(
         parts = [f"{quoted} IS NULL"] + (
             [f"{quoted} IN ({', '.join(literal(v) for v in listed)})"] if listed else []
         )
-        compiled.rules.append(QualityRule(count_sql=" OR ".join(parts), **base))
+        statistic = None if listed else Statistic("nulls", target or "")
+        compiled.rules.append(
+            QualityRule(count_sql=" OR ".join(parts), statistic=statistic, **base)
+        )
     elif metric == "invalidValues":
-        predicate = _invalid(quoted, types.get(target or "", "string"), arguments, loc, compiled)
+        logical = types.get(target or "", "string")
+        predicate = _invalid(quoted, logical, arguments, loc, compiled)
         if predicate is not None:
-            compiled.rules.append(QualityRule(count_sql=predicate, **base))
+            compiled.rules.append(
+                QualityRule(
+                    count_sql=predicate,
+                    statistic=_range_statistic(target or "", logical, arguments),
+                    **base,
+                )
+            )
     elif metric == "duplicateValues":
         table = f"count({quoted}) - count(DISTINCT {quoted})"
         if percent:
@@ -707,6 +731,15 @@ def _invalid(
     return " OR ".join(f"({part})" for part in parts) if parts else "false"
 
 
+def _range_statistic(column: str, logical: str, arguments: dict[str, Any]) -> Statistic | None:
+    """invalidValues given as a range only: the column's bounds may settle it."""
+    if "validValues" in arguments or "pattern" in arguments:
+        return None
+    symbols = {"minimum": ">=", "maximum": "<="}
+    comparisons = tuple((symbols[key], arguments[key]) for key in symbols if key in arguments)
+    return Statistic("outside", column, logical, comparisons) if comparisons else None
+
+
 def _threshold(
     spec: dict[str, Any], loc: tuple[str | int, ...], compiled: CompiledRules
 ) -> Threshold | None:
@@ -760,10 +793,27 @@ def _pattern_problem(pattern: Any) -> str | None:
     return None
 
 
+@dataclass
+class Measures:
+    sql: dict[str, str] = field(default_factory=dict)
+    """Aggregates over the port's rows, by measure key."""
+    flags: dict[str, str] = field(default_factory=dict)
+    """Row predicates the aggregates read by name."""
+    known: dict[str, Any] = field(default_factory=dict)
+    """Measures the snapshot's statistics answered: no scan needed."""
+
+
 def measures(
-    rules: list[QualityRule], contract: Contract, relation: str = '"t"', prefix: str = "q"
-) -> tuple[dict[str, str], dict[str, str]]:
-    """The aggregates for all rules, and the row flags they read.
+    rules: list[QualityRule],
+    contract: Contract,
+    relation: str = '"t"',
+    prefix: str = "q",
+    stats: TableStats | None = None,
+) -> Measures:
+    """The aggregates for all rules, the row flags they read, and what statistics answer.
+
+    A rule the statistics settle is left out of the scan: a table measure always, a
+    row-level rule when it passes (one that fails is scanned, for its sample rows).
 
     Each row-level rule's predicate becomes one flag column, evaluated once per row and
     read by both its count and its sample. A sample row holds the primary key (or, without
@@ -777,10 +827,14 @@ def measures(
         if (column.classification or "").lower() in SENSITIVE
     }
     key = contract.primary_key or [contract.columns[0].name]
-    found: dict[str, str] = {}
-    flags: dict[str, str] = {}
+    result = Measures()
+    found, flags = result.sql, result.flags
     for index, rule in enumerate(rules):
         name = f"{prefix}{index}"
+        known = _known(rule, stats)
+        if known is not UNKNOWN:
+            result.known[name] = known
+            continue
         shown = [
             column
             for column in dict.fromkeys([*key, rule.column or ""])
@@ -806,7 +860,21 @@ def measures(
             found[name] = f"(SELECT struct_pack(n := count(*), sample := {sample}) {rows})"
         else:
             found[name] = rule.measure().replace(RELATION, relation)
-    return found, flags
+    return result
+
+
+def _known(rule: QualityRule, stats: TableStats | None) -> Any:
+    """The rule's measure from statistics, when they settle it; else `UNKNOWN`."""
+    if stats is None or rule.statistic is None:
+        return UNKNOWN
+    value = answer(rule.statistic, stats)
+    if value is UNKNOWN or rule.count_sql is None:
+        return value
+    if rule.percent:
+        value = round(100.0 * value / stats.rows, 4) if stats.rows else None
+    if value is not None and not rule.threshold.holds(value):
+        return UNKNOWN  # it fails: scan it, for a sample of the failing rows
+    return value
 
 
 def _age(seconds: float) -> str:

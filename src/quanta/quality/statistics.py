@@ -1,0 +1,109 @@
+"""Measures a snapshot's statistics answer without reading its rows.
+
+Iceberg manifests keep, per data file, the row count and per column the null and NaN
+counts and the lower and upper bounds; storage sums them into `TableStats`. A rule
+whose measure they settle (a row count, a null count, a range the bounds already fall
+inside, the newest value of a time column) costs no scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from math import floor
+from typing import Any, Literal
+
+from quanta.model.catalog import ColumnStats, TableStats
+
+UNKNOWN: Any = object()
+"""What `answer` returns when the statistics cannot settle the measure."""
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """What a rule measures, in terms statistics may answer.
+
+    - ``rows``: the row count;
+    - ``nulls``: rows where ``column`` is NULL;
+    - ``outside``: rows whose ``column`` breaks one of ``comparisons`` (``(">=", 0)``);
+      statistics only ever answer 0, when the bounds show that no value can;
+    - ``age``: seconds from the newest value of ``column`` to now (a date's data counts
+      until the day's end).
+    """
+
+    kind: Literal["rows", "nulls", "outside", "age"]
+    column: str = ""
+    logical: str = ""
+    comparisons: tuple[tuple[str, Any], ...] = ()
+
+
+def answer(statistic: Statistic, stats: TableStats, now: datetime | None = None) -> Any:
+    """The measure, or `UNKNOWN`."""
+    if statistic.kind == "rows":
+        return stats.rows
+    column = stats.columns.get(statistic.column)
+    if column is None or column.nulls is None:
+        return UNKNOWN
+    empty = column.nulls == stats.rows  # no values at all
+    if statistic.kind == "nulls":
+        return column.nulls
+    if statistic.kind == "outside":
+        if empty:
+            return 0
+        return 0 if _inside(column, statistic.logical, statistic.comparisons) else UNKNOWN
+    if empty:
+        return None  # as max() of no values: nothing to measure
+    newest = _point(column.upper, statistic.logical)
+    if not isinstance(newest, datetime):
+        return UNKNOWN
+    if statistic.logical == "date":
+        newest += timedelta(days=1)
+    moment = now or datetime.now(UTC)
+    return floor(moment.timestamp()) - floor(newest.replace(tzinfo=UTC).timestamp())
+
+
+def _inside(column: ColumnStats, logical: str, comparisons: tuple[tuple[str, Any], ...]) -> bool:
+    """Whether every value lies within the comparisons, judging by the bounds alone."""
+    if column.nans != 0:
+        return False  # NaN sorts above every number; the bounds leave it out
+    lower, upper = _point(column.lower, logical), _point(column.upper, logical)
+    if lower is None or upper is None:
+        return False
+    for symbol, given in comparisons:
+        value = _point(given, logical)
+        if value is None:
+            return False
+        try:
+            held = {
+                ">=": lower >= value,
+                ">": lower > value,
+                "<=": upper <= value,
+                "<": upper < value,
+            }[symbol]
+        except (TypeError, KeyError):
+            return False
+        if not held:
+            return False
+    return True
+
+
+def _point(value: Any, logical: str) -> Any:
+    """A bound or threshold as a comparable Python value (times as naive UTC), or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if logical in ("integer", "number"):
+        return value if isinstance(value, int | float) else None
+    if logical in ("date", "timestamp"):
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date | str):
+            try:
+                moment = datetime.fromisoformat(str(value))
+            except ValueError:
+                return None
+        else:
+            return None
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment
+    return None
