@@ -143,34 +143,25 @@ def not_null_rule(target: Target) -> Plan:
 
 
 def primary_key_rule(target: Target) -> Plan:
+    from quanta.quality import rules
+
     key = target.contract.primary_key
     if not key or any(name not in target.columns for name in key):
         return Plan()
-    distinct = (
-        f"count(DISTINCT {quote(key[0])})"
-        if len(key) == 1
-        else f"count(DISTINCT ({', '.join(quote(name) for name in key)}))"
-    )
-    measures = {"distinct_keys": distinct}
-    known = {"rows": target.stats.rows} if target.stats else {}
-    if not known:
-        measures["rows"] = "count(*)"
+    rule = rules.repeats(f"primary key ({', '.join(key)}) unique", key)
+    found = rules.measures([rule], target.contract, target.relation, prefix="pk")
 
     def judge(values: dict[str, Any]) -> list[Check]:
-        values = {**known, **values}
-        duplicates = int(values["rows"]) - int(values["distinct_keys"])
-        return [
-            Check(
-                name=f"primary key ({', '.join(key)}) unique",
-                port=target.port,
-                outcome=Outcome.PASSED if duplicates == 0 else Outcome.FAILED,
-                reason="" if duplicates == 0 else f"{duplicates} rows repeat a key",
-                observed=duplicates,
-                expected=0,
-            )
-        ]
+        checks = rules.judge([rule], values, target.port, prefix="pk")
+        for check in checks:
+            if not check.outcome.ok:
+                many = check.observed != 1
+                check.reason = (
+                    f"{check.observed} row{'s' if many else ''} repeat{'' if many else 's'} a key"
+                )
+        return checks
 
-    return Plan(measures, judge)
+    return Plan(found.sql, judge, found.flags)
 
 
 def contract_quality_rule(target: Target) -> Plan:
@@ -209,6 +200,9 @@ DATA_RULES: tuple[Rule, ...] = (not_null_rule, primary_key_rule, contract_qualit
 RULES: tuple[Rule, ...] = (schema_rule, *DATA_RULES)
 
 
+ROWS_SEEN = "rows seen"
+
+
 def compile_query(plans: list[Plan], relation: str) -> tuple[str, list[str]] | None:
     """One SELECT computing every measure of every plan, and the measure keys in order.
 
@@ -222,6 +216,10 @@ def compile_query(plans: list[Plan], relation: str) -> tuple[str, list[str]] | N
         f"{plan.measures[key]} AS m{index}"
         for index, (plan, key) in enumerate((plan, key) for plan in plans for key in plan.measures)
     ]
+    # Measures may all be subqueries of their own: an aggregate keeps the result one row
+    # (a row count a Parquet scan takes from the files' footers).
+    keys.append(ROWS_SEEN)
+    expressions.append(f"count(*) AS m{len(expressions)}")
     flags = {name: sql for plan in plans for name, sql in plan.flags.items()}
     source = relation
     if flags:

@@ -58,6 +58,7 @@ SYMBOLS = {
 RELATION = "\x00relation\x00"
 """Stands for the port's rows in a rule's SQL until the query is assembled."""
 FLAG_PREFIX = "__quanta_flag_"
+REPEAT = f"{FLAG_PREFIX}repeat"
 
 
 @dataclass(frozen=True)
@@ -330,14 +331,7 @@ def _column_options(
 ) -> None:
     column = quote(name)
     if unique:
-        compiled.rules.append(
-            QualityRule(
-                name=f"{name} unique",
-                threshold=Threshold("mustBe", 0),
-                table_sql=f"count({column}) - count(DISTINCT {column})",
-                column=name,
-            )
-        )
+        compiled.rules.append(repeats(f"{name} unique", [name], column=name))
     options = extra.get("logicalTypeOptions") or {}
     if not isinstance(options, dict):
         compiled.problems.append(
@@ -577,10 +571,7 @@ def _library_rule(
                 )
             )
     elif metric == "duplicateValues":
-        table = f"count({quoted}) - count(DISTINCT {quoted})"
-        if percent:
-            table = f"round(100.0 * ({table}) / nullif(count(*), 0), 4)"
-        compiled.rules.append(QualityRule(table_sql=table, **base))
+        compiled.rules.append(repeats(columns=[target or ""], **base))
 
 
 PLACEHOLDERS = ("${table}", "${object}", "{table}", "{object}")
@@ -707,7 +698,11 @@ def _invalid(
             )
             return None
         listed = [value for value in valid if value is not None]  # NULL is never invalid here
-        if listed:
+        if listed and logical == "string":
+            # A list lookup runs once per distinct value of a dictionary-encoded column;
+            # IN runs per row.
+            parts.append(f"NOT list_contains({literal(listed)}, {quoted})")
+        elif listed:
             parts.append(f"{quoted} NOT IN ({', '.join(literal(value) for value in listed)})")
     if pattern is not None:
         problem = _pattern_problem(pattern)
@@ -729,6 +724,46 @@ def _invalid(
         ]
         parts.append(f"NOT ({' AND '.join(comparisons)})")
     return " OR ".join(f"({part})" for part in parts) if parts else "false"
+
+
+def repeats(
+    name: str,
+    columns: list[str],
+    *,
+    threshold: Threshold = Threshold("mustBe", 0),
+    column: str | None = None,
+    percent: bool = False,
+    severity: str = "error",
+) -> QualityRule:
+    """Rows whose value of ``columns`` repeats another row's (NULL never repeats).
+
+    The rows are sorted on the value and each compared with the one before: cheaper than
+    hashing every distinct value (much cheaper when the table is nearly in order, as
+    append-only tables with growing keys are), and the repeated values come out as the
+    rule's sample.
+    """
+    if len(columns) == 1:
+        value = quote(columns[0])
+        same = f"{value} = lag({value}) OVER (ORDER BY {value})"
+    else:
+        # Several columns repeat as a whole, NULLs in them equal, as DISTINCT counts them.
+        fields = ", ".join(f"{quote(c)} := {quote(c)}" for c in columns)
+        order = ", ".join(quote(c) for c in columns)
+        same = (
+            f"struct_pack({fields}) IS NOT DISTINCT FROM "
+            f"lag(struct_pack({fields})) OVER (ORDER BY {order})"
+        )
+    return QualityRule(
+        name=name,
+        threshold=threshold,
+        column=column,
+        percent=percent,
+        severity=severity,
+        sample_sql=(
+            f"FROM (SELECT *, {same} AS {quote(REPEAT)} FROM {RELATION}) AS o "
+            f"WHERE o.{quote(REPEAT)}"
+        ),
+    )
 
 
 def _range_statistic(column: str, logical: str, arguments: dict[str, Any]) -> Statistic | None:
@@ -857,7 +892,11 @@ def measures(
             rows = rule.sample_sql.replace(RELATION, relation)
             fields = ", ".join(f"{quote(n)} := o.{quote(n)}" for n in shown)
             sample = f"min_by(struct_pack({fields}), 0, {SAMPLE_ROWS})" if shown else "NULL"
-            found[name] = f"(SELECT struct_pack(n := count(*), sample := {sample}) {rows})"
+            count = "count(*)"
+            if rule.percent:
+                total = stats.rows if stats else f"(SELECT count(*) FROM {relation})"
+                count = f"round(100.0 * count(*) / nullif({total}, 0), 4)"
+            found[name] = f"(SELECT struct_pack(n := {count}, sample := {sample}) {rows})"
         else:
             found[name] = rule.measure().replace(RELATION, relation)
     return result
