@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from quanta import registry
-from quanta.build.inputs import resolve_inputs
 from quanta.errors import (
     ConfigError,
     InvalidProduct,
@@ -39,7 +38,6 @@ from quanta.model.catalog import (
 )
 from quanta.model.contract import Contract
 from quanta.model.names import PortAddress, ProductId
-from quanta.model.product import DataProduct
 from quanta.model.relations import Binding, TableScan
 from quanta.model.result import (
     Build,
@@ -55,14 +53,18 @@ from quanta.quality import conformance
 from quanta.settings import Settings, load_settings
 from quanta.sql_text import quote
 from quanta.stores import MetadataStore
-from quanta.validation.batch import load_batch
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import pyarrow as pa
 
+    from quanta.build.inputs import ResolvedInputs
     from quanta.engines import Engine, Session
     from quanta.interop import ContractImport
+    from quanta.model.product import DataProduct
     from quanta.storage import StagedTable, Storage, TableName
+    from quanta.validation.folder import LoadedFolder
 
 Progress = Callable[[str, str], None]
 """Told (product, step) as long work moves on; the CLI shows it."""
@@ -157,7 +159,7 @@ class Mesh:
     # -- producing ---------------------------------------------------------------------
     def validate(self, path: str | Path) -> list[Validation]:
         """Check every product folder at or below ``path``, against its files and the catalog."""
-        return [validation for _, validation in load_batch(Path(path), self.store)]
+        return [validation for _, validation in _load_batch(Path(path), self.store)]
 
     def init_product(
         self,
@@ -176,7 +178,7 @@ class Mesh:
     def build(self, path: str | Path, progress: Progress = _quiet) -> list[Build]:
         """Build products into their tables' ``dev`` branch; nothing is published."""
         builds = []
-        for loaded, validation in load_batch(Path(path), self.store):
+        for loaded, validation in _load_batch(Path(path), self.store):
             if validation.issues or loaded.product is None:
                 issues = "; ".join(f"{i.location()}: {i.message}" for i in validation.issues)
                 builds.append(
@@ -200,7 +202,7 @@ class Mesh:
                 )
             return [self._check_published(target, version)]
         runs = []
-        for loaded, validation in load_batch(Path(target), self.store):
+        for loaded, validation in _load_batch(Path(target), self.store):
             if loaded.product is None:
                 raise InvalidProduct(f"{validation.product} does not validate", validation.issues)
             product = loaded.product
@@ -223,7 +225,7 @@ class Mesh:
         """
         publications: list[Publication] = []
         failed: set[str] = set()
-        for loaded, validation in load_batch(Path(path), self.store):
+        for loaded, validation in _load_batch(Path(path), self.store):
             product_id = validation.product
             started = time.perf_counter()
             if validation.issues or loaded.product is None:
@@ -474,7 +476,7 @@ class Mesh:
             staging.build.seconds = round(time.perf_counter() - started, 3)
             return staging
 
-        resolved = resolve_inputs(product, self.store)
+        resolved = _resolve_inputs(product, self.store)
         staging.uses = resolved.uses
         if resolved.problems:
             return fail("; ".join(f"{message} ({hint})" for _, message, hint in resolved.problems))
@@ -541,7 +543,7 @@ class Mesh:
             port: (product.contracts[port], table.scan, table.stats)
             for port, table in staged.items()
         }
-        inputs = resolve_inputs(product, self.store)
+        inputs = _resolve_inputs(product, self.store)
         return self._run_checks(str(product.id), targets, None, inputs.bindings)
 
     def _check_published(self, product_id: str, version: int | None) -> CheckRun:
@@ -791,3 +793,16 @@ def _parse_id(text: str) -> str:
         return str(ProductId.parse(text))
     except ValueError as error:
         raise UserError(str(error)) from None
+
+
+# Product folders are read only to validate, build or publish: their code loads on first use.
+def _load_batch(path: Path, store: MetadataStore) -> Iterator[tuple[LoadedFolder, Validation]]:
+    from quanta.validation.batch import load_batch
+
+    return load_batch(path, store)
+
+
+def _resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs:
+    from quanta.build.inputs import resolve_inputs
+
+    return resolve_inputs(product, store)

@@ -8,7 +8,6 @@ built-ins are also listed here so that a source checkout works without installin
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import entry_points
 from typing import Any
 
 from quanta.errors import ConfigError
@@ -22,6 +21,8 @@ BUILT_IN: dict[str, dict[str, str]] = {
 
 def available(group: str) -> dict[str, str]:
     """Adapter names of a group and where each is defined."""
+    from importlib.metadata import entry_points  # reads every installed package's metadata
+
     found = dict(BUILT_IN[group])
     for entry in entry_points(group=group):
         found.setdefault(entry.name, entry.value)
@@ -30,8 +31,10 @@ def available(group: str) -> dict[str, str]:
 
 def load(group: str, name: str) -> Any:
     """The adapter class registered under ``name``; a clear error when there is none."""
-    adapters = available(group)
-    target = adapters.get(name)
+    # Built-in names win over plugins (see `available`): no need to scan the entry points.
+    target = BUILT_IN[group].get(name)
+    adapters = BUILT_IN[group] if target else available(group)
+    target = target or adapters.get(name)
     if target is None:
         kind = group.split(".")[1].rstrip("s")
         raise ConfigError(
