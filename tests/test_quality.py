@@ -642,3 +642,77 @@ def test_a_composite_primary_key_repeats_as_a_whole() -> None:
     [check] = plan.judge(dict(zip(keys, connection.execute(query).fetchone() or (), strict=True)))
     assert (check.observed, check.reason) == (1, "1 row repeats a key")
     assert check.samples == [{"a": 1, "b": "x"}]
+
+
+def test_completeness_is_a_service_level_on_a_column_or_the_whole_table() -> None:
+    sla = [
+        {"property": "completeness", "value": 60, "unit": "percent", "element": "t.a"},
+        {"property": "completeness", "value": 60, "element": "t"},
+    ]
+    column, table = run_rules(
+        [{"name": "a", "logicalType": "integer"}, {"name": "b", "logicalType": "integer"}],
+        "SELECT * FROM (VALUES (1, 1), (2, NULL), (NULL, 3), (4, 4), (5, 5)) v(a, b)",
+        sla=sla,
+    )
+    assert (column.name, column.outcome, column.observed) == (
+        "completeness a at least 60 %",
+        Outcome.PASSED,
+        80.0,
+    )
+    # 3 of 5 rows have both values: exactly the level
+    assert (table.name, table.outcome, table.observed) == (
+        "completeness t at least 60 %",
+        Outcome.PASSED,
+        60.0,
+    )
+    [short] = run_rules(
+        [{"name": "a", "logicalType": "integer"}],
+        "SELECT * FROM (VALUES (1), (NULL)) v(a)",
+        sla=[{"property": "completeness", "value": 99, "element": "t.a"}],
+    )
+    assert (short.outcome, short.severity) == (Outcome.WARNED, "warning")  # it does not block
+    assert short.reason == "observed 50.0 %, expected >= 99 %"
+
+
+@pytest.mark.parametrize(
+    ("level", "message", "field"),
+    [
+        (
+            "{property: completeness, value: 101, unit: percent, element: targets.name}",
+            "completeness of 101 'percent' is not a percentage",
+            "slaProperties[0].value",
+        ),
+        (
+            "{property: completeness, value: 99, unit: rows, element: targets.name}",
+            "completeness of 99 'rows' is not a percentage",
+            "slaProperties[0].unit",
+        ),
+        (
+            "{property: completeness, value: 99, element: targets.nickname}",
+            "completeness is measured on 'targets.nickname', which the contract does not declare",
+            "slaProperties[0].element",
+        ),
+    ],
+)
+def test_a_completeness_level_that_cannot_be_measured_is_an_issue(
+    mesh: Mesh, source_product: Path, level: str, message: str, field: str
+) -> None:
+    add_to_contract(
+        source_product / "contracts" / "targets.odcs.yaml", "slaProperties:\n", f"- {level}\n"
+    )
+    [validation] = mesh.validate(source_product)
+    [issue] = validation.issues
+    assert (issue.message, issue.field) == (message, field)
+
+
+def test_completeness_is_tracked_by_day_beside_freshness(mesh: Mesh, source_product: Path) -> None:
+    add_to_contract(
+        source_product / "contracts" / "targets.odcs.yaml",
+        "slaProperties:\n",
+        "- {property: completeness, value: 99, unit: percent, element: targets.name}\n",
+    )
+    [publication] = mesh.publish(source_product)
+    assert checks_by_name(publication)["completeness name at least 99 %"].observed == 100.0
+    [level] = mesh.describe("finance.targets").service_levels
+    assert level.name == "targets: completeness name at least 99 %"
+    assert (level.days_met, level.days_measured) == (1, 1)

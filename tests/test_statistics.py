@@ -178,3 +178,10 @@ def test_a_published_product_with_statistics_checks_on_demand(
     assert publication.outcome.ok
     [run] = mesh.check("finance.targets")
     assert {c.name: c.observed for c in run.checks}["column id not null"] == 0
+
+
+def test_completeness_comes_from_null_counts_when_they_settle_it() -> None:
+    assert answer(Statistic("complete", columns=("x",)), STATS) == 80.0
+    assert answer(Statistic("complete", columns=("n", "day")), STATS) == 100.0
+    # NULLs in two columns may fall on the same rows or not: only a scan can tell.
+    assert answer(Statistic("complete", columns=("x", "at")), STATS) is UNKNOWN

@@ -95,7 +95,11 @@ def _from_odcs(document: dict[str, Any]) -> ContractImport:
     if not isinstance(objects, list):
         raise ValueError("schema must be a list of tables")
     for level in keep.get("slaProperties") or []:
-        if isinstance(level, dict) and level.get("property") not in ("freshness", "retention"):
+        if isinstance(level, dict) and level.get("property") not in (
+            "freshness",
+            "completeness",
+            "retention",
+        ):
             result.unmapped.append(
                 Unmapped(
                     f"slaProperties.{level.get('property')}",

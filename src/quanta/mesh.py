@@ -70,6 +70,8 @@ Progress = Callable[[str, str], None]
 """Told (product, step) as long work moves on; the CLI shows it."""
 
 DEV_BRANCH = "dev"
+SERVICE_LEVELS = ("freshness ", "completeness ")
+"""Checks measuring a service level start with these words; `show` tracks them by day."""
 PUBLISH_BRANCH_PREFIX = "publish-"
 
 
@@ -343,7 +345,8 @@ class Mesh:
         )
 
     def service_levels(self, product_id: str, days: int = 30) -> list[ServiceLevelStatus]:
-        """Each measured service level (freshness), day by day over the last ``days``.
+        """Each measured service level (freshness, completeness), day by day over the last
+        ``days``.
 
         A day counts as met when every measurement of the level that day passed.
         """
@@ -352,7 +355,7 @@ class Mesh:
         by_level: dict[str, dict[date, bool]] = {}
         for run in self.store.check_history(product_id, since):
             for check in run.checks:
-                if str(check.get("name", "")).startswith("freshness "):
+                if str(check.get("name", "")).startswith(SERVICE_LEVELS):
                     day = run.checked_at.date()
                     held = check.get("outcome") == "passed"
                     levels = by_level.setdefault(f"{check.get('port')}: {check['name']}", {})

@@ -163,6 +163,8 @@ def compile_contract(contract: Contract, inputs: set[str] | None = None) -> Comp
     for index, level in enumerate(contract.sla_properties):
         if level.property == "freshness":
             _freshness(level, ("slaProperties", index), contract.table.name, types, compiled)
+        elif level.property == "completeness":
+            _completeness(level, ("slaProperties", index), contract.table.name, types, compiled)
     _unique_names(compiled.rules)
     return compiled
 
@@ -255,6 +257,57 @@ def _freshness(
             severity="warning",
             duration=True,
             statistic=Statistic("age", column, types[column]),
+        )
+    )
+
+
+def _completeness(
+    level: Any,
+    loc: tuple[str | int, ...],
+    table: str,
+    types: dict[str, str],
+    compiled: CompiledRules,
+) -> None:
+    """Service level: at least ``value`` percent of the rows have every value of
+    ``element`` (a column, or the whole table: all declared columns). It warns."""
+    element = level.element or table
+    column = element.split(".")[-1] if "." in element else None
+    if column is not None and column not in types:
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "element"),
+                f"completeness is measured on {element!r}, which the contract does not declare",
+                f"write element: {table} (every column) or {table}.<column>",
+            )
+        )
+        return
+    value = level.value
+    unit = str(level.unit or "percent").lower()
+    if (
+        unit not in ("percent", "%")
+        or isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= 100
+    ):
+        compiled.problems.append(
+            RuleProblem(
+                (*loc, "value" if unit in ("percent", "%") else "unit"),
+                f"completeness of {value!r} {unit!r} is not a percentage",
+                "write a number from 0 to 100 and unit: percent (e.g. value: 99.5)",
+            )
+        )
+        return
+    columns = [column] if column else list(types)
+    present = " AND ".join(f"{quote(name)} IS NOT NULL" for name in columns)
+    compiled.rules.append(
+        QualityRule(
+            name=f"completeness {column or table} at least {value} %",
+            threshold=Threshold("mustBeGreaterOrEqualTo", value),
+            table_sql=f"round(100.0 * count(*) FILTER (WHERE {present}) / nullif(count(*), 0), 4)",
+            column=column,
+            percent=True,
+            severity="warning",
+            statistic=Statistic("complete", columns=tuple(columns)),
         )
     )
 

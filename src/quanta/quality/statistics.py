@@ -28,19 +28,23 @@ class Statistic:
     - ``outside``: rows whose ``column`` breaks one of ``comparisons`` (``(">=", 0)``);
       statistics only ever answer 0, when the bounds show that no value can;
     - ``age``: seconds from the newest value of ``column`` to now (a date's data counts
-      until the day's end).
+      until the day's end);
+    - ``complete``: the percentage of rows with a value in every one of ``columns``.
     """
 
-    kind: Literal["rows", "nulls", "outside", "age"]
+    kind: Literal["rows", "nulls", "outside", "age", "complete"]
     column: str = ""
     logical: str = ""
     comparisons: tuple[tuple[str, Any], ...] = ()
+    columns: tuple[str, ...] = ()
 
 
 def answer(statistic: Statistic, stats: TableStats, now: datetime | None = None) -> Any:
     """The measure, or `UNKNOWN`."""
     if statistic.kind == "rows":
         return stats.rows
+    if statistic.kind == "complete":
+        return _complete(stats, statistic.columns)
     column = stats.columns.get(statistic.column)
     if column is None or column.nulls is None:
         return UNKNOWN
@@ -60,6 +64,20 @@ def answer(statistic: Statistic, stats: TableStats, now: datetime | None = None)
         newest += timedelta(days=1)
     moment = now or datetime.now(UTC)
     return floor(moment.timestamp()) - floor(newest.replace(tzinfo=UTC).timestamp())
+
+
+def _complete(stats: TableStats, columns: tuple[str, ...]) -> Any:
+    """Percent of rows without NULL in ``columns``: exact for one column, or when none of
+    them has a NULL; rows missing values in several columns may overlap."""
+    if not stats.rows:
+        return None  # as the scan: nothing to measure
+    nulls = [stats.columns[name].nulls if name in stats.columns else None for name in columns]
+    if any(count is None for count in nulls):
+        return UNKNOWN
+    known = [count for count in nulls if count is not None]
+    if len(known) == 1 or not any(known):
+        return round(100.0 * (stats.rows - sum(known)) / stats.rows, 4)
+    return UNKNOWN
 
 
 def _inside(column: ColumnStats, logical: str, comparisons: tuple[tuple[str, Any], ...]) -> bool:
