@@ -688,6 +688,11 @@ def test_completeness_is_a_service_level_on_a_column_or_the_whole_table() -> Non
             "slaProperties[0].unit",
         ),
         (
+            "{property: completeness, value: 99, element: nickname}",
+            "completeness is measured on 'nickname', which the contract does not declare",
+            "slaProperties[0].element",
+        ),
+        (
             "{property: completeness, value: 99, element: targets.nickname}",
             "completeness is measured on 'targets.nickname', which the contract does not declare",
             "slaProperties[0].element",
@@ -716,3 +721,23 @@ def test_completeness_is_tracked_by_day_beside_freshness(mesh: Mesh, source_prod
     [level] = mesh.describe("finance.targets").service_levels
     assert level.name == "targets: completeness name at least 99 %"
     assert (level.days_met, level.days_measured) == (1, 1)
+
+
+def test_completeness_of_a_bare_column_name_is_that_column() -> None:
+    [level] = run_rules(
+        [{"name": "a", "logicalType": "integer"}, {"name": "b", "logicalType": "integer"}],
+        "SELECT * FROM (VALUES (1, NULL), (2, NULL)) v(a, b)",
+        sla=[{"property": "completeness", "value": 100, "element": "a"}],
+    )
+    assert (level.name, level.observed) == ("completeness a at least 100 %", 100.0)
+
+
+def test_a_date_bound_not_written_as_iso_is_an_issue(mesh: Mesh, source_product: Path) -> None:
+    add_to_contract(
+        source_product / "contracts" / "targets.odcs.yaml",
+        "    logicalType: timestamp\n",
+        "    logicalTypeOptions: {minimum: '20260101'}\n",
+    )
+    [validation] = mesh.validate(source_product)
+    [issue] = validation.issues
+    assert issue.message == "minimum '20260101' is not a date, and the column is timestamp"

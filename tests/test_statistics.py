@@ -15,7 +15,7 @@ from quanta.model.contract import Contract
 from quanta.model.relations import Binding
 from quanta.model.result import Check
 from quanta.quality import conformance
-from quanta.quality.statistics import UNKNOWN, Statistic, answer
+from quanta.quality.statistics import UNKNOWN, Statistic, answer, percent
 
 
 def results(mesh: Mesh, product: str, *, stats: bool) -> dict[str, Check]:
@@ -185,3 +185,40 @@ def test_completeness_comes_from_null_counts_when_they_settle_it() -> None:
     assert answer(Statistic("complete", columns=("n", "day")), STATS) == 100.0
     # NULLs in two columns may fall on the same rows or not: only a scan can tell.
     assert answer(Statistic("complete", columns=("x", "at")), STATS) is UNKNOWN
+
+
+def test_percentages_round_a_half_away_from_zero_as_the_engine_does() -> None:
+    assert percent(1, 128) == 0.7813  # 0.78125: Python's round() would give 0.7812
+    assert percent(125, 128) == 97.6563
+    assert percent(0, 0) is None
+
+
+@pytest.mark.parametrize(
+    "threshold",
+    [
+        "2026-01-01T00:00:00+02:00",  # an offset: the engine decides
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "20260101",  # not a form both Python and the engine read
+    ],
+)
+def test_thresholds_python_and_the_engine_might_read_apart_are_left_to_the_scan(
+    threshold: object,
+) -> None:
+    rule = Statistic("outside", "day", "timestamp", ((">=", threshold),))
+    assert answer(rule, STATS) is UNKNOWN
+
+
+def test_a_float_threshold_on_a_whole_number_column_is_left_to_the_scan() -> None:
+    assert answer(Statistic("outside", "n", "integer", ((">", 0.5),)), STATS) is UNKNOWN
+    assert answer(Statistic("outside", "n", "integer", ((">", 0),)), STATS) == 0
+
+
+def test_a_home_whose_path_has_a_space_publishes_and_reads_back(
+    tmp_path: Path, source_product: Path
+) -> None:
+    with Mesh.open(tmp_path / "My Projects" / "home") as mesh:
+        [publication] = mesh.publish(source_product)
+        assert publication.outcome.ok, publication.reason
+        assert mesh.read("finance.targets").num_rows == 3
+        [run] = mesh.check("finance.targets")
+        assert run.outcome.ok

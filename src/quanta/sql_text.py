@@ -18,7 +18,8 @@ def literal(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, datetime):
-        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+        kind = "TIMESTAMP" if value.tzinfo is None else "TIMESTAMPTZ"  # keep the offset
+        return f"{kind} '{value.isoformat(sep=' ')}'"
     if isinstance(value, date):
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, list | tuple):

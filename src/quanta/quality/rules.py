@@ -27,7 +27,7 @@ from typing import Any
 from quanta.model.catalog import TableStats
 from quanta.model.contract import Contract
 from quanta.model.result import Check, Outcome
-from quanta.quality.statistics import UNKNOWN, Statistic, answer
+from quanta.quality.statistics import UNKNOWN, Statistic, answer, percent
 from quanta.sql_text import literal, quote
 
 SAMPLE_ROWS = 5
@@ -271,7 +271,8 @@ def _completeness(
     """Service level: at least ``value`` percent of the rows have every value of
     ``element`` (a column, or the whole table: all declared columns). It warns."""
     element = level.element or table
-    column = element.split(".")[-1] if "." in element else None
+    # table.column, a bare column name (as freshness takes it), or the table itself
+    column = element.split(".")[-1] if element != table else None
     if column is not None and column not in types:
         compiled.problems.append(
             RuleProblem(
@@ -468,6 +469,10 @@ def _column_options(
         )
 
 
+ISO = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?")
+"""Dates and times as written in ISO 8601, which both the engine and Python read alike."""
+
+
 def _bound_problem(key: str, value: Any, logical: str) -> tuple[str, str] | None:
     """Why ``value`` cannot bound a column of type ``logical``, as (message, hint)."""
     numeric = logical in ("integer", "number")
@@ -476,10 +481,10 @@ def _bound_problem(key: str, value: Any, logical: str) -> tuple[str, str] | None
         return f"{key} {value!r} is not a number or a date", f"write {key}: 0"
     if numeric and not isinstance(value, int | float):
         return f"{key} {value!r} is not a number, and the column is {logical}", f"write {key}: 0"
-    if timely and not isinstance(value, date | str):
+    if timely and not (isinstance(value, date) or (isinstance(value, str) and ISO.match(value))):
         return (
             f"{key} {value!r} is not a date, and the column is {logical}",
-            f"write {key}: 2024-01-01",
+            f"write {key}: 2024-01-01 (or 2024-01-01 08:00:00)",
         )
     if not numeric and not timely:
         return (
@@ -963,7 +968,7 @@ def _known(rule: QualityRule, stats: TableStats | None) -> Any:
     if value is UNKNOWN or rule.count_sql is None:
         return value
     if rule.percent:
-        value = round(100.0 * value / stats.rows, 4) if stats.rows else None
+        value = percent(value, stats.rows)
     if value is not None and not rule.threshold.holds(value):
         return UNKNOWN  # it fails: scan it, for a sample of the failing rows
     return value

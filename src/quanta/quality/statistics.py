@@ -8,8 +8,10 @@ inside, the newest value of a time column) costs no scan.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from math import floor
 from typing import Any, Literal
 
@@ -76,8 +78,17 @@ def _complete(stats: TableStats, columns: tuple[str, ...]) -> Any:
         return UNKNOWN
     known = [count for count in nulls if count is not None]
     if len(known) == 1 or not any(known):
-        return round(100.0 * (stats.rows - sum(known)) / stats.rows, 4)
+        return percent(stats.rows - sum(known), stats.rows)
     return UNKNOWN
+
+
+def percent(part: int, whole: int) -> float | None:
+    """``100 * part / whole`` to 4 decimals, a half rounded away from zero as the engine's
+    ``round`` does (Python's rounds it to even); None for no rows."""
+    if not whole:
+        return None
+    exact = Decimal(100) * part / Decimal(whole)
+    return float(exact.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
 
 
 def _inside(column: ColumnStats, logical: str, comparisons: tuple[tuple[str, Any], ...]) -> bool:
@@ -88,7 +99,7 @@ def _inside(column: ColumnStats, logical: str, comparisons: tuple[tuple[str, Any
     if lower is None or upper is None:
         return False
     for symbol, given in comparisons:
-        value = _point(given, logical)
+        value = _point(given, logical, threshold=True)
         if value is None:
             return False
         try:
@@ -105,23 +116,31 @@ def _inside(column: ColumnStats, logical: str, comparisons: tuple[tuple[str, Any
     return True
 
 
-def _point(value: Any, logical: str) -> Any:
-    """A bound or threshold as a comparable Python value (times as naive UTC), or None."""
+def _point(value: Any, logical: str, *, threshold: bool = False) -> Any:
+    """A bound or threshold as a comparable Python value (times as naive UTC), or None
+    where Python and the engine might compare it differently: the scan then decides."""
     if value is None or isinstance(value, bool):
         return None
     if logical in ("integer", "number"):
-        return value if isinstance(value, int | float) else None
+        if not isinstance(value, int | float):
+            return None
+        if logical == "integer" and isinstance(value, float) and threshold:
+            return None  # the engine compares a whole number with a float as two floats
+        return value if abs(value) < 2**53 else None
     if logical in ("date", "timestamp"):
         if isinstance(value, datetime):
             moment = value
-        elif isinstance(value, date | str):
-            try:
-                moment = datetime.fromisoformat(str(value))
-            except ValueError:
-                return None
+        elif isinstance(value, date) or (isinstance(value, str) and DATE_TIME.fullmatch(value)):
+            moment = datetime.fromisoformat(str(value))
         else:
             return None
         if moment.tzinfo is not None:
+            if threshold:
+                return None  # an offset on a threshold: leave it to the engine
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment
     return None
+
+
+DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}:\d{2})?")
+"""Dates and times both Python and the engine read, as the statistics keep them."""

@@ -7,7 +7,6 @@ import warnings
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
@@ -162,11 +161,12 @@ def _has_rows(iceberg: Table) -> bool:
     return bool(summary and int(summary.get("total-records", 0)))
 
 
-def _contents(iceberg: Table, snapshot_id: int) -> tuple[tuple[str, ...] | None, TableStats]:
-    """The snapshot's Parquet files (None if it has delete files) and its statistics.
+def _contents(iceberg: Table, snapshot_id: int) -> tuple[tuple[str, ...] | None, TableStats | None]:
+    """The snapshot's Parquet files and its statistics, from its manifests.
 
-    Both come from the manifests: what any Iceberg writer records per data file (rows,
-    null and NaN counts, lower and upper bounds), summed over the files.
+    The statistics are what any Iceberg writer records per data file (rows, null and NaN
+    counts, lower and upper bounds), summed over the files. Both are None when the snapshot
+    has delete files: its files then hold rows it no longer has.
     """
     tasks = list(iceberg.scan(snapshot_id=snapshot_id).plan_files())
     plain = all(
@@ -175,7 +175,9 @@ def _contents(iceberg: Table, snapshot_id: int) -> tuple[tuple[str, ...] | None,
         and task.file.file_format == FileFormat.PARQUET
         for task in tasks
     )
-    files = tuple(_local(task.file.file_path) for task in tasks) if plain else None
+    if not plain:
+        return None, None
+    files = tuple(_local(task.file.file_path) for task in tasks)
     schema = iceberg.schema()
     rows = sum(task.file.record_count for task in tasks)
     columns: dict[str, ColumnStats] = {}
@@ -236,6 +238,9 @@ def _json(kind: PrimitiveType, value: Any) -> int | float | str:
 
 
 def _local(uri: str) -> str:
-    """A data file's address as engines take it: a plain path for local files."""
-    parsed = urlparse(uri)
-    return unquote(parsed.path) if parsed.scheme == "file" else uri
+    """A data file's address as engines take it: a plain path for local files.
+
+    pyiceberg writes under the warehouse URI as it is spelled, percent signs included (a
+    home in ``My Projects`` holds a folder ``My%20Projects``): the path is not decoded.
+    """
+    return uri.removeprefix("file://")
