@@ -16,6 +16,7 @@ from quanta.model.catalog import TableStats
 from quanta.model.contract import Contract
 from quanta.model.result import Check, Outcome
 from quanta.model.types import parse_physical_type, storable_type
+from quanta.quality.statistics import UNKNOWN, Statistic, answer
 from quanta.sql_text import quote
 
 
@@ -114,9 +115,9 @@ def not_null_rule(target: Target) -> Plan:
     known: dict[str, Any] = {}
     measures: dict[str, str] = {}
     for column in columns:
-        stats = target.stats.columns.get(column.name) if target.stats else None
-        if stats is not None and stats.nulls is not None:
-            known[f"nulls:{column.name}"] = stats.nulls
+        nulls = answer(Statistic("nulls", column.name), target.stats) if target.stats else UNKNOWN
+        if nulls is not UNKNOWN:
+            known[f"nulls:{column.name}"] = nulls
         else:
             measures[f"nulls:{column.name}"] = (
                 f"count(*) FILTER (WHERE {quote(column.name)} IS NULL)"

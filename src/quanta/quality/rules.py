@@ -27,7 +27,7 @@ from typing import Any
 from quanta.model.catalog import TableStats
 from quanta.model.contract import Contract
 from quanta.model.result import Check, Outcome
-from quanta.quality.statistics import UNKNOWN, Statistic, answer, percent
+from quanta.quality.statistics import ISO_DATE_TIME, UNKNOWN, Statistic, answer, percent
 from quanta.sql_text import literal, quote
 
 SAMPLE_ROWS = 5
@@ -469,10 +469,6 @@ def _column_options(
         )
 
 
-ISO = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?")
-"""Dates and times as written in ISO 8601, which both the engine and Python read alike."""
-
-
 def _bound_problem(key: str, value: Any, logical: str) -> tuple[str, str] | None:
     """Why ``value`` cannot bound a column of type ``logical``, as (message, hint)."""
     numeric = logical in ("integer", "number")
@@ -481,7 +477,9 @@ def _bound_problem(key: str, value: Any, logical: str) -> tuple[str, str] | None
         return f"{key} {value!r} is not a number or a date", f"write {key}: 0"
     if numeric and not isinstance(value, int | float):
         return f"{key} {value!r} is not a number, and the column is {logical}", f"write {key}: 0"
-    if timely and not (isinstance(value, date) or (isinstance(value, str) and ISO.match(value))):
+    if timely and not (
+        isinstance(value, date) or (isinstance(value, str) and ISO_DATE_TIME.fullmatch(value))
+    ):
         return (
             f"{key} {value!r} is not a date, and the column is {logical}",
             f"write {key}: 2024-01-01 (or 2024-01-01 08:00:00)",

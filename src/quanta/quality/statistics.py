@@ -130,7 +130,7 @@ def _point(value: Any, logical: str, *, threshold: bool = False) -> Any:
     if logical in ("date", "timestamp"):
         if isinstance(value, datetime):
             moment = value
-        elif isinstance(value, date) or (isinstance(value, str) and DATE_TIME.fullmatch(value)):
+        elif isinstance(value, date) or (isinstance(value, str) and ISO_DATE_TIME.fullmatch(value)):
             moment = datetime.fromisoformat(str(value))
         else:
             return None
@@ -142,5 +142,7 @@ def _point(value: Any, logical: str, *, threshold: bool = False) -> Any:
     return None
 
 
-DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([+-]\d{2}:\d{2})?")
-"""Dates and times both Python and the engine read, as the statistics keep them."""
+ISO_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?"
+)
+"""Dates and times written as ISO 8601, which Python and the engine read alike."""
