@@ -12,7 +12,7 @@ def quote(name: str) -> str:
 
 
 def literal(value: Any) -> str:
-    """A value as a SQL literal: booleans, numbers, dates, timestamps, lists, else text."""
+    """A value as a SQL literal: booleans, numbers, dates, timestamps, lists, structs, else text."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -24,4 +24,7 @@ def literal(value: Any) -> str:
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        # A struct: its keys are literals too, so no key can leave the braces.
+        return "{" + ", ".join(f"{literal(str(k))}: {literal(v)}" for k, v in value.items()) + "}"
     return "'" + str(value).replace("'", "''") + "'"

@@ -6,6 +6,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from quanta.build.files import OutsideFolder, source_files
 from quanta.model.catalog import InputUse
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding, FileScan
@@ -30,10 +31,18 @@ def resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs
     for index, port in enumerate(product.descriptor.input_ports):
         source = port.source
         if source is not None:
-            path = (folder / source.path).resolve()
-            resolved.bindings.append(
-                Binding(((port.name,),), FileScan(str(path), source.file_format, source.options))
+            try:
+                files = source_files(folder, source.path)
+            except OutsideFolder as error:
+                resolved.problems.append((index, f"source {error.problem}", error.todo))
+                continue
+            scan = FileScan(
+                tuple(str(path) for path in files),
+                source.file_format,
+                source.options,
+                label=source.path,
             )
+            resolved.bindings.append(Binding(((port.name,),), scan))
             resolved.uses.append(InputUse(port=port.name, source=source.path))
             continue
         address = port.upstream

@@ -12,14 +12,23 @@ SKIPPED_FOLDERS = {".git", ".quanta", ".venv", "node_modules", "__pycache__", "d
 
 
 def discover(path: Path) -> list[Path]:
-    """Product folders at or below ``path`` (a folder holding ``dataproduct.yaml``)."""
+    """Product folders at or below ``path`` (a folder holding ``dataproduct.yaml``).
+
+    Symbolic links to folders below ``path`` are not followed: a link to ``/`` would walk
+    the whole file system, and a loop would list the same product again and again.
+    """
     if (path / DESCRIPTOR).is_file():
         return [path]
     found: list[Path] = []
     if not path.is_dir():
         return found
     for child in sorted(path.iterdir()):
-        if child.is_dir() and child.name not in SKIPPED_FOLDERS and not child.name.startswith("."):
+        if (
+            child.is_dir()
+            and not child.is_symlink()
+            and child.name not in SKIPPED_FOLDERS
+            and not child.name.startswith(".")
+        ):
             found.extend(discover(child))
     return found
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quanta.build.files import OutsideFolder, inside
 from quanta.build.sql_guard import check_sql
 from quanta.model.product import DataProduct
 
@@ -20,11 +21,22 @@ class TransformationFailed(Exception):
     """The product's own code could not run; the message says where and why."""
 
 
+def code_file(product: DataProduct) -> Path:
+    """The transformation's file, which must be a file inside the product folder."""
+    try:
+        return inside(Path(product.folder), product.transformation.path)
+    except OutsideFolder as error:
+        raise TransformationFailed(f"the transformation file {error}") from None
+
+
 def sql_problems(product: DataProduct, visible: list[tuple[str, ...]]) -> list[str]:
     transformation = product.transformation
+    try:
+        path = code_file(product)
+    except TransformationFailed as error:
+        return [str(error)]
     if transformation.language != "sql":
         return []
-    path = Path(product.folder) / transformation.path
     problems = check_sql(path.read_text(encoding="utf-8"), visible)
     return [
         f"{transformation.path}{f':{p.line}' if p.line else ''}: {p.message} ({p.hint})"
@@ -35,7 +47,7 @@ def sql_problems(product: DataProduct, visible: list[tuple[str, ...]]) -> list[s
 def run(product: DataProduct, session: Session) -> dict[str, str]:
     """Run the product's code; return, per output port, the query that yields its rows."""
     transformation = product.transformation
-    path = Path(product.folder) / transformation.path
+    path = code_file(product)
     ports = [port.name for port in product.descriptor.output_ports]
     if transformation.language == "sql":
         return {ports[0]: path.read_text(encoding="utf-8")}

@@ -43,13 +43,14 @@ class Engine(Protocol):
     name: str
 
     def session(
-        self,
-        bindings: Sequence[Binding],
-        *,
-        sandboxed: bool = True,
-        also_readable: Sequence[str] = (),
+        self, bindings: Sequence[Binding], *, also_readable: Sequence[str] = ()
     ) -> AbstractContextManager[Session]:
-        """A session reading ``bindings``, and later bindings of ``also_readable`` folders."""
+        """A sandboxed session reading ``bindings``, and later bindings in ``also_readable``.
+
+        The sandbox is in place before anything a user declared reaches the engine: the
+        session reads the bindings' files (exactly those, where they are known) and the
+        ``also_readable`` folders, and nothing else.
+        """
         ...
 
     def export(self, sql: str, path: Path, variables: dict[str, Any]) -> int:

@@ -12,10 +12,18 @@ standard's own extension point, ``customProperties``:
 
 from __future__ import annotations
 
+import difflib
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from quanta.model._base import AuthoritativeDefinition, CustomProperty, Document
 from quanta.model.contract import Contract
@@ -39,8 +47,119 @@ class Transformation(BaseModel):
         return relative_path(value)
 
 
+# The reader options a source may set, by format, and the kind of value each takes. Only
+# these reach the engine: an option that writes tables (rejects_table), names files in the
+# rows (filename) or reads other folders (hive_partitioning) is left out on purpose.
+SOURCE_OPTIONS: dict[str, dict[str, str]] = {
+    "csv": {
+        "all_varchar": "boolean",
+        "allow_quoted_nulls": "boolean",
+        "auto_detect": "boolean",
+        "auto_type_candidates": "texts",
+        "column_names": "texts",
+        "column_types": "types",
+        "columns": "columns",
+        "comment": "text",
+        "compression": "text",
+        "dateformat": "text",
+        "decimal_separator": "text",
+        "delim": "text",
+        "dtypes": "types",
+        "encoding": "text",
+        "escape": "text",
+        "force_not_null": "texts",
+        "header": "boolean",
+        "ignore_errors": "boolean",
+        "max_line_size": "count",
+        "names": "texts",
+        "new_line": "text",
+        "normalize_names": "boolean",
+        "null_padding": "boolean",
+        "nullstr": "text or texts",
+        "parallel": "boolean",
+        "quote": "text",
+        "sample_size": "count",
+        "sep": "text",
+        "skip": "count",
+        "strict_mode": "boolean",
+        "thousands": "text",
+        "timestampformat": "text",
+        "types": "types",
+        "union_by_name": "boolean",
+    },
+    "parquet": {
+        "binary_as_string": "boolean",
+        "file_row_number": "boolean",
+        "union_by_name": "boolean",
+    },
+    "json": {
+        "auto_detect": "boolean",
+        "columns": "columns",
+        "compression": "text",
+        "convert_strings_to_integers": "boolean",
+        "date_format": "text",
+        "dateformat": "text",
+        "field_appearance_threshold": "number",
+        "format": "text",
+        "ignore_errors": "boolean",
+        "map_inference_threshold": "count",
+        "maximum_depth": "count",
+        "maximum_object_size": "count",
+        "maximum_sample_files": "count",
+        "records": "text",
+        "sample_size": "count",
+        "timestamp_format": "text",
+        "timestampformat": "text",
+        "union_by_name": "boolean",
+    },
+}
+OPTION_HINTS = {
+    "boolean": "write true or false",
+    "count": "write a whole number",
+    "number": "write a number",
+    "text": "write it as a string",
+    "texts": "write a list of strings",
+    "text or texts": "write a string or a list of strings",
+    "types": "write a mapping of column names to types, or a list of types",
+    "columns": "write a mapping of column names to types",
+}
+
+
+def option_value_fits(kind: str, value: Any) -> bool:
+    """Whether ``value`` is of the ``kind`` a reader option takes (see `SOURCE_OPTIONS`)."""
+
+    def text(item: Any) -> bool:
+        return isinstance(item, str)
+
+    def texts(item: Any) -> bool:
+        return isinstance(item, list) and all(text(part) for part in item)
+
+    def mapping(item: Any) -> bool:
+        return isinstance(item, dict) and all(text(k) and text(v) for k, v in item.items())
+
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return {
+        "boolean": isinstance(value, bool),
+        "count": whole,
+        "number": whole or isinstance(value, float),
+        "text": text(value),
+        "texts": texts(value),
+        "text or texts": text(value) or texts(value),
+        "types": mapping(value) or texts(value),
+        "columns": mapping(value),
+    }[kind]
+
+
+def format_of(path: str, declared: str | None) -> str:
+    """A source's format: the declared one, else the one its file name suggests."""
+    if declared:
+        return declared
+    suffix = PurePosixPath(path).suffix.lower().lstrip(".")
+    return {"ndjson": "json", "jsonl": "json", "tsv": "csv"}.get(suffix, suffix)
+
+
 class Source(BaseModel):
-    """A file (or glob of files) that a source-aligned product reads."""
+    """A file (or glob of files) inside the product folder that a source-aligned product reads."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -48,18 +167,47 @@ class Source(BaseModel):
     format: Literal["csv", "parquet", "json"] | None = None
     options: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("path")
+    @classmethod
+    def _inside_the_folder(cls, value: str) -> str:
+        return relative_path(value)
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        path = info.data.get("path")
+        if path is None:
+            return value  # the path is wrong already, and reported
+        file_format = format_of(path, info.data.get("format"))
+        known = SOURCE_OPTIONS.get(file_format)
+        if known is None:
+            return value  # the format is unknown, and reported
+        for key, item in value.items():
+            kind = known.get(key)
+            if kind is None:
+                close = difflib.get_close_matches(str(key), list(known), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(known)}"
+                raise ValueError(f"{file_format} sources have no option {str(key)!r}: {hint}")
+            if not option_value_fits(kind, item):
+                raise ValueError(f"option {key!r} takes a {kind}: {OPTION_HINTS[kind]}")
+        return value
+
     @property
     def file_format(self) -> str:
-        if self.format:
-            return self.format
-        suffix = PurePosixPath(self.path).suffix.lower().lstrip(".")
-        return {"ndjson": "json", "jsonl": "json", "tsv": "csv"}.get(suffix, suffix)
+        return format_of(self.path, self.format)
 
 
 def relative_path(value: str) -> str:
-    path = PurePosixPath(value)
-    if path.is_absolute() or ".." in path.parts:
-        raise ValueError(f"path {value!r} must stay inside the product folder (no '..')")
+    """``value`` as a path relative to the product folder, never leaving it by its spelling.
+
+    Symbolic links can still lead out: `quanta.build.files` resolves them where files are read.
+    """
+    path = PurePosixPath(value.replace("\\", "/"))
+    if not value.strip() or path.is_absolute() or ".." in path.parts or ":" in value[:3]:
+        raise ValueError(
+            f"path {value!r} must stay inside the product folder: write it relative to "
+            "the folder, without '..'"
+        )
     return value
 
 

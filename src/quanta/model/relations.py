@@ -23,11 +23,16 @@ class TableScan:
 
 @dataclass(frozen=True)
 class FileScan:
-    """Files in CSV, Parquet or JSON that a source input port declares."""
+    """Files in CSV, Parquet or JSON that a source input port declares.
 
-    path: str
+    ``paths`` are the files themselves, resolved and checked to lie inside the product
+    folder; ``label`` is the path as the descriptor declares it, for messages.
+    """
+
+    paths: tuple[str, ...]
     format: str
     options: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
 
 
 Relation = TableScan | FileScan

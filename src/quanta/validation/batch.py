@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from quanta.build import plan
+from quanta.build.files import OutsideFolder, inside
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import UserError
 from quanta.model.product import DataProduct
@@ -125,7 +126,9 @@ def _check_sql(
         return
     label = str(Path(folder.issue_at((), "").file).parent / transformation.path)
     try:
-        sql = (Path(product.folder) / transformation.path).read_text(encoding="utf-8")
+        sql = inside(Path(product.folder), transformation.path).read_text(encoding="utf-8")
+    except OutsideFolder:
+        return  # reported with the descriptor
     except UnicodeDecodeError:
         validation.issues.append(
             Issue(file=label, message="the file is not UTF-8 text", hint="save it as UTF-8")

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from quanta.build.files import OutsideFolder, inside, source_files
 from quanta.model.contract import Contract
 from quanta.model.product import (
     DataProduct,
@@ -77,13 +78,20 @@ def load_folder(folder: Path) -> LoadedFolder:
             Issue(file=str(folder), message="there is no such folder", hint="check the path")
         )
         return loaded
-    descriptor = _parse(descriptor_file, Descriptor, loaded.issues)
+    descriptor = (
+        _parse(descriptor_file, Descriptor, loaded.issues)
+        if _inside(descriptor_file, folder, loaded.issues)
+        else None
+    )
     contracts: dict[str, tuple[Contract, _File]] = {}
     invalid: set[str] = set()
     for path in sorted(
         p for pattern in CONTRACT_PATTERNS for p in (folder / CONTRACTS).glob(pattern)
     ):
         contract_file = _File(path, _label(path))
+        if not _inside(contract_file, folder, loaded.issues):
+            invalid.add(_default_contract_id(path))
+            continue
         contract = _parse(contract_file, Contract, loaded.issues)
         if contract is None:
             raw = contract_file.located.data if contract_file.located else None
@@ -120,6 +128,18 @@ def load_folder(folder: Path) -> LoadedFolder:
         folder=str(folder.resolve()),
     )
     return loaded
+
+
+def _inside(file: _File, folder: Path, issues: list[Issue]) -> bool:
+    """A product's own files are read only from inside its folder (a missing one is `_parse`'s)."""
+    if not file.path.exists():
+        return True
+    try:
+        inside(folder, str(file.path.relative_to(folder)))
+    except OutsideFolder as error:
+        issues.append(Issue(file=file.label, message=error.problem, hint=error.todo))
+        return False
+    return True
 
 
 def _parse(file: _File, model: type[M], issues: list[Issue]) -> M | None:
@@ -369,14 +389,11 @@ def _check_transformation(
                 )
             )
         return
-    if not (folder / transformation.path).is_file():
-        issues.append(
-            file.issue(
-                (*loc, "path"),
-                f"transformation file {transformation.path!r} does not exist",
-                "create it or correct the path",
-            )
-        )
+    try:
+        inside(folder, transformation.path)
+    except OutsideFolder as error:
+        problem = f"transformation file {error.problem}"
+        issues.append(file.issue((*loc, "path"), problem, error.todo))
     if transformation.language == "sql" and len(descriptor.output_ports) > 1:
         issues.append(
             file.issue(
@@ -406,11 +423,13 @@ def _check_input_port(
             source = Source.model_validate(value)
         except ValidationError as error:
             for detail in error.errors():
+                message = str(detail["msg"]).removeprefix("Value error, ")
+                problem, _, todo = message.partition(": ")
                 issues.append(
                     file.issue(
                         (*source_loc, *detail["loc"]),
-                        str(detail["msg"]).removeprefix("Value error, "),
-                        "a source is {path: data/file.csv, format: csv}",
+                        problem if todo else message,
+                        todo or "a source is {path: data/file.csv, format: csv}",
                     )
                 )
             return
@@ -422,12 +441,15 @@ def _check_input_port(
                     "add format: csv, parquet or json",
                 )
             )
-        elif not any(ch in source.path for ch in "*?[") and not (folder / source.path).exists():
+            return
+        try:
+            source_files(folder, source.path)
+        except OutsideFolder as error:
             issues.append(
                 file.issue(
                     (*source_loc, "path"),
-                    f"source file {source.path!r} does not exist",
-                    "create it or correct the path (relative to the product folder)",
+                    f"source file {error.problem}",
+                    f"{error.todo} (paths are relative to the product folder)",
                 )
             )
         return
