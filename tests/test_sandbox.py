@@ -24,7 +24,9 @@ def test_a_session_reads_its_bindings_and_no_other_file(
 ) -> None:
     allowed = tmp_path / "allowed.csv"
     allowed.write_text("n\n1\n2\n")
-    with mesh.engine.session([Binding((("allowed",),), FileScan((str(allowed),), "csv"))]) as session:
+    with mesh.engine.session(
+        [Binding((("allowed",),), FileScan((str(allowed),), "csv"))]
+    ) as session:
         assert session.to_arrow("SELECT sum(n) AS total FROM allowed").to_pylist() == [{"total": 3}]
         for sql in (
             f"SELECT * FROM read_csv('{secret}')",

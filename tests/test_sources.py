@@ -7,7 +7,6 @@ published host files, links that made discovery walk the file system.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -311,4 +310,4 @@ def test_a_value_the_reader_cannot_convert_is_not_shown(mesh: Mesh, source_produ
     assert build.outcome == Outcome.FAILED
     assert "ana@mail.example" not in reason
     assert "line 3 of data/items.csv" in reason
-    assert os.sep + "tmp" not in reason and str(source_product) not in reason
+    assert str(source_product) not in reason

@@ -286,10 +286,11 @@ class Mesh:
         import yaml
 
         from quanta.interop import import_document
+        from quanta.validation.yaml_lines import YamlProblem, read_located
 
         source = Path(path)
         try:
-            document = yaml.safe_load(source.read_text(encoding="utf-8"))
+            document = read_located(source).data
             result = import_document(document)
         except (AttributeError, TypeError, KeyError) as error:
             raise UserError(
@@ -298,8 +299,9 @@ class Mesh:
             ) from None
         except OSError as error:
             raise UserError(f"cannot read {source}: {error.strerror}") from None
-        except yaml.YAMLError as error:
-            raise UserError(f"{source} is not valid YAML: {error}") from None
+        except YamlProblem as problem:
+            line = "" if problem.line is None else f"line {problem.line}: "
+            raise UserError(f"{source}: {line}{problem.message}") from None
         except ValueError as error:
             raise UserError(f"{source}: {error}") from None
         folder = Path(out)

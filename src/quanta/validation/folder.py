@@ -24,7 +24,7 @@ from quanta.model.product import (
 )
 from quanta.model.result import Issue
 from quanta.quality.rules import compile_contract
-from quanta.validation.yaml_lines import LocatedYaml, YamlProblem, load_located
+from quanta.validation.yaml_lines import LocatedYaml, YamlProblem, read_located
 
 DESCRIPTOR = "dataproduct.yaml"
 CONTRACTS = "contracts"
@@ -153,7 +153,7 @@ def _parse(file: _File, model: type[M], issues: list[Issue]) -> M | None:
         )
         return None
     try:
-        file.located = load_located(file.path.read_text(encoding="utf-8"))
+        file.located = read_located(file.path)
     except YamlProblem as problem:
         issues.append(
             Issue(
@@ -161,7 +161,7 @@ def _parse(file: _File, model: type[M], issues: list[Issue]) -> M | None:
                 line=problem.line,
                 field=_dotted(problem.path),
                 message=problem.message,
-                hint="fix the YAML syntax at that line",
+                hint=problem.hint,
             )
         )
         return None
