@@ -1,21 +1,34 @@
-"""Refuse SQL that reads anything but the relations a product declared, before it runs.
+"""Refuse SQL that reads anything but what a product declared, before it runs.
 
-This is the readable first line of defence: it names the offending relation and its
-line. The engine's sandbox (no file access outside the declared inputs) is the second.
+Product SQL is DuckDB's dialect, and the guard reads it with DuckDB's own parser (its parse
+tree, as ``json_serialize_sql`` gives it), so what is checked is what the engine will run.
+Everything is allowed by name, nothing by omission:
+
+- one statement, and a query;
+- relations: the declared names, and CTEs where they are in scope (any other name would be
+  read as a file path by DuckDB);
+- table functions: the generators of `sql_functions.TABLE_FUNCTIONS`, in any position
+  (``FROM``, ``JOIN``, ``LATERAL``);
+- every other function call, anywhere in the query: `sql_functions.ALLOWED`, by its name
+  alone;
+- only the kinds of expression, table reference and query the guard knows.
+
+It is the readable first line of defence: it names the offending part and its line. The
+engine's sandbox (no file outside the declared inputs) is the second.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+import json
+import re
+import threading
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError
-from sqlglot.optimizer.scope import traverse_scope
+import duckdb
 
-# Table functions that make rows out of nothing, and so read no data.
-GENERATORS = frozenset({"range", "generate_series", "unnest"})
+from quanta.build.sql_functions import ALLOWED, TABLE_FUNCTIONS
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,49 @@ class SqlProblem:
     message: str
     hint: str
     line: int | None = None
+
+
+EXPRESSIONS = frozenset(
+    {
+        "BETWEEN",
+        "CASE",
+        "CAST",
+        "COLLATE",
+        "COLUMN_REF",
+        "COMPARISON",
+        "CONJUNCTION",
+        "CONSTANT",
+        "FUNCTION",
+        "LAMBDA",
+        "LAMBDA_REF",
+        "OPERATOR",
+        "POSITIONAL_REFERENCE",
+        "STAR",
+        "SUBQUERY",
+        "WINDOW",
+    }
+)
+"""Expression classes of DuckDB's parse tree that a query may use."""
+
+QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
+TABLE_REFERENCES = frozenset(
+    {"BASE_TABLE", "JOIN", "SUBQUERY", "TABLE_FUNCTION", "EXPRESSION_LIST", "EMPTY", "PIVOT"}
+)
+REFUSED_REFERENCES = {"SHOW_REF": "DESCRIBE, SHOW and SUMMARIZE"}
+PARTS = frozenset(
+    {
+        "ORDER_MODIFIER",
+        "LIMIT_MODIFIER",
+        "LIMIT_PERCENT_MODIFIER",
+        "DISTINCT_MODIFIER",
+        "ORDER_DEFAULT",
+        "ORDER_ASCENDING",
+        "ORDER_DESCENDING",
+    }
+)
+"""Other typed parts of a query: its modifiers and sort orders (type infos end in _TYPE_INFO)."""
+
+NO_LOCATION = 2**64 - 1
 
 
 def check_sql(
@@ -33,111 +89,333 @@ def check_sql(
     Names in ``visible`` are tuples of lowercase parts: ``("orders",)`` or
     ``("checkout", "orders")``.
     """
-    try:
-        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    except ParseError as error:
-        first = error.errors[0] if error.errors else {}
-        return [
-            SqlProblem(
-                f"the SQL does not parse: {first.get('description', error)}",
-                "fix the syntax near the marked place",
-                first.get("line"),
-            )
-        ]
-    if len(statements) != 1:
-        return [
-            SqlProblem(
-                f"{purpose} must be exactly one SELECT statement, found {len(statements)}",
-                "keep a single query (CTEs are fine)",
-            )
-        ]
-    statement = statements[0]
-    if not isinstance(statement, exp.Query):
-        return [
-            SqlProblem(
-                f"{purpose} may only read data, but this statement is {statement.key.upper()}",
-                "write a SELECT query",
-            )
-        ]
-    known = {tuple(part.lower() for part in name) for name in visible}
-    problems: list[SqlProblem] = []
-    for table, ctes in _tables_in_scope(statement):
-        problem = _table_problem(table, ctes, known, purpose)
-        if problem is not None:
-            problems.append(problem)
-    return problems
+    parsed = _parse(sql, purpose)
+    if isinstance(parsed, SqlProblem):
+        return [parsed]
+    guard = _Guard(sql, {tuple(part.lower() for part in name) for name in visible}, purpose)
+    guard.query(parsed, frozenset())
+    return guard.problems
 
 
-def _tables_in_scope(statement: exp.Query) -> list[tuple[exp.Table, set[str]]]:
-    """Every table reference with the CTE names visible where it stands.
+def reads_any(sql: str, columns: Collection[str]) -> bool:
+    """Whether the query may read any of ``columns``: True unless it provably does not.
 
-    A CTE's name counts only inside the query that declares it: a name used outside that
-    scope is a real relation (DuckDB would even read it as a file path).
+    A column counts as read wherever it is named (a projection, a filter, a join): even a
+    count over a filter on a column tells something about its values. Shapes that reach
+    columns without naming them count as reading every column: ``*`` and ``COLUMNS(...)``,
+    positional references, a relation used as a value (``SELECT t FROM t``), and column
+    aliases given to a relation (``FROM t AS x(a, b)`` renames by position).
     """
-    found: list[tuple[exp.Table, set[str]]] = []
-    seen: set[int] = set()
-    try:
-        for scope in traverse_scope(statement):
-            ctes = {name.lower() for name in scope.cte_sources}
-            for table in scope.tables:
-                seen.add(id(table))
-                found.append((table, ctes))
-    except Exception:
-        # Scope analysis gave up on this syntax: fall back to allowing no CTE names at all.
-        found, seen = [], set()
-    # Table functions and anything scope analysis left out are checked with no CTE names.
-    for table in statement.find_all(exp.Table):
-        if id(table) not in seen:
-            found.append((table, set()))
-    return found
+    names = {column.lower() for column in columns}
+    if not names:
+        return False
+    parsed = _parse(sql, "a query")
+    if isinstance(parsed, SqlProblem):
+        return True
+    relations: set[str] = set()
+    references: list[list[str]] = []
+    for node in _nodes(parsed):
+        kind = node.get("class") or node.get("type")
+        if kind in ("STAR", "POSITIONAL_REFERENCE"):
+            return True
+        if node.get("column_name_alias") or (node.get("aliases") and "query" in node):
+            return True
+        if kind == "COLUMN_REF":
+            references.append([str(part).lower() for part in node.get("column_names", [])])
+        if kind in TABLE_REFERENCES or kind in QUERY_NODES:
+            for key in ("alias", "table_name", "cte_name"):
+                if node.get(key):
+                    relations.add(str(node[key]).lower())
+        for entry in (node.get("cte_map") or {}).get("map", []):
+            relations.add(str(entry.get("key", "")).lower())
+    for parts in references:
+        if names & set(parts) or (len(parts) == 1 and parts[0] in relations):
+            return True
+    return False
 
 
-def _table_problem(
-    table: exp.Table, ctes: set[str], known: set[tuple[str, ...]], purpose: str
-) -> SqlProblem | None:
-    line = _line(table)
-    in_query = purpose == "a query"
-    declare = (
-        "read published products by name (see quanta list)"
-        if in_query
-        else "declare the file as a source input port and select from the port's name"
-    )
-    if isinstance(table.this, exp.Func):
-        name = (
-            table.this.sql_name().lower()
-            if not isinstance(table.this, exp.Anonymous)
-            else str(table.this.this).lower()
-        )
-        if name in GENERATORS:
-            return None
-        return SqlProblem(
-            f"reading through the table function {name}() is not allowed", declare, line
-        )
-    parts = tuple(p.lower() for p in (table.catalog, table.db, table.name) if p)
-    if len(parts) == 1 and parts[0] in ctes:
+def selected_width(sql: str) -> int | None:
+    """How many columns the query returns, or None when it cannot be told (``*``)."""
+    parsed = _parse(sql, "a query")
+    if isinstance(parsed, SqlProblem):
         return None
-    if parts in known:
+    node = parsed
+    while node.get("type") in ("SET_OPERATION_NODE", "RECURSIVE_CTE_NODE"):
+        node = node["left"]
+    selected = node.get("select_list", [])
+    if any(item.get("class") == "STAR" for item in selected):
         return None
-    shown = ".".join(parts)
-    if any(ch in shown for ch in "/\\") or shown.endswith((".csv", ".parquet", ".json")):
-        hint = declare if in_query else declare.replace("declare the file as", "declare it as")
-        return SqlProblem(f"the SQL reads the file {shown!r} directly", hint, line)
-    if in_query:
-        return SqlProblem(
-            f"no published product or port is called {shown!r}",
-            "address products as domain.product or domain.product.port (see quanta list)",
-            line,
-        )
-    names = ", ".join(".".join(name) for name in sorted(known)) or "none"
+    return len(selected)
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+_parser: duckdb.DuckDBPyConnection | None = None
+_parser_lock = threading.Lock()
+
+
+def _parse(sql: str, purpose: str) -> dict[str, Any] | SqlProblem:
+    """The one query of ``sql`` as DuckDB parses it, or why there is no such query."""
+    tree = _serialized(sql)
+    if tree.get("error"):
+        if tree.get("error_type") == "parser":
+            where = str(tree.get("position", ""))
+            return SqlProblem(
+                f"the SQL does not parse: {tree.get('error_message', 'syntax error')}",
+                "fix the syntax near the marked place",
+                _line(sql, int(where)) if where.isdigit() else None,
+            )
+        # Only queries serialize: there is a statement that is not a query.
+        count = _statement_count(sql)
+        # A PIVOT statement parses as two (it makes a type for its values first).
+        one = count == 1 or _statement_word(sql) == "PIVOT"
+        return _not_a_query(sql, purpose) if one else _not_one(count, purpose)
+    statements = tree.get("statements", [])
+    if len(statements) != 1:
+        return _not_one(len(statements), purpose)
+    node: dict[str, Any] = statements[0]["node"]
+    if (node.get("from_table") or {}).get("type") == "SHOW_REF" and len(
+        node.get("select_list", [])
+    ) == 1:
+        return _not_a_query(sql, purpose)  # DESCRIBE, SHOW, SUMMARIZE parse as queries
+    return node
+
+
+def _serialized(sql: str) -> dict[str, Any]:
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            # Only parses: this connection never runs a statement a user wrote.
+            _parser = duckdb.connect(
+                ":memory:",
+                config={
+                    "enable_external_access": False,
+                    "autoinstall_known_extensions": False,
+                    "autoload_known_extensions": False,
+                    "lock_configuration": True,
+                },
+            )
+        row = _parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    result: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
+    return result
+
+
+def _statement_count(sql: str) -> int:
+    with _parser_lock:
+        assert _parser is not None, "the parser connection exists after a first parse"
+        try:
+            return len(_parser.extract_statements(sql))
+        except (duckdb.Error, IndexError):
+            return 1  # it parsed as one statement a moment ago
+
+
+def _not_one(count: int, purpose: str) -> SqlProblem:
     return SqlProblem(
-        f"the SQL reads {shown!r}, which is not declared",
-        f"declare it as an input port; readable here: {names}",
-        line,
+        f"{purpose} must be exactly one SELECT statement, found {count}",
+        "keep a single query (CTEs are fine)",
     )
 
 
-def _line(table: exp.Table) -> int | None:
-    for node in (table.args.get("catalog"), table.args.get("db"), table.this):
-        if isinstance(node, exp.Expression) and "line" in node.meta:
-            return int(node.meta["line"])
-    return None
+def _not_a_query(sql: str, purpose: str) -> SqlProblem:
+    word = _statement_word(sql)
+    return SqlProblem(
+        f"{purpose} may only read data, but this statement is {word}",
+        "write SELECT * FROM ... PIVOT (...)" if word == "PIVOT" else "write a SELECT query",
+        sql[: len(sql) - len(_without_comments(sql))].count("\n") + 1,
+    )
+
+
+def _without_comments(sql: str) -> str:
+    """``sql`` from its first word on: leading blanks and comments dropped."""
+    return re.sub(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", "", sql, flags=re.DOTALL)
+
+
+def _statement_word(sql: str) -> str:
+    found = re.match(r"[A-Za-z]+", _without_comments(sql))
+    return found.group(0).upper() if found else "not a query"
+
+
+def _line(sql: str, offset: int) -> int | None:
+    """The 1-based line of a position DuckDB gives (a byte offset into the UTF-8 text)."""
+    if offset == NO_LOCATION or offset < 0:
+        return None
+    return sql.encode("utf-8")[:offset].count(b"\n") + 1
+
+
+def _builtin(function: dict[str, Any]) -> bool:
+    """Whether a call names a function of DuckDB's own schema (system.main), or none.
+
+    DuckDB writes ``[1, 2]`` as ``main.list_value(1, 2)``; any other schema (pg_catalog, an
+    attached catalog) is refused.
+    """
+    catalog = str(function.get("catalog") or "").lower()
+    schema = str(function.get("schema") or "").lower()
+    return catalog in ("", "system") and schema in ("", "main")
+
+
+def _nodes(value: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping in the parse tree (but the insides of constants)."""
+    pending = [value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, list):
+            pending.extend(current)
+        elif isinstance(current, dict):
+            yield current
+            if current.get("class") != "CONSTANT":
+                pending.extend(current.values())
+
+
+# -- the checks -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Guard:
+    sql: str
+    known: set[tuple[str, ...]]
+    purpose: str
+    problems: list[SqlProblem] = field(default_factory=list)
+
+    def refuse(self, node: dict[str, Any], message: str, hint: str) -> None:
+        location = node.get("query_location")
+        line = _line(self.sql, int(location)) if isinstance(location, int) else None
+        self.problems.append(SqlProblem(message, hint, line))
+
+    def walk(self, value: Any, ctes: frozenset[str]) -> None:
+        if isinstance(value, list):
+            for item in value:
+                self.walk(item, ctes)
+            return
+        if not isinstance(value, dict):
+            return
+        if "class" in value:
+            self.expression(value, ctes)
+            return
+        kind = value.get("type")
+        if not isinstance(kind, str):
+            self.children(value, ctes)
+        elif kind in QUERY_NODES:
+            self.query(value, ctes)
+        elif kind in TABLE_REFERENCES or kind in REFUSED_REFERENCES:
+            self.table(value, ctes)
+        elif kind in PARTS or kind.endswith("_TYPE_INFO"):
+            self.children(value, ctes)
+        else:
+            self.refuse(
+                value, f"the SQL uses {kind.lower()}, which Quanta does not run", "simplify it"
+            )
+
+    def children(self, value: dict[str, Any], ctes: frozenset[str], *skip: str) -> None:
+        for key, item in value.items():
+            if key not in skip:
+                self.walk(item, ctes)
+
+    def query(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
+        kind = node.get("type")
+        if kind not in QUERY_NODES:
+            self.refuse(node, f"{self.purpose} may only read data", "write a SELECT query")
+            return
+        # A CTE is visible in the CTEs after it and in the query's body; a recursive one
+        # also inside itself. Anywhere else its name is a real relation (or a file path).
+        scope = ctes
+        for entry in (node.get("cte_map") or {}).get("map", []):
+            body = (entry.get("value") or {}).get("query") or {}
+            self.walk(body.get("node"), scope)
+            scope = scope | {str(entry.get("key", "")).lower()}
+        if kind == "RECURSIVE_CTE_NODE":
+            scope = scope | {str(node.get("cte_name", "")).lower()}
+        self.children(node, scope, "cte_map")
+
+    def table(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
+        kind = node["type"]
+        if kind in REFUSED_REFERENCES:
+            self.refuse(node, f"{REFUSED_REFERENCES[kind]} are not allowed", "write a SELECT query")
+            return
+        if kind == "BASE_TABLE":
+            self.relation(node, ctes)
+        elif kind == "TABLE_FUNCTION":
+            function = node.get("function") or {}
+            name = str(function.get("function_name", "")).lower()
+            if (
+                function.get("class") != "FUNCTION"
+                or name not in TABLE_FUNCTIONS
+                or not _builtin(function)
+            ):
+                self.refuse(
+                    node,
+                    f"reading through the table function {name}() is not allowed",
+                    self.declare_hint(),
+                )
+                return
+            self.children(function, ctes)  # the arguments, not the generator's name
+            self.children(node, ctes, "function")
+            return
+        self.children(node, ctes)
+
+    def relation(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
+        parts = tuple(
+            str(node[key]).lower()
+            for key in ("catalog_name", "schema_name", "table_name")
+            if node.get(key)
+        )
+        self.children(node, ctes)
+        if len(parts) == 1 and parts[0] in ctes:
+            return
+        if parts in self.known:
+            return
+        shown = ".".join(parts)
+        in_query = self.purpose == "a query"
+        if any(char in shown for char in "/\\") or shown.endswith((".csv", ".parquet", ".json")):
+            hint = self.declare_hint()
+            if not in_query:
+                hint = hint.replace("declare the file as", "declare it as")
+            self.refuse(node, f"the SQL reads the file {shown!r} directly", hint)
+        elif in_query:
+            self.refuse(
+                node,
+                f"no published product or port is called {shown!r}",
+                "address products as domain.product or domain.product.port (see quanta list)",
+            )
+        else:
+            names = ", ".join(".".join(name) for name in sorted(self.known)) or "none"
+            self.refuse(
+                node,
+                f"the SQL reads {shown!r}, which is not declared",
+                f"declare it as an input port; readable here: {names}",
+            )
+
+    def declare_hint(self) -> str:
+        if self.purpose == "a query":
+            return "read published products by name (see quanta list)"
+        return "declare the file as a source input port and select from the port's name"
+
+    def expression(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
+        kind = node["class"]
+        if kind == "CONSTANT":
+            return
+        if kind not in EXPRESSIONS:
+            what = {"PARAMETER": "a parameter ($1 or ?)", "DEFAULT": "DEFAULT"}.get(kind, kind)
+            self.refuse(
+                node,
+                f"the SQL uses {what.lower() if what == kind else what}, which Quanta does "
+                "not run here",
+                "write the values into the query",
+            )
+            return
+        if kind in ("FUNCTION", "WINDOW"):
+            name = str(node.get("function_name", ""))
+            if not _builtin(node):
+                qualified = ".".join(str(node[key]) for key in ("catalog", "schema") if node[key])
+                self.refuse(
+                    node,
+                    f"the function {qualified}.{name}() is called by a qualified name",
+                    "call functions by their name alone",
+                )
+            elif name.lower() not in ALLOWED:
+                self.refuse(
+                    node,
+                    f"the function {name}() is not allowed",
+                    "call functions that compute on the values of rows; this one reads "
+                    "files, settings or the engine's state, or is unknown to Quanta",
+                )
+        self.children(node, ctes)

@@ -187,10 +187,23 @@ def contract_quality_rule(target: Target) -> Plan:
         for r in present
         if r not in runnable
     ]
+    # Validation refuses rules that cannot run; a contract kept from an older version may
+    # still hold one (a SQL rule the guard now refuses): it is an error, and is not run.
+    unrunnable = [
+        Check(
+            name=f"rule at {'.'.join(str(part) for part in problem.loc)}",
+            port=target.port,
+            outcome=Outcome.ERROR,
+            reason=f"{problem.message} ({problem.hint})",
+        )
+        for problem in compiled.problems
+    ]
     found = rules.measures(runnable, target.contract, target.relation, stats=target.stats)
     return Plan(
         found.sql,
-        lambda values: rules.judge(runnable, {**found.known, **values}, target.port) + skipped,
+        lambda values: (
+            rules.judge(runnable, {**found.known, **values}, target.port) + skipped + unrunnable
+        ),
         found.flags,
     )
 

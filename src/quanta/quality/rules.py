@@ -645,7 +645,7 @@ def _sql_rule(
     The query names the port's rows as ``${table}`` (or ``${object}``); it runs read-only,
     as a subquery of the same statement as the other rules.
     """
-    from quanta.build.sql_guard import check_sql
+    from quanta.build.sql_guard import check_sql, reads_any, selected_width
 
     query = spec.get("query")
     if not isinstance(query, str) or not query.strip():
@@ -675,20 +675,18 @@ def _sql_rule(
     severity = _severity(spec.get("severity"), (*loc, "severity"), compiled)
     if severity is None:
         return
-    import sqlglot
-    from sqlglot import exp
-
-    tree = sqlglot.parse_one(template.replace(RELATION, "__this"), read="duckdb")
-    if isinstance(tree, exp.Select) and len(tree.expressions) != 1:
+    query_sql = template.replace(RELATION, "__this")
+    width = selected_width(query_sql)
+    if width != 1:
+        returns = "every column" if width is None else f"{width} columns"
         compiled.problems.append(
             RuleProblem(
                 (*loc, "query"),
-                f"the query returns {len(tree.expressions)} columns; a rule compares one value",
+                f"the query returns {returns}; a rule compares one value",
                 "select one value, e.g. SELECT count(*) FROM ${table} ...",
             )
         )
         return
-    read = {c.name for c in tree.find_all(exp.Column)}
     compiled.rules.append(
         QualityRule(
             name=spec.get("name") or f"sql {threshold}: {' '.join(query.split())[:60]}",
@@ -697,7 +695,8 @@ def _sql_rule(
             table_sql=f"(\n{template}\n)",
             column=column,
             severity=severity,
-            hide_observed=bool(read & hidden),
+            # Decided from what the query can reach, not from how it spells columns.
+            hide_observed=reads_any(query_sql, hidden),
         )
     )
 
