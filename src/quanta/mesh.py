@@ -211,7 +211,10 @@ class Mesh:
             staged = {}
             for port, contract in product.contracts.items():
                 found = self.storage.staged(
-                    _table_name(product.id, port, contract.major), DEV_BRANCH, contents=True
+                    _table_name(product.id, port, contract.major),
+                    DEV_BRANCH,
+                    contents=True,
+                    private=contract.private_columns,
                 )
                 if found is None:
                     raise NotFound(f"{product.id} has no build to check: run quanta build first")
@@ -510,7 +513,9 @@ class Mesh:
                         return fail(_broken(broken))
                     table = _table_name(product.id, port, contract.major)
                     step(f"writing {table} ({branch})")
-                    staged = self.storage.stage(table, session.stream(query), branch)
+                    staged = self.storage.stage(
+                        table, session.stream(query), branch, private=contract.private_columns
+                    )
                     staging.staged[port] = staged
                     if check:
                         step(f"checking {port} against its contract")
@@ -788,9 +793,9 @@ def _broken(checks: list[Check]) -> str:
 
 
 def _table_name(product: ProductId, port: str, major: int) -> TableName:
-    from quanta.storage import TableName
+    from quanta.storage import port_table
 
-    return TableName(product.domain, f"{product.name}__{port}__v{major}")
+    return port_table(product, port, major)
 
 
 def _parse_id(text: str) -> str:

@@ -17,6 +17,8 @@ ODCS_VERSIONS = ("v3.1.0", "v3.0.2", "v3.0.1", "v3.0.0")
 
 # The default sensitivity levels; global policy maps each to a protection.
 CLASSIFICATIONS = ("public", "internal", "confidential", "restricted", "pii")
+PRIVATE = ("pii", "restricted")
+"""Levels whose values never leave the data: not in samples, statistics, metadata or errors."""
 
 
 class Column(OpenDocument):
@@ -59,6 +61,10 @@ class Column(OpenDocument):
     @property
     def nullable(self) -> bool:
         return not (self.required or self.primary_key)
+
+    @property
+    def private(self) -> bool:
+        return (self.classification or "").lower() in PRIVATE
 
 
 class SchemaObject(OpenDocument):
@@ -115,6 +121,11 @@ class Contract(OpenDocument):
     @property
     def major(self) -> int:
         return int(self.version.split(".")[0])
+
+    @property
+    def private_columns(self) -> list[str]:
+        """Columns classified pii or restricted: their values never leave the data."""
+        return [column.name for column in self.columns if column.private]
 
     @property
     def primary_key(self) -> list[str]:

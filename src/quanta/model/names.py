@@ -20,6 +20,22 @@ RESERVED_DOMAINS = frozenset(
 )
 
 
+def new_name_problem(name: str, what: str) -> str | None:
+    """Why a product or output port cannot take ``name`` now (`name_problem`, and more).
+
+    A port's table is named product__port__vN: with ``__`` inside names, two products
+    could share one table (x__y with port z, and x with port y__z). Products published
+    before this rule keep their names; validation refuses a table they would share.
+    """
+    problem = name_problem(name, what)
+    if problem is None and "__" in name:
+        return (
+            f"{what} {name!r} has two underscores in a row, which Quanta uses to join names: "
+            "use single underscores"
+        )
+    return problem
+
+
 def name_problem(name: str, what: str = "name") -> str | None:
     """Why ``name`` cannot name a domain, product or port, or None when it can."""
     if NAME_PATTERN.fullmatch(name):

@@ -27,7 +27,7 @@ from pydantic import (
 
 from quanta.model._base import AuthoritativeDefinition, CustomProperty, Document
 from quanta.model.contract import Contract
-from quanta.model.names import PortAddress, ProductId, name_problem
+from quanta.model.names import PortAddress, ProductId, name_problem, new_name_problem
 
 ODPS_VERSIONS = ("v1.0.0", "v0.9.0")
 STATUSES = ("proposed", "draft", "active", "deprecated", "retired")
@@ -301,6 +301,14 @@ class OutputPort(Port):
     sbom: list[dict[str, Any]] = Field(default_factory=list)
     input_contracts: list[dict[str, Any]] = Field(default_factory=list)
 
+    @field_validator("name")
+    @classmethod
+    def _names_one_table(cls, value: str) -> str:
+        problem = new_name_problem(value, "port name")
+        if problem:
+            raise ValueError(problem)
+        return value
+
 
 class Descriptor(Document):
     """The whole ``dataproduct.yaml`` document."""
@@ -327,7 +335,9 @@ class Descriptor(Document):
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
-        ProductId.parse(value)
+        problem = new_name_problem(ProductId.parse(value).name, "product name")
+        if problem:
+            raise ValueError(problem)
         return value
 
     @property

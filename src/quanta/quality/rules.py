@@ -31,7 +31,6 @@ from quanta.quality.statistics import ISO_DATE_TIME, UNKNOWN, Statistic, answer,
 from quanta.sql_text import literal, quote
 
 SAMPLE_ROWS = 5
-SENSITIVE = ("pii", "restricted")
 METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "mustBe": lambda observed, value: observed == value,
@@ -131,7 +130,7 @@ def compile_contract(contract: Contract, inputs: set[str] | None = None) -> Comp
     """
     compiled = CompiledRules()
     types: dict[str, str] = {column.name: column.logical_type for column in contract.columns}
-    hidden = {c.name for c in contract.columns if (c.classification or "").lower() in SENSITIVE}
+    hidden = set(contract.private_columns)
     for index, column in enumerate(contract.columns):
         loc: tuple[str | int, ...] = ("schema", 0, "properties", index)
         extra = column.model_extra or {}
@@ -162,7 +161,9 @@ def compile_contract(contract: Contract, inputs: set[str] | None = None) -> Comp
         _library_rule(spec, None, ("schema", 0, "quality", rule_index), types, hidden, compiled)
     for index, level in enumerate(contract.sla_properties):
         if level.property == "freshness":
-            _freshness(level, ("slaProperties", index), contract.table.name, types, compiled)
+            _freshness(
+                level, ("slaProperties", index), contract.table.name, types, hidden, compiled
+            )
         elif level.property == "completeness":
             _completeness(level, ("slaProperties", index), contract.table.name, types, compiled)
     _unique_names(compiled.rules)
@@ -217,6 +218,7 @@ def _freshness(
     loc: tuple[str | int, ...],
     table: str,
     types: dict[str, str],
+    hidden: set[str],
     compiled: CompiledRules,
 ) -> None:
     """Service level: the newest value of ``element`` is at most ``value unit`` old.
@@ -257,6 +259,8 @@ def _freshness(
             severity="warning",
             duration=True,
             statistic=Statistic("age", column, types[column]),
+            # The age of the newest value is a value of the column: a birth date's, say.
+            hide_observed=column in hidden,
         )
     )
 
@@ -911,11 +915,7 @@ def measures(
     cheap enough to take in the same scan. Columns classified as PII or restricted are
     never sampled.
     """
-    hidden = {
-        column.name
-        for column in contract.columns
-        if (column.classification or "").lower() in SENSITIVE
-    }
+    hidden = set(contract.private_columns)
     key = contract.primary_key or [contract.columns[0].name]
     result = Measures()
     found, flags = result.sql, result.flags
@@ -985,16 +985,20 @@ def judge(
     for index, rule in enumerate(rules):
         observed = values[f"{prefix}{index}"]
         sample = values.get(f"{prefix}{index}:sample") or []
-        if isinstance(observed, dict):
+        if rule.sample_sql is not None and isinstance(observed, dict):
+            # Counted and sampled in one pass (see `measures`); a SQL rule's own value
+            # may be a struct too, and stays what it is.
             observed, sample = observed["n"], observed["sample"] or []
         if observed is None and rule.count_sql is not None:
             observed = 0  # no rows: none of them breaks the rule
         if isinstance(observed, float) and observed.is_integer() and not rule.percent:
             observed = int(observed)
         unit = " %" if rule.percent else ""
-        shown = "(hidden: the rule reads PII)" if rule.hide_observed else repr(observed)
+        shown = repr(observed)
         if rule.duration and isinstance(observed, int | float):
             shown = f"{_age(observed)} old"
+        if rule.hide_observed:
+            shown = "(hidden: the rule reads PII)"
         if observed is None:
             passed, reason = False, "nothing to measure: no rows, or only empty values"
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from quanta.model.catalog import TableStats
+    from quanta.model.names import ProductId
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,15 @@ class TableName:
 
     def __str__(self) -> str:
         return f"{self.namespace}.{self.name}"
+
+
+def port_table(product: ProductId, port: str, major: int) -> TableName:
+    """The table of one major version of an output port: domain.product__port__vN.
+
+    One table per (product, port, major): names hold no ``__`` (`new_name_problem`), so no
+    two ports share a table; products named before that rule are checked at validate.
+    """
+    return TableName(product.domain, f"{product.name}__{port}__v{major}")
 
 
 @dataclass(frozen=True)
@@ -46,8 +57,19 @@ class StagedTable:
 class Storage(Protocol):
     name: str
 
-    def stage(self, table: TableName, data: pa.RecordBatchReader, branch: str) -> StagedTable:
-        """Write ``data`` as a new snapshot on ``branch``, replacing what the branch held."""
+    def stage(
+        self,
+        table: TableName,
+        data: pa.RecordBatchReader,
+        branch: str,
+        *,
+        private: Collection[str] = (),
+    ) -> StagedTable:
+        """Write ``data`` as a new snapshot on ``branch``, replacing what the branch held.
+
+        No value of a ``private`` column reaches the table's metadata: its files record
+        counts for it, never lower and upper bounds.
+        """
         ...
 
     def location(self, table: TableName) -> str:
@@ -55,12 +77,17 @@ class Storage(Protocol):
         ...
 
     def staged(
-        self, table: TableName, branch: str, *, contents: bool = False
+        self,
+        table: TableName,
+        branch: str,
+        *,
+        contents: bool = False,
+        private: Collection[str] = (),
     ) -> StagedTable | None:
         """The snapshot ``branch`` holds, if the table and branch exist.
 
-        With ``contents``, also its data files and statistics (this reads its manifests);
-        `stage` always returns them.
+        With ``contents``, also its data files and statistics (this reads its manifests),
+        without bounds of ``private`` columns; `stage` always returns them.
         """
         ...
 

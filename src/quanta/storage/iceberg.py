@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,16 +59,24 @@ class IcebergStorage:
         except NoSuchTableError:
             return None
 
-    def stage(self, table: TableName, data: pa.RecordBatchReader, branch: str) -> StagedTable:
+    def stage(
+        self,
+        table: TableName,
+        data: pa.RecordBatchReader,
+        branch: str,
+        *,
+        private: Collection[str] = (),
+    ) -> StagedTable:
         arrow = data.read_all()
         self.catalog.create_namespace_if_not_exists(table.namespace)
         iceberg = self._table(table)
+        metrics = _private_metrics(private)
         if iceberg is None:
             iceberg = self.catalog.create_table(
                 (table.namespace, table.name),
                 schema=arrow.schema,
                 location=self.location(table),
-                properties=TABLE_PROPERTIES,
+                properties={**TABLE_PROPERTIES, **metrics},
             )
             # Branches grow from a snapshot: give a new table an empty one on main, so that
             # main shows no rows until the first version is published.
@@ -75,6 +84,9 @@ class IcebergStorage:
         try:
             # One commit: a failed write leaves the table's schema as it was.
             with iceberg.transaction() as transaction:
+                if any(iceberg.properties.get(key) != value for key, value in metrics.items()):
+                    # A column classified private since the last write: from now on.
+                    transaction.set_properties(metrics)
                 with transaction.update_schema() as update:
                     update.union_by_name(arrow.schema)
                 with warnings.catch_warnings():
@@ -87,7 +99,7 @@ class IcebergStorage:
                 f"the output of {table} changed incompatibly ({error}): a breaking change needs "
                 "a new major version of the contract"
             ) from None
-        found = self.staged(table, branch, contents=True)
+        found = self.staged(table, branch, contents=True, private=private)
         assert found is not None, "a branch just written exists"
         return found
 
@@ -98,7 +110,12 @@ class IcebergStorage:
         return (self.warehouse.resolve() / table.namespace / table.name).as_uri()
 
     def staged(
-        self, table: TableName, branch: str, *, contents: bool = False
+        self,
+        table: TableName,
+        branch: str,
+        *,
+        contents: bool = False,
+        private: Collection[str] = (),
     ) -> StagedTable | None:
         iceberg = self._table(table)
         if iceberg is None or branch not in iceberg.metadata.refs:
@@ -106,7 +123,7 @@ class IcebergStorage:
         snapshot_id = iceberg.metadata.refs[branch].snapshot_id
         snapshot = iceberg.snapshot_by_id(snapshot_id)
         summary = snapshot.summary if snapshot is not None else None
-        files, stats = _contents(iceberg, snapshot_id) if contents else (None, None)
+        files, stats = _contents(iceberg, snapshot_id, private) if contents else (None, None)
         return StagedTable(
             table=table,
             branch=branch,
@@ -161,12 +178,25 @@ def _has_rows(iceberg: Table) -> bool:
     return bool(summary and int(summary.get("total-records", 0)))
 
 
-def _contents(iceberg: Table, snapshot_id: int) -> tuple[tuple[str, ...] | None, TableStats | None]:
+def _private_metrics(private: Collection[str]) -> dict[str, str]:
+    """Table properties that keep private columns' values out of the manifests.
+
+    Iceberg writers record a lower and an upper bound per column and file, the first
+    characters of a text value included (an email's first 16): for these columns they
+    record counts only, which tell nothing of the values.
+    """
+    return {f"write.metadata.metrics.column.{name}": "counts" for name in sorted(private)}
+
+
+def _contents(
+    iceberg: Table, snapshot_id: int, private: Collection[str] = ()
+) -> tuple[tuple[str, ...] | None, TableStats | None]:
     """The snapshot's Parquet files and its statistics, from its manifests.
 
     The statistics are what any Iceberg writer records per data file (rows, null and NaN
-    counts, lower and upper bounds), summed over the files. Both are None when the snapshot
-    has delete files: its files then hold rows it no longer has.
+    counts, lower and upper bounds), summed over the files; never the bounds of ``private``
+    columns, even where an older file recorded them. Both are None when the snapshot has
+    delete files: its files then hold rows it no longer has.
     """
     tasks = list(iceberg.scan(snapshot_id=snapshot_id).plan_files())
     plain = all(
@@ -192,7 +222,12 @@ def _contents(iceberg: Table, snapshot_id: int) -> tuple[tuple[str, ...] | None,
             else 0
         )
         lower = upper = None
-        if isinstance(kind, BOUNDED) and nulls is not None and nulls < rows:
+        if (
+            isinstance(kind, BOUNDED)
+            and nulls is not None
+            and nulls < rows
+            and field.name not in private
+        ):
             lowers = [_bound(kind, task.file.lower_bounds, field.field_id) for task in tasks]
             uppers = [_bound(kind, task.file.upper_bounds, field.field_id) for task in tasks]
             # A file with values but no bound leaves the table's bound unknown.

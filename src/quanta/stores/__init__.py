@@ -27,6 +27,10 @@ class MetadataStore(Protocol):
 
     def downstream(self, product_id: str) -> list[Downstream]: ...
 
+    def table_users(self, table: str) -> list[tuple[str, str]]:
+        """The (product, port) pairs any version published into the table ``table``."""
+        ...
+
     def search(self, text: str, limit: int = 20) -> list[SearchHit]: ...
 
     def publish(self, record: ProductRecord, version: Version) -> int:

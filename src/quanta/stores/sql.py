@@ -23,7 +23,7 @@ from quanta.model.catalog import (
 from quanta.stores import schema
 
 # The newest migration; opening a catalog at this revision skips loading Alembic.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -133,6 +133,17 @@ class SqlStore:
                 )
                 for row in connection.execute(query)
             ]
+
+    def table_users(self, table: str) -> list[tuple[str, str]]:
+        o = schema.ports
+        query = (
+            select(o.c.product_id, o.c.port)
+            .where(o.c.table_name == table)
+            .distinct()
+            .order_by(o.c.product_id, o.c.port)
+        )
+        with self.engine.connect() as connection:
+            return [(row[0], row[1]) for row in connection.execute(query)]
 
     def search(self, text_query: str, limit: int = 20) -> list[SearchHit]:
         words = re.findall(r"\w+", text_query.lower())

@@ -16,7 +16,7 @@ from quanta.errors import UserError
 from quanta.model.product import DataProduct
 from quanta.model.result import Issue, Validation
 from quanta.stores import MetadataStore
-from quanta.validation.folder import LoadedFolder, load_folder
+from quanta.validation.folder import LoadedFolder, load_folder, shown_path
 
 
 def load_batch(path: Path, store: MetadataStore) -> Iterator[tuple[LoadedFolder, Validation]]:
@@ -96,7 +96,10 @@ def load_batch(path: Path, store: MetadataStore) -> Iterator[tuple[LoadedFolder,
 
 
 def _check_catalog(store: MetadataStore, folder: LoadedFolder, validation: Validation) -> None:
-    """What the files alone cannot tell: the same id published from another folder."""
+    """What the files alone cannot tell: the same id published from another folder, or a
+    table that another product's port already fills."""
+    from quanta.storage import port_table
+
     product = folder.product
     assert product is not None
     record = store.product(str(product.id))
@@ -104,10 +107,26 @@ def _check_catalog(store: MetadataStore, folder: LoadedFolder, validation: Valid
         validation.issues.append(
             folder.issue_at(
                 ("id",),
-                f"product {product.id} is already published from {record.folder}",
+                f"product {product.id} is already published from {shown_path(record.folder)}",
                 "choose another id, or publish from that folder",
             )
         )
+    for index, output in enumerate(product.descriptor.output_ports):
+        table = port_table(product.id, output.name, product.contracts[output.name].major)
+        others = [
+            f"{user} (port {port})"
+            for user, port in store.table_users(str(table))
+            if (user, port) != (str(product.id), output.name)
+        ]
+        if others:
+            validation.issues.append(
+                folder.issue_at(
+                    ("outputPorts", index, "name"),
+                    f"port {output.name} would be stored in the table {table}, which "
+                    f"{', '.join(others)} fills",
+                    "rename the port or the product",
+                )
+            )
 
 
 def _check_sql(

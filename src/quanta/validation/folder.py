@@ -7,6 +7,7 @@ upstream product exist? is there a cycle?) is checked by the mesh.
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -498,8 +499,17 @@ def _dotted(loc: tuple[str | int, ...]) -> str:
 
 
 def _label(path: Path) -> str:
-    """The path as the user would type it: relative to the working folder when inside it."""
+    return shown_path(path)
+
+
+def shown_path(path: str | Path) -> str:
+    """A path as messages show it: relative to the working folder, never absolute.
+
+    Messages reach logs, terminals of other users and, later, HTTP answers: the layout of
+    the machine's disk is not theirs to see.
+    """
+    resolved = Path(path).resolve()
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(resolved.relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path.resolve())
+        return os.path.relpath(resolved, Path.cwd().resolve())
