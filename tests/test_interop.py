@@ -185,3 +185,19 @@ def test_only_table_references_become_the_ports_rows() -> None:
     )
     rule = import_document(document).contracts["orders"]["schema"][0]["quality"][0]
     assert rule["query"] == "SELECT COUNT(*) FROM ${table} WHERE note = 'orders'"
+
+
+@pytest.mark.parametrize("table", ["../../escaped", "/tmp/escaped", "a/b", "Orders.x"])
+def test_a_table_name_that_is_no_file_name_writes_nothing(
+    mesh: Mesh, tmp_path: Path, table: str
+) -> None:
+    # The table names the contract's file: it must not lead out of --out.
+    source = tmp_path / "in" / "x.yaml"
+    source.parent.mkdir()
+    source.write_text(
+        "apiVersion: v3.0.2\nkind: DataContract\nid: x\nversion: 1.0.0\nstatus: active\n"
+        f"schema:\n  - name: '{table}'\n    properties:\n      - {{name: a, logicalType: string}}\n"
+    )
+    with pytest.raises(UserError, match="is not allowed"):
+        mesh.import_contract(source, tmp_path / "in" / "out")
+    assert sorted(p.name for p in tmp_path.rglob("*.odcs.yaml")) == []

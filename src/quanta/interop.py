@@ -8,6 +8,7 @@ enforce is reported, each with where it was and why, instead of being dropped si
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -330,6 +331,9 @@ def _name_rows(query: str, model: str) -> str:
     from sqlglot import exp
     from sqlglot.errors import ParseError
 
+    # sqlglot warns about syntax it does not know on stderr, which is the user's terminal:
+    # the rule is checked by the SQL guard at validate anyway.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     try:
         tree = sqlglot.parse_one(query)
     except ParseError:

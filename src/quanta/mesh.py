@@ -37,7 +37,7 @@ from quanta.model.catalog import (
     Version,
 )
 from quanta.model.contract import Contract
-from quanta.model.names import PortAddress, ProductId
+from quanta.model.names import PortAddress, ProductId, name_problem
 from quanta.model.relations import Binding, TableScan
 from quanta.model.result import (
     Build,
@@ -307,6 +307,11 @@ class Mesh:
             raise UserError(f"{source}: {line}{problem.message}") from None
         except ValueError as error:
             raise UserError(f"{source}: {error}") from None
+        for name in result.contracts:
+            # The table names the file: '../../x' must not write outside the folder.
+            problem = name_problem(name, "table name")
+            if problem:
+                raise UserError(f"{source}: {problem}")
         folder = Path(out)
         targets = {name: folder / f"{name}.odcs.yaml" for name in result.contracts}
         existing = [str(target) for target in targets.values() if target.exists()]
