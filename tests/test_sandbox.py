@@ -76,3 +76,49 @@ def test_sessions_never_draw_a_progress_bar_into_stdout(mesh: Mesh) -> None:
     with mesh.engine.session([]) as session:
         [row] = session.to_arrow("SELECT current_setting('enable_progress_bar') AS bar").to_pylist()
     assert row == {"bar": False}
+
+
+def test_the_sandbox_refuses_what_the_guard_would_refuse_in_every_position(
+    mesh: Mesh, tmp_path: Path, secret: Path
+) -> None:
+    # Below the guard, each bypass shape meets the engine's own refusal.
+    allowed = tmp_path / "allowed.csv"
+    allowed.write_text("n\n1\n")
+    binding = Binding((("allowed",),), FileScan((str(allowed),), "csv"))
+    with mesh.engine.session([binding]) as session:
+        for sql in (
+            f"SELECT * FROM allowed, LATERAL read_text('{secret}')",
+            f"SELECT * FROM allowed CROSS JOIN LATERAL read_csv('{secret}')",
+            f"SELECT * FROM allowed JOIN LATERAL read_blob('{secret}') ON true",
+            f"SELECT * FROM LATERAL glob('{tmp_path}/*')",
+            f"SELECT * FROM query('SELECT * FROM read_text(''{secret}'')')",
+            f"SELECT (SELECT content FROM read_text('{secret}')) FROM allowed",
+        ):
+            with pytest.raises(QueryRefused, match="outside its declared inputs"):
+                session.to_arrow(sql)
+
+
+def test_a_query_may_read_the_served_files_and_no_other_file_of_a_table(
+    mesh: Mesh, source_product: Path
+) -> None:
+    # Earlier snapshots, dev builds and discarded files lie in the same folder.
+    mesh.publish(source_product)
+    [old] = mesh.describe("finance.targets").current.ports[0].files or []
+    data = source_product / "data" / "items.csv"
+    data.write_text(data.read_text() + "9,Ninth item,general,1.00,2026-01-09 09:00:00\n")
+    mesh.build(source_product)  # a dev snapshot, never served
+    mesh.publish(source_product)
+    port = mesh.describe("finance.targets").current.ports[0]
+    others = sorted(
+        str(path)
+        for path in Path(port.location.removeprefix("file://")).rglob("*.parquet")
+        if str(path) not in (port.files or [])
+    )
+    assert old in others
+    assert len(others) >= 2
+
+    with mesh.engine.session(mesh._served_bindings()) as session:
+        assert session.to_arrow(f"SELECT count(*) AS n FROM read_parquet({port.files!r})")
+        for path in others:
+            with pytest.raises(QueryRefused, match="outside its declared inputs"):
+                session.to_arrow(f"SELECT * FROM read_parquet('{path}')")

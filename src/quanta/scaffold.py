@@ -15,6 +15,7 @@ import yaml
 from quanta.errors import UserError
 from quanta.model.catalog import ColumnInfo, PortVersion
 from quanta.model.names import ProductId
+from quanta.sql_text import quote
 
 BLUEPRINTS = ("source", "aggregate", "consumer")
 
@@ -205,7 +206,7 @@ def _property(column: ColumnInfo) -> dict[str, Any]:
 
 
 def _passthrough_sql(first: str, columns: list[ColumnInfo], others: list[str]) -> str:
-    names = ",\n    ".join(f'"{c.name}"' for c in columns)
+    names = ",\n    ".join(quote(c.name) for c in columns)
     also = "".join(f"\n-- {other} is an input too: join it here." for other in others)
     return (
         f"-- Start from {first}; change the query and the contract together.{also}\n"
