@@ -25,6 +25,7 @@ HOME_ENTRIES = {
     "warehouse",
     "extensions",
     "examples",
+    "scratch",  # Python transformations hand their tables over here
 }
 
 

@@ -148,6 +148,8 @@ class Mesh:
             self.home / "extensions",
             memory_limit=self.settings.build_memory_limit,
             threads=self.settings.build_threads,
+            # Python transformations hand over their tables as files: the home has room.
+            scratch_directory=self.home / "scratch",
         )
         return engine
 
@@ -309,9 +311,9 @@ class Mesh:
             raise UserError(f"{source}: {error}") from None
         for name in result.contracts:
             # The table names the file: '../../x' must not write outside the folder.
-            problem = name_problem(name, "table name")
-            if problem:
-                raise UserError(f"{source}: {problem}")
+            refused = name_problem(name, "table name")
+            if refused:
+                raise UserError(f"{source}: {refused}")
         folder = Path(out)
         targets = {name: folder / f"{name}.odcs.yaml" for name in result.contracts}
         existing = [str(target) for target in targets.values() if target.exists()]
@@ -410,8 +412,17 @@ class Mesh:
             downstream_tree=downstream_tree,
         )
 
-    def query(self, sql: str) -> pa.Table:
-        """Run read-only SQL over the served version of every product (``domain.product``)."""
+    def query(self, sql: str, limit: int | None = None) -> pa.Table:
+        """Run read-only SQL over the served version of every product (``domain.product``).
+
+        With ``limit``, the first ``limit`` rows, read no further. Without, a result above
+        ``QUANTA_QUERY_MAX_ROWS`` rows is refused. A query running longer than
+        ``QUANTA_QUERY_TIMEOUT`` seconds is stopped and refused.
+        """
+        from quanta.engines import Limits
+
+        if limit is not None and limit < 0:
+            raise UserError(f"the limit must be 0 or more, not {limit}")
         bindings = self._served_bindings()
         visible = [name for binding in bindings for name in binding.names]
         from quanta.build.sql_guard import check_sql
@@ -419,14 +430,32 @@ class Mesh:
         problems = check_sql(sql, visible, purpose="a query")
         if problems:
             raise QueryRefused("; ".join(f"{p.message} ({p.hint})" for p in problems))
-        with self.engine.session(bindings) as session:
-            return session.to_arrow(sql)
+        limits = Limits(
+            "a query",
+            seconds=self.settings.query_timeout,
+            seconds_setting="QUANTA_QUERY_TIMEOUT",
+            rows=self.settings.query_max_rows,
+            rows_setting="QUANTA_QUERY_MAX_ROWS",
+            rows_hint="add a LIMIT, or aggregate the rows (GROUP BY)",
+        )
+        with self.engine.session(bindings, limits=limits) as session:
+            return session.to_arrow(sql, limit=limit)
 
     def read(self, address: str, version: int | None = None) -> pa.Table:
-        """One output port as an Arrow table: the served version, or a pinned one."""
+        """One output port as an Arrow table: the served version, or a pinned one.
+
+        All its rows; reading longer than ``QUANTA_QUERY_TIMEOUT`` seconds is stopped.
+        """
+        from quanta.engines import Limits
+
         port = self._port(address, version)
         names = (tuple(address.split(".")),)
-        with self.engine.session([Binding(names, port.scan)]) as session:
+        limits = Limits(
+            "reading a port",
+            seconds=self.settings.query_timeout,
+            seconds_setting="QUANTA_QUERY_TIMEOUT",
+        )
+        with self.engine.session([Binding(names, port.scan)], limits=limits) as session:
             quoted = ".".join(f'"{part}"' for part in names[0])
             return session.to_arrow(f"SELECT * FROM {quoted}")
 
@@ -470,8 +499,13 @@ class Mesh:
         The output's columns are checked against the contract before anything is written,
         so a broken schema costs no write and leaves no trace. With ``check``, the data
         rules then run on each staged snapshot in the same engine session.
+
+        The engine session bounds the whole build, from the transformation to the last
+        check: ``QUANTA_BUILD_TIMEOUT`` seconds, ``QUANTA_BUILD_MAX_ROWS`` rows per port.
+        A build stopped by a limit fails with it as the reason and leaves nothing staged.
         """
         from quanta.build import transform
+        from quanta.engines import Limits
 
         product_id = str(product.id)
         started = time.perf_counter()
@@ -496,6 +530,7 @@ class Mesh:
         sql_problems = transform.sql_problems(product, resolved.names)
         if sql_problems:
             return fail("; ".join(sql_problems))
+        session: Session | None = None
         try:
             step("reading " + ", ".join(u.upstream or u.source or u.port for u in resolved.uses))
             outputs = [
@@ -503,7 +538,16 @@ class Mesh:
                 for port, contract in product.contracts.items()
             ]
             readable = frozenset(name[0] for name in resolved.names if len(name) == 1)
-            with self.engine.session(resolved.bindings, also_readable=outputs) as session:
+            limits = Limits(
+                "the build",
+                seconds=self.settings.build_timeout,
+                seconds_setting="QUANTA_BUILD_TIMEOUT",
+                rows=self.settings.build_max_rows,
+                rows_setting="QUANTA_BUILD_MAX_ROWS",
+            )
+            with self.engine.session(
+                resolved.bindings, also_readable=outputs, limits=limits
+            ) as session:
                 step(f"running {product.transformation.path}")
                 queries = transform.run(product, session)
                 for port, query in queries.items():
@@ -535,10 +579,20 @@ class Mesh:
                                 conformance.DATA_RULES,
                             )
                         )
+                # Storage writes outside the engine: time may run out there, unnoticed.
+                stopped = session.stopped()
+                if stopped is not None:
+                    return fail(stopped)
         except (transform.TransformationFailed, QuantaError) as error:
-            return fail(str(error))
+            stopped = session.stopped() if session is not None else None
+            return fail(stopped or str(error))
         except Exception as error:
-            return fail(f"the transformation failed: {type(error).__name__}: {first_line(error)}")
+            # The time limit's interrupt surfaces wherever its stream was being read, inside
+            # the storage's writing too (an OSError there): tell it as the limit.
+            stopped = session.stopped() if session is not None else None
+            return fail(
+                stopped or f"the transformation failed: {type(error).__name__}: {first_line(error)}"
+            )
         staging.build.ports = [
             PortBuild(
                 port=port, rows=s.rows, bytes=s.bytes, table=str(s.table), snapshot_id=s.snapshot_id

@@ -32,6 +32,26 @@ class Settings(BaseSettings):
     build_threads: int | None = Field(
         None, description="Threads of one build (default: one per core)."
     )
+    query_timeout: float = Field(
+        300,
+        gt=0,
+        description="Seconds one query or read may run before the engine stops it.",
+    )
+    query_max_rows: int = Field(
+        1_000_000,
+        gt=0,
+        description="Most rows a query without a limit may return; above, it is refused.",
+    )
+    build_timeout: float = Field(
+        3600,
+        gt=0,
+        description="Seconds one product's build (transformation, writing, checks) may run.",
+    )
+    build_max_rows: int = Field(
+        100_000_000,
+        gt=0,
+        description="Most rows one output port of a build may write; above, the build fails.",
+    )
 
     @property
     def catalog(self) -> str:

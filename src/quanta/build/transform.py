@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from quanta.build.files import OutsideFolder, inside
 from quanta.build.sql_guard import check_sql
+from quanta.engines import TransformationFailed
 from quanta.model.product import DataProduct
 
 if TYPE_CHECKING:
     from quanta.engines import Session
 
-
-class TransformationFailed(Exception):
-    """The product's own code could not run; the message says where and why."""
+__all__ = ["TransformationFailed", "code_file", "run", "sql_problems"]
 
 
 def code_file(product: DataProduct) -> Path:
@@ -51,14 +46,9 @@ def run(product: DataProduct, session: Session) -> dict[str, str]:
     ports = [port.name for port in product.descriptor.output_ports]
     if transformation.language == "sql":
         return {ports[0]: path.read_text(encoding="utf-8")}
-    function = _load_function(path, transformation.function)
-    try:
-        queries = session.run_python(function)
-    except TransformationFailed:
-        raise
-    except (Exception, SystemExit) as error:
-        # SystemExit too: a product's code must not end the platform's process.
-        raise TransformationFailed(_where(error, path)) from error
+    # In a process of its own, which loads the file: whatever the code does (raise, exit,
+    # crash) comes back as `TransformationFailed`, saying where and why.
+    queries = session.run_python(path, transformation.function)
     if set(queries) == {""} and len(ports) == 1:
         return {ports[0]: queries[""]}
     missing = sorted(set(ports) - set(queries))
@@ -69,28 +59,3 @@ def run(product: DataProduct, session: Session) -> dict[str, str]:
             f"port ({', '.join(ports)}); missing: {missing or 'none'}, unknown: {extra or 'none'}"
         )
     return queries
-
-
-def _load_function(path: Path, name: str) -> Callable[..., Any]:
-    module_name = f"quanta_transformation_{abs(hash(str(path)))}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise TransformationFailed(f"{path.name}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as error:
-        raise TransformationFailed(_where(error, path)) from error
-    finally:
-        sys.modules.pop(module_name, None)
-    function = getattr(module, name, None)
-    if not callable(function):
-        raise TransformationFailed(f"{path.name} defines no function {name}(inputs)")
-    return function  # type: ignore[no-any-return]
-
-
-def _where(error: BaseException, path: Path) -> str:
-    """The error with the line of the product's own file where it happened."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(path)]
-    where = f"{path.name}:{frames[-1].lineno}" if frames else path.name
-    return f"{where}: {type(error).__name__}: {error}"

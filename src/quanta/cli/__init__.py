@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="quanta",
-    help="Quanta: build, check, publish, discover and query data products.",
+    help=(
+        "Quanta: build, check, publish, discover and query data products.\n\n"
+        "Paths are printed relative to the working folder; home:path is a path inside "
+        "the mesh home (--home)."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -98,7 +102,7 @@ def validate(
 
     with _mesh(home, as_json) as mesh:
         validations = mesh.validate(path)
-    render.validations(validations, as_json)
+    render.validations(validations, as_json, home=mesh.home)
     _finish(all(not v.issues for v in validations))
 
 
@@ -145,7 +149,7 @@ def publish(
 
     with _mesh(home, as_json) as mesh, render.progress(as_json) as progress:
         publications = mesh.publish(path, progress=progress)
-    render.publications(publications, as_json)
+    render.publications(publications, as_json, home=mesh.home)
     _finish(all(p.outcome.ok for p in publications))
 
 
@@ -155,7 +159,7 @@ def list_products(home: HomeOption = None, as_json: JsonOption = False) -> None:
     from quanta.cli import render
 
     with _mesh(home, as_json, create=False) as mesh:
-        render.product_list(mesh.products(), as_json)
+        render.product_list(mesh.products(), as_json, home=mesh.home)
 
 
 @app.command()
@@ -168,7 +172,7 @@ def show(
     from quanta.cli import render
 
     with _mesh(home, as_json, create=False) as mesh:
-        render.product_view(mesh.describe(product), as_json)
+        render.product_view(mesh.describe(product), as_json, home=mesh.home)
 
 
 @app.command()
@@ -211,7 +215,8 @@ def query(
     from quanta.cli import render
 
     with _mesh(home, as_json, create=False) as mesh:
-        render.arrow_table(mesh.query(sql), limit, as_json)
+        # One row past the limit tells whether there are more; no more rows are fetched.
+        render.arrow_table(mesh.query(sql, limit=limit + 1), limit, as_json)
 
 
 @app.command()

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from quanta.engines import duckdb_errors
+from quanta.engines import Limits, TransformationFailed, duckdb_errors
 from quanta.errors import ConfigError, QueryRefused, first_line
 from quanta.model.product import SOURCE_OPTIONS, option_value_fits
 from quanta.model.relations import Binding, FileScan, Relation, TableScan
@@ -19,6 +31,10 @@ from quanta.model.types import storable_type
 from quanta.sql_text import literal, quote
 
 EXTENSIONS = ("avro", "iceberg")
+BATCH_ROWS = 256 * 1024
+WORKER = "quanta.engines.duckdb_worker"
+"""The module a Python transformation runs in, in a process of its own (its protocol)."""
+ANSWER = "answer.json"
 
 
 def _extension_file(name: str) -> Path:
@@ -46,10 +62,14 @@ class DuckDBEngine:
         *,
         memory_limit: str | None = None,
         threads: int | None = None,
+        scratch_directory: Path | None = None,
     ) -> None:
         self.extension_directory = extension_directory
         self.memory_limit = memory_limit
         self.threads = threads
+        # Python transformations hand their tables over as files in here; the system's
+        # temporary folder (the default) may be too small for them.
+        self.scratch_directory = scratch_directory
 
     def connect(self, *, iceberg: bool = True) -> duckdb.DuckDBPyConnection:
         """A connection that never downloads anything; with ``iceberg``, it can plan scans
@@ -90,7 +110,11 @@ class DuckDBEngine:
 
     @contextmanager
     def session(
-        self, bindings: Sequence[Binding], *, also_readable: Sequence[str] = ()
+        self,
+        bindings: Sequence[Binding],
+        *,
+        also_readable: Sequence[str] = (),
+        limits: Limits | None = None,
     ) -> Iterator[DuckDBSession]:
         # Snapshots whose files are known are read as Parquet; only the others need the
         # iceberg extension, and so may tables staged later in the session (an empty
@@ -100,18 +124,40 @@ class DuckDBEngine:
             for binding in bindings
         )
         connection = self.connect(iceberg=planned or bool(also_readable))
+        session = DuckDBSession(connection, bindings, engine=self, limits=limits)
         try:
             files, folders = _readable(bindings)
             folders |= {_folder(location) for location in also_readable}
             # Locked before anything a user declared reaches the connection: a view over a
             # source reads its file as it is created.
             _lock(connection, files=files, folders=folders)
-            session = DuckDBSession(connection, bindings)
             for binding in bindings:
                 session.bind(binding)
             yield session
         finally:
-            connection.close()
+            session.close()
+
+    def scratch(self) -> Path:
+        """A new private folder for one Python transformation's files; see `remove_scratch`.
+
+        Folders that processes killed before they could clean up left behind go first.
+        """
+        root = (self.scratch_directory or Path(tempfile.gettempdir()) / "quanta").resolve()
+        _remove_abandoned(root)
+        for _ in range(3):
+            folder = root / f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex}"
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(mode=0o700)
+            except FileNotFoundError:  # another session removed the empty root just now
+                continue
+            except OSError as error:
+                raise ConfigError(
+                    f"cannot create a scratch folder in {root}: {error.strerror}; the mesh "
+                    "home must be writable"
+                ) from None
+            return folder
+        raise ConfigError(f"cannot create a scratch folder in {root}: it keeps disappearing")
 
     def export(self, sql: str, path: Path, variables: dict[str, Any]) -> int:
         formats = {
@@ -208,15 +254,52 @@ def _labels(bindings: Sequence[Binding]) -> dict[str, str]:
 
 
 class DuckDBSession:
-    def __init__(self, connection: duckdb.DuckDBPyConnection, bindings: Sequence[Binding]) -> None:
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        bindings: Sequence[Binding],
+        *,
+        engine: DuckDBEngine,
+        limits: Limits | None = None,
+    ) -> None:
         self.connection = connection
         self.bindings = list(bindings)
+        self.engine = engine
+        self.limits = limits or Limits("the query")
         self._catalogs: set[str] = set()
         self._schemas: set[tuple[str, str]] = set()
+        self._outputs: list[pa.Table] = []  # Python outputs, mapped from their files
+        self._scratch: list[Path] = []
+        self._watchdog = _Watchdog(connection, self.limits.seconds)
 
-    def refusals(self) -> AbstractContextManager[None]:
-        """Engine errors as `QueryRefused`, without data values or absolute paths."""
-        return _refusals(self.bindings, self.connection)
+    def close(self) -> None:
+        """End the session: no interrupt comes after this, and its scratch files are gone."""
+        self._watchdog.stop()
+        self.connection.close()
+        self._outputs.clear()
+        for folder in self._scratch:
+            remove_scratch(folder)
+
+    def stopped(self) -> str | None:
+        return self.limits.too_long() if self._watchdog.expired else None
+
+    def _within_limits(self) -> None:
+        reason = self.stopped()
+        if reason is not None:
+            raise QueryRefused(reason)
+
+    @contextmanager
+    def refusals(self) -> Iterator[None]:
+        """Engine errors as `QueryRefused`, without data values or absolute paths; once
+        the time is up, that (nothing more runs in a session whose time is up)."""
+        self._within_limits()
+        try:
+            with _refusals(self.bindings, self.connection):
+                yield
+        except Exception:
+            # The watchdog's interrupt surfaces as whatever was running: say why.
+            self._within_limits()
+            raise
 
     def _relation(self, sql: str) -> duckdb.DuckDBPyRelation:
         with self.refusals():
@@ -224,6 +307,7 @@ class DuckDBSession:
 
     def bind(self, binding: Binding) -> None:
         """Create the binding's views: a view over a source reads (sniffs) its files now."""
+        self._within_limits()
         if binding not in self.bindings:
             self.bindings.append(binding)
         relation = binding.relation
@@ -269,33 +353,216 @@ class DuckDBSession:
             (name, str(kind)) for name, kind in zip(relation.columns, relation.types, strict=True)
         ]
 
-    def to_arrow(self, sql: str) -> pa.Table:
+    def to_arrow(self, sql: str, *, limit: int | None = None) -> pa.Table:
         with self.refusals():
-            return self._relation(sql).to_arrow_table()
+            relation = self._relation(sql)
+            if limit is None and self.limits.rows is None:
+                return relation.to_arrow_table()
+            if limit is not None and limit <= 0:
+                return relation.limit(0).to_arrow_table()
+            with relation.to_arrow_reader(batch_size=BATCH_ROWS) as reader:
+                return self._collect(reader, limit)
+
+    def _collect(self, reader: pa.RecordBatchReader, limit: int | None) -> pa.Table:
+        """At most ``limit`` rows of ``reader``, read no further than needed."""
+        most = self.limits.rows
+        batches: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in reader:
+            if limit is not None and rows + batch.num_rows > limit:
+                batch = batch.slice(0, limit - rows)
+            rows += batch.num_rows
+            if most is not None and rows > most:
+                raise QueryRefused(self.limits.too_many("the result"))
+            batches.append(batch)
+            if limit is not None and rows >= limit:
+                break
+        return pa.Table.from_batches(batches, schema=reader.schema)
 
     def stream(self, sql: str) -> pa.RecordBatchReader:
         storable = _storable_select(f"({sql})", self.columns(sql))
         with self.refusals():
-            return self._relation(storable).to_arrow_reader(batch_size=256 * 1024)
+            reader = self._relation(storable).to_arrow_reader(batch_size=BATCH_ROWS)
+        return pa.RecordBatchReader.from_batches(reader.schema, self._guarded(reader))
 
-    def run_python(self, function: Callable[..., Any]) -> dict[str, str]:
-        result = function(Inputs(self.connection, self.bindings))
-        outputs = result if isinstance(result, dict) else {"": result}
+    def _guarded(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        """The batches of ``reader`` while they stay within the session's limits.
+
+        Whoever consumes the stream (the storage, writing it) sees the same refusals as
+        a query: an error while reading is an `OSError` in DuckDB's words, and the
+        watchdog's interrupt is one too.
+        """
+        rows = 0
+        with self.refusals(), reader:
+            for batch in reader:
+                rows += batch.num_rows
+                if self.limits.rows is not None and rows > self.limits.rows:
+                    raise QueryRefused(self.limits.too_many("the output"))
+                yield batch
+
+    def run_python(self, path: Path, function: str) -> dict[str, str]:
+        """Run the transformation in a fresh interpreter (`WORKER`), then read its tables.
+
+        The child opens its own session over the same bindings, through this same
+        engine, and so meets the same sandbox. It writes one Arrow IPC stream per output
+        into a scratch folder; this session maps those files, without copying them, as
+        views. The child gets the time the session has left and is killed when it is over.
+        """
+        self._within_limits()
+        folder = self.engine.scratch()
+        self._scratch.append(folder)
+        request = folder / "request.json"
+        request.write_text(
+            json.dumps(
+                {
+                    "file": str(path.resolve()),
+                    "function": function,
+                    "engine": {
+                        "extension_directory": str(self.engine.extension_directory.resolve()),
+                        "memory_limit": self.engine.memory_limit,
+                        "threads": self.engine.threads,
+                    },
+                    "bindings": [dataclasses.asdict(binding) for binding in self.bindings],
+                    # The child has no clock of its own: this process kills it in time.
+                    "limits": dataclasses.asdict(self.limits) | {"seconds": None},
+                }
+            ),
+            encoding="utf-8",
+        )
+        code = self._run_worker(request)
+        answer_file = folder / ANSWER
+        if not answer_file.is_file():
+            raise TransformationFailed(f"{path.name}: {_ended(code)} before returning its tables")
+        answer = json.loads(answer_file.read_text(encoding="utf-8"))
+        if "error" in answer:
+            raise TransformationFailed(str(answer["error"]))
         queries: dict[str, str] = {}
-        for index, (port, value) in enumerate(outputs.items()):
-            view = f"__quanta_output_{index}"
-            if isinstance(value, duckdb.DuckDBPyRelation):
-                value.create_view(view)
-            elif isinstance(value, pa.Table | pa.RecordBatchReader):
-                self.connection.register(view, value)
-            else:
-                raise TypeError(
-                    f"the transformation returned {type(value).__name__} for port "
-                    f"{port or 'output'}: return a pyarrow Table or a DuckDB relation "
-                    "(or a dict of them, one per port)"
-                )
+        for port, name in answer["ports"].items():
+            file = folder / name
+            if file.parent != folder or not file.is_file():
+                raise TransformationFailed(f"{path.name}: the output for {port!r} is missing")
+            # Memory-mapped: the table's buffers are the file's pages, read as DuckDB scans.
+            table = pa.ipc.open_stream(pa.memory_map(str(file))).read_all()
+            view = f"__quanta_output_{len(self._outputs)}"
+            self._outputs.append(table)
+            self.connection.register(view, table)
             queries[port] = f"SELECT * FROM {quote(view)}"
         return queries
+
+    def _run_worker(self, request: Path) -> int:
+        """The child's exit code; `QueryRefused` when the session's time ran out first."""
+        # Its output goes to this process's stderr, never to stdout (which may be --json).
+        # Its stdin is a pipe this process never writes to: the child ends when it closes,
+        # that is when this process ends, killed or not. In a session of its own, the
+        # child gets no Ctrl-C from the terminal: this process decides when it ends. With
+        # -P, no module in the working folder can stand in for Quanta's or DuckDB's.
+        with subprocess.Popen(
+            [sys.executable, "-P", "-m", WORKER, str(request)],
+            stdin=subprocess.PIPE,
+            stdout=_stderr(),
+            stderr=_stderr(),
+            start_new_session=True,
+        ) as child:
+            try:
+                return child.wait(timeout=self._watchdog.remaining())
+            except subprocess.TimeoutExpired:
+                raise QueryRefused(self.limits.too_long()) from None
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+
+
+def _stderr() -> int:
+    """The file descriptor of this process's own stderr, or nowhere when it has none."""
+    try:
+        return sys.__stderr__.fileno() if sys.__stderr__ is not None else subprocess.DEVNULL
+    except (AttributeError, OSError, ValueError):
+        return subprocess.DEVNULL
+
+
+def _ended(code: int) -> str:
+    if code == -signal.SIGKILL:
+        # Not by Quanta, whose kill at the time limit is told as that limit.
+        return "the transformation's process was killed (SIGKILL: out of memory?)"
+    if code < 0:
+        with suppress(ValueError):
+            return f"the transformation's process was killed by {signal.Signals(-code).name}"
+        return f"the transformation's process was killed by signal {-code}"
+    return f"the transformation ended its process (exit code {code})"
+
+
+class _Watchdog:
+    """Interrupts a connection once its time is up, and again until the session ends.
+
+    An interrupt stops the statement running at that moment, or a stream being read; a
+    statement started later would run: the session refuses to start one (`expired`),
+    and the repeated interrupts catch one that started in the same instant.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, seconds: float | None) -> None:
+        self._deadline = None if seconds is None else time.monotonic() + seconds
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if seconds is not None:
+            self._thread = threading.Thread(
+                target=self._watch, args=(connection,), name="quanta-watchdog", daemon=True
+            )
+            self._thread.start()
+
+    @property
+    def expired(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def remaining(self) -> float | None:
+        return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+
+    def _watch(self, connection: duckdb.DuckDBPyConnection) -> None:
+        if self._done.wait(self.remaining()):
+            return
+        while not self._done.is_set():
+            connection.interrupt()
+            self._done.wait(0.05)
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def remove_scratch(folder: Path) -> None:
+    """Remove a scratch folder, and the folder of scratch folders when it is left empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with suppress(OSError):
+        folder.parent.rmdir()
+
+
+def _remove_abandoned(root: Path) -> None:
+    """Remove the scratch folders of processes of this machine that are gone (killed)."""
+    if os.name != "posix" or not root.is_dir():
+        return  # elsewhere there is no harmless way to ask whether a process lives
+    host = socket.gethostname()
+    for entry in root.iterdir():
+        owner, _, pid = entry.name.rpartition("_")[0].rpartition("_")
+        if owner == host and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class UnknownInput(KeyError):
+    """A Python transformation asked for an input its product does not declare."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class Inputs:
@@ -312,7 +579,9 @@ class Inputs:
 
     def __getitem__(self, name: str) -> duckdb.DuckDBPyRelation:
         if name not in self.names:
-            raise KeyError(f"{name!r} is not an input of this product: use one of {self.names}")
+            raise UnknownInput(
+                f"{name!r} is not an input of this product: use one of {', '.join(self.names)}"
+            )
         return self._connection.sql(f"SELECT * FROM {'.'.join(quote(p) for p in name.split('.'))}")
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
@@ -359,6 +628,11 @@ def _refusals(
         shown = duckdb_errors.message(type(error).__name__, str(error), _labels(bindings))
         if isinstance(error, duckdb.BinderException) and connection is not None:
             shown += _source_columns(bindings, connection)
+        raise QueryRefused(f"the query failed: {shown}") from None
+    except OSError as error:
+        # An error while an Arrow stream of the engine is read: DuckDB's message, which
+        # may hold values, in an OSError. Shown as a value error: by its kind alone.
+        shown = duckdb_errors.message(type(error).__name__, str(error), _labels(bindings))
         raise QueryRefused(f"the query failed: {shown}") from None
 
 

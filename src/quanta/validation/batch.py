@@ -42,7 +42,7 @@ def load_batch(path: Path, store: MetadataStore) -> Iterator[tuple[LoadedFolder,
             validation.issues.append(
                 folder.issue_at(
                     ("id",),
-                    f"product id {product_id!r} is also used by {other}",
+                    f"product id {product_id!r} is also used by {shown_path(other)}",
                     "give each product its own id",
                 )
             )
