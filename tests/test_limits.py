@@ -7,6 +7,8 @@ instead of hanging it; no assertion compares durations.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -343,3 +345,30 @@ def test_a_python_transformation_may_return_a_record_batch_reader(
     with Mesh.open(home) as mesh:
         ids = mesh.query("SELECT id FROM finance.targets ORDER BY id").column("id").to_pylist()
     assert ids == [1, 2, 3]
+
+
+def test_checking_a_published_version_stops_at_the_build_time_limit(
+    home: Path, source_product: Path
+) -> None:
+    # A rule kept in the catalog that never ends (as an older contract could hold).
+    publication = publish(home, source_product)
+    assert publication.outcome == Outcome.PASSED
+    catalog = sqlite3.connect(home / "catalog.db")
+    [(stored,)] = catalog.execute("SELECT contract FROM ports").fetchall()
+    contract = json.loads(stored)
+    contract["schema"][0]["quality"] = [
+        {
+            "type": "sql",
+            "query": f"SELECT count(*) FROM ${{table}}, ({ENDLESS['a huge cross product']})",
+            "mustBe": 0,
+        }
+    ]
+    with catalog:
+        catalog.execute("UPDATE ports SET contract = ?", [json.dumps(contract)])
+    catalog.close()
+
+    with (
+        Mesh.open(home, build_timeout=1) as mesh,
+        pytest.raises(QueryRefused, match="QUANTA_BUILD_TIMEOUT"),
+    ):
+        mesh.check("finance.targets")

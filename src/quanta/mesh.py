@@ -656,13 +656,23 @@ class Mesh:
         version: int | None,
         inputs: list[Binding],
     ) -> CheckRun:
-        """Every rule on each port, one scan per port, with the inputs references read."""
+        """Every rule on each port, one scan per port, with the inputs references read.
+
+        Checking is part of building: it has the build's time (``QUANTA_BUILD_TIMEOUT``).
+        """
+        from quanta.engines import Limits
+
         run = CheckRun(product=product_id, version=version)
         bindings = [Binding(((f"__port_{port}",),), scan) for port, (_, scan, _) in targets.items()]
         readable = frozenset(
             name[0] for binding in inputs for name in binding.names if len(name) == 1
         )
-        with self.engine.session([*bindings, *inputs]) as session:
+        limits = Limits(
+            "the check",
+            seconds=self.settings.build_timeout,
+            seconds_setting="QUANTA_BUILD_TIMEOUT",
+        )
+        with self.engine.session([*bindings, *inputs], limits=limits) as session:
             for port, (contract, _, stats) in targets.items():
                 relation = quote(f"__port_{port}")
                 target = conformance.Target(port, contract, {}, readable, relation, stats)

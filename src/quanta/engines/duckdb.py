@@ -5,28 +5,22 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from quanta.engines import Limits, TransformationFailed, duckdb_errors
+from quanta.engines import Limits, TransformationFailed, duckdb_errors, processes
 from quanta.errors import ConfigError, QueryRefused, first_line
-from quanta.model.product import SOURCE_OPTIONS, option_value_fits
 from quanta.model.relations import Binding, FileScan, Relation, TableScan
+from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
 from quanta.model.types import storable_type
 from quanta.sql_text import literal, quote
 
@@ -136,28 +130,6 @@ class DuckDBEngine:
             yield session
         finally:
             session.close()
-
-    def scratch(self) -> Path:
-        """A new private folder for one Python transformation's files; see `remove_scratch`.
-
-        Folders that processes killed before they could clean up left behind go first.
-        """
-        root = (self.scratch_directory or Path(tempfile.gettempdir()) / "quanta").resolve()
-        _remove_abandoned(root)
-        for _ in range(3):
-            folder = root / f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex}"
-            try:
-                root.mkdir(parents=True, exist_ok=True)
-                folder.mkdir(mode=0o700)
-            except FileNotFoundError:  # another session removed the empty root just now
-                continue
-            except OSError as error:
-                raise ConfigError(
-                    f"cannot create a scratch folder in {root}: {error.strerror}; the mesh "
-                    "home must be writable"
-                ) from None
-            return folder
-        raise ConfigError(f"cannot create a scratch folder in {root}: it keeps disappearing")
 
     def export(self, sql: str, path: Path, variables: dict[str, Any]) -> int:
         formats = {
@@ -278,7 +250,7 @@ class DuckDBSession:
         self.connection.close()
         self._outputs.clear()
         for folder in self._scratch:
-            remove_scratch(folder)
+            processes.remove_scratch(folder)
 
     def stopped(self) -> str | None:
         return self.limits.too_long() if self._watchdog.expired else None
@@ -409,7 +381,7 @@ class DuckDBSession:
         views. The child gets the time the session has left and is killed when it is over.
         """
         self._within_limits()
-        folder = self.engine.scratch()
+        folder = processes.scratch(self.engine.scratch_directory)
         self._scratch.append(folder)
         request = folder / "request.json"
         request.write_text(
@@ -432,7 +404,9 @@ class DuckDBSession:
         code = self._run_worker(request)
         answer_file = folder / ANSWER
         if not answer_file.is_file():
-            raise TransformationFailed(f"{path.name}: {_ended(code)} before returning its tables")
+            raise TransformationFailed(
+                f"{path.name}: {processes.ended(code)} before returning its tables"
+            )
         answer = json.loads(answer_file.read_text(encoding="utf-8"))
         if "error" in answer:
             raise TransformationFailed(str(answer["error"]))
@@ -451,45 +425,12 @@ class DuckDBSession:
 
     def _run_worker(self, request: Path) -> int:
         """The child's exit code; `QueryRefused` when the session's time ran out first."""
-        # Its output goes to this process's stderr, never to stdout (which may be --json).
-        # Its stdin is a pipe this process never writes to: the child ends when it closes,
-        # that is when this process ends, killed or not. In a session of its own, the
-        # child gets no Ctrl-C from the terminal: this process decides when it ends. With
-        # -P, no module in the working folder can stand in for Quanta's or DuckDB's.
-        with subprocess.Popen(
-            [sys.executable, "-P", "-m", WORKER, str(request)],
-            stdin=subprocess.PIPE,
-            stdout=_stderr(),
-            stderr=_stderr(),
-            start_new_session=True,
-        ) as child:
-            try:
-                return child.wait(timeout=self._watchdog.remaining())
-            except subprocess.TimeoutExpired:
-                raise QueryRefused(self.limits.too_long()) from None
-            finally:
-                if child.poll() is None:
-                    child.kill()
-                    child.wait()
-
-
-def _stderr() -> int:
-    """The file descriptor of this process's own stderr, or nowhere when it has none."""
-    try:
-        return sys.__stderr__.fileno() if sys.__stderr__ is not None else subprocess.DEVNULL
-    except (AttributeError, OSError, ValueError):
-        return subprocess.DEVNULL
-
-
-def _ended(code: int) -> str:
-    if code == -signal.SIGKILL:
-        # Not by Quanta, whose kill at the time limit is told as that limit.
-        return "the transformation's process was killed (SIGKILL: out of memory?)"
-    if code < 0:
-        with suppress(ValueError):
-            return f"the transformation's process was killed by {signal.Signals(-code).name}"
-        return f"the transformation's process was killed by signal {-code}"
-    return f"the transformation ended its process (exit code {code})"
+        try:
+            return processes.run(
+                [sys.executable, "-P", "-m", WORKER, str(request)], self._watchdog.remaining()
+            )
+        except subprocess.TimeoutExpired:
+            raise QueryRefused(self.limits.too_long()) from None
 
 
 class _Watchdog:
@@ -528,34 +469,6 @@ class _Watchdog:
         self._done.set()
         if self._thread is not None:
             self._thread.join()
-
-
-def remove_scratch(folder: Path) -> None:
-    """Remove a scratch folder, and the folder of scratch folders when it is left empty."""
-    shutil.rmtree(folder, ignore_errors=True)
-    with suppress(OSError):
-        folder.parent.rmdir()
-
-
-def _remove_abandoned(root: Path) -> None:
-    """Remove the scratch folders of processes of this machine that are gone (killed)."""
-    if os.name != "posix" or not root.is_dir():
-        return  # elsewhere there is no harmless way to ask whether a process lives
-    host = socket.gethostname()
-    for entry in root.iterdir():
-        owner, _, pid = entry.name.rpartition("_")[0].rpartition("_")
-        if owner == host and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class UnknownInput(KeyError):

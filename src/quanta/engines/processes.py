@@ -1,0 +1,117 @@
+"""Child processes for a product's own code: their scratch folders, start and end.
+
+A Python transformation runs in a process of its own (see `quanta.engines.duckdb_worker`):
+it hands its tables over as files in a private scratch folder, is started so that it can
+neither read Quanta's stdin nor write into its stdout, ends when Quanta does, and is killed
+when its time is up. Nothing here knows the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from contextlib import suppress
+from pathlib import Path
+
+from quanta.errors import ConfigError
+
+
+def scratch(directory: Path | None) -> Path:
+    """A new private folder for one Python transformation's files; see `remove_scratch`.
+
+    Folders that processes killed before they could clean up left behind go first.
+    """
+    root = (directory or Path(tempfile.gettempdir()) / "quanta").resolve()
+    _remove_abandoned(root)
+    for _ in range(3):
+        folder = root / f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex}"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700)
+        except FileNotFoundError:  # another session removed the empty root just now
+            continue
+        except OSError as error:
+            raise ConfigError(
+                f"cannot create a scratch folder in {root}: {error.strerror}; the mesh "
+                "home must be writable"
+            ) from None
+        return folder
+    raise ConfigError(f"cannot create a scratch folder in {root}: it keeps disappearing")
+
+
+def remove_scratch(folder: Path) -> None:
+    """Remove a scratch folder, and the folder of scratch folders when it is left empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    with suppress(OSError):
+        folder.parent.rmdir()
+
+
+def _remove_abandoned(root: Path) -> None:
+    """Remove the scratch folders of processes of this machine that are gone (killed)."""
+    if os.name != "posix" or not root.is_dir():
+        return  # elsewhere there is no harmless way to ask whether a process lives
+    host = socket.gethostname()
+    for entry in root.iterdir():
+        owner, _, pid = entry.name.rpartition("_")[0].rpartition("_")
+        if owner == host and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run(command: list[str], timeout: float | None) -> int:
+    """Run ``command`` to its end; its exit code. `subprocess.TimeoutExpired` past ``timeout``
+    seconds, when the child has been killed already.
+
+    Its output goes to this process's stderr, never to stdout (which may be --json). Its
+    stdin is a pipe this process never writes to: the child ends when it closes, that is
+    when this process ends, killed or not. In a session of its own, the child gets no
+    Ctrl-C from the terminal: this process decides when it ends.
+    """
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=_stderr(),
+        stderr=_stderr(),
+        start_new_session=True,
+    ) as child:
+        try:
+            return child.wait(timeout=timeout)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+def _stderr() -> int:
+    """The file descriptor of this process's own stderr, or nowhere when it has none."""
+    try:
+        return sys.__stderr__.fileno() if sys.__stderr__ is not None else subprocess.DEVNULL
+    except (AttributeError, OSError, ValueError):
+        return subprocess.DEVNULL
+
+
+def ended(code: int) -> str:
+    """How a child process ended, from its exit code (negative: the signal that killed it)."""
+    if code == -signal.SIGKILL:
+        # Not by Quanta, whose kill at the time limit is told as that limit.
+        return "the transformation's process was killed (SIGKILL: out of memory?)"
+    if code < 0:
+        with suppress(ValueError):
+            return f"the transformation's process was killed by {signal.Signals(-code).name}"
+        return f"the transformation's process was killed by signal {-code}"
+    return f"the transformation ended its process (exit code {code})"
