@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from quanta.build.inputs import ResolvedInputs
-    from quanta.engines import Engine, Session
+    from quanta.engines import Engine, Limits, Session
     from quanta.interop import ContractImport
     from quanta.model.product import DataProduct
     from quanta.storage import StagedTable, Storage, TableName
@@ -419,7 +419,6 @@ class Mesh:
         ``QUANTA_QUERY_MAX_ROWS`` rows is refused. A query running longer than
         ``QUANTA_QUERY_TIMEOUT`` seconds is stopped and refused.
         """
-        from quanta.engines import Limits
 
         if limit is not None and limit < 0:
             raise UserError(f"the limit must be 0 or more, not {limit}")
@@ -430,15 +429,7 @@ class Mesh:
         problems = check_sql(sql, visible, purpose="a query")
         if problems:
             raise QueryRefused("; ".join(f"{p.message} ({p.hint})" for p in problems))
-        limits = Limits(
-            "a query",
-            seconds=self.settings.query_timeout,
-            seconds_setting="QUANTA_QUERY_TIMEOUT",
-            rows=self.settings.query_max_rows,
-            rows_setting="QUANTA_QUERY_MAX_ROWS",
-            rows_hint="add a LIMIT, or aggregate the rows (GROUP BY)",
-        )
-        with self.engine.session(bindings, limits=limits) as session:
+        with self.engine.session(bindings, limits=self._query_limits("a query")) as session:
             return session.to_arrow(sql, limit=limit)
 
     def read(self, address: str, version: int | None = None) -> pa.Table:
@@ -446,20 +437,38 @@ class Mesh:
 
         All its rows; reading longer than ``QUANTA_QUERY_TIMEOUT`` seconds is stopped.
         """
-        from quanta.engines import Limits
-
         port = self._port(address, version)
         names = (tuple(address.split(".")),)
-        limits = Limits(
-            "reading a port",
-            seconds=self.settings.query_timeout,
-            seconds_setting="QUANTA_QUERY_TIMEOUT",
-        )
+        limits = self._query_limits("reading a port", rows=False)
         with self.engine.session([Binding(names, port.scan)], limits=limits) as session:
             quoted = ".".join(f'"{part}"' for part in names[0])
             return session.to_arrow(f"SELECT * FROM {quoted}")
 
     # -- internals ---------------------------------------------------------------------
+    def _query_limits(self, work: str, *, rows: bool = True) -> Limits:
+        from quanta.engines import Limits
+
+        return Limits(
+            work,
+            seconds=self.settings.query_timeout,
+            seconds_setting="QUANTA_QUERY_TIMEOUT",
+            rows=self.settings.query_max_rows if rows else None,
+            rows_setting="QUANTA_QUERY_MAX_ROWS",
+            rows_hint="add a LIMIT, or aggregate the rows (GROUP BY)",
+        )
+
+    def _build_limits(self, work: str, *, rows: bool = True) -> Limits:
+        """A build's limits; its checks share its time (``QUANTA_BUILD_TIMEOUT``)."""
+        from quanta.engines import Limits
+
+        return Limits(
+            work,
+            seconds=self.settings.build_timeout,
+            seconds_setting="QUANTA_BUILD_TIMEOUT",
+            rows=self.settings.build_max_rows if rows else None,
+            rows_setting="QUANTA_BUILD_MAX_ROWS",
+        )
+
     def _port(self, address: str, version: int | None) -> PortVersion:
         try:
             parsed = PortAddress.parse(address)
@@ -505,7 +514,6 @@ class Mesh:
         A build stopped by a limit fails with it as the reason and leaves nothing staged.
         """
         from quanta.build import transform
-        from quanta.engines import Limits
 
         product_id = str(product.id)
         started = time.perf_counter()
@@ -538,13 +546,7 @@ class Mesh:
                 for port, contract in product.contracts.items()
             ]
             readable = frozenset(name[0] for name in resolved.names if len(name) == 1)
-            limits = Limits(
-                "the build",
-                seconds=self.settings.build_timeout,
-                seconds_setting="QUANTA_BUILD_TIMEOUT",
-                rows=self.settings.build_max_rows,
-                rows_setting="QUANTA_BUILD_MAX_ROWS",
-            )
+            limits = self._build_limits("the build")
             with self.engine.session(
                 resolved.bindings, also_readable=outputs, limits=limits
             ) as session:
@@ -660,18 +662,13 @@ class Mesh:
 
         Checking is part of building: it has the build's time (``QUANTA_BUILD_TIMEOUT``).
         """
-        from quanta.engines import Limits
 
         run = CheckRun(product=product_id, version=version)
         bindings = [Binding(((f"__port_{port}",),), scan) for port, (_, scan, _) in targets.items()]
         readable = frozenset(
             name[0] for binding in inputs for name in binding.names if len(name) == 1
         )
-        limits = Limits(
-            "the check",
-            seconds=self.settings.build_timeout,
-            seconds_setting="QUANTA_BUILD_TIMEOUT",
-        )
+        limits = self._build_limits("the check", rows=False)
         with self.engine.session([*bindings, *inputs], limits=limits) as session:
             for port, (contract, _, stats) in targets.items():
                 relation = quote(f"__port_{port}")

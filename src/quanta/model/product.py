@@ -101,6 +101,12 @@ def relative_path(value: str) -> str:
     return value
 
 
+def _named(value: str, problem: str | None) -> str:
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def custom_property(properties: list[CustomProperty], name: str) -> tuple[int, Any] | None:
     for index, item in enumerate(properties):
         if item.property == name:
@@ -122,10 +128,7 @@ class Port(Extensible):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        problem = name_problem(value, "port name")
-        if problem:
-            raise ValueError(problem)
-        return value
+        return _named(value, name_problem(value, "port name"))
 
 
 class Description(Document):
@@ -193,11 +196,9 @@ class OutputPort(Port):
 
     @field_validator("name")
     @classmethod
-    def _names_one_table(cls, value: str) -> str:
-        problem = new_name_problem(value, "port name")
-        if problem:
-            raise ValueError(problem)
-        return value
+    def _valid_name(cls, value: str) -> str:
+        # An output port names a table: stricter than an input port's name.
+        return _named(value, new_name_problem(value, "port name"))
 
 
 class Descriptor(Document):
@@ -225,10 +226,7 @@ class Descriptor(Document):
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
-        problem = new_name_problem(ProductId.parse(value).name, "product name")
-        if problem:
-            raise ValueError(problem)
-        return value
+        return _named(value, new_name_problem(ProductId.parse(value).name, "product name"))
 
     @property
     def product_id(self) -> ProductId:
