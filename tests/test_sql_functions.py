@@ -272,3 +272,56 @@ def test_a_stored_rule_the_guard_now_refuses_is_an_error_and_is_not_run(
     [error] = [check for check in run.checks if check.outcome == Outcome.ERROR]
     assert "read_text() is not allowed" in error.reason
     assert run.outcome == Outcome.ERROR
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # The anchor of a recursive CTE is bound before the CTE exists: its name there is
+        # any relation (a system view) or a file path.
+        "WITH RECURSIVE pg_settings AS (SELECT name, setting FROM pg_settings "
+        "UNION ALL SELECT NULL, NULL WHERE false) SELECT * FROM pg_settings",
+        "WITH RECURSIVE duckdb_views AS (SELECT sql FROM duckdb_views UNION ALL "
+        "SELECT NULL WHERE false) SELECT * FROM duckdb_views",
+        'WITH RECURSIVE "/etc/x.csv" AS (SELECT * FROM "/etc/x.csv" UNION ALL SELECT 1) '
+        'SELECT * FROM "/etc/x.csv"',
+        "WITH RECURSIVE r AS (SELECT * FROM (SELECT * FROM r) UNION ALL SELECT 1) FROM r",
+        # DuckDB folds ASCII letters only: the Kelvin sign is no k to it.
+        'WITH "/data/\u212a.csv" AS (SELECT 1 AS x) SELECT count(*) FROM "/data/k.csv"',
+        'WITH "\u03a3" AS (SELECT 1 AS x) SELECT * FROM "\u03c3"',
+    ],
+)
+def test_a_name_that_is_no_cte_where_it_stands_is_refused(sql: str) -> None:
+    assert any("not declared" in m or "directly" in m for m in messages(sql)), messages(sql)
+
+
+def test_the_recursive_part_of_a_recursive_cte_reads_the_cte() -> None:
+    sql = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) FROM r"
+    assert messages(sql) == []
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT " + " + ".join(["email"] * 400) + " FROM __this",
+        "SELECT " + "upper(" * 400 + "email" + ")" * 400 + " FROM __this",
+        "SELECT 1 IN (" + ",".join(["1"] * 150_000) + ")",
+    ],
+)
+def test_sql_too_deep_or_too_long_to_check_is_refused_not_a_traceback(sql: str) -> None:
+    [problem] = check_sql(sql, VISIBLE)
+    assert "too deeply" in problem.message or "over the limit" in problem.message
+    assert reads_any(sql, {"email"})  # what cannot be read may read anything
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count(*) FROM __this NATURAL JOIN (SELECT 'a@mail.example' AS email)",
+        "SELECT count(*) FROM __this ASOF JOIN (SELECT 'c' AS email) USING (email)",
+        "SELECT count(*) FROM __this SEMI JOIN (SELECT 'c' AS email) USING (email)",
+        "SELECT count(*) FROM (UNPIVOT __this ON email INTO NAME k VALUE v)",
+    ],
+)
+def test_a_join_by_name_reads_the_columns_it_compares(sql: str) -> None:
+    assert reads_any(sql, {"email"})

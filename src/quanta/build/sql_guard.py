@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -80,6 +81,15 @@ PARTS = frozenset(
 
 NO_LOCATION = 2**64 - 1
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _fold(name: str) -> str:
+    """A name as DuckDB compares names: ASCII letters in any case, every other character as
+    it is (Python's lower() would make the Kelvin sign K a k, where DuckDB keeps them apart).
+    """
+    return name.translate(_ASCII_LOWER)
+
 
 def check_sql(
     sql: str, visible: Collection[tuple[str, ...]], *, purpose: str = "a transformation"
@@ -92,8 +102,11 @@ def check_sql(
     parsed = _parse(sql, purpose)
     if isinstance(parsed, SqlProblem):
         return [parsed]
-    guard = _Guard(sql, {tuple(part.lower() for part in name) for name in visible}, purpose)
-    guard.query(parsed, frozenset())
+    guard = _Guard(sql, {tuple(_fold(part) for part in name) for name in visible}, purpose)
+    try:
+        guard.query(parsed, frozenset())
+    except RecursionError:
+        return [_too_deep()]
     return guard.problems
 
 
@@ -103,8 +116,9 @@ def reads_any(sql: str, columns: Collection[str]) -> bool:
     A column counts as read wherever it is named (a projection, a filter, a join): even a
     count over a filter on a column tells something about its values. Shapes that reach
     columns without naming them count as reading every column: ``*`` and ``COLUMNS(...)``,
-    positional references, a relation used as a value (``SELECT t FROM t``), and column
-    aliases given to a relation (``FROM t AS x(a, b)`` renames by position).
+    positional references, a relation used as a value (``SELECT t FROM t``), column aliases
+    given to a relation (``FROM t AS x(a, b)`` renames by position), NATURAL joins and PIVOT;
+    ``JOIN ... USING (c)`` reads ``c``.
     """
     names = {column.lower() for column in columns}
     if not names:
@@ -114,12 +128,21 @@ def reads_any(sql: str, columns: Collection[str]) -> bool:
         return True
     relations: set[str] = set()
     references: list[list[str]] = []
-    for node in _nodes(parsed):
+    try:
+        nodes = list(_nodes(parsed))
+    except RecursionError:
+        return True
+    for node in nodes:
         kind = node.get("class") or node.get("type")
-        if kind in ("STAR", "POSITIONAL_REFERENCE"):
+        if kind in ("STAR", "POSITIONAL_REFERENCE", "PIVOT"):
             return True
         if node.get("column_name_alias") or (node.get("aliases") and "query" in node):
             return True
+        if kind == "JOIN":
+            # Joins by name compare columns no expression names: USING (email), NATURAL.
+            if node.get("ref_type") == "NATURAL":
+                return True
+            references.extend([str(name).lower()] for name in node.get("using_columns") or [])
         if kind == "COLUMN_REF":
             references.append([str(part).lower() for part in node.get("column_names", [])])
         if kind in TABLE_REFERENCES or kind in QUERY_NODES:
@@ -150,13 +173,24 @@ def selected_width(sql: str) -> int | None:
 
 # -- parsing --------------------------------------------------------------------------------
 
-_parser: duckdb.DuckDBPyConnection | None = None
-_parser_lock = threading.Lock()
+MAX_SQL_BYTES = 256 * 1024
+"""The longest SQL the guard reads: a query or a transformation is far shorter."""
+
+_parsers = threading.local()
 
 
 def _parse(sql: str, purpose: str) -> dict[str, Any] | SqlProblem:
     """The one query of ``sql`` as DuckDB parses it, or why there is no such query."""
-    tree = _serialized(sql)
+    size = len(sql.encode("utf-8", "surrogatepass"))
+    if size > MAX_SQL_BYTES:
+        return SqlProblem(
+            f"{purpose} is {size:,} bytes, over the limit of {MAX_SQL_BYTES:,}",
+            "make it shorter: move repeated parts into CTEs",
+        )
+    try:
+        tree = _serialized(sql)
+    except RecursionError:
+        return _too_deep()
     if tree.get("error"):
         if tree.get("error_type") == "parser":
             where = str(tree.get("position", ""))
@@ -181,32 +215,41 @@ def _parse(sql: str, purpose: str) -> dict[str, Any] | SqlProblem:
     return node
 
 
+def _too_deep() -> SqlProblem:
+    return SqlProblem(
+        "the SQL nests expressions too deeply for Quanta to check",
+        "split long chains of operators or nested calls, e.g. into CTEs",
+    )
+
+
+def _parser() -> duckdb.DuckDBPyConnection:
+    """This thread's parsing connection: it only parses, never runs what a user wrote."""
+    connection: duckdb.DuckDBPyConnection | None = getattr(_parsers, "connection", None)
+    if connection is None:
+        connection = duckdb.connect(
+            ":memory:",
+            config={
+                "enable_external_access": False,
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "lock_configuration": True,
+            },
+        )
+        _parsers.connection = connection
+    return connection
+
+
 def _serialized(sql: str) -> dict[str, Any]:
-    global _parser
-    with _parser_lock:
-        if _parser is None:
-            # Only parses: this connection never runs a statement a user wrote.
-            _parser = duckdb.connect(
-                ":memory:",
-                config={
-                    "enable_external_access": False,
-                    "autoinstall_known_extensions": False,
-                    "autoload_known_extensions": False,
-                    "lock_configuration": True,
-                },
-            )
-        row = _parser.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    row = _parser().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
     result: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     return result
 
 
 def _statement_count(sql: str) -> int:
-    with _parser_lock:
-        assert _parser is not None, "the parser connection exists after a first parse"
-        try:
-            return len(_parser.extract_statements(sql))
-        except (duckdb.Error, IndexError):
-            return 1  # it parsed as one statement a moment ago
+    try:
+        return len(_parser().extract_statements(sql))
+    except (duckdb.Error, IndexError):
+        return 1  # it parsed as one statement a moment ago
 
 
 def _not_one(count: int, purpose: str) -> SqlProblem:
@@ -248,8 +291,8 @@ def _builtin(function: dict[str, Any]) -> bool:
     DuckDB writes ``[1, 2]`` as ``main.list_value(1, 2)``; any other schema (pg_catalog, an
     attached catalog) is refused.
     """
-    catalog = str(function.get("catalog") or "").lower()
-    schema = str(function.get("schema") or "").lower()
+    catalog = _fold(str(function.get("catalog") or ""))
+    schema = _fold(str(function.get("schema") or ""))
     return catalog in ("", "system") and schema in ("", "main")
 
 
@@ -321,9 +364,14 @@ class _Guard:
         for entry in (node.get("cte_map") or {}).get("map", []):
             body = (entry.get("value") or {}).get("query") or {}
             self.walk(body.get("node"), scope)
-            scope = scope | {str(entry.get("key", "")).lower()}
+            scope = scope | {_fold(str(entry.get("key", "")))}
         if kind == "RECURSIVE_CTE_NODE":
-            scope = scope | {str(node.get("cte_name", "")).lower()}
+            # Only the recursive part reads the CTE: DuckDB binds the anchor before the CTE
+            # exists, where its name is any relation, or a file path.
+            self.walk(node.get("left"), scope)
+            self.walk(node.get("right"), scope | {_fold(str(node.get("cte_name", "")))})
+            self.children(node, scope, "cte_map", "left", "right")
+            return
         self.children(node, scope, "cte_map")
 
     def table(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
@@ -335,7 +383,7 @@ class _Guard:
             self.relation(node, ctes)
         elif kind == "TABLE_FUNCTION":
             function = node.get("function") or {}
-            name = str(function.get("function_name", "")).lower()
+            name = _fold(str(function.get("function_name", "")))
             if (
                 function.get("class") != "FUNCTION"
                 or name not in TABLE_FUNCTIONS
@@ -354,7 +402,7 @@ class _Guard:
 
     def relation(self, node: dict[str, Any], ctes: frozenset[str]) -> None:
         parts = tuple(
-            str(node[key]).lower()
+            _fold(str(node[key]))
             for key in ("catalog_name", "schema_name", "table_name")
             if node.get(key)
         )
@@ -411,7 +459,7 @@ class _Guard:
                     f"the function {qualified}.{name}() is called by a qualified name",
                     "call functions by their name alone",
                 )
-            elif name.lower() not in ALLOWED:
+            elif _fold(name) not in ALLOWED:
                 self.refuse(
                     node,
                     f"the function {name}() is not allowed",
