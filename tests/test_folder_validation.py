@@ -371,3 +371,14 @@ def test_a_contract_no_port_names_is_reported(folder: Path) -> None:
     assert issue.field == "id"
     assert "belongs to no output port" in issue.message
     assert issue.hint
+
+
+@pytest.mark.parametrize("version", ["\u00b2", "\u0661", "1x"])
+def test_an_input_version_in_other_digits_is_an_issue(folder: Path, version: str) -> None:
+    descriptor = folder / "dataproduct.yaml"
+    text = descriptor.read_text(encoding="utf-8")
+    descriptor.write_text(text.replace("version: '1'", f"version: '{version}'", 1))
+
+    issue = only_issue(folder)
+
+    assert "names no major version" in issue.message

@@ -201,3 +201,30 @@ def test_a_table_name_that_is_no_file_name_writes_nothing(
     with pytest.raises(UserError, match="is not allowed"):
         mesh.import_contract(source, tmp_path / "in" / "out")
     assert sorted(p.name for p in tmp_path.rglob("*.odcs.yaml")) == []
+
+
+def test_a_link_in_the_out_folder_is_not_written_through(mesh: Mesh, tmp_path: Path) -> None:
+    source = tmp_path / "x.yaml"
+    source.write_text(
+        "apiVersion: v3.0.2\nkind: DataContract\nid: x\nversion: 1.0.0\nstatus: active\n"
+        "schema:\n  - name: orders\n    properties:\n      - {name: a, logicalType: string}\n"
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "orders.odcs.yaml").symlink_to(tmp_path / "victim.txt")  # dangling: no file yet
+
+    with pytest.raises(UserError, match="exists already"):
+        mesh.import_contract(source, out)
+    assert not (tmp_path / "victim.txt").exists()
+
+
+def test_two_tables_of_one_name_are_refused(mesh: Mesh, tmp_path: Path) -> None:
+    source = tmp_path / "x.yaml"
+    table = "  - name: orders\n    properties:\n      - {name: a, logicalType: string}\n"
+    source.write_text(
+        "apiVersion: v3.0.2\nkind: DataContract\nid: x\nversion: 1.0.0\nstatus: active\n"
+        f"schema:\n{table}{table}"
+    )
+    with pytest.raises(UserError, match="two tables are named 'orders'"):
+        mesh.import_contract(source, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

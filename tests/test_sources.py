@@ -94,9 +94,13 @@ def test_the_engine_refuses_an_unknown_option_even_when_validation_did_not_run(
         ("filename: true", "csv sources have no option 'filename'"),
         ("rejects_table: stolen", "csv sources have no option 'rejects_table'"),
         ("heder: true", "did you mean 'header'?"),
-        ("header: 'yes'", "option 'header' takes a boolean"),
-        ("skip: '1; DROP TABLE x'", "option 'skip' takes a count"),
-        ("types: {id: 1}", "option 'types' takes a types"),
+        ("header: 'yes'", "option 'header' takes true or false"),
+        ("skip: '1; DROP TABLE x'", "option 'skip' takes a whole number"),
+        ("types: {id: 1}", "option 'types' takes column types"),
+        ('delim: "a\\0b"', "option 'delim' takes a string"),
+        ("max_line_size: 4000000000", "option 'max_line_size' takes a size in bytes"),
+        ("skip: -1", "option 'skip' takes a whole number"),
+        ("sample_size: 0", "option 'sample_size' takes a number of rows"),
     ],
 )
 def test_options_must_be_known_and_typed(
@@ -311,3 +315,89 @@ def test_a_value_the_reader_cannot_convert_is_not_shown(mesh: Mesh, source_produ
     assert "ana@mail.example" not in reason
     assert "line 3 of data/items.csv" in reason
     assert str(source_product) not in reason
+
+
+# -- files that change while a product builds ---------------------------------------------
+
+
+def test_a_source_swapped_for_a_link_before_the_session_opens_is_refused(
+    mesh: Mesh, source_product: Path, host_file: Path
+) -> None:
+    from quanta.build.inputs import resolve_inputs
+    from quanta.validation.folder import load_folder
+
+    product = load_folder(source_product).product
+    assert product is not None
+    resolved = resolve_inputs(product, mesh.store)  # checked: a file inside the folder
+    data = source_product / "data" / "items.csv"
+    data.unlink()
+    data.symlink_to(host_file)  # ... and a moment later, a link out of it
+
+    with (
+        pytest.raises(QueryRefused, match="changed while it was read"),
+        mesh.engine.session(resolved.bindings),
+    ):
+        pass
+
+
+def test_a_source_swapped_after_the_session_opened_is_never_read(
+    mesh: Mesh, source_product: Path, host_file: Path
+) -> None:
+    from quanta.build.inputs import resolve_inputs
+    from quanta.validation.folder import load_folder
+
+    product = load_folder(source_product).product
+    assert product is not None
+    resolved = resolve_inputs(product, mesh.store)
+    data = source_product / "data" / "items.csv"
+    with mesh.engine.session(resolved.bindings) as session:
+        before = session.to_arrow("SELECT name FROM raw_items ORDER BY id").to_pylist()
+        swap = data.with_name("swap.csv")
+        swap.symlink_to(host_file)
+        swap.replace(data)
+        try:
+            after = session.to_arrow("SELECT name FROM raw_items ORDER BY id").to_pylist()
+        except QueryRefused:
+            after = before  # refusing is as good as reading what was checked
+    assert after == before
+    assert {"name": "swordfish"} not in after
+
+
+def test_the_transformation_that_runs_is_the_one_that_was_checked(
+    mesh: Mesh, source_product: Path
+) -> None:
+    from quanta.build import transform
+    from quanta.validation.folder import load_folder
+
+    product = load_folder(source_product).product
+    assert product is not None
+    code = transform.read_code(product)
+    (source_product / "transform.sql").write_text("SELECT * FROM read_text('/etc/hostname')")
+
+    with mesh.engine.session([]) as session:
+        [query] = transform.run(product, code, session).values()
+    assert query == code.text
+    assert "read_text" not in query
+
+
+def test_the_engine_spills_into_the_home_and_lets_no_query_read_the_working_folder(
+    mesh: Mesh, workspace: Path
+) -> None:
+    # DuckDB's default temporary folder, ./.tmp, is added to what a session may read.
+    (workspace / ".tmp").mkdir()
+    (workspace / ".tmp" / "notes.csv").write_text("secret\nhunter2\n")
+    with mesh.engine.session([]) as session:
+        [row] = session.to_arrow("SELECT current_setting('temp_directory') AS t").to_pylist()
+        assert Path(row["t"]).resolve().is_relative_to((mesh.home / "scratch").resolve())
+        with pytest.raises(QueryRefused, match="outside its declared inputs"):
+            session.to_arrow(f"SELECT * FROM read_csv('{workspace / '.tmp' / 'notes.csv'}')")
+    assert not (mesh.home / "scratch").exists() or not any((mesh.home / "scratch").iterdir())
+
+
+def test_a_loop_of_links_is_an_issue_not_a_traceback(mesh: Mesh, source_product: Path) -> None:
+    data = source_product / "data"
+    (data / "loop1.csv").symlink_to(data / "loop2.csv")
+    (data / "loop2.csv").symlink_to(data / "loop1.csv")
+    set_source(source_product, "      path: data/loop1.csv\n      format: csv\n")
+
+    assert_refused_everywhere(mesh, source_product, "loop of symbolic links")

@@ -8,6 +8,7 @@ product's build could read and republish the first one's rows.
 from __future__ import annotations
 
 import itertools
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -90,3 +91,35 @@ def test_a_table_another_product_fills_is_refused_at_validate(mesh: Mesh, worksp
 @pytest.mark.parametrize("name", ["x_", "a_b", "ab12"])
 def test_single_underscores_are_fine(name: str) -> None:
     assert new_name_problem(name, "port name") is None
+
+
+def test_a_copy_that_names_another_owner_cannot_take_a_product_over(
+    mesh: Mesh, workspace: Path
+) -> None:
+    original = scaffold("finance/targets", "source", workspace, {})
+    [publication] = mesh.publish(original)
+    assert publication.outcome == Outcome.PASSED
+    copy = workspace / "elsewhere" / "targets"
+    shutil.copytree(original, copy)
+    rename(copy, "name: finance-team", "name: mallory-team")
+    original.rename(workspace / "finance" / "moved")  # the published folder is gone
+
+    [validation] = mesh.validate(copy)
+    [refused] = mesh.publish(copy)
+
+    assert any("owned by finance-team" in issue.message for issue in validation.issues)
+    assert refused.outcome == Outcome.FAILED
+    assert mesh.product("finance.targets").owner == "finance-team"
+
+
+def test_a_moved_checkout_with_the_same_owner_publishes_on(mesh: Mesh, workspace: Path) -> None:
+    original = scaffold("finance/targets", "source", workspace, {})
+    mesh.publish(original)
+    moved = workspace / "checkout-2" / "targets"
+    moved.parent.mkdir()
+    original.rename(moved)
+
+    [publication] = mesh.publish(moved)
+
+    assert publication.outcome == Outcome.PASSED, publication.reason
+    assert publication.version == 2

@@ -109,6 +109,8 @@ def _from_odcs(document: dict[str, Any]) -> ContractImport:
             )
     for index, table in enumerate(objects):
         name = str(table.get("name") or f"table_{index}")
+        if name in result.contracts:
+            raise ValueError(f"two tables are named {name!r}: give each its own name")
         if table.get("relationships"):
             result.unmapped.append(
                 Unmapped(

@@ -316,15 +316,18 @@ class Mesh:
                 raise UserError(f"{source}: {refused}")
         folder = Path(out)
         targets = {name: folder / f"{name}.odcs.yaml" for name in result.contracts}
-        existing = [str(target) for target in targets.values() if target.exists()]
+        existing = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
         if existing:
             raise UserError(f"{', '.join(existing)} exists already: remove it or choose --out")
         folder.mkdir(parents=True, exist_ok=True)
         for name, target in targets.items():
-            target.write_text(
-                yaml.safe_dump(result.contracts[name], sort_keys=False, allow_unicode=True),
-                encoding="utf-8",
-            )
+            text = yaml.safe_dump(result.contracts[name], sort_keys=False, allow_unicode=True)
+            try:
+                # Created, never opened: no file, and no link to one, is written through.
+                with target.open("x", encoding="utf-8") as file:
+                    file.write(text)
+            except FileExistsError:
+                raise UserError(f"{target} exists already: remove it or choose --out") from None
         return result, list(targets.values())
 
     def export_contract(self, address: str, version: int | None = None) -> dict[str, Any]:
@@ -535,7 +538,11 @@ class Mesh:
         staging.uses = resolved.uses
         if resolved.problems:
             return fail("; ".join(f"{message} ({hint})" for _, message, hint in resolved.problems))
-        sql_problems = transform.sql_problems(product, resolved.names)
+        try:
+            code = transform.read_code(product)
+        except transform.TransformationFailed as error:
+            return fail(str(error))
+        sql_problems = transform.sql_problems(product, code, resolved.names)
         if sql_problems:
             return fail("; ".join(sql_problems))
         session: Session | None = None
@@ -551,7 +558,7 @@ class Mesh:
                 resolved.bindings, also_readable=outputs, limits=limits
             ) as session:
                 step(f"running {product.transformation.path}")
-                queries = transform.run(product, session)
+                queries = transform.run(product, code, session)
                 for port, query in queries.items():
                     contract = product.contracts[port]
                     columns = {

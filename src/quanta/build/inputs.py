@@ -6,10 +6,10 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from quanta.build.files import OutsideFolder, source_files
 from quanta.model.catalog import InputUse
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding, FileScan
+from quanta.product_files import OutsideFolder, source_files
 from quanta.stores import MetadataStore
 
 
@@ -41,6 +41,7 @@ def resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs
                 source.file_format,
                 source.options,
                 label=source.path,
+                root=str(folder.resolve()),
             )
             resolved.bindings.append(Binding(((port.name,),), scan))
             resolved.uses.append(InputUse(port=port.name, source=source.path))

@@ -1,54 +1,65 @@
-"""Run a product's transformation in an engine session and hand back one stream per port."""
+"""Run a product's transformation in an engine session and hand back one stream per port.
+
+The code is read once, from inside the product folder (`quanta.product_files`): what the
+SQL guard checks is what runs, even if the file changes meanwhile.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quanta.build.files import OutsideFolder, inside
 from quanta.build.sql_guard import check_sql
 from quanta.engines import TransformationFailed
 from quanta.model.product import DataProduct
+from quanta.product_files import OutsideFolder, read_inside
 
 if TYPE_CHECKING:
     from quanta.engines import Session
 
-__all__ = ["TransformationFailed", "code_file", "run", "sql_problems"]
+__all__ = ["Code", "TransformationFailed", "read_code", "run", "sql_problems"]
 
 
-def code_file(product: DataProduct) -> Path:
-    """The transformation's file, which must be a file inside the product folder."""
+@dataclass(frozen=True)
+class Code:
+    """A transformation as read: its file as declared, and its text."""
+
+    filename: str
+    text: str
+
+
+def read_code(product: DataProduct) -> Code:
+    """The transformation's code, read once from a file inside the product folder."""
+    path = product.transformation.path
     try:
-        return inside(Path(product.folder), product.transformation.path)
+        return Code(path, read_inside(Path(product.folder), path))
     except OutsideFolder as error:
         raise TransformationFailed(f"the transformation file {error}") from None
+    except UnicodeDecodeError:
+        raise TransformationFailed(
+            f"{path}: the file is not UTF-8 text (save it as UTF-8)"
+        ) from None
 
 
-def sql_problems(product: DataProduct, visible: list[tuple[str, ...]]) -> list[str]:
-    transformation = product.transformation
-    try:
-        path = code_file(product)
-    except TransformationFailed as error:
-        return [str(error)]
-    if transformation.language != "sql":
+def sql_problems(product: DataProduct, code: Code, visible: list[tuple[str, ...]]) -> list[str]:
+    if product.transformation.language != "sql":
         return []
-    problems = check_sql(path.read_text(encoding="utf-8"), visible)
     return [
-        f"{transformation.path}{f':{p.line}' if p.line else ''}: {p.message} ({p.hint})"
-        for p in problems
+        f"{code.filename}{f':{p.line}' if p.line else ''}: {p.message} ({p.hint})"
+        for p in check_sql(code.text, visible)
     ]
 
 
-def run(product: DataProduct, session: Session) -> dict[str, str]:
+def run(product: DataProduct, code: Code, session: Session) -> dict[str, str]:
     """Run the product's code; return, per output port, the query that yields its rows."""
     transformation = product.transformation
-    path = code_file(product)
     ports = [port.name for port in product.descriptor.output_ports]
     if transformation.language == "sql":
-        return {ports[0]: path.read_text(encoding="utf-8")}
-    # In a process of its own, which loads the file: whatever the code does (raise, exit,
-    # crash) comes back as `TransformationFailed`, saying where and why.
-    queries = session.run_python(path, transformation.function)
+        return {ports[0]: code.text}
+    # In a process of its own: whatever the code does (raise, exit, crash) comes back as
+    # `TransformationFailed`, saying where and why.
+    queries = session.run_python(code.text, code.filename, transformation.function)
     if set(queries) == {""} and len(ports) == 1:
         return {ports[0]: queries[""]}
     missing = sorted(set(ports) - set(queries))

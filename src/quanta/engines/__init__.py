@@ -83,9 +83,10 @@ class Session(Protocol):
         """
         ...
 
-    def run_python(self, path: Path, function: str) -> dict[str, str]:
-        """Call ``function`` of the Python file ``path`` with the bound inputs; one query per
-        output to stream (``""`` for a single table that names no port).
+    def run_python(self, source: str, filename: str, function: str) -> dict[str, str]:
+        """Call ``function`` of the Python code ``source`` (read from ``filename``) with the
+        bound inputs; one query per output to stream (``""`` for a single table that names
+        no port).
 
         The product's code runs in a process of its own: when it fails or ends that
         process, `TransformationFailed` says where and why. Streams of one session are

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from quanta.errors import ConfigError, QueryRefused, first_line
 from quanta.model.relations import Binding, FileScan, Relation, TableScan
 from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
 from quanta.model.types import storable_type
+from quanta.product_files import OutsideFolder, open_inside, opened_path
 from quanta.sql_text import literal, quote
 
 EXTENSIONS = ("avro", "iceberg")
@@ -117,9 +119,24 @@ class DuckDBEngine:
             isinstance(binding.relation, TableScan) and not binding.relation.files
             for binding in bindings
         )
-        connection = self.connect(iceberg=planned or bool(also_readable))
-        session = DuckDBSession(connection, bindings, engine=self, limits=limits)
+        descriptors: list[int] = []
         try:
+            # Source files are read through descriptors opened now, beneath their folder:
+            # a link someone swaps in later cannot redirect a read.
+            bindings = [_opened(binding, descriptors) for binding in bindings]
+        except OutsideFolder as error:
+            _close(descriptors)
+            raise QueryRefused(f"the source {error}") from None
+        connection = self.connect(iceberg=planned or bool(also_readable))
+        spill = processes.scratch(self.scratch_directory)
+        session = DuckDBSession(
+            connection, bindings, engine=self, limits=limits, descriptors=descriptors
+        )
+        session.add_scratch(spill)
+        try:
+            # DuckDB's own temporary files go here, not into ./.tmp (which its sandbox
+            # would then let queries read).
+            connection.execute(f"SET temp_directory = {literal(str(spill))}")
             files, folders = _readable(bindings)
             folders |= {_folder(location) for location in also_readable}
             # Locked before anything a user declared reaches the connection: a view over a
@@ -188,6 +205,30 @@ def _scan_sql(relation: Relation) -> str:
     return f"{reader}({literal(list(relation.paths))}{''.join(options)})"
 
 
+def _opened(binding: Binding, descriptors: list[int]) -> Binding:
+    """The binding with its source files as open descriptors (kept in ``descriptors``)."""
+    relation = binding.relation
+    if not isinstance(relation, FileScan) or not relation.root:
+        return binding
+    root = Path(relation.root)
+    paths = []
+    for path in relation.paths:
+        descriptor = open_inside(root, Path(path))
+        descriptors.append(descriptor)
+        # Where the system has no path for an open file, the checked path it is.
+        paths.append(opened_path(descriptor) or path)
+    return dataclasses.replace(
+        binding, relation=dataclasses.replace(relation, paths=tuple(paths), root="")
+    )
+
+
+def _close(descriptors: list[int]) -> None:
+    for descriptor in descriptors:
+        with suppress(OSError):
+            os.close(descriptor)
+    descriptors.clear()
+
+
 def _folder(location: str) -> str:
     return location.removeprefix("file://").rstrip("/") + "/"
 
@@ -233,6 +274,7 @@ class DuckDBSession:
         *,
         engine: DuckDBEngine,
         limits: Limits | None = None,
+        descriptors: list[int] | None = None,
     ) -> None:
         self.connection = connection
         self.bindings = list(bindings)
@@ -242,6 +284,7 @@ class DuckDBSession:
         self._schemas: set[tuple[str, str]] = set()
         self._outputs: list[pa.Table] = []  # Python outputs, mapped from their files
         self._scratch: list[Path] = []
+        self._descriptors = descriptors if descriptors is not None else []
         self._watchdog = _Watchdog(connection, self.limits.seconds)
 
     def close(self) -> None:
@@ -249,8 +292,13 @@ class DuckDBSession:
         self._watchdog.stop()
         self.connection.close()
         self._outputs.clear()
+        _close(self._descriptors)
         for folder in self._scratch:
             processes.remove_scratch(folder)
+
+    def add_scratch(self, folder: Path) -> None:
+        """Remove ``folder`` when the session ends."""
+        self._scratch.append(folder)
 
     def stopped(self) -> str | None:
         return self.limits.too_long() if self._watchdog.expired else None
@@ -372,7 +420,7 @@ class DuckDBSession:
                     raise QueryRefused(self.limits.too_many("the output"))
                 yield batch
 
-    def run_python(self, path: Path, function: str) -> dict[str, str]:
+    def run_python(self, source: str, filename: str, function: str) -> dict[str, str]:
         """Run the transformation in a fresh interpreter (`WORKER`), then read its tables.
 
         The child opens its own session over the same bindings, through this same
@@ -382,17 +430,20 @@ class DuckDBSession:
         """
         self._within_limits()
         folder = processes.scratch(self.engine.scratch_directory)
-        self._scratch.append(folder)
+        self.add_scratch(folder)
         request = folder / "request.json"
         request.write_text(
             json.dumps(
                 {
-                    "file": str(path.resolve()),
+                    # The code as it was read and checked, never the file again.
+                    "source": source,
+                    "filename": filename,
                     "function": function,
                     "engine": {
                         "extension_directory": str(self.engine.extension_directory.resolve()),
                         "memory_limit": self.engine.memory_limit,
                         "threads": self.engine.threads,
+                        "scratch_directory": str(folder),
                     },
                     "bindings": [dataclasses.asdict(binding) for binding in self.bindings],
                     # The child has no clock of its own: this process kills it in time.
@@ -405,7 +456,7 @@ class DuckDBSession:
         answer_file = folder / ANSWER
         if not answer_file.is_file():
             raise TransformationFailed(
-                f"{path.name}: {processes.ended(code)} before returning its tables"
+                f"{filename}: {processes.ended(code)} before returning its tables"
             )
         answer = json.loads(answer_file.read_text(encoding="utf-8"))
         if "error" in answer:
@@ -414,7 +465,7 @@ class DuckDBSession:
         for port, name in answer["ports"].items():
             file = folder / name
             if file.parent != folder or not file.is_file():
-                raise TransformationFailed(f"{path.name}: the output for {port!r} is missing")
+                raise TransformationFailed(f"{filename}: the output for {port!r} is missing")
             # Memory-mapped: the table's buffers are the file's pages, read as DuckDB scans.
             table = pa.ipc.open_stream(pa.memory_map(str(file))).read_all()
             view = f"__quanta_output_{len(self._outputs)}"
@@ -425,10 +476,12 @@ class DuckDBSession:
 
     def _run_worker(self, request: Path) -> int:
         """The child's exit code; `QueryRefused` when the session's time ran out first."""
+        # With -P, no module in the working folder can stand in for Quanta's or DuckDB's.
+        command = [sys.executable, "-P", "-m", WORKER, str(request)]
         try:
-            return processes.run(
-                [sys.executable, "-P", "-m", WORKER, str(request)], self._watchdog.remaining()
-            )
+            # The child reads the sources through the same open files (their paths name
+            # them by number: /proc/self/fd/N).
+            return processes.run(command, self._watchdog.remaining(), self._descriptors)
         except subprocess.TimeoutExpired:
             raise QueryRefused(self.limits.too_long()) from None
 

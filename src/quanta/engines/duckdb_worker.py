@@ -5,10 +5,12 @@ end the process (``os._exit``, a segfault), print into Quanta's output or outliv
 limit. `DuckDBSession.run_python` starts this module in a fresh interpreter instead; the
 protocol between the two is files in a scratch folder the parent owns:
 
-1. The parent writes the request ``R`` (JSON): the product's file and function, the engine's
-   settings, the bindings, and the session's limits.
+1. The parent writes the request ``R`` (JSON): the product's code as the parent read it
+   (never the file again: it may have changed since) and its function, the engine's
+   settings, the bindings (source files as descriptors the child inherits), and the
+   session's limits.
 2. The child opens its own session over those bindings through the same engine code, so it
-   meets the same sandbox; loads the file; calls the function with `Inputs`; writes each
+   meets the same sandbox; runs the code; calls the function with `Inputs`; writes each
    table it returned as an Arrow IPC stream, batch by batch, to ``output-N.arrows`` next
    to the request; and answers in ``answer.json``: ``{"ports": {port: file}}``, or
    ``{"error": reason}`` when the product's code failed. Then it ends at once (whatever
@@ -24,13 +26,13 @@ own exceptions every quoted part is blanked (``'ana@mail.example'`` shows as ``'
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -57,13 +59,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     request_file = Path(arguments[0])
     folder = request_file.parent
     request = json.loads(request_file.read_text(encoding="utf-8"))
-    path = Path(request["file"])
+    filename = str(request["filename"])
     bindings = [_binding(item) for item in request["bindings"]]
     answer: dict[str, Any]
     try:
         answer = {"ports": run(request, bindings, folder)}
     except BaseException as error:  # what the product's code raised, SystemExit too
-        answer = {"error": _reason(error, path, bindings)}
+        answer = {"error": _reason(error, filename, bindings)}
     written = folder / f"{ANSWER}.part"
     written.write_text(json.dumps(answer), encoding="utf-8")
     written.replace(folder / ANSWER)
@@ -75,13 +77,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(request: dict[str, Any], bindings: list[Binding], folder: Path) -> dict[str, str]:
     """Call the transformation; write its tables into ``folder``; return port -> file name."""
-    path = Path(request["file"])
-    function = _load_function(path, request["function"])
+    filename = str(request["filename"])
+    function = _load_function(request["source"], filename, request["function"])
     settings = request["engine"]
     engine = DuckDBEngine(
         Path(settings["extension_directory"]),
         memory_limit=settings["memory_limit"],
         threads=settings["threads"],
+        scratch_directory=Path(settings["scratch_directory"]),
     )
     limits = Limits(**request["limits"])
     with engine.session(bindings) as session:
@@ -91,39 +94,38 @@ def run(request: dict[str, Any], bindings: list[Binding], folder: Path) -> dict[
         for index, (port, value) in enumerate(outputs.items()):
             if not isinstance(port, str):
                 raise TransformationFailed(
-                    f"{path.name}: {request['function']}() returned a dict with a key of type "
+                    f"{filename}: {request['function']}() returned a dict with a key of type "
                     f"{type(port).__name__}: its keys are the names of the output ports"
                 )
             name = f"output-{index}.arrows"
             subject = f"the output for port {port}" if port else "the output"
             try:
-                reader = _reader(value, path, request["function"], subject, session.bindings)
+                reader = _reader(value, filename, request["function"], subject, session.bindings)
                 _write(reader, folder / name, limits, subject, session.bindings)
             except QueryRefused as error:
                 raise TransformationFailed(
-                    f"{path.name}: {subject} could not be read: {error}"
+                    f"{filename}: {subject} could not be read: {error}"
                 ) from None
             files[port] = name
     return files
 
 
-def _load_function(path: Path, name: str) -> Callable[..., Any]:
-    spec = importlib.util.spec_from_file_location("quanta_transformation", path)
-    if spec is None or spec.loader is None:
-        raise TransformationFailed(f"{path.name}: cannot be loaded as a Python module")
-    module = importlib.util.module_from_spec(spec)
+def _load_function(source: str, filename: str, name: str) -> Callable[..., Any]:
+    """The function ``name`` of the transformation's code, as the parent read and gave it."""
+    module = types.ModuleType("quanta_transformation")
+    module.__file__ = filename
     # Registered, as an imported module is (dataclasses, pickle and typing look it up):
     # this process runs nothing else.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    sys.modules[module.__name__] = module
+    exec(compile(source, filename, "exec"), module.__dict__)  # the product's trusted code
     function = getattr(module, name, None)
     if not callable(function):
-        raise TransformationFailed(f"{path.name} defines no function {name}(inputs)")
+        raise TransformationFailed(f"{filename} defines no function {name}(inputs)")
     return function  # type: ignore[no-any-return]
 
 
 def _reader(
-    value: Any, path: Path, function: str, subject: str, bindings: Sequence[Binding]
+    value: Any, filename: str, function: str, subject: str, bindings: Sequence[Binding]
 ) -> pa.RecordBatchReader:
     if isinstance(value, duckdb.DuckDBPyRelation):
         with refusals(bindings):
@@ -133,7 +135,7 @@ def _reader(
     if isinstance(value, pa.RecordBatchReader):
         return value
     raise TransformationFailed(
-        f"{path.name}: {function}() returned {type(value).__name__} as {subject}: return a "
+        f"{filename}: {function}() returned {type(value).__name__} as {subject}: return a "
         "pyarrow Table, a RecordBatchReader or a DuckDB relation (or a dict of them, one per "
         "port)"
     )
@@ -175,28 +177,32 @@ def _binding(item: dict[str, Any]) -> Binding:
         )
     else:
         relation = FileScan(
-            tuple(found["paths"]), found["format"], dict(found["options"]), found["label"]
+            tuple(found["paths"]),
+            found["format"],
+            dict(found["options"]),
+            found["label"],
+            found["root"],
         )
     return Binding(tuple(tuple(name) for name in item["names"]), relation)
 
 
-def _reason(error: BaseException, path: Path, bindings: Sequence[Binding]) -> str:
+def _reason(error: BaseException, filename: str, bindings: Sequence[Binding]) -> str:
     """Why the transformation failed, with the line of the product's file: no data values."""
     try:
-        text = _described(error, path, bindings)
+        text = _described(error, filename, bindings)
     except Exception:
-        text = f"{path.name}: {type(error).__name__}"
+        text = f"{filename}: {type(error).__name__}"
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
-def _described(error: BaseException, path: Path, bindings: Sequence[Binding]) -> str:
+def _described(error: BaseException, filename: str, bindings: Sequence[Binding]) -> str:
     if isinstance(error, TransformationFailed):
         return str(error)
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(path)]
-    where = f"{path.name}:{frames[-1].lineno}" if frames else path.name
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
+    where = f"{filename}:{frames[-1].lineno}" if frames else filename
     kind = type(error).__name__
-    if isinstance(error, SyntaxError) and error.filename == str(path):
-        return f"{path.name}:{error.lineno}: {kind}: {error.msg}"
+    if isinstance(error, SyntaxError) and error.filename == filename:
+        return f"{filename}:{error.lineno}: {kind}: {error.msg}"
     if isinstance(error, QuantaError | UnknownInput):
         return f"{where}: {error}"  # Quanta's own words: they hold no values
     if isinstance(error, duckdb.Error):

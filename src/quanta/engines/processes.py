@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -73,9 +74,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def run(command: list[str], timeout: float | None) -> int:
+def run(command: list[str], timeout: float | None, descriptors: Sequence[int] = ()) -> int:
     """Run ``command`` to its end; its exit code. `subprocess.TimeoutExpired` past ``timeout``
-    seconds, when the child has been killed already.
+    seconds, when the child has been killed already. The child inherits ``descriptors``,
+    under the same numbers.
 
     Its output goes to this process's stderr, never to stdout (which may be --json). Its
     stdin is a pipe this process never writes to: the child ends when it closes, that is
@@ -88,6 +90,7 @@ def run(command: list[str], timeout: float | None) -> int:
         stdout=_stderr(),
         stderr=_stderr(),
         start_new_session=True,
+        pass_fds=tuple(descriptors),
     ) as child:
         try:
             return child.wait(timeout=timeout)

@@ -99,7 +99,7 @@ class Contract(OpenDocument):
     kind: Literal["DataContract"] = "DataContract"
     id: str = Field(min_length=1)
     name: str | None = None
-    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")  # ASCII: \d takes other digits
     status: str = "active"
     domain: str | None = None
     tenant: str | None = None

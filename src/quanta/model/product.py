@@ -13,6 +13,7 @@ standard's own extension point, ``customProperties``:
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
@@ -28,7 +29,13 @@ from pydantic import (
 from quanta.model._base import AuthoritativeDefinition, CustomProperty, Document
 from quanta.model.contract import Contract
 from quanta.model.names import PortAddress, ProductId, name_problem, new_name_problem
-from quanta.model.sources import OPTION_HINTS, SOURCE_OPTIONS, format_of, option_value_fits
+from quanta.model.sources import (
+    OPTION_HINTS,
+    OPTION_KINDS,
+    SOURCE_OPTIONS,
+    format_of,
+    option_value_fits,
+)
 
 ODPS_VERSIONS = ("v1.0.0", "v0.9.0")
 STATUSES = ("proposed", "draft", "active", "deprecated", "retired")
@@ -79,7 +86,7 @@ class Source(BaseModel):
                 hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(known)}"
                 raise ValueError(f"{file_format} sources have no option {str(key)!r}: {hint}")
             if not option_value_fits(kind, item):
-                raise ValueError(f"option {key!r} takes a {kind}: {OPTION_HINTS[kind]}")
+                raise ValueError(f"option {key!r} takes {OPTION_KINDS[kind]}: {OPTION_HINTS[kind]}")
         return value
 
     @property
@@ -90,7 +97,7 @@ class Source(BaseModel):
 def relative_path(value: str) -> str:
     """``value`` as a path relative to the product folder, never leaving it by its spelling.
 
-    Symbolic links can still lead out: `quanta.build.files` resolves them where files are read.
+    Symbolic links can still lead out: `quanta.product_files` resolves them where files are read.
     """
     path = PurePosixPath(value.replace("\\", "/"))
     if not value.strip() or path.is_absolute() or ".." in path.parts or ":" in value[:3]:
@@ -169,6 +176,17 @@ class Support(Document):
 class InputPort(Port):
     version: str
     contract_id: str
+
+    @field_validator("version")
+    @classmethod
+    def _names_a_major(cls, value: str) -> str:
+        # ASCII digits only: int() reads other digits too, which no contract version holds.
+        if not re.fullmatch(r"v?[0-9]+(\.[0-9]+){0,2}", value):
+            raise ValueError(
+                f"version {value!r} names no major version: write the upstream contract's "
+                'major version, e.g. "1"'
+            )
+        return value
 
     @property
     def source(self) -> Source | None:

@@ -26,13 +26,16 @@ class FileScan:
     """Files in CSV, Parquet or JSON that a source input port declares.
 
     ``paths`` are the files themselves, resolved and checked to lie inside the product
-    folder; ``label`` is the path as the descriptor declares it, for messages.
+    folder ``root``, beneath which an engine opens them (`quanta.product_files.open_inside`);
+    without a root, the paths are open files already. ``label`` is the path as the
+    descriptor declares it, for messages.
     """
 
     paths: tuple[str, ...]
     format: str
     options: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    root: str = ""
 
 
 Relation = TableScan | FileScan

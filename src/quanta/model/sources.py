@@ -32,7 +32,7 @@ SOURCE_OPTIONS: dict[str, dict[str, str]] = {
         "force_not_null": "texts",
         "header": "boolean",
         "ignore_errors": "boolean",
-        "max_line_size": "count",
+        "max_line_size": "size",
         "names": "texts",
         "new_line": "text",
         "normalize_names": "boolean",
@@ -40,7 +40,7 @@ SOURCE_OPTIONS: dict[str, dict[str, str]] = {
         "nullstr": "text or texts",
         "parallel": "boolean",
         "quote": "text",
-        "sample_size": "count",
+        "sample_size": "sample",
         "sep": "text",
         "skip": "count",
         "strict_mode": "boolean",
@@ -66,20 +66,40 @@ SOURCE_OPTIONS: dict[str, dict[str, str]] = {
         "ignore_errors": "boolean",
         "map_inference_threshold": "count",
         "maximum_depth": "count",
-        "maximum_object_size": "count",
+        "maximum_object_size": "size",
         "maximum_sample_files": "count",
         "records": "text",
-        "sample_size": "count",
+        "sample_size": "sample",
         "timestamp_format": "text",
         "timestampformat": "text",
         "union_by_name": "boolean",
     },
 }
+MAX_COUNT = 2**31 - 1
+MAX_SIZE = 256 * 1024 * 1024
+"""The largest buffer a source may ask a reader for: 256 MiB (a line, a JSON object)."""
+
+OPTION_KINDS = {
+    "boolean": "true or false",
+    "count": "a whole number",
+    "size": "a size in bytes",
+    "sample": "a number of rows",
+    "number": "a number",
+    "text": "a string",
+    "texts": "a list of strings",
+    "text or texts": "a string or a list of strings",
+    "types": "column types",
+    "columns": "columns and their types",
+}
+"""What each kind of option takes, in words."""
+
 OPTION_HINTS = {
     "boolean": "write true or false",
-    "count": "write a whole number",
+    "count": f"write a whole number from 0 to {MAX_COUNT}",
+    "size": f"write a number of bytes from 1 to {MAX_SIZE} (256 MiB)",
+    "sample": f"write a number of rows from 1 to {MAX_COUNT}, or -1 for all",
     "number": "write a number",
-    "text": "write it as a string",
+    "text": "write it as a string, without control characters",
     "texts": "write a list of strings",
     "text or texts": "write a string or a list of strings",
     "types": "write a mapping of column names to types, or a list of types",
@@ -91,7 +111,10 @@ def option_value_fits(kind: str, value: Any) -> bool:
     """Whether ``value`` is of the ``kind`` a reader option takes (see `SOURCE_OPTIONS`)."""
 
     def text(item: Any) -> bool:
-        return isinstance(item, str)
+        # A NUL would end the engine's reading of the literal; other controls are no text.
+        return isinstance(item, str) and not any(
+            ord(char) < 0x20 and char not in "\t\n\r" for char in item
+        )
 
     def texts(item: Any) -> bool:
         return isinstance(item, list) and all(text(part) for part in item)
@@ -102,7 +125,9 @@ def option_value_fits(kind: str, value: Any) -> bool:
     whole = isinstance(value, int) and not isinstance(value, bool)
     return {
         "boolean": isinstance(value, bool),
-        "count": whole,
+        "count": whole and 0 <= value <= MAX_COUNT,
+        "size": whole and 1 <= value <= MAX_SIZE,
+        "sample": whole and (value == -1 or 1 <= value <= MAX_COUNT),
         "number": whole or isinstance(value, float),
         "text": text(value),
         "texts": texts(value),

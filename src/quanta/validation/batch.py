@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from quanta.build import plan
-from quanta.build.files import OutsideFolder, inside
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import UserError
 from quanta.model.product import DataProduct
 from quanta.model.result import Issue, Validation
+from quanta.product_files import OutsideFolder, inside
 from quanta.stores import MetadataStore
 from quanta.validation.folder import LoadedFolder, load_folder, shown_path
 
@@ -103,14 +103,26 @@ def _check_catalog(store: MetadataStore, folder: LoadedFolder, validation: Valid
     product = folder.product
     assert product is not None
     record = store.product(str(product.id))
-    if record is not None and record.folder != product.folder and Path(record.folder).exists():
-        validation.issues.append(
-            folder.issue_at(
-                ("id",),
-                f"product {product.id} is already published from {shown_path(record.folder)}",
-                "choose another id, or publish from that folder",
+    if record is not None and record.folder != product.folder:
+        if Path(record.folder).exists():
+            validation.issues.append(
+                folder.issue_at(
+                    ("id",),
+                    f"product {product.id} is already published from {shown_path(record.folder)}",
+                    "choose another id, or publish from that folder",
+                )
             )
-        )
+        elif record.owner != product.descriptor.owner:
+            # A moved checkout, or a fresh one in CI, may publish on; a copy that names
+            # another owner may not take the product over.
+            validation.issues.append(
+                folder.issue_at(
+                    ("team", "name"),
+                    f"product {product.id} is owned by {record.owner}, and was published "
+                    f"from another folder",
+                    f"publish it with team {record.owner!r}, or choose another id",
+                )
+            )
     for index, output in enumerate(product.descriptor.output_ports):
         table = port_table(product.id, output.name, product.contracts[output.name].major)
         others = [

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from quanta.build.files import OutsideFolder, inside, source_files
 from quanta.model.contract import Contract
 from quanta.model.product import (
     DataProduct,
@@ -24,6 +23,7 @@ from quanta.model.product import (
     custom_property,
 )
 from quanta.model.result import Issue
+from quanta.product_files import OutsideFolder, inside, source_files
 from quanta.quality.rules import compile_contract
 from quanta.validation.yaml_lines import LocatedYaml, YamlProblem, read_located
 
@@ -286,9 +286,7 @@ def _check_descriptor(
         [p.name for p in descriptor.output_ports], "outputPorts", "output port", file, issues
     )
     for index, port in enumerate(descriptor.input_ports):
-        _check_input_port(
-            index, port.custom_properties, port.contract_id, port.version, file, folder, issues
-        )
+        _check_input_port(index, port.custom_properties, port.contract_id, file, folder, issues)
     if not descriptor.output_ports:
         issues.append(
             file.issue(
@@ -410,7 +408,6 @@ def _check_input_port(
     index: int,
     properties: Any,
     contract_id: str,
-    version: str,
     file: _File,
     folder: Path,
     issues: list[Issue],
@@ -465,14 +462,6 @@ def _check_input_port(
                 str(error),
                 "name the upstream output port as domain.product or "
                 "domain.product.port, or declare a source file",
-            )
-        )
-    if not version.lstrip("v").split(".")[0].isdigit():
-        issues.append(
-            file.issue(
-                (*loc, "version"),
-                f"version {version!r} names no major version",
-                'write the upstream contract\'s major version, e.g. "1"',
             )
         )
 
