@@ -213,3 +213,43 @@ def _long_ago():  # type: ignore[no-untyped-def]
     from datetime import UTC, datetime
 
     return datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # Glued to the placeholder: one word to a text search, two tokens to the engine.
+        "SELECT name${table} FROM ${table} ORDER BY 1 LIMIT 1",
+        "SELECT ${table}x FROM ${table} ORDER BY 1 LIMIT 1",
+        "SELECT list(v) FROM (SELECT ${table}v FROM ${table})",
+    ],
+)
+def test_text_glued_to_the_placeholder_is_read_as_the_engine_reads_it(
+    mesh: Mesh, private_product: Path, query: str
+) -> None:
+    quoted = query.replace("'", "''")
+    add_rules(
+        private_product,
+        f"  - type: sql\n    query: '{quoted}'\n    mustNotBe: 0\n    severity: warning\n",
+    )
+
+    [publication] = mesh.publish(private_product)
+
+    assert publication.checks is not None
+    [rule] = [check for check in publication.checks.checks if check.name.startswith("sql ")]
+    assert rule.observed is None
+    assert not any(name in json.dumps(rule.model_dump(mode="json")) for name in NAMES)
+
+
+def test_a_rule_cannot_read_another_relation_through_the_placeholder(
+    mesh: Mesh, source_product: Path
+) -> None:
+    add_rules(
+        source_product,
+        "  - type: sql\n    query: 'WITH raw_items__this AS (SELECT 1) "
+        "SELECT count(*) FROM raw_items${table}'\n    mustBe: 0\n",
+    )
+
+    [validation] = mesh.validate(source_product)
+
+    assert any("raw_items" in issue.message for issue in validation.issues), validation.issues

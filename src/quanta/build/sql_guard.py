@@ -181,6 +181,9 @@ _parsers = threading.local()
 
 def _parse(sql: str, purpose: str) -> dict[str, Any] | SqlProblem:
     """The one query of ``sql`` as DuckDB parses it, or why there is no such query."""
+    if "\x00" in sql:
+        # DuckDB's parser reads up to a NUL and no further: what follows would go unchecked.
+        return SqlProblem(f"{purpose} holds a NUL character", "remove it")
     size = len(sql.encode("utf-8", "surrogatepass"))
     if size > MAX_SQL_BYTES:
         return SqlProblem(

@@ -635,6 +635,8 @@ def _library_rule(
 
 
 PLACEHOLDERS = ("${table}", "${object}", "{table}", "{object}")
+THIS = quote("__this")
+"""How a SQL rule's text names the port's rows, when it is checked and when it runs."""
 
 
 def _sql_rule(
@@ -664,12 +666,13 @@ def _sql_rule(
     threshold = _threshold(spec, loc, compiled)
     if threshold is None:
         return
-    template = query.strip().rstrip(";")
+    # The port's rows are named "__this" in the text that is checked, and that very text
+    # runs, under a CTE of that name: text glued to ${table} (email${table}) reads the same
+    # to the guard as to the engine.
+    checked = query.strip().rstrip(";")
     for placeholder in PLACEHOLDERS:
-        template = template.replace(placeholder, RELATION)
-    for problem in check_sql(
-        template.replace(RELATION, "__this"), [("__this",)], purpose="a quality rule"
-    ):
+        checked = checked.replace(placeholder, THIS)
+    for problem in check_sql(checked, [("__this",)], purpose="a quality rule"):
         message = problem.message.replace("'__this'", "${table}")
         hint = (
             "read only this port's rows, as ${table}" if "not declared" in message else problem.hint
@@ -679,8 +682,7 @@ def _sql_rule(
     severity = _severity(spec.get("severity"), (*loc, "severity"), compiled)
     if severity is None:
         return
-    query_sql = template.replace(RELATION, "__this")
-    width = selected_width(query_sql)
+    width = selected_width(checked)
     if width != 1:
         returns = "every column" if width is None else f"{width} columns"
         compiled.problems.append(
@@ -696,11 +698,11 @@ def _sql_rule(
             name=spec.get("name") or f"sql {threshold}: {' '.join(query.split())[:60]}",
             threshold=threshold,
             # On lines of its own: a trailing -- comment must not swallow the parenthesis.
-            table_sql=f"(\n{template}\n)",
+            table_sql=f"(WITH {THIS} AS (SELECT * FROM {RELATION})\nSELECT * FROM (\n{checked}\n))",
             column=column,
             severity=severity,
             # Decided from what the query can reach, not from how it spells columns.
-            hide_observed=reads_any(query_sql, hidden),
+            hide_observed=reads_any(checked, hidden),
         )
     )
 
