@@ -8,8 +8,12 @@ instead of hanging it; no assertion compares durations.
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -372,3 +376,83 @@ def test_checking_a_published_version_stops_at_the_build_time_limit(
         pytest.raises(QueryRefused, match="QUANTA_BUILD_TIMEOUT"),
     ):
         mesh.check("finance.targets")
+
+
+def _gone(pid: int) -> bool:
+    """Whether the process ``pid`` has ended (a zombie waiting for its reaper has)."""
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\nState:\tZ" in status.read_text()
+    except FileNotFoundError:
+        return True
+
+
+def _wait_until_gone(pid: int, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while not _gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("ending", ["returns", "runs out of time"])
+def test_processes_a_python_transformation_starts_end_with_its_build(
+    home: Path, source_product: Path, tmp_path: Path, ending: str
+) -> None:
+    pid_file = tmp_path / "forked.pid"
+    after = "return inputs['raw_items']" if ending == "returns" else "time.sleep(600)"
+    as_python(
+        source_product,
+        f"""
+        import os, time
+
+        def build(inputs):
+            child = os.fork()
+            if child == 0:
+                while True:
+                    pass
+            open({str(pid_file)!r}, "w").write(str(child))
+            {after}
+        """,
+    )
+    publish(home, source_product, build_timeout=10)
+    forked = int(pid_file.read_text())
+    assert _wait_until_gone(forked), f"process {forked} outlived its build"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's prctl")
+def test_a_python_transformation_holding_the_lock_ends_when_quanta_is_killed(
+    home: Path, source_product: Path, tmp_path: Path
+) -> None:
+    # A backtracking regular expression holds Python's lock: no thread of the child runs.
+    pid_file = tmp_path / "worker.pid"
+    as_python(
+        source_product,
+        f"""
+        import os, re
+
+        def build(inputs):
+            open({str(pid_file)!r}, "w").write(str(os.getpid()))
+            re.match(r"(a|aa)+$", "a" * 64 + "b")
+            return inputs["raw_items"]
+        """,
+    )
+    script = (
+        "import sys\nfrom quanta.mesh import Mesh\nMesh.open(sys.argv[1]).publish(sys.argv[2])\n"
+    )
+    quanta = subprocess.Popen(
+        [sys.executable, "-c", script, str(home), str(source_product)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + GENEROUS
+    while not pid_file.exists():
+        assert quanta.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    worker = int(pid_file.read_text())
+    quanta.send_signal(signal.SIGKILL)
+    quanta.wait()
+
+    assert _wait_until_gone(worker), f"the worker {worker} outlived Quanta"

@@ -41,7 +41,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from quanta.engines import Limits, TransformationFailed, duckdb_errors
+from quanta.engines import Limits, TransformationFailed, duckdb_errors, processes
 from quanta.engines.duckdb import ANSWER, BATCH_ROWS, DuckDBEngine, Inputs, UnknownInput
 from quanta.engines.duckdb import _labels as labels
 from quanta.engines.duckdb import _refusals as refusals
@@ -227,7 +227,11 @@ def blank_quoted(text: str) -> str:
 
 
 def _end_with_parent() -> None:
-    """End this process when the parent's end closes the pipe that is our stdin."""
+    """End this process when the parent's end closes the pipe that is our stdin.
+
+    The kernel is asked too (`processes.end_with_parent`), which needs no thread to run.
+    """
+    processes.end_with_parent()
     watched = os.dup(0)
     # The product's code gets an empty stdin, as it would have in the parent.
     empty = os.open(os.devnull, os.O_RDONLY)

@@ -8,6 +8,7 @@ when its time is up. Nothing here knows the engine.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -21,6 +22,8 @@ from contextlib import suppress
 from pathlib import Path
 
 from quanta.errors import ConfigError
+
+PR_SET_PDEATHSIG = 1
 
 
 def scratch(directory: Path | None) -> Path:
@@ -81,8 +84,10 @@ def run(command: list[str], timeout: float | None, descriptors: Sequence[int] = 
 
     Its output goes to this process's stderr, never to stdout (which may be --json). Its
     stdin is a pipe this process never writes to: the child ends when it closes, that is
-    when this process ends, killed or not. In a session of its own, the child gets no
-    Ctrl-C from the terminal: this process decides when it ends.
+    when this process ends, killed or not (the child also asks the kernel for that, see
+    `end_with_parent`). In a session of its own, the child gets no Ctrl-C from the
+    terminal: this process decides when it ends; and when it does, every process the child
+    started in its group ends with it.
     """
     with subprocess.Popen(
         command,
@@ -95,9 +100,24 @@ def run(command: list[str], timeout: float | None, descriptors: Sequence[int] = 
         try:
             return child.wait(timeout=timeout)
         finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+            # The child leads its process group: what it forked or started goes too.
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def end_with_parent() -> None:
+    """Ask the kernel to kill this process when the one that started it ends (Linux).
+
+    A thread watching for that could not run while the product's code holds the GIL (a
+    regular expression backtracking for hours, say); the kernel's signal needs no thread.
+    """
+    parent = os.getppid()
+    with suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(1)
 
 
 def _stderr() -> int:
