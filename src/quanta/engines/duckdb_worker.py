@@ -20,15 +20,14 @@ protocol between the two is files in a scratch folder the parent owns:
    itself when the parent does, killed or not (its stdin is a pipe that then closes).
 
 The child's own output goes to the parent's stderr. A reason never carries values from
-the data: Quanta's messages and the engine's (cleaned of values) are kept; in the product's
-own exceptions every quoted part is blanked (``'ana@mail.example'`` shows as ``'…'``).
+the data: Quanta's messages and the engine's (cleaned of values) are kept; of the product's
+own exceptions, only the kind and the line (``transform.py:12: KeyError``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import threading
 import traceback
@@ -45,11 +44,9 @@ from quanta.engines import Limits, TransformationFailed, duckdb_errors, processe
 from quanta.engines.duckdb import ANSWER, BATCH_ROWS, DuckDBEngine, Inputs, UnknownInput
 from quanta.engines.duckdb import _labels as labels
 from quanta.engines.duckdb import _refusals as refusals
-from quanta.errors import QuantaError, QueryRefused, first_line
+from quanta.errors import QuantaError, QueryRefused
 from quanta.model.relations import Binding, FileScan, Relation, TableScan
 
-QUOTED = re.compile(r"""(?<![\w'"])[bBrRuU]{0,2}(['"])(?:(?!\1).)*\1(?!\w)""")
-"""A quoted part of a message: how Python shows a value (``repr``), data or not."""
 MAX_REASON = 1000
 
 
@@ -207,23 +204,19 @@ def _described(error: BaseException, filename: str, bindings: Sequence[Binding])
         return f"{where}: {error}"  # Quanta's own words: they hold no values
     if isinstance(error, duckdb.Error):
         return f"{where}: {duckdb_errors.message(kind, str(error), labels(bindings))}"
-    text = blank_quoted(first_line(error)) if str(error).strip() else ""
     if isinstance(error, SystemExit):
         return (
-            f"{where}: the transformation ended its process (SystemExit: {text or 'None'}) "
-            "before returning its tables"
+            f"{where}: the transformation ended its process (SystemExit) before returning "
+            "its tables"
         )
     if isinstance(error, KeyboardInterrupt):
         return (
             f"{where}: the transformation was interrupted (KeyboardInterrupt) before "
             "returning its tables"
         )
-    return f"{where}: {kind}: {text}" if text else f"{where}: {kind}"
-
-
-def blank_quoted(text: str) -> str:
-    """``text`` with the inside of every quoted part blanked: ``'ana@x.example'`` -> ``'…'``."""
-    return QUOTED.sub(lambda match: f"{match[1]}…{match[1]}", text)
+    # The product's code, the standard library and pyarrow all put values into messages
+    # (KeyError: 91234, "year 91234 is out of range"): only the kind and the place are told.
+    return f"{where}: {kind} (its message is not shown, as it may hold values from the data)"
 
 
 def _end_with_parent() -> None:
