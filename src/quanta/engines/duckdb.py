@@ -591,19 +591,37 @@ def _refusals(
             f"the query tried to read outside its declared inputs: {shown}"
         ) from None
     except duckdb.Error as error:
-        shown = duckdb_errors.message(type(error).__name__, str(error), _labels(bindings))
+        columns = _column_names(connection)
+        kind = type(error).__name__
+        shown = duckdb_errors.message(kind, str(error), _labels(bindings), columns)
         if isinstance(error, duckdb.BinderException) and connection is not None:
             shown += _source_columns(bindings, connection)
         raise QueryRefused(f"the query failed: {shown}") from None
     except OSError as error:
         # An error while an Arrow stream of the engine is read: DuckDB's message, which
         # may hold values, in an OSError. Shown as a value error: by its kind alone.
-        shown = duckdb_errors.message(type(error).__name__, str(error), _labels(bindings))
+        columns = _column_names(connection)
+        kind = type(error).__name__
+        shown = duckdb_errors.message(kind, str(error), _labels(bindings), columns)
         raise QueryRefused(f"the query failed: {shown}") from None
 
 
+def _column_names(connection: duckdb.DuckDBPyConnection | None) -> frozenset[str]:
+    """The columns of the session's relations: the only column names a message may show."""
+    if connection is None:
+        return frozenset()
+    try:
+        rows = connection.execute("SELECT DISTINCT column_name FROM duckdb_columns()").fetchall()
+    except duckdb.Error:
+        return frozenset()
+    return frozenset(str(row[0]) for row in rows)
+
+
 def _source_columns(bindings: Sequence[Binding], connection: duckdb.DuckDBPyConnection) -> str:
-    """The columns each source file was read with: a file without a header reads as column0."""
+    """How many columns each source file was read with; their names may be a data row.
+
+    A CSV file without a header line is read with its first row as the names.
+    """
     found = []
     for binding in bindings:
         relation = binding.relation
@@ -616,6 +634,11 @@ def _source_columns(bindings: Sequence[Binding], connection: duckdb.DuckDBPyConn
             ).description
         except duckdb.Error:
             continue
-        columns = ", ".join(column[0] for column in described or [])
-        found.append(f"{'.'.join(name)} ({relation.label}) has columns {columns}")
-    return f"; {'; '.join(found)}" if found else ""
+        count = len(described or [])
+        found.append(
+            f"{'.'.join(name)} ({relation.label}) was read with {count} "
+            f"column{'' if count == 1 else 's'}"
+        )
+    if not found:
+        return ""
+    return f"; {'; '.join(found)} (does each file start with a header line?)"

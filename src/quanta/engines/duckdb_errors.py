@@ -13,7 +13,8 @@ as the names the user knows them by.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 
 SQL_ERRORS = frozenset(
     {
@@ -38,26 +39,115 @@ COLUMN = rf"(?: when casting from source column (?P<column>{IDENTIFIER}))?"
 FILE = r"(?P<file>/[^\n\"']+)"
 
 
-def _column(match: re.Match[str]) -> str:
-    column = match.groupdict().get("column")
-    return f" (column {column})" if column else ""
+TYPES = frozenset(
+    [
+        "ANY",
+        "ARRAY",
+        "BIGINT",
+        "BIGNUM",
+        "BIT",
+        "BITSTRING",
+        "BLOB",
+        "BOOL",
+        "BOOLEAN",
+        "BYTEA",
+        "DATE",
+        "DATETIME",
+        "DECIMAL",
+        "DOUBLE",
+        "ENUM",
+        "FLOAT",
+        "HUGEINT",
+        "INT",
+        "INT1",
+        "INT2",
+        "INT4",
+        "INT8",
+        "INT16",
+        "INT32",
+        "INT64",
+        "INT128",
+        "INTEGER",
+        "INTERVAL",
+        "JSON",
+        "LIST",
+        "MAP",
+        "NULL",
+        "NUMERIC",
+        "OBJECT",
+        "REAL",
+        "SMALLINT",
+        "STRING",
+        "STRUCT",
+        "TEXT",
+        "TIME",
+        "TIMETZ",
+        "TIMESTAMP",
+        "TIMESTAMPTZ",
+        "TIMESTAMP_MS",
+        "TIMESTAMP_NS",
+        "TIMESTAMP_S",
+        "TINYINT",
+        "UBIGINT",
+        "UHUGEINT",
+        "UINT8",
+        "UINT16",
+        "UINT32",
+        "UINT64",
+        "UINT128",
+        "UINTEGER",
+        "UNION",
+        "USMALLINT",
+        "UTINYINT",
+        "UUID",
+        "VARCHAR",
+        "VARINT",
+    ]
+)
+"""DuckDB's names of types: a message names no other type (a value could spell one)."""
 
 
-Rewrite = Callable[[re.Match[str], Callable[[str], str]], str]
+@dataclass(frozen=True)
+class Known:
+    """What a message may name, as the session knows it: the rest may be a value in disguise.
+
+    A value holding a newline can spell, inside a message, the parts of it a pattern takes
+    as types and column names (``... to SSN_123 when casting from source column ana``).
+    """
+
+    paths: Mapping[str, str]
+    columns: frozenset[str] = frozenset()
+
+    def file(self, path: str) -> str:
+        return self.paths.get(path.strip(), "a source file")
+
+    def type(self, name: str) -> str:
+        return name if re.split(r"[(\[]", name)[0] in TYPES else "another type"
+
+    def column(self, name: str | None, form: str = " (column {})") -> str:
+        return form.format(name) if name and name in self.columns else ""
 
 
-def _csv_row(match: re.Match[str], name: Callable[[str], str]) -> str:
+def _column(match: re.Match[str], known: Known) -> str:
+    return known.column(match.groupdict().get("column"))
+
+
+Rewrite = Callable[[re.Match[str], Known], str]
+
+
+def _csv_row(match: re.Match[str], known: Known) -> str:
     text = match.string
     where = f"line {match['line']}"
     found = re.search(rf"^\s*file = {FILE}\s*$", text, re.MULTILINE)
     if found:
-        where += f" of {name(found['file'])}"
+        where += f" of {known.file(found['file'])}"
     converting = re.search(
         rf'Error when converting column "(?P<column>{IDENTIFIER})"\..* to \'?(?P<type>{TYPE})',
         text,
     )
     if converting:
-        return f"{where}: column {converting['column']} cannot be read as {converting['type']}"
+        column = known.column(converting["column"], "column {} ") or "a column "
+        return f"{where}: {column}cannot be read as {known.type(converting['type'])}"
     return f"{where}: the row cannot be read"
 
 
@@ -65,7 +155,7 @@ VALUE_ERRORS: tuple[tuple[re.Pattern[str], Rewrite], ...] = (
     (re.compile(r"CSV Error on Line: (?P<line>\d+)"), _csv_row),
     (
         re.compile(rf"Could not convert string .* to '?(?P<type>{TYPE})'?{COLUMN}"),
-        lambda m, _n: f"a text value could not be converted to {m['type']}{_column(m)}",
+        lambda m, k: f"a text value could not be converted to {k.type(m['type'])}{_column(m, k)}",
     ),
     (
         re.compile(
@@ -73,78 +163,80 @@ VALUE_ERRORS: tuple[tuple[re.Pattern[str], Rewrite], ...] = (
             rf".*?\){COLUMN}$",
             re.MULTILINE,
         ),
-        lambda m, _n: f"a text value is not a valid {m['kind']}{_column(m)}",
+        lambda m, k: f"a text value is not a valid {m['kind']}{_column(m, k)}",
     ),
     (
         re.compile(rf"(?P<kind>date|time|timestamp) field value out of range: .*?{COLUMN}$", re.M),
-        lambda m, _n: f"a value is out of range for a {m['kind']}{_column(m)}",
+        lambda m, k: f"a value is out of range for a {m['kind']}{_column(m, k)}",
     ),
     (
         re.compile(
             rf"Type (?P<source>{TYPE}) with value .* can't be cast because the value is out "
             rf"of range for the destination type (?P<type>{TYPE}){COLUMN}"
         ),
-        lambda m, _n: f"a {m['source']} value is out of range for {m['type']}{_column(m)}",
+        lambda m, k: (
+            f"a {k.type(m['source'])} value is out of range for {k.type(m['type'])}{_column(m, k)}"
+        ),
     ),
     (
         re.compile(rf"Could not cast value .* to (?P<type>{TYPE})"),
-        lambda m, _n: f"a value does not fit {m['type']}",
+        lambda m, k: f"a value does not fit {k.type(m['type'])}",
     ),
     (
         re.compile(rf"Overflow in (?P<operation>[a-z]+) of (?P<type>{TYPE})"),
-        lambda m, _n: f"overflow in {m['operation']} of {m['type']}",
+        lambda m, k: f"overflow in {m['operation']} of {k.type(m['type'])}",
     ),
     (
         re.compile(
             rf"Malformed JSON in file \"{FILE}\", at byte (?P<byte>\d+) in record/value "
             rf"(?P<record>\d+): (?P<why>[a-z ]+)"
         ),
-        lambda m, n: (
-            f"malformed JSON in {n(m['file'])}, at byte {m['byte']} of record {m['record']} "
+        lambda m, k: (
+            f"malformed JSON in {k.file(m['file'])}, at byte {m['byte']} of record {m['record']} "
             f"({m['why'].strip()})"
         ),
     ),
     (
         re.compile(r"Malformed JSON at byte (?P<byte>\d+) of input: (?P<why>[a-z ]+)"),
-        lambda m, _n: f"malformed JSON at byte {m['byte']} of a value ({m['why'].strip()})",
+        lambda m, _k: f"malformed JSON at byte {m['byte']} of a value ({m['why'].strip()})",
     ),
     (
         re.compile(rf"No magic bytes found at end of file '{FILE}'"),
-        lambda m, n: f"{n(m['file'])} is not a Parquet file",
+        lambda m, k: f"{k.file(m['file'])} is not a Parquet file",
     ),
     (
         re.compile(r"Expected (?P<expected>[A-Z]+), but got (?P<got>[A-Z]+)"),
-        lambda m, _n: f"expected {m['expected']}, but a value is {m['got']}",
+        lambda m, k: f"expected {k.type(m['expected'])}, but a value is {k.type(m['got'])}",
     ),
     (
         re.compile(r"Could not parse string .* according to format specifier"),
-        lambda _m, _n: "a text value does not match the format",
+        lambda _m, _k: "a text value does not match the format",
     ),
     (
         re.compile(rf"Unimplemented type for cast \((?P<cast>{TYPE} -> {TYPE})\)"),
-        lambda m, _n: f"no cast {m['cast']}",
+        lambda m, k: "no cast " + " -> ".join(k.type(t.strip()) for t in m["cast"].split("->")),
     ),
 )
 
 
-def message(kind: str, text: str, paths: Mapping[str, str] = {}) -> str:
+def message(
+    kind: str, text: str, paths: Mapping[str, str] = {}, columns: Collection[str] = ()
+) -> str:
     """The one line of an engine error of class ``kind`` that is safe to show.
 
-    ``paths`` maps absolute paths the session reads to the names users know them by.
+    ``paths`` maps absolute paths the session reads to the names users know them by;
+    ``columns`` are the column names a message may show.
     """
     first = (text.strip().splitlines() or [kind])[0]
     if kind in SQL_ERRORS:
         return _named(first, paths)
     label, _, detail = first.partition(": ")
     label = label if detail and re.fullmatch(r"[A-Z][A-Za-z ]* Error", label) else "Error"
-
-    def name(path: str) -> str:
-        return paths.get(path.strip(), "a source file")
-
+    known = Known(paths, frozenset(columns))
     for pattern, rewrite in VALUE_ERRORS:
         found = pattern.search(text)
         if found:
-            return f"{label}: {rewrite(found, name)}"
+            return f"{label}: {rewrite(found, known)}"
     return f"{label} (the details are not shown: they may hold values from the data)"
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import traceback
@@ -44,7 +45,7 @@ from quanta.engines import Limits, TransformationFailed, duckdb_errors, processe
 from quanta.engines.duckdb import ANSWER, BATCH_ROWS, DuckDBEngine, Inputs, UnknownInput
 from quanta.engines.duckdb import _labels as labels
 from quanta.engines.duckdb import _refusals as refusals
-from quanta.errors import QuantaError, QueryRefused
+from quanta.errors import QuantaError, QueryRefused, first_line
 from quanta.model.relations import Binding, FileScan, Relation, TableScan
 
 MAX_REASON = 1000
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         answer = {"ports": run(request, bindings, folder)}
     except BaseException as error:  # what the product's code raised, SystemExit too
-        answer = {"error": _reason(error, filename, bindings)}
+        answer = {"error": _reason(error, filename, str(request.get("source", "")), bindings)}
     written = folder / f"{ANSWER}.part"
     written.write_text(json.dumps(answer), encoding="utf-8")
     written.replace(folder / ANSWER)
@@ -183,16 +184,18 @@ def _binding(item: dict[str, Any]) -> Binding:
     return Binding(tuple(tuple(name) for name in item["names"]), relation)
 
 
-def _reason(error: BaseException, filename: str, bindings: Sequence[Binding]) -> str:
+def _reason(error: BaseException, filename: str, source: str, bindings: Sequence[Binding]) -> str:
     """Why the transformation failed, with the line of the product's file: no data values."""
     try:
-        text = _described(error, filename, bindings)
+        text = _described(error, filename, source.splitlines(), bindings)
     except Exception:
         text = f"{filename}: {type(error).__name__}"
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
-def _described(error: BaseException, filename: str, bindings: Sequence[Binding]) -> str:
+def _described(
+    error: BaseException, filename: str, lines: list[str], bindings: Sequence[Binding]
+) -> str:
     if isinstance(error, TransformationFailed):
         return str(error)
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
@@ -214,9 +217,26 @@ def _described(error: BaseException, filename: str, bindings: Sequence[Binding])
             f"{where}: the transformation was interrupted (KeyboardInterrupt) before "
             "returning its tables"
         )
-    # The product's code, the standard library and pyarrow all put values into messages
-    # (KeyError: 91234, "year 91234 is out of range"): only the kind and the place are told.
+    # The standard library and pyarrow put values into their messages (KeyError: 91234,
+    # "year 91234 is out of range"): of those, only the kind and the place are told. A
+    # message the product's own raise statement wrote is the producer's words, shown with
+    # what may be values (quoted parts, numbers) blanked.
+    line = lines[frames[-1].lineno - 1] if frames and frames[-1].lineno else ""
+    text = str(error).strip()
+    if text and line.lstrip().startswith("raise "):
+        return f"{where}: {kind}: {without_values(first_line(error))}"
     return f"{where}: {kind} (its message is not shown, as it may hold values from the data)"
+
+
+QUOTED = re.compile(r"""(?<![\w'"])[bBrRuU]{0,2}(['"])(?:(?!\1).)*\1(?!\w)""")
+"""A quoted part of a message: how Python shows a value (``repr``), data or not."""
+NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d_.,:eE+-]*")
+
+
+def without_values(text: str) -> str:
+    """``text`` with quoted parts and numbers blanked: ``'ana@x.example'`` -> ``'…'``."""
+    text = QUOTED.sub(lambda match: f"{match[1]}…{match[1]}", text)
+    return NUMBER.sub("…", text)
 
 
 def _end_with_parent() -> None:
