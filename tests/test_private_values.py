@@ -253,3 +253,28 @@ def test_a_rule_cannot_read_another_relation_through_the_placeholder(
     [validation] = mesh.validate(source_product)
 
     assert any("raw_items" in issue.message for issue in validation.issues), validation.issues
+
+
+@pytest.mark.parametrize(
+    ("query", "observed"),
+    [
+        ("SELECT CAST('abc' AS BLOB)", "<3 bytes>"),
+        ("SELECT repeat('x', 20000)", None),
+    ],
+)
+def test_what_a_sql_rule_observes_is_kept_small_and_plain(
+    mesh: Mesh, source_product: Path, query: str, observed: object
+) -> None:
+    add_rules(
+        source_product,
+        f'  - type: sql\n    query: "{query}"\n    mustBe: 0\n    severity: warning\n',
+    )
+
+    [publication] = mesh.publish(source_product)
+
+    assert publication.outcome == Outcome.PASSED, publication.reason
+    assert publication.checks is not None
+    [rule] = [check for check in publication.checks.checks if check.name.startswith("sql ")]
+    if observed is not None:
+        assert rule.observed == observed
+    assert len(json.dumps(rule.model_dump(mode="json"))) < 3000

@@ -741,3 +741,54 @@ def test_a_date_bound_not_written_as_iso_is_an_issue(mesh: Mesh, source_product:
     [validation] = mesh.validate(source_product)
     [issue] = validation.issues
     assert issue.message == "minimum '20260101' is not a date, and the column is timestamp"
+
+
+@pytest.mark.parametrize("pattern", ["(" * 500 + "a" + ")" * 500, "a{99999999999}"])
+def test_a_pattern_beyond_what_a_pattern_may_ask_is_a_problem(pattern: str) -> None:
+    from quanta.model.contract import Contract
+    from quanta.quality.rules import compile_contract
+
+    contract = Contract.model_validate(
+        {
+            "apiVersion": "v3.1.0",
+            "kind": "DataContract",
+            "id": "x.y.z",
+            "version": "1.0.0",
+            "schema": [
+                {
+                    "name": "z",
+                    "properties": [
+                        {
+                            "name": "a",
+                            "logicalType": "string",
+                            "logicalTypeOptions": {"pattern": pattern},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
+    [problem] = compile_contract(contract).problems
+
+    assert "pattern" in problem.message
+
+
+def test_a_contract_with_more_columns_than_quanta_checks_is_a_problem() -> None:
+    from quanta.model.contract import Contract
+    from quanta.quality.rules import MAX_COLUMNS, compile_contract
+
+    columns = [{"name": f"c{i}", "logicalType": "integer"} for i in range(MAX_COLUMNS + 1)]
+    contract = Contract.model_validate(
+        {
+            "apiVersion": "v3.1.0",
+            "kind": "DataContract",
+            "id": "x.y.z",
+            "version": "1.0.0",
+            "schema": [{"name": "z", "properties": columns}],
+        }
+    )
+
+    [problem] = compile_contract(contract).problems
+
+    assert "at most 2,000 columns" in problem.message

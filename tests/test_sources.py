@@ -402,3 +402,13 @@ def test_a_loop_of_links_is_an_issue_not_a_traceback(mesh: Mesh, source_product:
     set_source(source_product, "      path: data/loop1.csv\n      format: csv\n")
 
     assert_refused_everywhere(mesh, source_product, "loop of symbolic links")
+
+
+def test_discovery_walks_a_folder_tree_deeper_than_pythons_recursion(tmp_path: Path) -> None:
+    deep = tmp_path
+    for _ in range(1100):  # one by one: mkdir(parents=True) recurses as well
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "dataproduct.yaml").write_text("id: x.y\n")
+
+    assert discover(tmp_path) == [deep]

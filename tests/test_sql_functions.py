@@ -325,3 +325,12 @@ def test_sql_too_deep_or_too_long_to_check_is_refused_not_a_traceback(sql: str) 
 )
 def test_a_join_by_name_reads_the_columns_it_compares(sql: str) -> None:
     assert reads_any(sql, {"email"})
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT count(*) FROM __this USING SAMPLE 10", "SELECT count(*) FROM __this TABLESAMPLE 10%"],
+)
+def test_a_sample_clause_reads_no_column(sql: str) -> None:
+    assert messages(sql.replace("__this", "raw_items")) == []
+    assert not reads_any(sql, {"email"})

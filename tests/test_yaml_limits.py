@@ -339,7 +339,7 @@ empty:
 quoted: ['yes', "2024-01-31", '1']
 base: {a: 1}
 merged:
-  <<: {b: 2}
+  b: 2
   c: 3
 unique: !!set {x, y}
 pairs: !!omap [{p: 1}, {q: 2}]
@@ -410,3 +410,28 @@ def test_an_unclosed_bracket_or_quote_points_where_it_opens(
 def test_an_empty_file_is_no_document(loader: str) -> None:
     assert load_located("").data is None
     assert load_located("# only a comment\n").lines == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "status: draft\n<<: {status: retired}\n",
+        "merged:\n  c: 3\n  <<: [{b: 2}]\n",
+    ],
+)
+def test_merge_keys_are_refused_at_their_line(loader: str, text: str) -> None:
+    # Without aliases, << still merges an inline mapping in, beside keys written out.
+    with pytest.raises(YamlProblem) as raised:
+        load_located(text)
+    assert "merge keys (<<) are not allowed" in raised.value.message
+    assert (
+        raised.value.line
+        == text.splitlines().index(next(line for line in text.splitlines() if "<<" in line)) + 1
+    )
+
+
+def test_a_short_hexadecimal_integer_past_what_python_prints_is_refused(loader: str) -> None:
+    with pytest.raises(YamlProblem) as raised:
+        load_located("a: 1\nmustBe: 0x" + "f" * 4000 + "\n")
+    assert raised.value.line == 2
+    assert "limited to 4,300 decimal digits" in raised.value.message

@@ -311,7 +311,7 @@ class Mesh:
             raise UserError(f"{source}: {error}") from None
         for name in result.contracts:
             # The table names the file: '../../x' must not write outside the folder.
-            refused = name_problem(name, "table name")
+            refused = name_problem(str(name), "table name")
             if refused:
                 raise UserError(f"{source}: {refused}")
         folder = Path(out)

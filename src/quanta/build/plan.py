@@ -17,19 +17,24 @@ def discover(path: Path) -> list[Path]:
     Symbolic links to folders below ``path`` are not followed: a link to ``/`` would walk
     the whole file system, and a loop would list the same product again and again.
     """
-    if (path / DESCRIPTOR).is_file():
-        return [path]
     found: list[Path] = []
-    if not path.is_dir():
-        return found
-    for child in sorted(path.iterdir()):
-        if (
-            child.is_dir()
+    pending = [path]  # a stack, not recursion: a folder tree may be deeper than Python's
+    while pending:
+        folder = pending.pop()
+        if (folder / DESCRIPTOR).is_file():
+            found.append(folder)
+            continue
+        if not folder.is_dir():
+            continue
+        children = sorted(
+            child
+            for child in folder.iterdir()
+            if child.is_dir()
             and not child.is_symlink()
             and child.name not in SKIPPED_FOLDERS
             and not child.name.startswith(".")
-        ):
-            found.extend(discover(child))
+        )
+        pending.extend(reversed(children))
     return found
 
 

@@ -134,6 +134,8 @@ def reads_any(sql: str, columns: Collection[str]) -> bool:
         return True
     for node in nodes:
         kind = node.get("class") or node.get("type")
+        if not isinstance(kind, str):
+            kind = ""  # a part typed by a mapping (a sample's options): no node kind
         if kind in ("STAR", "POSITIONAL_REFERENCE", "PIVOT"):
             return True
         if node.get("column_name_alias") or (node.get("aliases") and "query" in node):

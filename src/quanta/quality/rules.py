@@ -18,6 +18,7 @@ and the offending value) are sampled by the same scan, never columns classified 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,9 @@ from quanta.quality.statistics import ISO_DATE_TIME, UNKNOWN, Statistic, answer,
 from quanta.sql_text import literal, quote
 
 SAMPLE_ROWS = 5
+MAX_COLUMNS = 2000
+MAX_RULES = 1000
+"""A port's contract is checked in one statement: past these, it would be slow to compile."""
 METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "mustBe": lambda observed, value: observed == value,
@@ -129,6 +133,19 @@ def compile_contract(contract: Contract, inputs: set[str] | None = None) -> Comp
     leaves that unchecked (the build resolves them).
     """
     compiled = CompiledRules()
+    declared = len(contract.table.quality) + len(contract.sla_properties)
+    declared += sum(len(column.quality) for column in contract.columns)
+    if len(contract.columns) > MAX_COLUMNS or declared > MAX_RULES:
+        compiled.problems.append(
+            RuleProblem(
+                ("schema", 0),
+                f"the contract declares {len(contract.columns):,} columns and {declared:,} "
+                f"rules: Quanta checks at most {MAX_COLUMNS:,} columns and {MAX_RULES:,} rules "
+                "per port",
+                "split the port, or keep the rules that matter",
+            )
+        )
+        return compiled
     types: dict[str, str] = {column.name: column.logical_type for column in contract.columns}
     hidden = set(contract.private_columns)
     for index, column in enumerate(contract.columns):
@@ -886,7 +903,14 @@ def _pattern_problem(pattern: Any) -> str | None:
         re.compile(pattern)
     except re.error as error:
         return f"the pattern {pattern!r} does not compile: {error}"
+    except (RecursionError, OverflowError, ValueError):
+        # 500 nested groups, or a{99999999999}: beyond what a pattern may ask.
+        return f"the pattern {_shortened(pattern)!r} is too deep or asks for too many repeats"
     return None
+
+
+def _shortened(text: str, most: int = 60) -> str:
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 @dataclass
@@ -980,6 +1004,31 @@ def _age(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
+KEPT_CHARACTERS = 1000
+"""The most of an observed value a check result keeps (a SQL rule may return anything)."""
+
+
+def kept(value: Any) -> Any:
+    """A measured value as results and the catalog keep it: what JSON holds, and not much.
+
+    Bytes (a BLOB) are told by their length; a value whose JSON is longer than
+    `KEPT_CHARACTERS` is kept as the start of its text.
+    """
+    value = _plain(value)
+    text = json.dumps(value, default=str)
+    return _shortened(text, KEPT_CHARACTERS) if len(text) > KEPT_CHARACTERS else value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(bytes(value)):,} bytes>"
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
 def judge(
     rules: list[QualityRule], values: dict[str, Any], port: str, prefix: str = "q"
 ) -> list[Check]:
@@ -996,7 +1045,7 @@ def judge(
         if isinstance(observed, float) and observed.is_integer() and not rule.percent:
             observed = int(observed)
         unit = " %" if rule.percent else ""
-        shown = repr(observed)
+        shown = _shortened(repr(observed), KEPT_CHARACTERS)
         if rule.duration and isinstance(observed, int | float):
             shown = f"{_age(observed)} old"
         if rule.hide_observed:
@@ -1021,10 +1070,10 @@ def judge(
                 port=port,
                 outcome=outcome,
                 reason="" if passed else reason,
-                observed=None if rule.hide_observed else observed,
+                observed=None if rule.hide_observed else kept(observed),
                 expected=str(rule.threshold) + unit,
                 severity=rule.severity,
-                samples=[] if passed else list(sample),
+                samples=[] if passed else [kept(row) for row in sample],
             )
         )
     return checks

@@ -138,7 +138,11 @@ class _Construction(SafeConstructor):
         try:
             if isinstance(node, yaml.ScalarNode) and node.tag == _INT_TAG:
                 _check_int_length(node.value)
-            return super().construct_object(node, deep)
+            value = super().construct_object(node, deep)
+            if isinstance(value, int) and value.bit_length() > _LONGEST_INT_BITS:
+                # 0x and 4,000 f's is short to write, and past what str() can print.
+                raise ValueError(f"an integer is limited to {_LONGEST_INT:,} decimal digits")
+            return value
         except (ArithmeticError, AttributeError, TypeError, ValueError) as error:
             kind = str(node.tag).rsplit(":", 1)[-1]
             written = f" {_shorten(node.value)!r}" if isinstance(node, yaml.ScalarNode) else ""
@@ -154,6 +158,7 @@ _INT_TAG = "tag:yaml.org,2002:int"
 # Python's own limit for decimal digits (sys.get_int_max_str_digits), kept for every base:
 # sexagesimal integers (1:20:30) are multiplied out in quadratic time, so a long one stalls.
 _LONGEST_INT = 4300
+_LONGEST_INT_BITS = int(_LONGEST_INT * 3.32)  # log2(10): 4,300 decimal digits, in bits
 
 
 def _check_int_length(written: str) -> None:
@@ -277,6 +282,13 @@ def _add(parent: _Open, node: yaml.Node, lines: dict[Path, int]) -> None:
     key = str(node.value)
     child = (*parent.path, key)
     line = _line(node.start_mark)
+    if node.tag == "tag:yaml.org,2002:merge":
+        # << copies another mapping's keys in, silently beside the ones written here.
+        raise YamlProblem(
+            "YAML merge keys (<<) are not allowed in Quanta's files: write the keys out",
+            line,
+            child,
+        )
     if key in parent.keys:
         raise YamlProblem(f"key {key!r} appears twice: keep one", line, child)
     parent.keys.add(key)
