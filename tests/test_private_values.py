@@ -278,3 +278,23 @@ def test_what_a_sql_rule_observes_is_kept_small_and_plain(
     if observed is not None:
         assert rule.observed == observed
     assert len(json.dumps(rule.model_dump(mode="json"))) < 3000
+
+
+def test_bounds_kept_before_a_column_was_classified_private_are_dropped(
+    mesh: Mesh, source_product: Path
+) -> None:
+    mesh.publish(source_product)
+    [first] = mesh.describe("finance.targets").current.ports
+    assert first.stats is not None
+    assert first.stats.columns["updated_at"].lower is not None  # internal: kept
+
+    classify(source_product, "updated_at", "pii")
+    [publication] = mesh.publish(source_product)
+
+    assert publication.outcome == Outcome.PASSED, publication.reason
+    for version in mesh.describe("finance.targets").versions:
+        [port] = version.ports
+        assert port.stats is not None
+        assert port.stats.columns["updated_at"].lower is None, version.version
+        assert port.stats.columns["updated_at"].upper is None
+    assert "2026-01-0" not in json.dumps(mesh.describe("finance.targets").model_dump(mode="json"))

@@ -410,5 +410,11 @@ def test_discovery_walks_a_folder_tree_deeper_than_pythons_recursion(tmp_path: P
         deep = deep / "d"
         deep.mkdir()
     (deep / "dataproduct.yaml").write_text("id: x.y\n")
-
-    assert discover(tmp_path) == [deep]
+    try:
+        assert discover(tmp_path) == [deep]
+    finally:
+        # And so does shutil.rmtree, with which pytest clears its temporary folders.
+        (deep / "dataproduct.yaml").unlink()
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent

@@ -20,6 +20,7 @@ from quanta.model.catalog import (
     SearchHit,
     Version,
 )
+from quanta.model.contract import PRIVATE
 from quanta.stores import schema
 
 # The newest migration; opening a catalog at this revision skips loading Alembic.
@@ -251,6 +252,7 @@ class SqlStore:
                         stats=port.stats.model_dump() if port.stats else None,
                     )
                 )
+                _forget_private_bounds(connection, record.id, port)
             for used in version.inputs:
                 connection.execute(
                     insert(schema.inputs).values(
@@ -284,6 +286,43 @@ class SqlStore:
                     ),
                 )
         return number
+
+
+def _forget_private_bounds(connection: Connection, product_id: str, port: PortVersion) -> None:
+    """Drop, from the port's earlier versions, the bounds of columns now classified private.
+
+    An earlier version kept them while the column was not private yet: the same column's
+    values, which the catalog must not keep once it is.
+    """
+    private = {
+        column.name for column in port.columns if (column.classification or "").lower() in PRIVATE
+    }
+    if not private:
+        return
+    ports = schema.ports
+    rows = connection.execute(
+        select(ports.c.version, ports.c.stats).where(
+            (ports.c.product_id == product_id) & (ports.c.port == port.port)
+        )
+    ).fetchall()
+    for number, stored in rows:
+        stats: dict[str, Any] = stored if isinstance(stored, dict) else {}
+        columns: dict[str, Any] = stats.get("columns") or {}
+        changed = False
+        for name in private & set(columns):
+            if columns[name].get("lower") is not None or columns[name].get("upper") is not None:
+                columns[name]["lower"] = columns[name]["upper"] = None
+                changed = True
+        if changed:
+            connection.execute(
+                update(ports)
+                .where(
+                    (ports.c.product_id == product_id)
+                    & (ports.c.version == number)
+                    & (ports.c.port == port.port)
+                )
+                .values(stats=stats)
+            )
 
 
 def _insert_check_run(connection: Connection, record: CheckRecord) -> None:
