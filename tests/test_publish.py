@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from quanta.errors import PlatformError
 from quanta.mesh import Mesh
 from quanta.model.relations import Binding, TableScan
 from quanta.model.result import Outcome
@@ -370,3 +371,13 @@ def test_an_empty_output_publishes_checks_and_reads_back(mesh: Mesh, source_prod
     [run] = mesh.check("finance.targets")
     assert run.outcome == Outcome.PASSED
     assert {c.name for c in run.checks} >= {"column id not null", "primary key (id) unique"}
+
+
+def test_an_unreadable_table_catalog_is_an_error_with_what_to_do(
+    mesh: Mesh, source_product: Path
+) -> None:
+    mesh.publish(source_product)
+    (mesh.home / "warehouse" / "iceberg.db").write_text("not a database\n")
+
+    with Mesh.open(mesh.home) as reopened, pytest.raises(PlatformError, match=r"iceberg\.db"):
+        reopened.publish(source_product)

@@ -314,3 +314,25 @@ def test_the_demo_summary_tells_home_and_workspace_without_absolute_paths(
         assert path not in output
     assert "The example mesh is in ../home; its product folders in home:examples/retail." in output
     assert "  quanta list --home ../home\n" in output
+
+
+def test_contract_export_shows_no_control_character_raw(tmp_path: Path) -> None:
+    from quanta.scaffold import scaffold
+
+    folder = scaffold("finance/targets", "source", tmp_path, {})
+    contract = folder / "contracts" / "targets.odcs.yaml"
+    contract.write_text(
+        contract.read_text().replace(
+            "description: The targets table.", 'description: "evil \\u202e txet \\u061c"'
+        )
+    )
+    home = tmp_path / "home"
+    runner = CliRunner()
+    published = runner.invoke(app, ["publish", str(folder), "--home", str(home)])
+    assert published.exit_code == 0, published.output
+
+    result = runner.invoke(app, ["contract", "export", "finance.targets", "--home", str(home)])
+
+    assert result.exit_code == 0, result.output
+    assert "\u202e" not in result.output
+    assert "\\u202E" in result.output

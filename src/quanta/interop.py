@@ -155,7 +155,8 @@ DCS_TYPES = {
     "time": ("time", "TIME"),
     "bytes": ("string", "BLOB"),
 }
-DCS_CLASSIFICATIONS = {"sensitive": "confidential", "secret": "restricted"}
+# A sensitive field keeps its values protected (restricted), rather than merely labelled.
+DCS_CLASSIFICATIONS = {"sensitive": "restricted", "secret": "restricted"}
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
 
 
@@ -255,9 +256,17 @@ def _dcs_field(
     if spec.get("pii"):
         classification = "pii"
     if classification:
-        mapped = DCS_CLASSIFICATIONS.get(str(classification).lower(), str(classification).lower())
+        written = str(classification).lower()
+        mapped = DCS_CLASSIFICATIONS.get(written, written)
         if mapped in CLASSIFICATIONS:
             column["classification"] = mapped
+            if mapped != written:
+                result.unmapped.append(
+                    Unmapped(
+                        f"{where}.classification",
+                        f"classification {classification!r} is kept as {mapped!r}",
+                    )
+                )
         else:
             result.unmapped.append(
                 Unmapped(

@@ -285,9 +285,15 @@ def export_contract(
     """Print an output port's published contract as ODCS v3.1 YAML."""
     import yaml
 
+    from quanta.cli.render import visible
+
     with _mesh(home, False, create=False) as mesh:
         document = mesh.export_contract(port, version)
-    sys.stdout.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if visible(text) != text:
+        # A control character in a description would reach the terminal: YAML's escapes.
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=False)
+    sys.stdout.write(text)
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 # passes the rest (ESC among them) to the terminal. Lone surrogates (undecodable bytes of
 # a file name) cannot be written at all.
 _CONTROL_CODES = [*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x200E, 0x200F]
+_CONTROL_CODES += [0x061C, 0xFEFF]  # the Arabic letter mark, and the zero-width no-break
 _CONTROL_CODES += [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 _CONTROL_CODES += range(0xD800, 0xE000)
 _CONTROLS = {

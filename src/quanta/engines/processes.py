@@ -42,11 +42,11 @@ def scratch(directory: Path | None) -> Path:
             continue
         except OSError as error:
             raise ConfigError(
-                f"cannot create a scratch folder in {root}: {error.strerror}; the mesh "
-                "home must be writable"
+                f"cannot create a scratch folder in {root.name}/ of the mesh home: "
+                f"{error.strerror}; the mesh home must be writable"
             ) from None
         return folder
-    raise ConfigError(f"cannot create a scratch folder in {root}: it keeps disappearing")
+    raise ConfigError(f"cannot create a scratch folder in {root.name}/: it keeps disappearing")
 
 
 def remove_scratch(folder: Path) -> None:

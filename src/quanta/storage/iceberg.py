@@ -25,8 +25,9 @@ from pyiceberg.types import (
     TimestampType,
     TimestamptzType,
 )
+from sqlalchemy.exc import DBAPIError
 
-from quanta.errors import UserError
+from quanta.errors import PlatformError, UserError
 from quanta.model.catalog import ColumnStats, TableStats
 from quanta.storage import StagedTable, TableName
 
@@ -47,17 +48,22 @@ class IcebergStorage:
     def __init__(self, warehouse: Path, catalog_uri: str | None = None) -> None:
         warehouse.mkdir(parents=True, exist_ok=True)
         self.warehouse = warehouse
-        self.catalog = SqlCatalog(
-            "quanta",
-            uri=catalog_uri or f"sqlite:///{warehouse / 'iceberg.db'}",
-            warehouse=warehouse.resolve().as_uri(),
-        )
+        try:
+            self.catalog = SqlCatalog(
+                "quanta",
+                uri=catalog_uri or f"sqlite:///{warehouse / 'iceberg.db'}",
+                warehouse=warehouse.resolve().as_uri(),
+            )
+        except DBAPIError as error:
+            raise _unreadable(error) from None
 
     def _table(self, table: TableName) -> Table | None:
         try:
             return self.catalog.load_table((table.namespace, table.name))
         except NoSuchTableError:
             return None
+        except DBAPIError as error:
+            raise _unreadable(error) from None
 
     def stage(
         self,
@@ -170,6 +176,13 @@ class IcebergStorage:
         return sorted(
             name for name, ref in iceberg.metadata.refs.items() if ref.snapshot_ref_type == "branch"
         )
+
+
+def _unreadable(error: DBAPIError) -> PlatformError:
+    return PlatformError(
+        f"the catalog of the warehouse's tables cannot be read ({str(error.orig).strip()}): "
+        "restore warehouse/iceberg.db in the mesh home from a backup"
+    )
 
 
 def _has_rows(iceberg: Table) -> bool:
