@@ -76,3 +76,24 @@ def test_following_the_tutorial_creates_publishes_and_queries_a_product(
     assert joined.count("EUR") == 2
     assert joined.count("GBP") == 2
     assert (tmp_path / "finance" / "target_report" / "dataproduct.yaml").is_file()
+
+
+def test_each_command_to_look_around_after_the_demo_runs(
+    tmp_path: Path, shell: dict[str, str]
+) -> None:
+    text = README.read_text()
+    start = text.index("Then look around:")
+    block = re.search(r"```sh\n(.*?)```", text[start:], flags=re.DOTALL)
+    assert block is not None
+    commands = [line.removeprefix(".venv/bin/") for line in block.group(1).splitlines() if line]
+    assert len(commands) >= 5
+    for command in commands:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", command],
+            cwd=tmp_path,
+            env=shell,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+        assert "Traceback" not in result.stderr

@@ -137,6 +137,17 @@ def test_the_allow_list_names_only_functions_duckdb_has(
         "SELECT * FROM raw_items PIVOT (count(*) FOR name IN ('a', 'b'))",
         "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) FROM r",
         "SELECT system.main.upper('x'), main.lower('Y')",
+        "SELECT * FROM t ORDER BY id DESC NULLS LAST, name ASC NULLS FIRST LIMIT 5 OFFSET 1",
+        "SELECT DISTINCT ON (id) * FROM t ORDER BY id, name DESC",
+        "SELECT row_number() OVER (PARTITION BY id ORDER BY name DESC) FROM t QUALIFY true",
+        "SELECT string_agg(name, ',' ORDER BY name DESC) FROM t GROUP BY ALL ORDER BY ALL DESC",
+        "SELECT sum(id) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM t",
+        "SELECT id, count(*) FROM t GROUP BY GROUPING SETS ((id), ()) ORDER BY 1 DESC",
+        "SELECT * FROM t USING SAMPLE reservoir(50 ROWS) REPEATABLE (100)",
+        "SELECT * EXCLUDE (id) REPLACE (upper(name) AS name) FROM t",
+        "SELECT * FROM t UNION BY NAME SELECT * FROM raw_items EXCEPT ALL SELECT * FROM t",
+        "SELECT * FROM (VALUES (1, 'a')) v(x, y), generate_series(1, 3, 1) g(n)",
+        "SELECT a::STRUCT(x INT, y VARCHAR)[], a::MAP(VARCHAR, INT), a::DECIMAL(10, 2) FROM t",
     ],
 )
 def test_ordinary_sql_passes(sql: str) -> None:

@@ -73,8 +73,8 @@ PARTS = frozenset(
         "LIMIT_PERCENT_MODIFIER",
         "DISTINCT_MODIFIER",
         "ORDER_DEFAULT",
-        "ORDER_ASCENDING",
-        "ORDER_DESCENDING",
+        "ASCENDING",
+        "DESCENDING",
     }
 )
 """Other typed parts of a query: its modifiers and sort orders (type infos end in _TYPE_INFO)."""
