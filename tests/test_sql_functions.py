@@ -345,3 +345,14 @@ def test_a_join_by_name_reads_the_columns_it_compares(sql: str) -> None:
 def test_a_sample_clause_reads_no_column(sql: str) -> None:
     assert messages(sql.replace("__this", "raw_items")) == []
     assert not reads_any(sql, {"email"})
+
+
+@pytest.mark.parametrize(
+    ("sql", "words"),
+    [
+        ("WITH a AS (SELECT 1) INSERT INTO x SELECT * FROM a", "this statement is INSERT"),
+        ("SELECT a FROM t WHERE a SIMILAR TO 'x' ESCAPE '#'", "Quanta cannot check this query"),
+    ],
+)
+def test_a_statement_is_named_by_what_it_is(sql: str, words: str) -> None:
+    assert any(words in message for message in messages(sql)), messages(sql)
