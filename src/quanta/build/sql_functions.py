@@ -16,9 +16,10 @@ lies outside the rows they are given. Left out on purpose:
 - what writes or waits: ``write_log``, ``sleep_ms``, ``pg_sleep``; ``error`` (its message
   would carry a value out of the data into errors and logs);
 - internal helpers: ``__internal_*``, ``finalize``, ``combine``, ``vector_type``,
-  ``unpivot_list``, ``variant_*``, ``icu_collate_*`` (collations are written ``COLLATE``).
+  ``unpivot_list``, ``variant_bytes_to_variant``, ``variant_to_parquet_variant``,
+  ``icu_collate_*`` (collations are written ``COLLATE``).
 
-Every table function is left out too, but for the generators in `TABLE_FUNCTIONS`: the
+Every table function is left out too, but for those in `TABLE_FUNCTIONS`: the
 others read files, folders, Iceberg metadata, settings or other SQL text (``read_text``,
 ``glob``, ``iceberg_metadata``, ``duckdb_settings``, ``query``, ...).
 
@@ -32,8 +33,21 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
-"""Table functions that make rows out of their arguments, and so read no data."""
+TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "repeat",
+        "repeat_row",
+        "json_each",
+        "json_tree",
+        "pg_timezone_names",
+        "icu_calendar_names",
+    }
+)
+"""Table functions that make rows out of their arguments (or of fixed lists the engine
+holds: time zones, calendars), and so read no data."""
 
 OPERATORS = _words(
     """
@@ -115,7 +129,8 @@ FUNCTIONS = _words(
     today transaction_timestamp translate trim trunc try_strptime typeof ucase unbin unhex
     unicode union_extract union_tag union_value unnest upper url_decode url_encode uuid
     uuid_extract_timestamp uuid_extract_version uuidv4 uuidv7 var_pop var_samp variance wavg
-    week weekday weekofyear weighted_avg xor year yearweek
+    variant_extract variant_normalize variant_typeof week weekday weekofyear weighted_avg xor year
+    yearweek
     """
 )
 """Scalar, aggregate and window functions, and macros over values."""

@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import re
 import string
+import sys
 import threading
 from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,10 +58,12 @@ EXPRESSIONS = frozenset(
         "POSITIONAL_REFERENCE",
         "STAR",
         "SUBQUERY",
+        "TYPE",
         "WINDOW",
     }
 )
-"""Expression classes of DuckDB's parse tree that a query may use."""
+"""Expression classes of DuckDB's parse tree that a query may use (TYPE: the parameters of
+a type, ENUM('a', 'b') inside a list type; what it holds is walked like the rest)."""
 
 QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
 TABLE_REFERENCES = frozenset(
@@ -80,6 +84,7 @@ PARTS = frozenset(
 """Other typed parts of a query: its modifiers and sort orders (type infos end in _TYPE_INFO)."""
 
 NO_LOCATION = 2**64 - 1
+DEEPEST = 10_000
 QUERY_WORDS = frozenset({"SELECT", "WITH", "FROM", "VALUES", "TABLE"})
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -100,15 +105,28 @@ def check_sql(
     Names in ``visible`` are tuples of lowercase parts: ``("orders",)`` or
     ``("checkout", "orders")``.
     """
-    parsed = _parse(sql, purpose)
-    if isinstance(parsed, SqlProblem):
-        return [parsed]
-    guard = _Guard(sql, {tuple(_fold(part) for part in name) for name in visible}, purpose)
-    try:
-        guard.query(parsed, frozenset())
-    except RecursionError:
-        return [_too_deep()]
+    with _deep_enough():
+        parsed = _parse(sql, purpose)
+        if isinstance(parsed, SqlProblem):
+            return [parsed]
+        guard = _Guard(sql, {tuple(_fold(part) for part in name) for name in visible}, purpose)
+        try:
+            guard.query(parsed, frozenset())
+        except RecursionError:
+            return [_too_deep()]
     return guard.problems
+
+
+@contextmanager
+def _deep_enough() -> Iterator[None]:
+    """Room to walk what DuckDB parses: its expressions nest up to 1,000 levels deep, which
+    takes more than Python's default recursion limit to read back and walk."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, DEEPEST))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 
 def reads_any(sql: str, columns: Collection[str]) -> bool:
@@ -124,7 +142,8 @@ def reads_any(sql: str, columns: Collection[str]) -> bool:
     names = {column.lower() for column in columns}
     if not names:
         return False
-    parsed = _parse(sql, "a query")
+    with _deep_enough():
+        parsed = _parse(sql, "a query")
     if isinstance(parsed, SqlProblem):
         return True
     relations: set[str] = set()
@@ -148,6 +167,11 @@ def reads_any(sql: str, columns: Collection[str]) -> bool:
             references.extend([str(name).lower()] for name in node.get("using_columns") or [])
         if kind == "COLUMN_REF":
             references.append([str(part).lower() for part in node.get("column_names", [])])
+        if kind in ("FUNCTION", "WINDOW"):
+            # email.lower() names the column email as the function's schema.
+            qualifier = [str(node[key]).lower() for key in ("catalog", "schema") if node.get(key)]
+            if qualifier:
+                references.append(qualifier)
         if kind in TABLE_REFERENCES or kind in QUERY_NODES:
             for key in ("alias", "table_name", "cte_name"):
                 if node.get(key):
@@ -162,16 +186,35 @@ def reads_any(sql: str, columns: Collection[str]) -> bool:
 
 def selected_width(sql: str) -> int | None:
     """How many columns the query returns, or None when it cannot be told (``*``)."""
-    parsed = _parse(sql, "a query")
+    with _deep_enough():
+        parsed = _parse(sql, "a query")
     if isinstance(parsed, SqlProblem):
         return None
-    node = parsed
+    return _width(parsed, {})
+
+
+def _width(node: dict[str, Any], ctes: dict[str, Any]) -> int | None:
+    ctes = dict(ctes)
+    for entry in (node.get("cte_map") or {}).get("map", []):
+        body = (entry.get("value") or {}).get("query") or {}
+        ctes[_fold(str(entry.get("key", "")))] = body.get("node")
     while node.get("type") in ("SET_OPERATION_NODE", "RECURSIVE_CTE_NODE"):
         node = node["left"]
     selected = node.get("select_list", [])
-    if any(item.get("class") == "STAR" for item in selected):
+    if not any(item.get("class") == "STAR" for item in selected):
+        return len(selected)
+    star = selected[0]
+    plain = not (star.get("columns") or star.get("exclude_list") or star.get("replace_list"))
+    source = node.get("from_table") or {}
+    if len(selected) != 1 or not plain or star.get("relation_name"):
         return None
-    return len(selected)
+    # SELECT * FROM (one query), or FROM a CTE: as wide as that query.
+    if source.get("type") == "SUBQUERY":
+        return _width((source.get("subquery") or {}).get("node") or {}, ctes)
+    if source.get("type") == "BASE_TABLE" and not source.get("schema_name"):
+        inner = ctes.get(_fold(str(source.get("table_name", ""))))
+        return _width(inner, ctes) if isinstance(inner, dict) else None
+    return None
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -244,6 +287,9 @@ def _parser() -> duckdb.DuckDBPyConnection:
                 "enable_external_access": False,
                 "autoinstall_known_extensions": False,
                 "autoload_known_extensions": False,
+                # Parse trees of newer syntax (an ENUM inside a list type) serialize only
+                # in the newest format; the tree is read here, never stored.
+                "storage_compatibility_version": "latest",
                 "lock_configuration": True,
             },
         )
@@ -298,17 +344,6 @@ def _line(sql: str, offset: int) -> int | None:
     if offset == NO_LOCATION or offset < 0:
         return None
     return sql.encode("utf-8")[:offset].count(b"\n") + 1
-
-
-def _builtin(function: dict[str, Any]) -> bool:
-    """Whether a call names a function of DuckDB's own schema (system.main), or none.
-
-    DuckDB writes ``[1, 2]`` as ``main.list_value(1, 2)``; any other schema (pg_catalog, an
-    attached catalog) is refused.
-    """
-    catalog = _fold(str(function.get("catalog") or ""))
-    schema = _fold(str(function.get("schema") or ""))
-    return catalog in ("", "system") and schema in ("", "main")
 
 
 def _nodes(value: Any) -> Iterator[dict[str, Any]]:
@@ -382,9 +417,11 @@ class _Guard:
             scope = scope | {_fold(str(entry.get("key", "")))}
         if kind == "RECURSIVE_CTE_NODE":
             # Only the recursive part reads the CTE: DuckDB binds the anchor before the CTE
-            # exists, where its name is any relation, or a file path.
+            # exists, where its name is any relation, or a file path. With USING KEY, the
+            # recursive part also reads recurring.<name>, the CTE's rows so far.
+            name = _fold(str(node.get("cte_name", "")))
             self.walk(node.get("left"), scope)
-            self.walk(node.get("right"), scope | {_fold(str(node.get("cte_name", "")))})
+            self.walk(node.get("right"), scope | {name, f"recurring.{name}"})
             self.children(node, scope, "cte_map", "left", "right")
             return
         self.children(node, scope, "cte_map")
@@ -399,11 +436,9 @@ class _Guard:
         elif kind == "TABLE_FUNCTION":
             function = node.get("function") or {}
             name = _fold(str(function.get("function_name", "")))
-            if (
-                function.get("class") != "FUNCTION"
-                or name not in TABLE_FUNCTIONS
-                or not _builtin(function)
-            ):
+            # By its name alone: its qualifier may be a column (x.f() calls f(x)), and every
+            # function of a name lives in DuckDB's own schemas, as no user creates one.
+            if function.get("class") != "FUNCTION" or name not in TABLE_FUNCTIONS:
                 self.refuse(
                     node,
                     f"reading through the table function {name}() is not allowed",
@@ -422,7 +457,7 @@ class _Guard:
             if node.get(key)
         )
         self.children(node, ctes)
-        if len(parts) == 1 and parts[0] in ctes:
+        if ".".join(parts) in ctes and (len(parts) == 1 or parts[0] == "recurring"):
             return
         if parts in self.known:
             return
@@ -467,14 +502,9 @@ class _Guard:
             return
         if kind in ("FUNCTION", "WINDOW"):
             name = str(node.get("function_name", ""))
-            if not _builtin(node):
-                qualified = ".".join(str(node[key]) for key in ("catalog", "schema") if node[key])
-                self.refuse(
-                    node,
-                    f"the function {qualified}.{name}() is called by a qualified name",
-                    "call functions by their name alone",
-                )
-            elif _fold(name) not in ALLOWED:
+            # By its name alone: DuckDB parses email.lower() as lower qualified by a schema
+            # "email", and calls lower(email); [1, 2] as main.list_value(1, 2).
+            if _fold(name) not in ALLOWED:
                 self.refuse(
                     node,
                     f"the function {name}() is not allowed",
