@@ -52,6 +52,7 @@ from quanta.model.types import storable_type
 from quanta.quality import conformance
 from quanta.settings import Settings, load_settings
 from quanta.sql_text import quote
+from quanta.storage import port_table
 from quanta.stores import MetadataStore
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
     from quanta.engines import Engine, Limits, Session
     from quanta.interop import ContractImport
     from quanta.model.product import DataProduct
-    from quanta.storage import StagedTable, Storage, TableName
+    from quanta.storage import StagedTable, Storage
     from quanta.validation.folder import LoadedFolder
 
 Progress = Callable[[str, str], None]
@@ -213,7 +214,7 @@ class Mesh:
             staged = {}
             for port, contract in product.contracts.items():
                 found = self.storage.staged(
-                    _table_name(product.id, port, contract.major),
+                    port_table(product.id, port, contract.major),
                     DEV_BRANCH,
                     contents=True,
                     private=contract.private_columns,
@@ -422,7 +423,6 @@ class Mesh:
         ``QUANTA_QUERY_MAX_ROWS`` rows is refused. A query running longer than
         ``QUANTA_QUERY_TIMEOUT`` seconds is stopped and refused.
         """
-
         if limit is not None and limit < 0:
             raise UserError(f"the limit must be 0 or more, not {limit}")
         bindings = self._served_bindings()
@@ -526,7 +526,13 @@ class Mesh:
             staging.build.log.append(f"{time.perf_counter() - started:7.2f}s {message}")
             progress(product_id, message)
 
+        session: Session | None = None
+
         def fail(reason: str) -> _Staging:
+            # Work the time limit stopped fails as that, wherever its interrupt surfaced
+            # (inside the storage's writing too, as an OSError).
+            stopped = session.stopped() if session is not None else None
+            reason = stopped or reason
             self._discard(staging.staged)
             staging.staged = {}
             staging.build.outcome = Outcome.FAILED
@@ -545,11 +551,10 @@ class Mesh:
         sql_problems = transform.sql_problems(product, code, resolved.names)
         if sql_problems:
             return fail("; ".join(sql_problems))
-        session: Session | None = None
         try:
             step("reading " + ", ".join(u.upstream or u.source or u.port for u in resolved.uses))
             outputs = [
-                self.storage.location(_table_name(product.id, port, contract.major))
+                self.storage.location(port_table(product.id, port, contract.major))
                 for port, contract in product.contracts.items()
             ]
             readable = frozenset(name[0] for name in resolved.names if len(name) == 1)
@@ -569,7 +574,7 @@ class Mesh:
                     broken = [c for c in staging.checks if not c.outcome.ok]
                     if broken:
                         return fail(_broken(broken))
-                    table = _table_name(product.id, port, contract.major)
+                    table = port_table(product.id, port, contract.major)
                     step(f"writing {table} ({branch})")
                     staged = self.storage.stage(
                         table, session.stream(query), branch, private=contract.private_columns
@@ -593,15 +598,9 @@ class Mesh:
                 if stopped is not None:
                     return fail(stopped)
         except (transform.TransformationFailed, QuantaError) as error:
-            stopped = session.stopped() if session is not None else None
-            return fail(stopped or str(error))
+            return fail(str(error))
         except Exception as error:
-            # The time limit's interrupt surfaces wherever its stream was being read, inside
-            # the storage's writing too (an OSError there): tell it as the limit.
-            stopped = session.stopped() if session is not None else None
-            return fail(
-                stopped or f"the transformation failed: {type(error).__name__}: {first_line(error)}"
-            )
+            return fail(f"the transformation failed: {type(error).__name__}: {first_line(error)}")
         staging.build.ports = [
             PortBuild(
                 port=port, rows=s.rows, bytes=s.bytes, table=str(s.table), snapshot_id=s.snapshot_id
@@ -736,7 +735,7 @@ class Mesh:
         current = self.store.version(str(product.id))
         served = {port.table: port for port in current.ports} if current else {}
         tables = {
-            str(_table_name(product.id, port, contract.major)): _table_name(
+            str(port_table(product.id, port, contract.major)): port_table(
                 product.id, port, contract.major
             )
             for port, contract in product.contracts.items()
@@ -863,12 +862,6 @@ def _broken(checks: list[Check]) -> str:
     shown = "; ".join(f"{check.name}: {check.reason}" for check in checks[:5])
     more = f" (and {len(checks) - 5} more)" if len(checks) > 5 else ""
     return f"the output breaks its contract: {shown}{more}"
-
-
-def _table_name(product: ProductId, port: str, major: int) -> TableName:
-    from quanta.storage import port_table
-
-    return port_table(product, port, major)
 
 
 def _parse_id(text: str) -> str:

@@ -19,6 +19,7 @@ engine's sandbox (no file outside the declared inputs) is the second.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import string
@@ -298,9 +299,16 @@ def _parser() -> duckdb.DuckDBPyConnection:
 
 
 def _serialized(sql: str) -> dict[str, Any]:
-    row = _parser().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-    result: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
+    result: dict[str, Any] = json.loads(_parse_tree(sql))
     return result
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_tree(sql: str) -> str:
+    """DuckDB's parse tree of ``sql`` as JSON text: a SQL rule is checked, sized and read for
+    private columns from one parse (and again at every check), so it is kept."""
+    row = _parser().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    return str(row[0]) if row else '{"error": true}'
 
 
 def _statement_kinds(sql: str) -> list[str]:

@@ -14,7 +14,7 @@ from quanta.build.inputs import resolve_inputs
 from quanta.errors import UserError
 from quanta.model.product import DataProduct
 from quanta.model.result import Issue, Validation
-from quanta.product_files import OutsideFolder, inside
+from quanta.product_files import OutsideFolder, read_inside
 from quanta.stores import MetadataStore
 from quanta.validation.folder import LoadedFolder, load_folder, shown_path
 
@@ -157,7 +157,7 @@ def _check_sql(
         return
     label = str(Path(folder.issue_at((), "").file).parent / transformation.path)
     try:
-        sql = inside(Path(product.folder), transformation.path).read_text(encoding="utf-8")
+        sql = read_inside(Path(product.folder), transformation.path)
     except OutsideFolder:
         return  # reported with the descriptor
     except UnicodeDecodeError:
