@@ -39,6 +39,15 @@ def add_rules(product: Path, rules: str, levels: str = "") -> None:
     contract.write_text(text, encoding="utf-8")
 
 
+def add_sql_rule(product: Path, query: str, comparison: str = "mustBe: 0") -> None:
+    """A warning-level ``type: sql`` rule on the port's table."""
+    quoted = query.replace("'", "''")
+    add_rules(
+        product,
+        f"  - type: sql\n    query: '{quoted}'\n    {comparison}\n    severity: warning\n",
+    )
+
+
 @pytest.fixture
 def private_product(source_product: Path) -> Path:
     classify(source_product, "name", "pii")
@@ -118,11 +127,7 @@ def test_a_column_classified_private_later_leaves_no_bounds_from_then_on(
 def test_a_sql_rule_that_reads_pii_never_shows_what_it_observed(
     mesh: Mesh, private_product: Path, query: str
 ) -> None:
-    quoted = query.replace("'", "''")
-    add_rules(
-        private_product,
-        f"  - type: sql\n    query: '{quoted}'\n    mustBe: 0\n    severity: warning\n",
-    )
+    add_sql_rule(private_product, query)
 
     [publication] = mesh.publish(private_product)
     assert publication.outcome == Outcome.PASSED, publication.reason
@@ -227,11 +232,7 @@ def _long_ago():  # type: ignore[no-untyped-def]
 def test_text_glued_to_the_placeholder_is_read_as_the_engine_reads_it(
     mesh: Mesh, private_product: Path, query: str
 ) -> None:
-    quoted = query.replace("'", "''")
-    add_rules(
-        private_product,
-        f"  - type: sql\n    query: '{quoted}'\n    mustNotBe: 0\n    severity: warning\n",
-    )
+    add_sql_rule(private_product, query, "mustNotBe: 0")
 
     [publication] = mesh.publish(private_product)
 

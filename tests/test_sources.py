@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from quanta.build.inputs import ResolvedInputs, resolve_inputs
 from quanta.build.plan import discover
 from quanta.errors import QueryRefused
 from quanta.mesh import Mesh
 from quanta.model.relations import Binding, FileScan
 from quanta.model.result import Outcome
+from quanta.validation.folder import load_folder
 
 SOURCE = "      path: data/items.csv\n      format: csv\n"
 
@@ -321,15 +323,17 @@ def test_a_value_the_reader_cannot_convert_is_not_shown(mesh: Mesh, source_produ
 # -- files that change while a product builds ---------------------------------------------
 
 
+def checked_inputs(mesh: Mesh, folder: Path) -> ResolvedInputs:
+    """The product's inputs as a build resolves them: its source files checked, not read."""
+    product = load_folder(folder).product
+    assert product is not None
+    return resolve_inputs(product, mesh.store)
+
+
 def test_a_source_swapped_for_a_link_before_the_session_opens_is_refused(
     mesh: Mesh, source_product: Path, host_file: Path
 ) -> None:
-    from quanta.build.inputs import resolve_inputs
-    from quanta.validation.folder import load_folder
-
-    product = load_folder(source_product).product
-    assert product is not None
-    resolved = resolve_inputs(product, mesh.store)  # checked: a file inside the folder
+    resolved = checked_inputs(mesh, source_product)  # a file inside the folder
     data = source_product / "data" / "items.csv"
     data.unlink()
     data.symlink_to(host_file)  # ... and a moment later, a link out of it
@@ -344,12 +348,7 @@ def test_a_source_swapped_for_a_link_before_the_session_opens_is_refused(
 def test_a_source_swapped_after_the_session_opened_is_never_read(
     mesh: Mesh, source_product: Path, host_file: Path
 ) -> None:
-    from quanta.build.inputs import resolve_inputs
-    from quanta.validation.folder import load_folder
-
-    product = load_folder(source_product).product
-    assert product is not None
-    resolved = resolve_inputs(product, mesh.store)
+    resolved = checked_inputs(mesh, source_product)
     data = source_product / "data" / "items.csv"
     with mesh.engine.session(resolved.bindings) as session:
         before = session.to_arrow("SELECT name FROM raw_items ORDER BY id").to_pylist()
