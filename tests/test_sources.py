@@ -367,7 +367,6 @@ def test_the_transformation_that_runs_is_the_one_that_was_checked(
     mesh: Mesh, source_product: Path
 ) -> None:
     from quanta.build import transform
-    from quanta.validation.folder import load_folder
 
     product = load_folder(source_product).product
     assert product is not None
