@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from quanta.engines import Limits, TransformationFailed, duckdb_errors, processes
 from quanta.errors import ConfigError, QueryRefused, first_line
-from quanta.model.relations import Binding, FileScan, Relation, TableScan
+from quanta.model.relations import Binding, Exposed, FileScan, Relation, TableScan
 from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
 from quanta.model.types import storable_type
 from quanta.product_files import OutsideFolder, open_inside, opened_path
@@ -205,6 +205,15 @@ def _scan_sql(relation: Relation) -> str:
     return f"{reader}({literal(list(relation.paths))}{''.join(options)})"
 
 
+def _projection(columns: tuple[Exposed, ...]) -> str:
+    """The select list of a view that shows exactly ``columns``."""
+    assert columns, "the read path binds a port with at least one column, or not at all"
+    return ", ".join(
+        quote(c.name) if c.expression is None else f"{c.expression} AS {quote(c.name)}"
+        for c in columns
+    )
+
+
 def _opened(binding: Binding, descriptors: list[int]) -> Binding:
     """The binding with its source files as open descriptors (kept in ``descriptors``)."""
     relation = binding.relation
@@ -340,11 +349,12 @@ class DuckDBSession:
                     "file needs at least a header or one record"
                 )
         scan = _scan_sql(relation)
+        shown = "*" if binding.columns is None else _projection(binding.columns)
         try:
             with self.refusals():
                 for name in binding.names:
                     target = self._target(name)
-                    self.connection.execute(f"CREATE VIEW {target} AS SELECT * FROM {scan}")
+                    self.connection.execute(f"CREATE VIEW {target} AS SELECT {shown} FROM {scan}")
         except QueryRefused as error:
             if not isinstance(relation, FileScan):
                 raise

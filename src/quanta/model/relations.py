@@ -42,8 +42,25 @@ Relation = TableScan | FileScan
 
 
 @dataclass(frozen=True)
+class Exposed:
+    """One column a read exposes: its name, and the SQL that computes it from the stored
+    column (None: the stored value as it is).
+
+    Expressions are the platform's own (a mask, a pseudonym), never a user's SQL.
+    """
+
+    name: str
+    expression: str | None = None
+
+
+@dataclass(frozen=True)
 class Binding:
-    """A relation visible to a query under one or more names (tuples of parts)."""
+    """A relation visible to a query under one or more names (tuples of parts).
+
+    ``columns``, when set, are the only columns the names show, each as its expression:
+    the read path (`quanta.reading`) decides them for every published port.
+    """
 
     names: tuple[tuple[str, ...], ...]
     relation: Relation
+    columns: tuple[Exposed, ...] | None = None
