@@ -17,7 +17,7 @@ from quanta.errors import UserError
 from quanta.interop import export_document, import_document
 from quanta.mesh import Mesh
 from quanta.model.contract import Contract
-from quanta.quality.rules import compile_contract
+from quanta.quality.parsing import parse_rules as compile_contract
 
 ODCS = json.loads(
     resources.files("open_data_contract_standard").joinpath("schema.json").read_text()

@@ -9,7 +9,7 @@ import pytest
 from quanta.mesh import Mesh
 from quanta.model.contract import Contract
 from quanta.model.result import Outcome
-from quanta.quality import conformance, rules
+from quanta.quality import conformance, metrics, parsing, rules
 
 ROWS = """id,name,category,amount,updated_at
 1,First item,general,12.50,2026-01-01 09:00:00
@@ -746,7 +746,7 @@ def test_a_date_bound_not_written_as_iso_is_an_issue(mesh: Mesh, source_product:
 @pytest.mark.parametrize("pattern", ["(" * 500 + "a" + ")" * 500, "a{99999999999}"])
 def test_a_pattern_beyond_what_a_pattern_may_ask_is_a_problem(pattern: str) -> None:
     from quanta.model.contract import Contract
-    from quanta.quality.rules import compile_contract
+    from quanta.quality.parsing import parse_rules as compile_contract
 
     contract = Contract.model_validate(
         {
@@ -776,7 +776,8 @@ def test_a_pattern_beyond_what_a_pattern_may_ask_is_a_problem(pattern: str) -> N
 
 def test_a_contract_with_more_columns_than_quanta_checks_is_a_problem() -> None:
     from quanta.model.contract import Contract
-    from quanta.quality.rules import MAX_COLUMNS, compile_contract
+    from quanta.quality.parsing import MAX_COLUMNS
+    from quanta.quality.parsing import parse_rules as compile_contract
 
     columns = [{"name": f"c{i}", "logicalType": "integer"} for i in range(MAX_COLUMNS + 1)]
     contract = Contract.model_validate(
@@ -792,3 +793,52 @@ def test_a_contract_with_more_columns_than_quanta_checks_is_a_problem() -> None:
     [problem] = compile_contract(contract).problems
 
     assert "at most 2,000 columns" in problem.message
+
+
+def test_a_metric_a_plugin_registers_is_accepted_and_measured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def distinct_values(rule: metrics.LibraryRule) -> rules.QualityRule | rules.RuleProblem:
+        if rule.arguments:
+            return rule.problem("distinctValues takes no arguments", "remove them", "arguments")
+        return rule.measured(table_sql=f"count(DISTINCT {rule.quoted})")
+
+    monkeypatch.setitem(metrics.METRICS, "distinctValues", distinct_values)
+    assert "distinctValues" in metrics.names()
+    [check] = run_rules(
+        [
+            {
+                "name": "s",
+                "logicalType": "string",
+                "quality": [{"metric": "distinctValues", "mustBeLessThan": 3}],
+            }
+        ],
+        "SELECT * FROM (VALUES ('a'), ('b'), ('a'), (NULL)) v(s)",
+    )
+    assert (check.name, check.outcome, check.observed) == (
+        "s distinctValues < 3",
+        Outcome.PASSED,
+        2,
+    )
+    refused = {"metric": "distinctValues", "arguments": {"x": 1}, "mustBe": 2}
+    contract = Contract.model_validate(
+        {
+            "id": "x.t.t",
+            "version": "1.0.0",
+            "schema": [
+                {
+                    "name": "t",
+                    "properties": [{"name": "s", "logicalType": "string", "quality": [refused]}],
+                    "quality": [{"metric": "distinctValues", "mustBe": 2}],
+                }
+            ],
+        }
+    )
+    # What every metric shares is checked for it; the rest is the plugin's own to refuse.
+    assert [(p.loc, p.message) for p in parsing.parse_rules(contract).problems] == [
+        (
+            ("schema", 0, "properties", 0, "quality", 0, "arguments"),
+            "distinctValues takes no arguments",
+        ),
+        (("schema", 0, "quality", 0), "distinctValues needs a column"),
+    ]

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from quanta.model.contract import CLASSIFICATIONS, Contract
-from quanta.quality.rules import compile_contract
+from quanta.quality.parsing import parse_rules as compile_contract
 
 ODCS_VERSION = "v3.1.0"
 

@@ -1,8 +1,10 @@
-"""Adapters chosen by name: engines, storage and metadata stores.
+"""Adapters chosen by name: engines, storage and metadata stores; and quality metrics.
 
 Built-in adapters are registered exactly like third-party ones, through the entry
 point groups ``quanta.engines``, ``quanta.storage`` and ``quanta.stores``; the
 built-ins are also listed here so that a source checkout works without installing.
+The metrics a contract's quality rules name come the same way, through
+``quanta.metrics`` (see `quanta.quality.metrics`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ BUILT_IN: dict[str, dict[str, str]] = {
     "quanta.engines": {"duckdb": "quanta.engines.duckdb:DuckDBEngine"},
     "quanta.storage": {"iceberg": "quanta.storage.iceberg:IcebergStorage"},
     "quanta.stores": {"sql": "quanta.stores.sql:SqlStore"},
+    "quanta.metrics": {
+        "nullValues": "quanta.quality.odcs_metrics:null_values",
+        "missingValues": "quanta.quality.odcs_metrics:missing_values",
+        "invalidValues": "quanta.quality.odcs_metrics:invalid_values",
+        "duplicateValues": "quanta.quality.odcs_metrics:duplicate_values",
+        "rowCount": "quanta.quality.odcs_metrics:row_count",
+    },
 }
 
 

@@ -144,16 +144,16 @@ def not_null_rule(target: Target) -> Plan:
 
 
 def primary_key_rule(target: Target) -> Plan:
-    from quanta.quality import rules
+    from quanta.quality import judging, measuring
 
     key = target.contract.primary_key
     if not key or any(name not in target.columns for name in key):
         return Plan()
-    rule = rules.repeats(f"primary key ({', '.join(key)}) unique", key)
-    found = rules.measures([rule], target.contract, target.relation, prefix="pk")
+    rule = measuring.repeats(f"primary key ({', '.join(key)}) unique", key)
+    found = measuring.measures([rule], target.contract, target.relation, prefix="pk")
 
     def judge(values: dict[str, Any]) -> list[Check]:
-        checks = rules.judge([rule], values, target.port, prefix="pk")
+        checks = judging.judge([rule], values, target.port, prefix="pk")
         for check in checks:
             if not check.outcome.ok:
                 many = check.observed != 1
@@ -166,14 +166,14 @@ def primary_key_rule(target: Target) -> Plan:
 
 
 def contract_quality_rule(target: Target) -> Plan:
-    """The quality rules the contract declares (see `quanta.quality.rules`).
+    """The quality rules the contract declares (see `quanta.quality.parsing`).
 
     A reference whose input port this session cannot read is reported as skipped.
     """
-    from quanta.quality import rules
+    from quanta.quality import judging, measuring, parsing
 
-    compiled = rules.compile_contract(target.contract)
-    present = [r for r in compiled.rules if r.column is None or r.column in target.columns]
+    parsed = parsing.parse_rules(target.contract)
+    present = [r for r in parsed.rules if r.column is None or r.column in target.columns]
     runnable = [r for r in present if r.reference is None or r.reference in target.readable]
     skipped = [
         Check(
@@ -196,13 +196,13 @@ def contract_quality_rule(target: Target) -> Plan:
             outcome=Outcome.ERROR,
             reason=f"{problem.message} ({problem.hint})",
         )
-        for problem in compiled.problems
+        for problem in parsed.problems
     ]
-    found = rules.measures(runnable, target.contract, target.relation, stats=target.stats)
+    found = measuring.measures(runnable, target.contract, target.relation, stats=target.stats)
     return Plan(
         found.sql,
         lambda values: (
-            rules.judge(runnable, {**found.known, **values}, target.port) + skipped + unrunnable
+            judging.judge(runnable, {**found.known, **values}, target.port) + skipped + unrunnable
         ),
         found.flags,
     )

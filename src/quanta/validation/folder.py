@@ -24,7 +24,7 @@ from quanta.model.product import (
 )
 from quanta.model.result import Issue
 from quanta.product_files import OutsideFolder, inside, source_files
-from quanta.quality.rules import compile_contract
+from quanta.quality.parsing import parse_rules as compile_contract
 from quanta.validation.yaml_lines import LocatedYaml, YamlProblem, read_located
 
 DESCRIPTOR = "dataproduct.yaml"
