@@ -6,10 +6,17 @@ connection; what may be shown is checked against what the session knows.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pytest
 
-from quanta.engines import duckdb_errors
+from quanta.engines import TransformationFailed, duckdb_errors
+from quanta.engines.duckdb import DuckDBEngine
+from quanta.engines.duckdb_refusals import refusals
+from quanta.errors import PlatformError, QueryRefused, UserError
+from quanta.mesh import Mesh
+from quanta.model.result import Outcome
 
 EMAIL = "ana.secret@mail.example"
 
@@ -69,3 +76,172 @@ def test_an_error_about_the_sql_is_shown_with_paths_as_users_know_them() -> None
     text = duckdb_errors.message("BinderException", str(error), {"/srv/x/a.csv": "data/a.csv"})
 
     assert text == 'Referenced column "nosuch" not found in "data/a.csv"'
+
+
+# -- whose error it is: the user's (QueryRefused) or the engine's (PlatformError) ----------
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> DuckDBEngine:
+    return DuckDBEngine(tmp_path / "extensions", threads=1, scratch_directory=tmp_path)
+
+
+@pytest.fixture
+def small_engine(tmp_path: Path) -> DuckDBEngine:
+    """An engine with too little memory for what the tests below ask of it."""
+    return DuckDBEngine(
+        tmp_path / "extensions", memory_limit="10MB", threads=1, scratch_directory=tmp_path
+    )
+
+
+BIG = "SELECT list(range) AS numbers FROM range(10000000)"
+"""A query that needs far more than 10 MB: one list of ten million numbers."""
+
+
+def test_a_column_that_does_not_exist_is_the_users_error(engine: DuckDBEngine) -> None:
+    with engine.session([]) as session, pytest.raises(QueryRefused) as raised:
+        session.to_arrow("SELECT nosuch FROM range(3)")
+
+    assert str(raised.value).startswith("the query failed: Binder Error: Referenced column")
+    assert "nosuch" in str(raised.value)
+
+
+def test_a_value_that_does_not_convert_is_the_users_error_without_the_value(
+    engine: DuckDBEngine,
+) -> None:
+    with engine.session([]) as session, pytest.raises(QueryRefused) as raised:
+        session.to_arrow(f"SELECT CAST(v AS INT) FROM (SELECT '{EMAIL}' AS v)")
+
+    assert "could not be converted to INT32" in str(raised.value)
+    assert EMAIL not in str(raised.value)
+
+
+def test_running_out_of_memory_is_the_engine_failing(small_engine: DuckDBEngine) -> None:
+    with small_engine.session([]) as session, pytest.raises(PlatformError) as raised:
+        session.to_arrow(BIG)
+
+    message = str(raised.value)
+    assert message.startswith("the engine failed: Out of Memory Error: ")
+    assert message.endswith("raise QUANTA_BUILD_MEMORY_LIMIT, or make the work smaller")
+    assert not isinstance(raised.value, UserError)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"return inputs.sql({BIG!r})",  # read by Quanta, in the transformation's process
+        f"inputs.sql({BIG!r}).fetchall()",  # read by the product's own code
+    ],
+)
+def test_the_engine_failing_under_a_python_transformation_is_the_engines_failure(
+    small_engine: DuckDBEngine, body: str
+) -> None:
+    source = f"def transform(inputs):\n    {body}\n"
+    with small_engine.session([]) as session, pytest.raises(PlatformError) as raised:
+        session.run_python(source, "transform.py", "transform")
+
+    assert "transform.py" in str(raised.value)
+    assert "the engine failed: Out of Memory Error: " in str(raised.value)
+
+
+def test_a_python_transformations_bad_sql_stays_the_products_failure(
+    engine: DuckDBEngine,
+) -> None:
+    source = "def transform(inputs):\n    return inputs.sql('SELECT nosuch FROM range(3)')\n"
+    with engine.session([]) as session, pytest.raises(TransformationFailed) as raised:
+        session.run_python(source, "transform.py", "transform")
+
+    assert "transform.py:2: the query failed: Binder Error: Referenced column" in str(raised.value)
+
+
+def test_a_build_out_of_memory_fails_as_the_engines_failure_not_its_sources(
+    tmp_path: Path, source_product: Path
+) -> None:
+    with Mesh.open(tmp_path / "home", build_memory_limit="10MB", build_threads=1) as mesh:
+        [publication] = mesh.publish(source_product)
+
+    assert publication.outcome == Outcome.FAILED
+    assert "the engine failed: Out of Memory Error: " in publication.reason
+    assert "QUANTA_BUILD_MEMORY_LIMIT" in publication.reason
+    assert "cannot be read as csv" not in publication.reason  # the source is not to blame
+    assert mesh.products() == []
+
+
+@pytest.mark.parametrize("kind", sorted(duckdb_errors.USER_ERRORS))
+def test_only_the_kinds_known_to_be_the_users_are_refused(kind: str) -> None:
+    error_class = getattr(duckdb, kind)
+    assert issubclass(error_class, duckdb.Error)
+
+    with pytest.raises(QueryRefused), refusals():
+        raise error_class(f"Some Error: about {EMAIL}")
+
+
+@pytest.mark.parametrize(
+    ("error_class", "text", "shown"),
+    [
+        (
+            duckdb.OutOfMemoryException,
+            "Out of Memory Error: failed to allocate data of size 4.0 MiB (6.2 MiB/9.5 MiB used)",
+            "Out of Memory Error: failed to allocate data of size 4.0 MiB (6.2 MiB/9.5 MiB used)",
+        ),
+        (
+            duckdb.IOException,
+            "IO Error: Could not write file: No space left on device",
+            "IO Error: Could not write file: No space left on device",
+        ),
+        (
+            duckdb.TransactionException,
+            "TransactionContext Error: Current transaction is aborted (please ROLLBACK)",
+            "TransactionContext Error: Current transaction is aborted (please ROLLBACK)",
+        ),
+        # The other kinds' messages may hold anything: they are told by their kind alone.
+        (duckdb.HTTPException, f"HTTP Error: {EMAIL}", "HTTP Error (the details are not shown"),
+        (duckdb.InternalException, f"INTERNAL Error: {EMAIL}", "INTERNAL Error (the details"),
+        (duckdb.FatalException, f"FATAL Error: {EMAIL}", "FATAL Error (the details"),
+        (duckdb.SerializationException, f"Serialization Error: {EMAIL}", "Serialization Error ("),
+        (duckdb.Error, f"Unknown Error: {EMAIL}", "Unknown Error (the details are not shown"),
+    ],
+)
+def test_any_other_engine_error_is_the_engine_failing_without_values(
+    error_class: type[duckdb.Error], text: str, shown: str
+) -> None:
+    with pytest.raises(PlatformError) as raised, refusals():
+        raise error_class(text)
+
+    assert str(raised.value).startswith(f"the engine failed: {shown}")
+    assert EMAIL not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "whose"),
+    [
+        ("Conversion Error: Could not convert string 'x' to INT32", QueryRefused),
+        ("Invalid Input Error: CSV Error on Line: 3", QueryRefused),
+        ("Out of Memory Error: failed to allocate data of size 4.0 MiB", PlatformError),
+        ("IO Error: Could not write file: No space left on device", PlatformError),
+        ("INTERNAL Error: Attempted to access index 3 within vector of size 3", PlatformError),
+        ("something pyarrow says", PlatformError),
+    ],
+)
+def test_an_error_while_a_stream_is_read_is_known_by_its_first_words(
+    text: str, whose: type[Exception]
+) -> None:
+    with pytest.raises(whose), refusals():
+        raise OSError(text)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT nosuch FROM t",
+        "SELECT * FROM nosuch",
+        "SELEC 1",
+        "SELECT CAST(email AS INT) FROM t",
+        "SELECT CAST(2147483647 AS INT) + CAST(v AS INT) FROM (SELECT '1' AS v)",
+        "SELECT strptime(email, '%Y') FROM t",
+    ],
+)
+def test_the_first_words_of_duckdbs_messages_name_their_kind(sql: str) -> None:
+    error = engine_error(sql, EMAIL)
+
+    assert duckdb_errors.kind_named(str(error)) == type(error).__name__

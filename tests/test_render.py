@@ -15,7 +15,7 @@ from rich.text import Text
 from typer.testing import CliRunner
 
 from quanta.cli import app
-from quanta.cli.render import PlainConsole
+from quanta.cli.output import PlainConsole
 from quanta.mesh import Mesh
 from quanta.scaffold import scaffold
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from quanta.build.sql_columns import reads_any
 from quanta.build.sql_functions import ALLOWED, TABLE_FUNCTIONS
-from quanta.build.sql_guard import check_sql, reads_any
+from quanta.build.sql_guard import check_sql
 from quanta.errors import QueryRefused
 from quanta.mesh import Mesh
 from quanta.model.result import Outcome
@@ -433,6 +434,6 @@ def test_a_function_called_on_a_private_column_reads_it() -> None:
     ],
 )
 def test_a_rule_returning_star_over_one_value_returns_one_value(sql: str, width: int) -> None:
-    from quanta.build.sql_guard import selected_width
+    from quanta.build.sql_columns import selected_width
 
     assert selected_width(sql) == width

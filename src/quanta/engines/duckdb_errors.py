@@ -1,4 +1,8 @@
-"""DuckDB's error messages as Quanta shows them: without values from the data, without paths.
+"""DuckDB's errors as Quanta tells them: whose they are, without values from the data or paths.
+
+An error is the user's (their SQL, or the data it reads, is wrong: `QueryRefused`) only
+when its kind is one of `USER_ERRORS`; any other kind, known (out of memory, I/O, an
+internal error) or not, is the engine itself failing (`PlatformError`, told by `failure`).
 
 An engine error is shown to the user, kept in a build's reason and printed in logs, so it
 must not carry what the rows hold: ``Could not convert string 'ana@mail.example' to INT32``
@@ -32,6 +36,62 @@ SQL_ERRORS = frozenset(
     }
 )
 """Errors about the statement or the engine, never about a value in the data."""
+
+USER_ERRORS = frozenset(
+    {
+        "BinderException",
+        "CatalogException",
+        "ConstraintException",
+        "ConversionException",
+        "InterruptException",
+        "InvalidInputException",
+        "InvalidTypeException",
+        "NotImplementedException",
+        "OutOfRangeException",
+        "ParserException",
+        "PermissionException",
+        "SyntaxException",
+        "TypeMismatchException",
+    }
+)
+"""The kinds of error that are the user's: the SQL, or the data it reads, is wrong; the
+sandbox refused a read; the session's time limit interrupted the work (only its watchdog
+interrupts). Exactly these: a subclass (HTTPException of IOException) is not one of them."""
+
+LABELS = {
+    "Binder Error": "BinderException",
+    "Catalog Error": "CatalogException",
+    "Constraint Error": "ConstraintException",
+    "Conversion Error": "ConversionException",
+    "INTERRUPT Error": "InterruptException",
+    "Invalid Input Error": "InvalidInputException",
+    "Invalid type Error": "InvalidTypeException",
+    "Not implemented Error": "NotImplementedException",
+    "Out of Range Error": "OutOfRangeException",
+    "Parser Error": "ParserException",
+    "Permission Error": "PermissionException",
+    "Syntax Error": "SyntaxException",
+    "Mismatch Type Error": "TypeMismatchException",
+    "Out of Memory Error": "OutOfMemoryException",
+    "IO Error": "IOException",
+    "INTERNAL Error": "InternalException",
+    "FATAL Error": "FatalException",
+}
+"""How DuckDB's messages begin, by kind of error: an error that reaches Quanta as text (an
+`OSError` while an Arrow stream of the engine is read) is known by its first words."""
+
+ENGINE_FAILURES = {
+    "OutOfMemoryException": (
+        "the work needs more memory than the engine may use: raise QUANTA_BUILD_MEMORY_LIMIT, "
+        "or make the work smaller"
+    ),
+    "IOException": "check that the disk of the mesh home has room and its files are readable",
+    "InternalException": "this is a fault in DuckDB itself: report it, with what led to it",
+    "FatalException": "the engine cannot go on: run the work again, and report it if it recurs",
+}
+"""What to do when the engine fails, by kind of error; for a kind not here, `RETRY`."""
+
+RETRY = "run the work again, and report it if it recurs"
 
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 TYPE = r"[A-Z][A-Z0-9_]*(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])?"
@@ -245,3 +305,14 @@ def _named(text: str, paths: Mapping[str, str]) -> str:
     for path in sorted(paths, key=len, reverse=True):
         text = text.replace(path, paths[path])
     return text
+
+
+def kind_named(text: str) -> str | None:
+    """The kind of DuckDB error whose message ``text`` is, by how it begins (`LABELS`)."""
+    return LABELS.get(text.strip().partition(": ")[0])
+
+
+def failure(kind: str, text: str, paths: Mapping[str, str] = {}) -> str:
+    """Why the engine itself failed, from an error of class ``kind`` that is not the user's:
+    its line that is safe to show (`message`), and what to do."""
+    return f"the engine failed: {message(kind, text, paths)}; {ENGINE_FAILURES.get(kind, RETRY)}"

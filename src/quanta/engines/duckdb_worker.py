@@ -13,8 +13,9 @@ protocol between the two is files in a scratch folder the parent owns:
    meets the same sandbox; runs the code; calls the function with `Inputs`; writes each
    table it returned as an Arrow IPC stream, batch by batch, to ``output-N.arrows`` next
    to the request; and answers in ``answer.json``: ``{"ports": {port: file}}``, or
-   ``{"error": reason}`` when the product's code failed. Then it ends at once (whatever
-   threads the product's code left running).
+   ``{"error": reason}`` when the product's code failed (with ``"engine_failed": true``
+   when the engine failed under it: the parent raises a `PlatformError` then). Then it
+   ends at once (whatever threads the product's code left running).
 3. No answer means the child ended before it could give one: the parent tells how from its
    exit code. The parent kills the child when the session's time is up; the child ends by
    itself when the parent does, killed or not (its stdin is a pipe that then closes).
@@ -42,10 +43,11 @@ import duckdb
 import pyarrow as pa
 
 from quanta.engines import Limits, TransformationFailed, duckdb_errors, processes
-from quanta.engines.duckdb import ANSWER, BATCH_ROWS, DuckDBEngine, Inputs, UnknownInput
-from quanta.engines.duckdb import _labels as labels
-from quanta.engines.duckdb import _refusals as refusals
-from quanta.errors import QuantaError, QueryRefused, first_line
+from quanta.engines.duckdb import DuckDBEngine
+from quanta.engines.duckdb_inputs import Inputs, UnknownInput
+from quanta.engines.duckdb_refusals import labels, refusals
+from quanta.engines.duckdb_session import ANSWER, BATCH_ROWS
+from quanta.errors import PlatformError, QuantaError, QueryRefused, first_line
 from quanta.model.relations import Binding, FileScan, Relation, TableScan
 
 MAX_REASON = 1000
@@ -64,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         answer = {"ports": run(request, bindings, folder)}
     except BaseException as error:  # what the product's code raised, SystemExit too
         answer = {"error": _reason(error, filename, str(request.get("source", "")), bindings)}
+        if _engine_failed(error):
+            answer["engine_failed"] = True
     written = folder / f"{ANSWER}.part"
     written.write_text(json.dumps(answer), encoding="utf-8")
     written.replace(folder / ANSWER)
@@ -205,8 +209,10 @@ def _described(
         return f"{filename}:{error.lineno}: {kind}: {error.msg}"
     if isinstance(error, QuantaError | UnknownInput):
         return f"{where}: {error}"  # Quanta's own words: they hold no values
-    if isinstance(error, duckdb.Error):
+    if isinstance(error, duckdb.Error) and kind in duckdb_errors.USER_ERRORS:
         return f"{where}: {duckdb_errors.message(kind, str(error), labels(bindings))}"
+    if isinstance(error, duckdb.Error):
+        return f"{where}: {duckdb_errors.failure(kind, str(error), labels(bindings))}"
     if isinstance(error, SystemExit):
         return (
             f"{where}: the transformation ended its process (SystemExit) before returning "
@@ -226,6 +232,13 @@ def _described(
     if text and line.lstrip().startswith("raise "):
         return f"{where}: {kind}: {without_values(first_line(error))}"
     return f"{where}: {kind} (its message is not shown, as it may hold values from the data)"
+
+
+def _engine_failed(error: BaseException) -> bool:
+    """Whether the engine failed, rather than the product's code or its data."""
+    if isinstance(error, duckdb.Error):
+        return type(error).__name__ not in duckdb_errors.USER_ERRORS
+    return isinstance(error, PlatformError)
 
 
 QUOTED = re.compile(r"""(?<![\w'"])[bBrRuU]{0,2}(['"])(?:(?!\1).)*\1(?!\w)""")
