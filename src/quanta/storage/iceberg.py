@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from quanta.errors import PlatformError, UserError
 from quanta.model.catalog import ColumnStats, TableStats
 from quanta.storage import StagedTable, TableName
+from quanta.stores.database import sqlalchemy_url
 
 MAIN = "main"
 # Row groups of 128k rows let engines split one data file across their threads; pyiceberg's
@@ -48,10 +49,17 @@ class IcebergStorage:
     def __init__(self, warehouse: Path, catalog_uri: str | None = None) -> None:
         warehouse.mkdir(parents=True, exist_ok=True)
         self.warehouse = warehouse
+        # With a catalog URL, Iceberg's table pointers live in the stores' database, reached
+        # through the same driver (a bare postgresql:// would ask SQLAlchemy for psycopg2).
+        uri = (
+            sqlalchemy_url(catalog_uri).render_as_string(hide_password=False)
+            if catalog_uri
+            else f"sqlite:///{warehouse / 'iceberg.db'}"
+        )
         try:
             self.catalog = SqlCatalog(
                 "quanta",
-                uri=catalog_uri or f"sqlite:///{warehouse / 'iceberg.db'}",
+                uri=uri,
                 warehouse=warehouse.resolve().as_uri(),
             )
         except DBAPIError as error:

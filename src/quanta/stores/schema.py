@@ -1,4 +1,4 @@
-"""The catalog's tables, shared by the store and its migrations' autogeneration check."""
+"""The stores' tables, shared by the stores and their migrations' autogeneration check."""
 
 from __future__ import annotations
 
@@ -96,4 +96,19 @@ check_runs = Table(
     Column("outcome", String(16), nullable=False),
     Column("checks", JSON, nullable=False),
     Index("ix_check_runs_product", "product_id", "checked_at"),
+)
+
+# What happened, kept as history for the capabilities that need it (audit, usage): one row
+# an event, its details in ``payload``; read back by subject over time.
+EVENT_KIND_LENGTH = 63
+EVENT_SUBJECT_LENGTH = 255
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(EVENT_KIND_LENGTH), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("subject", String(EVENT_SUBJECT_LENGTH), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("ix_events_subject", "subject", "at"),
 )

@@ -1,0 +1,68 @@
+"""The event history on SQLAlchemy: one row an event, read back by subject over time."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from quanta.model.events import EventRecord
+from quanta.stores import schema
+from quanta.stores.database import Database, aware, naive_utc
+
+# The columns' widths, checked here so that SQLite refuses what PostgreSQL would.
+_KIND_LENGTH = schema.EVENT_KIND_LENGTH
+_SUBJECT_LENGTH = schema.EVENT_SUBJECT_LENGTH
+
+
+class SqlEventStore:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def append(self, kind: str, at: datetime, subject: str, payload: dict[str, Any]) -> None:
+        with self.database.engine.begin() as connection:
+            self.write(connection, kind, at, subject, payload)
+
+    def write(
+        self, connection: Connection, kind: str, at: datetime, subject: str, payload: dict[str, Any]
+    ) -> None:
+        """Append inside the caller's transaction: the event commits with what it tells of."""
+        if not kind or len(kind) > _KIND_LENGTH:
+            raise ValueError(f"an event's kind has 1 to {_KIND_LENGTH} characters: {kind!r}")
+        if len(subject) > _SUBJECT_LENGTH:
+            raise ValueError(f"an event's subject has at most {_SUBJECT_LENGTH} characters")
+        connection.execute(
+            insert(schema.events).values(
+                kind=kind, at=naive_utc(at), subject=subject, payload=payload
+            )
+        )
+
+    def events(
+        self,
+        *,
+        since: datetime | None = None,
+        kinds: Collection[str] = (),
+        subject: str | None = None,
+        limit: int = 1000,
+    ) -> list[EventRecord]:
+        table = schema.events
+        query = select(table).order_by(table.c.at, table.c.id).limit(limit)
+        if since is not None:
+            query = query.where(table.c.at >= naive_utc(since))
+        if kinds:
+            query = query.where(table.c.kind.in_(list(kinds)))
+        if subject is not None:
+            query = query.where(table.c.subject == subject)
+        with self.database.engine.connect() as connection:
+            return [
+                EventRecord(
+                    id=row.id,
+                    kind=row.kind,
+                    at=aware(row.at),
+                    subject=row.subject,
+                    payload=row.payload,
+                )
+                for row in connection.execute(query)
+            ]
