@@ -56,9 +56,9 @@ def assert_serves_version_one(home: Path) -> None:
     with Mesh.open(home) as mesh:
         [record] = mesh.products()
         assert record.current_version == 1
-        assert [v.version for v in mesh.store.versions(record.id)] == [1]
+        assert [v.version for v in mesh.stores.catalog.versions(record.id)] == [1]
         assert mesh.read("finance.targets").num_rows == 3
-        served = mesh.store.version(record.id).ports[0].snapshot_id
+        served = mesh.stores.catalog.version(record.id).ports[0].snapshot_id
         assert mesh.storage.staged(TABLE, "main").snapshot_id == served
 
 
@@ -67,7 +67,7 @@ def republish(home: Path, folder: Path, version: int) -> None:
         [publication] = mesh.publish(folder)
         assert publication.outcome == Outcome.PASSED, publication.reason
         assert publication.version == version
-        served = mesh.store.version("finance.targets").ports[0].snapshot_id
+        served = mesh.stores.catalog.version("finance.targets").ports[0].snapshot_id
         assert mesh.storage.staged(TABLE, "main").snapshot_id == served
         assert mesh.storage.branches(TABLE) == ["main"]
 
@@ -108,7 +108,7 @@ def test_killed_inside_the_catalog_commit(mesh: Mesh, source_product: Path) -> N
         source_product,
         prepare="""
         from sqlalchemy import event
-        event.listen(mesh.store.engine, "commit",
+        event.listen(mesh.stores.database.engine, "commit",
                      lambda connection: os.kill(os.getpid(), signal.SIGKILL))
     """,
     )
@@ -135,7 +135,7 @@ def test_killed_between_the_commit_and_moving_main(mesh: Mesh, source_product: P
         # The catalog decides what is served: version 2, read through its pinned snapshot.
         assert reopened.product("finance.targets").current_version == 2
         assert reopened.read("finance.targets").num_rows == 4
-        served = reopened.store.version("finance.targets").ports[0].snapshot_id
+        served = reopened.stores.catalog.version("finance.targets").ports[0].snapshot_id
         assert reopened.storage.staged(TABLE, "main").snapshot_id != served
     # The next publish first finishes the killed one's move of main.
     republish(mesh.home, source_product, version=3)

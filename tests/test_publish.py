@@ -9,8 +9,10 @@ import pytest
 
 from quanta.errors import PlatformError
 from quanta.mesh import Mesh
+from quanta.model.actor import local_user
 from quanta.model.relations import Binding, TableScan
 from quanta.model.result import Outcome
+from quanta.reading import PublishedPort
 from quanta.scaffold import scaffold
 from quanta.storage import TableName
 
@@ -32,7 +34,7 @@ def served_state(mesh: Mesh) -> tuple[object, ...]:
     versions = [
         (v.product, v.version, [p.snapshot_id for p in v.ports])
         for record in mesh.products()
-        for v in mesh.store.versions(record.id)
+        for v in mesh.stores.catalog.versions(record.id)
     ]
     main = mesh.storage.staged(TABLE, "main")
     return (
@@ -65,7 +67,7 @@ def test_a_scaffolded_product_publishes_unchanged_and_reads_back(
     assert mesh.storage.branches(TABLE) == ["main"]
     assert (
         mesh.storage.staged(TABLE, "main").snapshot_id
-        == mesh.store.version("finance.targets").ports[0].snapshot_id
+        == mesh.stores.catalog.version("finance.targets").ports[0].snapshot_id
     )
 
 
@@ -79,7 +81,7 @@ def test_each_publish_is_a_new_version_and_old_versions_stay_readable(
     assert second.version == 2
     assert mesh.read("finance.targets").num_rows == 4
     assert mesh.read("finance.targets", version=1).num_rows == 3
-    assert [v.version for v in mesh.store.versions("finance.targets")] == [1, 2]
+    assert [v.version for v in mesh.stores.catalog.versions("finance.targets")] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -332,7 +334,7 @@ def test_a_version_records_its_snapshot_files_and_statistics(
 ) -> None:
     [publication] = mesh.publish(source_product)
     assert publication.outcome == Outcome.PASSED, publication.reason
-    [port] = mesh.store.version("finance.targets").ports
+    [port] = mesh.stores.catalog.version("finance.targets").ports
     assert port.files
     assert all(Path(file).is_file() for file in port.files)
     assert all(file.startswith(port.location.removeprefix("file://")) for file in port.files)
@@ -351,13 +353,15 @@ def test_a_port_with_known_files_is_read_without_planning_from_iceberg_metadata(
     mesh: Mesh, source_product: Path
 ) -> None:
     mesh.publish(source_product)
-    [port] = mesh.store.version("finance.targets").ports
+    [port] = mesh.stores.catalog.version("finance.targets").ports
     probe = "SELECT count(*) AS n FROM duckdb_functions() WHERE function_name = 'iceberg_scan'"
-    with mesh.engine.session([Binding((("t",),), port.scan)]) as session:
+    served = PublishedPort("finance.targets", 1, port, (("t",),))
+    [bound] = mesh.context.reads.bind(local_user(), [served])
+    with mesh.engine.session([bound]) as session:
         assert session.to_arrow("SELECT count(*) AS n FROM t").column("n").to_pylist() == [3]
         assert session.to_arrow(probe).column("n").to_pylist() == [0]
     # A version published before files were recorded is planned from the metadata.
-    planned = replace_files(port.scan, None)
+    planned = replace_files(bound.relation, None)
     with mesh.engine.session([Binding((("t",),), planned)]) as session:
         assert session.to_arrow("SELECT count(*) AS n FROM t").column("n").to_pylist() == [3]
         assert session.to_arrow(probe).column("n").to_pylist()[0] > 0

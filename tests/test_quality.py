@@ -386,7 +386,9 @@ def test_checks_are_kept_as_history_and_service_levels_measured_by_day(
     )
     mesh.publish(source_product)
     mesh.check("finance.targets")
-    history = mesh.store.check_history("finance.targets", datetime.now(UTC) - timedelta(days=1))
+    history = mesh.stores.checks.check_history(
+        "finance.targets", datetime.now(UTC) - timedelta(days=1)
+    )
     assert [run.trigger for run in history] == ["publish", "check"]
     assert all(run.version == 1 and run.outcome == "warned" for run in history)
     days = len({run.checked_at.date() for run in history})  # 2 if the runs straddle midnight

@@ -8,8 +8,10 @@ import pytest
 
 from quanta.errors import QueryRefused
 from quanta.mesh import Mesh
+from quanta.model.actor import local_user
 from quanta.model.relations import Binding, FileScan
 from quanta.model.result import Outcome
+from quanta.reading.ports import served_ports
 
 
 @pytest.fixture
@@ -117,7 +119,8 @@ def test_a_query_may_read_the_served_files_and_no_other_file_of_a_table(
     assert old in others
     assert len(others) >= 2
 
-    with mesh.engine.session(mesh._served_bindings()) as session:
+    served = mesh.context.reads.bind(local_user(), served_ports(mesh.stores.catalog))
+    with mesh.engine.session(served) as session:
         assert session.to_arrow(f"SELECT count(*) AS n FROM read_parquet({port.files!r})")
         for path in others:
             with pytest.raises(QueryRefused, match="outside its declared inputs"):

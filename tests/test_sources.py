@@ -327,7 +327,7 @@ def checked_inputs(mesh: Mesh, folder: Path) -> ResolvedInputs:
     """The product's inputs as a build resolves them: its source files checked, not read."""
     product = load_folder(folder).product
     assert product is not None
-    return resolve_inputs(product, mesh.store)
+    return resolve_inputs(product, mesh.stores.catalog)
 
 
 def test_a_source_swapped_for_a_link_before_the_session_opens_is_refused(
@@ -340,7 +340,7 @@ def test_a_source_swapped_for_a_link_before_the_session_opens_is_refused(
 
     with (
         pytest.raises(QueryRefused, match="changed while it was read"),
-        mesh.engine.session(resolved.bindings),
+        mesh.engine.session(resolved.sources),
     ):
         pass
 
@@ -350,7 +350,7 @@ def test_a_source_swapped_after_the_session_opened_is_never_read(
 ) -> None:
     resolved = checked_inputs(mesh, source_product)
     data = source_product / "data" / "items.csv"
-    with mesh.engine.session(resolved.bindings) as session:
+    with mesh.engine.session(resolved.sources) as session:
         before = session.to_arrow("SELECT name FROM raw_items ORDER BY id").to_pylist()
         swap = data.with_name("swap.csv")
         swap.symlink_to(host_file)

@@ -9,24 +9,29 @@ from typing import Any
 
 import pytest
 
-from quanta.mesh import Mesh, _checks
+from quanta.mesh import Mesh
+from quanta.model.actor import local_user
 from quanta.model.catalog import ColumnStats, TableStats
 from quanta.model.contract import Contract
-from quanta.model.relations import Binding
 from quanta.model.result import Check
 from quanta.quality import conformance
+from quanta.quality.checking import checks_on as _checks
 from quanta.quality.statistics import UNKNOWN, Statistic, answer, percent
+from quanta.reading import PublishedPort
+from quanta.reading.ports import inputs_of
 
 
 def results(mesh: Mesh, product: str, *, stats: bool) -> dict[str, Check]:
     """The checks of a published product's version, with or without its statistics."""
-    version = mesh.store.version(product)
+    version = mesh.stores.catalog.version(product)
     assert version is not None
     found: dict[str, Check] = {}
-    inputs = mesh._inputs_of(version)
+    inputs = mesh.context.reads.bind(local_user(), inputs_of(mesh.stores.catalog, version))
     readable = frozenset(name[0] for binding in inputs for name in binding.names)
     for port in version.ports:
-        binding = Binding((("p",),), port.scan)
+        [binding] = mesh.context.reads.bind(
+            local_user(), [PublishedPort(product, version.version, port, (("p",),))]
+        )
         target = conformance.Target(
             port.port,
             Contract.model_validate(port.contract),
@@ -62,7 +67,7 @@ def test_every_example_product_checks_the_same_with_and_without_statistics(demo:
 
 
 def test_the_example_orders_are_mostly_answered_by_statistics(demo: Mesh) -> None:
-    version = demo.store.version("checkout.orders")
+    version = demo.stores.catalog.version("checkout.orders")
     assert version is not None
     [port] = version.ports
     contract = Contract.model_validate(port.contract)

@@ -4,7 +4,9 @@ Built-in adapters are registered exactly like third-party ones, through the entr
 point groups ``quanta.engines``, ``quanta.storage`` and ``quanta.stores``; the
 built-ins are also listed here so that a source checkout works without installing.
 The metrics a contract's quality rules name come the same way, through
-``quanta.metrics`` (see `quanta.quality.metrics`).
+``quanta.metrics`` (see `quanta.quality.metrics`); so do build executors
+(``quanta.executors``, `quanta.build.executor`) and event subscribers
+(``quanta.subscribers``, `quanta.events`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from quanta.errors import ConfigError
 BUILT_IN: dict[str, dict[str, str]] = {
     "quanta.engines": {"duckdb": "quanta.engines.duckdb:DuckDBEngine"},
     "quanta.storage": {"iceberg": "quanta.storage.iceberg:IcebergStorage"},
-    "quanta.stores": {"sql": "quanta.stores.sql:SqlStore"},
+    "quanta.stores": {"sql": "quanta.stores.sql:SqlStores"},
+    "quanta.executors": {
+        "in-process": "quanta.build.executor:InProcessExecutor",
+        "subprocess": "quanta.build.isolated:SubprocessExecutor",
+    },
+    "quanta.subscribers": {"history": "quanta.events.history:keep_history"},
     "quanta.metrics": {
         "nullValues": "quanta.quality.odcs_metrics:null_values",
         "missingValues": "quanta.quality.odcs_metrics:missing_values",

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     engine: str = Field("duckdb", description="Compute engine that builds and queries products.")
     storage: str = Field("iceberg", description="Table format that stores products.")
     store: str = Field("sql", description="Metadata store that holds the catalog.")
+    executor: str = Field(
+        "in-process",
+        description="Where builds run: in-process, or subprocess (a fresh process per build "
+        "that receives only the build's request).",
+    )
     build_memory_limit: str | None = Field(
         None, description="Memory limit of one build, e.g. '4GB' (default: the engine's)."
     )

@@ -1,4 +1,5 @@
-"""Turn a product's input ports into the relations its build may read."""
+"""Turn a product's input ports into what its build reads: source files, and published
+ports that the read path (`quanta.reading`) binds as the product reads them."""
 
 from __future__ import annotations
 
@@ -10,22 +11,28 @@ from quanta.model.catalog import InputUse
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding, FileScan
 from quanta.product_files import OutsideFolder, source_files
-from quanta.stores import MetadataStore
+from quanta.reading import PublishedPort
+from quanta.stores import CatalogStore
 
 
 @dataclass
 class ResolvedInputs:
-    bindings: list[Binding] = field(default_factory=list)
+    sources: list[Binding] = field(default_factory=list)
+    """The source input ports' files, bound under the ports' names."""
+    upstream: list[PublishedPort] = field(default_factory=list)
+    """The other products' ports the input ports read, at the versions they pin."""
     uses: list[InputUse] = field(default_factory=list)
     problems: list[tuple[int, str, str]] = field(default_factory=list)
     """(input port index, message, hint) for each port that cannot be read."""
 
     @property
     def names(self) -> list[tuple[str, ...]]:
-        return [name for binding in self.bindings for name in binding.names]
+        return [name for binding in self.sources for name in binding.names] + [
+            name for port in self.upstream for name in port.names
+        ]
 
 
-def resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs:
+def resolve_inputs(product: DataProduct, store: CatalogStore) -> ResolvedInputs:
     resolved = ResolvedInputs()
     folder = Path(product.folder)
     for index, port in enumerate(product.descriptor.input_ports):
@@ -43,7 +50,7 @@ def resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs
                 label=source.path,
                 root=str(folder.resolve()),
             )
-            resolved.bindings.append(Binding(((port.name,),), scan))
+            resolved.sources.append(Binding(((port.name,),), scan))
             resolved.uses.append(InputUse(port=port.name, source=source.path))
             continue
         address = port.upstream
@@ -96,7 +103,9 @@ def resolve_inputs(product: DataProduct, store: MetadataStore) -> ResolvedInputs
         ]
         if len(current.ports) == 1:
             names.append((address.product.domain, address.product.name))
-        resolved.bindings.append(Binding(tuple(dict.fromkeys(names)), published.scan))
+        resolved.upstream.append(
+            PublishedPort(upstream_id, version.version, published, tuple(dict.fromkeys(names)))
+        )
         resolved.uses.append(
             InputUse(
                 port=port.name,

@@ -18,7 +18,7 @@ from quanta.product_files import OutsideFolder, read_inside
 if TYPE_CHECKING:
     from quanta.engines import Session
 
-__all__ = ["Code", "TransformationFailed", "read_code", "run", "sql_problems"]
+__all__ = ["Code", "TransformationFailed", "output_queries", "read_code", "run", "sql_problems"]
 
 
 @dataclass(frozen=True)
@@ -55,18 +55,25 @@ def run(product: DataProduct, code: Code, session: Session) -> dict[str, str]:
     """Run the product's code; return, per output port, the query that yields its rows."""
     transformation = product.transformation
     ports = [port.name for port in product.descriptor.output_ports]
-    if transformation.language == "sql":
+    return output_queries(transformation.language, transformation.function, ports, code, session)
+
+
+def output_queries(
+    language: str, function: str, ports: list[str], code: Code, session: Session
+) -> dict[str, str]:
+    """Run ``code`` in ``session``; per port of ``ports``, the query that yields its rows."""
+    if language == "sql":
         return {ports[0]: code.text}
     # In a process of its own: whatever the code does (raise, exit, crash) comes back as
     # `TransformationFailed`, saying where and why.
-    queries = session.run_python(code.text, code.filename, transformation.function)
+    queries = session.run_python(code.text, code.filename, function)
     if set(queries) == {""} and len(ports) == 1:
         return {ports[0]: queries[""]}
     missing = sorted(set(ports) - set(queries))
     extra = sorted(set(queries) - set(ports))
     if missing or extra:
         raise TransformationFailed(
-            f"{transformation.path}: {transformation.function}() must return one table per output "
+            f"{code.filename}: {function}() must return one table per output "
             f"port ({', '.join(ports)}); missing: {missing or 'none'}, unknown: {extra or 'none'}"
         )
     return queries

@@ -77,10 +77,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def run(command: list[str], timeout: float | None, descriptors: Sequence[int] = ()) -> int:
+def run(
+    command: list[str],
+    timeout: float | None,
+    descriptors: Sequence[int] = (),
+    env: dict[str, str] | None = None,
+) -> int:
     """Run ``command`` to its end; its exit code. `subprocess.TimeoutExpired` past ``timeout``
     seconds, when the child has been killed already. The child inherits ``descriptors``,
-    under the same numbers.
+    under the same numbers, and ``env`` as its whole environment (None: this process's).
 
     Its output goes to this process's stderr, never to stdout (which may be --json). Its
     stdin is a pipe this process never writes to: the child ends when it closes, that is
@@ -96,6 +101,7 @@ def run(command: list[str], timeout: float | None, descriptors: Sequence[int] = 
         stderr=_stderr(),
         start_new_session=True,
         pass_fds=tuple(descriptors),
+        env=env,
     ) as child:
         try:
             return child.wait(timeout=timeout)

@@ -7,8 +7,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from quanta.model.relations import TableScan
-
 
 class ColumnInfo(BaseModel):
     name: str
@@ -61,11 +59,6 @@ class PortVersion(BaseModel):
     @property
     def major(self) -> int:
         return int(self.contract_version.split(".")[0])
-
-    @property
-    def scan(self) -> TableScan:
-        files = tuple(self.files) if self.files is not None else None
-        return TableScan(self.metadata_location, self.snapshot_id, self.location, files)
 
 
 class InputUse(BaseModel):

@@ -15,11 +15,11 @@ from quanta.errors import UserError
 from quanta.model.product import DataProduct
 from quanta.model.result import Issue, Validation
 from quanta.product_files import OutsideFolder, read_inside
-from quanta.stores import MetadataStore
+from quanta.stores import CatalogStore
 from quanta.validation.folder import LoadedFolder, load_folder, shown_path
 
 
-def load_batch(path: Path, store: MetadataStore) -> Iterator[tuple[LoadedFolder, Validation]]:
+def load_batch(path: Path, store: CatalogStore) -> Iterator[tuple[LoadedFolder, Validation]]:
     """Load every product folder under ``path``, validate, and yield in build order."""
     folders = plan.discover(path)
     if not folders:
@@ -95,7 +95,7 @@ def load_batch(path: Path, store: MetadataStore) -> Iterator[tuple[LoadedFolder,
         yield loaded[index], validations[index]
 
 
-def _check_catalog(store: MetadataStore, folder: LoadedFolder, validation: Validation) -> None:
+def _check_catalog(store: CatalogStore, folder: LoadedFolder, validation: Validation) -> None:
     """What the files alone cannot tell: the same id published from another folder, or a
     table that another product's port already fills."""
     from quanta.storage import port_table
@@ -142,7 +142,7 @@ def _check_catalog(store: MetadataStore, folder: LoadedFolder, validation: Valid
 
 
 def _check_sql(
-    store: MetadataStore,
+    store: CatalogStore,
     folder: LoadedFolder,
     validation: Validation,
     batch: dict[str, DataProduct],
@@ -172,7 +172,7 @@ def _check_sql(
 
 
 def _visible_names(
-    store: MetadataStore, product: DataProduct, batch: dict[str, DataProduct]
+    store: CatalogStore, product: DataProduct, batch: dict[str, DataProduct]
 ) -> list[tuple[str, ...]]:
     """The names a build of ``product`` will see, as far as they are known now."""
     names: list[tuple[str, ...]] = []
@@ -197,7 +197,7 @@ def _visible_names(
 
 
 def _check_inputs(
-    store: MetadataStore,
+    store: CatalogStore,
     folder: LoadedFolder,
     validation: Validation,
     batch: dict[str, DataProduct],

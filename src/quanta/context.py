@@ -1,0 +1,86 @@
+"""What every capability works with: the settings, the adapters, the events and the read
+path of one mesh. `Mesh` holds one and hands it to the capability it delegates to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from quanta import registry
+from quanta.events import EventBus, Subscriber
+from quanta.reading import ReadPath
+from quanta.settings import Settings
+
+if TYPE_CHECKING:
+    from quanta.build.executor import Executor
+    from quanta.engines import Engine, Limits
+    from quanta.storage import Storage
+    from quanta.stores import Stores
+
+
+class MeshContext:
+    def __init__(
+        self,
+        settings: Settings,
+        stores: Stores,
+        subscribers: Callable[[], list[Subscriber]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stores = stores
+        # The plugins' subscribers load when the first event is told, not before.
+        self.events = EventBus(subscribers)
+        self.reads = ReadPath(self.events)
+
+    # -- adapters, created when first needed: they import heavy libraries ----------------
+    @cached_property
+    def engine(self) -> Engine:
+        engine_class = registry.load("quanta.engines", self.settings.engine)
+        home = self.settings.home
+        engine: Engine = engine_class(
+            home / "extensions",
+            memory_limit=self.settings.build_memory_limit,
+            threads=self.settings.build_threads,
+            # Python transformations hand over their tables as files: the home has room.
+            scratch_directory=home / "scratch",
+        )
+        return engine
+
+    @cached_property
+    def storage(self) -> Storage:
+        storage_class = registry.load("quanta.storage", self.settings.storage)
+        # With a catalog URL (PostgreSQL), Iceberg's table pointers live in the same database.
+        storage: Storage = storage_class(self.settings.warehouse_path, self.settings.catalog_url)
+        return storage
+
+    @cached_property
+    def executor(self) -> Executor:
+        executor_class = registry.load("quanta.executors", self.settings.executor)
+        executor: Executor = executor_class(self)
+        return executor
+
+    # -- limits ----------------------------------------------------------------------------
+    def query_limits(self, work: str, *, rows: bool = True) -> Limits:
+        from quanta.engines import Limits
+
+        return Limits(
+            work,
+            seconds=self.settings.query_timeout,
+            seconds_setting="QUANTA_QUERY_TIMEOUT",
+            rows=self.settings.query_max_rows if rows else None,
+            rows_setting="QUANTA_QUERY_MAX_ROWS",
+            rows_hint="add a LIMIT, or aggregate the rows (GROUP BY)",
+        )
+
+    def build_limits(self, work: str, *, rows: bool = True, seconds: float | None = None) -> Limits:
+        """A build's limits; its checks share its time (``QUANTA_BUILD_TIMEOUT``): pass
+        ``seconds`` for what is left of it."""
+        from quanta.engines import Limits
+
+        return Limits(
+            work,
+            seconds=self.settings.build_timeout if seconds is None else seconds,
+            seconds_setting="QUANTA_BUILD_TIMEOUT",
+            rows=self.settings.build_max_rows if rows else None,
+            rows_setting="QUANTA_BUILD_MAX_ROWS",
+        )

@@ -1,0 +1,108 @@
+"""Typed events, and the one seam that delivers them: `EventBus.on_event`.
+
+Whatever happens on the mesh that another capability may care about is told here, once:
+a product published or failed to, checks run, ports read. Subscribers are plain callables;
+the built-in ones (`BUILT_IN_SUBSCRIBERS`: the event history) are registered exactly like
+a plugin's, through the entry point group ``quanta.subscribers``: each entry names a
+factory that receives the `Mesh` and returns a subscriber, or None to stay out.
+
+Delivery never breaks the work that emitted the event: a subscriber that raises is logged
+(its name and the error's type, never the event's values) and the others still run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from quanta.model.actor import Actor
+from quanta.model.result import Outcome
+
+log = logging.getLogger("quanta.events")
+
+
+class Event(BaseModel, frozen=True):
+    """Something that happened, to whom (``subject``: a product id), when, and by whom."""
+
+    kind: ClassVar[str] = "event"
+    subject: str
+    actor: Actor
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    def payload(self) -> dict[str, Any]:
+        """What the event says beyond its kind, subject and time, as JSON values."""
+        return self.model_dump(mode="json", exclude={"subject", "at"})
+
+
+class ProductPublished(Event, frozen=True):
+    kind: ClassVar[str] = "product.published"
+    version: int
+    ports: list[str]
+    rows: int
+    seconds: float
+
+
+class PublishFailed(Event, frozen=True):
+    kind: ClassVar[str] = "product.publish_failed"
+    outcome: Outcome
+    step: str
+    """The publish step that stopped it (`quanta.publishing.pipeline`)."""
+    reason: str
+
+
+class ChecksRun(Event, frozen=True):
+    kind: ClassVar[str] = "checks.run"
+    version: int | None
+    """The published version checked; None for a build not published (yet)."""
+    trigger: Literal["publish", "check"]
+    outcome: Outcome
+    counts: dict[str, int]
+    """How many checks ended in each outcome."""
+
+
+class PortRead(Event, frozen=True):
+    """A published port was bound for reading (`quanta.reading`), at one version."""
+
+    kind: ClassVar[str] = "port.read"
+    port: str
+    version: int
+    columns: list[str]
+
+
+Subscriber = Callable[[Event], None]
+SubscriberFactory = Callable[[Any], Subscriber | None]
+"""Called with the `Mesh` when it first emits; returns the subscriber, or None."""
+
+
+class EventBus:
+    """Delivers each event to every subscriber, in the order they subscribed."""
+
+    def __init__(self, load: Callable[[], list[Subscriber]] | None = None) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._load = load
+
+    def on_event(self, subscriber: Subscriber) -> Subscriber:
+        """Subscribe ``subscriber`` to every event; usable as a decorator."""
+        self._subscribers.append(subscriber)
+        return subscriber
+
+    def emit(self, event: Event) -> None:
+        if self._load is not None:
+            load, self._load = self._load, None
+            # Plugins' subscribers first seen now: a mesh that emits nothing loads none.
+            self._subscribers[:0] = load()
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception as error:
+                name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
+                log.warning(
+                    "the event subscriber %s failed on %s: %s",
+                    name,
+                    event.kind,
+                    type(error).__name__,
+                )

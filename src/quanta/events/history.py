@@ -1,0 +1,27 @@
+"""The built-in subscriber that keeps what happened to products in the event store: the
+publishes, failed publishes and check runs, each with who did it.
+
+Reads are not kept here: one write per query would make every reader wait on a publish
+holding the catalog (usage metering keeps them, batched, in a store of its own).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from quanta.events import ChecksRun, Event, ProductPublished, PublishFailed, Subscriber
+
+if TYPE_CHECKING:
+    from quanta.mesh import Mesh
+
+KEPT = (ProductPublished, PublishFailed, ChecksRun)
+
+
+def keep_history(mesh: Mesh) -> Subscriber:
+    events = mesh.stores.events
+
+    def keep(event: Event) -> None:
+        if isinstance(event, KEPT):
+            events.append(event.kind, event.at, event.subject, event.payload())
+
+    return keep

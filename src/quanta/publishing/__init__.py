@@ -1,0 +1,119 @@
+"""Publishing: each product of a batch through the publish `Pipeline`, in build order.
+
+Each product is published entirely or not at all; one that fails stops the ones after it
+that read it, and the previous version stays the served one. Every publish ends in one
+event: `ProductPublished`, or `PublishFailed` naming the step that stopped it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from quanta.events import ProductPublished, PublishFailed
+from quanta.model.actor import Actor
+from quanta.model.result import Build, Outcome, Publication, Validation
+from quanta.publishing.pipeline import Pipeline, Progress, PublishContext
+from quanta.publishing.recovery import PUBLISH_BRANCH_PREFIX
+from quanta.publishing.steps import BUILD_STEPS, PUBLISH_STEPS
+
+if TYPE_CHECKING:
+    from quanta.context import MeshContext
+    from quanta.validation.folder import LoadedFolder
+
+__all__ = ["PUBLISH_STEPS", "Pipeline", "PublishContext", "build_batch", "publish_batch"]
+
+DEV_BRANCH = "dev"
+
+
+def publish_batch(
+    mesh: MeshContext, pipeline: Pipeline, path: Path, actor: Actor, progress: Progress
+) -> list[Publication]:
+    publications: list[Publication] = []
+    failed: set[str] = set()
+    for loaded, validation in load_batch(mesh, path):
+        started = time.perf_counter()
+        if loaded.product is None:
+            publication = Publication(
+                product=validation.product,
+                outcome=Outcome.FAILED,
+                reason="the product does not validate",
+                validation=validation,
+            )
+        else:
+            product = loaded.product
+            context = PublishContext(
+                mesh,
+                product,
+                validation,
+                actor,
+                branch=f"{PUBLISH_BRANCH_PREFIX}{uuid.uuid4().hex[:12]}",
+                progress=progress,
+                blocked=sorted(str(up) for up in product.upstream_products if str(up) in failed),
+            )
+            publication = pipeline.run(context)
+            _tell(mesh, context, publication)
+        publication.seconds = round(time.perf_counter() - started, 3)
+        if not publication.outcome.ok or publication.outcome == Outcome.SKIPPED:
+            failed.add(publication.product)
+        publications.append(publication)
+    return publications
+
+
+def build_batch(mesh: MeshContext, path: Path, actor: Actor, progress: Progress) -> list[Build]:
+    """Build each product into its tables' ``dev`` branch; nothing is published."""
+    pipeline = Pipeline(BUILD_STEPS)
+    builds = []
+    for loaded, validation in load_batch(mesh, path):
+        if validation.issues or loaded.product is None:
+            issues = "; ".join(f"{i.location()}: {i.message}" for i in validation.issues)
+            builds.append(
+                Build(
+                    product=validation.product,
+                    outcome=Outcome.FAILED,
+                    reason=f"the product does not validate: {issues}",
+                )
+            )
+            continue
+        context = PublishContext(
+            mesh, loaded.product, validation, actor, branch=DEV_BRANCH, progress=progress
+        )
+        pipeline.run(context)
+        made = context.started_build()
+        if context.outcome is not None and made.outcome.ok:
+            # A step beyond the build proper stopped it (a plugin's hook): say why.
+            made.outcome, made.reason = context.outcome, context.reason
+        builds.append(made)
+    return builds
+
+
+def _tell(mesh: MeshContext, context: PublishContext, publication: Publication) -> None:
+    if publication.outcome == Outcome.PASSED and publication.version is not None:
+        build = publication.build
+        event: ProductPublished | PublishFailed = ProductPublished(
+            subject=publication.product,
+            actor=context.actor,
+            version=publication.version,
+            ports=sorted(context.staged),
+            rows=build.rows if build else 0,
+            seconds=build.seconds if build else 0.0,
+        )
+    else:
+        event = PublishFailed(
+            subject=publication.product,
+            actor=context.actor,
+            outcome=publication.outcome,
+            step=context.step,
+            reason=publication.reason,
+        )
+    mesh.events.emit(event)
+
+
+# Product folders are read only to validate, build or publish: their code loads on first use.
+def load_batch(mesh: MeshContext, path: Path) -> Iterator[tuple[LoadedFolder, Validation]]:
+    from quanta.validation.batch import load_batch
+
+    return load_batch(path, mesh.stores.catalog)

@@ -1,0 +1,79 @@
+"""What the catalog keeps of a publish: the product's record and its new version."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from quanta.model.catalog import ColumnInfo, InputUse, PortVersion, ProductRecord, Version
+from quanta.model.product import DataProduct
+from quanta.model.result import Build, Check
+from quanta.storage import StagedTable
+
+
+def records(
+    product: DataProduct,
+    build: Build,
+    staged: dict[str, StagedTable],
+    uses: list[InputUse],
+    checks: list[Check],
+) -> tuple[ProductRecord, Version]:
+    descriptor = product.descriptor
+    now = datetime.now(UTC)
+    ports = []
+    for output in descriptor.output_ports:
+        contract = product.contracts[output.name]
+        table = staged[output.name]
+        primary = set(contract.primary_key)
+        ports.append(
+            PortVersion(
+                port=output.name,
+                contract_version=contract.version,
+                table=str(table.table),
+                snapshot_id=table.snapshot_id,
+                metadata_location=table.metadata_location,
+                location=table.location,
+                rows=table.rows,
+                bytes=table.bytes,
+                description=output.description or contract.table.description,
+                columns=[
+                    ColumnInfo(
+                        name=column.name,
+                        type=column.physical_type or column.logical_type,
+                        logical_type=column.logical_type,
+                        nullable=column.nullable,
+                        primary_key=column.name in primary,
+                        classification=column.classification,
+                        description=column.description,
+                    )
+                    for column in contract.columns
+                ],
+                contract=contract.to_document(),
+                files=list(table.files) if table.files is not None else None,
+                stats=table.stats,
+            )
+        )
+    record = ProductRecord(
+        id=str(product.id),
+        domain=product.id.domain,
+        name=product.id.name,
+        title=descriptor.name,
+        description=descriptor.description.purpose if descriptor.description else None,
+        owner=descriptor.owner,
+        contact=descriptor.contact,
+        status=descriptor.status,
+        tags=descriptor.tags,
+        folder=product.folder,
+        current_version=0,
+        updated_at=now,
+        descriptor=descriptor.to_document(),
+    )
+    version = Version(
+        product=str(product.id),
+        version=0,
+        published_at=now,
+        seconds=build.seconds,
+        ports=ports,
+        inputs=uses,
+        checks=[check.model_dump(mode="json") for check in checks],
+    )
+    return record, version

@@ -1,0 +1,185 @@
+"""The steps of a publish, in the order `PUBLISH_STEPS` runs them; each a plain function of
+the `PublishContext`. A dev build (``quanta build``) runs `BUILD_STEPS`."""
+
+from __future__ import annotations
+
+import time
+
+from quanta.build import transform
+from quanta.build.executor import BuildRequest, OutputTable, broken
+from quanta.build.inputs import resolve_inputs
+from quanta.errors import QuantaError, first_line
+from quanta.events import ChecksRun
+from quanta.model.actor import product_actor
+from quanta.model.relations import Binding
+from quanta.model.result import Outcome
+from quanta.publishing.pipeline import PublishContext, Step
+from quanta.publishing.records import records
+from quanta.publishing.recovery import reconcile
+from quanta.quality import conformance
+from quanta.quality.checking import Checked, check_ports, counts, relation_name
+from quanta.storage import port_table
+
+
+def validate(context: PublishContext) -> None:
+    """Only a product that validates, and whose inputs in the batch published, goes on."""
+    if context.validation.issues:
+        context.stop(Outcome.FAILED, "the product does not validate")
+    elif context.blocked:
+        context.stop(
+            Outcome.SKIPPED, f"it reads {', '.join(context.blocked)}, which did not publish"
+        )
+
+
+def recover(context: PublishContext) -> None:
+    reconcile(context.mesh, context.product)
+
+
+def resolve(context: PublishContext) -> None:
+    """The inputs at the versions the product pins, and its code, read once and checked."""
+    context.started_build()
+    product = context.product
+    context.inputs = inputs = resolve_inputs(product, context.mesh.stores.catalog)
+    if inputs.problems:
+        context.fail_build("; ".join(f"{message} ({hint})" for _, message, hint in inputs.problems))
+        return
+    try:
+        context.code = code = transform.read_code(product)
+    except transform.TransformationFailed as error:
+        context.fail_build(str(error))
+        return
+    problems = transform.sql_problems(product, code, inputs.names)
+    if problems:
+        context.fail_build("; ".join(problems))
+
+
+def input_bindings(context: PublishContext, purpose: str) -> list[Binding]:
+    """The product's inputs as its build or its checks read them: as the product itself."""
+    assert context.inputs is not None, "the inputs are resolved before they are read"
+    actor = product_actor(context.product_id, purpose)
+    return [*context.inputs.sources, *context.mesh.reads.bind(actor, context.inputs.upstream)]
+
+
+def build(context: PublishContext) -> None:
+    """Run the transformation through the executor into staged snapshots on the branch."""
+    assert context.inputs is not None
+    assert context.code is not None
+    product = context.product
+    uses = context.inputs.uses
+    context.told("reading " + ", ".join(u.upstream or u.source or u.port for u in uses))
+    outputs = []
+    for port, contract in product.contracts.items():
+        table = port_table(product.id, port, contract.major)
+        location = context.mesh.storage.location(table)
+        outputs.append(
+            OutputTable(port=port, table=table, location=location, contract=contract.to_document())
+        )
+    try:
+        bindings = input_bindings(context, "build")
+    except QuantaError as error:
+        context.fail_build(str(error))
+        return
+    request = BuildRequest(
+        product=context.product_id,
+        language=product.transformation.language,
+        filename=context.code.filename,
+        function=product.transformation.function,
+        code=context.code.text,
+        bindings=bindings,
+        outputs=outputs,
+        branch=context.branch,
+        limits=context.mesh.build_limits("the build"),
+    )
+    result = context.mesh.executor.run(request, context.told)
+    context.staged = result.staged
+    context.checks.extend(result.checks)
+    if not result.build.outcome.ok:
+        context.fail_build(result.build.reason, result.build.outcome)
+        return
+    context.started_build().ports = result.build.ports
+
+
+def check(context: PublishContext) -> None:
+    """The contract's data rules on each staged snapshot, in the time left of the build."""
+    product = context.product
+    ports = []
+    for port, staged in context.staged.items():
+        context.told(f"checking {port} against its contract")
+        binding = Binding((relation_name(port),), staged.scan)
+        ports.append(Checked(port, product.contracts[port], binding, staged.stats))
+    left = context.mesh.settings.build_timeout - (time.perf_counter() - context.started)
+    limits = context.mesh.build_limits("the build", rows=False, seconds=max(left, 0.001))
+    try:
+        found = check_ports(
+            context.mesh.engine,
+            ports,
+            input_bindings(context, "check"),
+            limits,
+            conformance.DATA_RULES,
+        )
+    except QuantaError as error:
+        context.fail_build(str(error))
+        return
+    except Exception as error:
+        reason = f"checking broke: {type(error).__name__}: {first_line(error)}"
+        context.fail_build(reason, Outcome.ERROR)
+        return
+    context.checks.extend(found)
+    finish(context)
+    outcome = next((c.outcome for c in context.checks if not c.outcome.ok), Outcome.PASSED)
+    context.mesh.events.emit(
+        ChecksRun(
+            subject=context.product_id,
+            actor=context.actor,
+            version=None,
+            trigger="publish",
+            outcome=outcome,
+            counts=counts(context.checks),
+        )
+    )
+    failing = [check for check in context.checks if not check.outcome.ok]
+    if failing:
+        context.stop(Outcome.FAILED, broken(failing))
+
+
+def finish(context: PublishContext) -> None:
+    """The build is made: its time and size, told."""
+    made = context.started_build()
+    made.seconds = context.seconds()
+    context.told(f"built {made.rows:,} rows in {made.seconds:.2f}s")
+
+
+def register(context: PublishContext) -> None:
+    """Make the new version the served one in the catalog, all at once."""
+    context.progress(context.product_id, "registering the new version")
+    assert context.inputs is not None
+    assert context.build is not None
+    record, version = records(
+        context.product, context.build, context.staged, context.inputs.uses, context.checks
+    )
+    context.version = context.mesh.stores.catalog.publish(record, version)
+
+
+def promote(context: PublishContext) -> None:
+    """Move each table's main branch to the registered snapshot (recovery finishes this
+    after a crash)."""
+    assert context.version is not None
+    for table in context.staged.values():
+        context.mesh.storage.promote(table, f"v{context.version}")
+    context.progress(context.product_id, f"published version {context.version}")
+
+
+PUBLISH_STEPS: tuple[tuple[str, Step], ...] = (
+    ("validate", validate),
+    ("recover", recover),
+    ("resolve inputs", resolve),
+    ("build", build),
+    ("check", check),
+    ("register", register),
+    ("promote", promote),
+)
+BUILD_STEPS: tuple[tuple[str, Step], ...] = (
+    ("resolve inputs", resolve),
+    ("build", build),
+    ("finish", finish),
+)

@@ -1,0 +1,170 @@
+"""Running a contract's rules on tables an engine can read: a build's staged snapshots, or
+a published version (bound through the read path, as the actor checking reads it). Every
+rule of a port shares one scan of it (`conformance`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quanta.errors import InvalidProduct, NotFound
+from quanta.events import ChecksRun
+from quanta.model.actor import Actor, product_actor
+from quanta.model.catalog import CheckRecord, TableStats
+from quanta.model.contract import Contract
+from quanta.model.relations import Binding
+from quanta.model.result import Check, CheckRun
+from quanta.model.types import storable_type
+from quanta.quality import conformance
+from quanta.reading import PublishedPort
+from quanta.reading.ports import inputs_of, product_record
+from quanta.sql_text import quote
+from quanta.storage import port_table
+
+if TYPE_CHECKING:
+    from quanta.context import MeshContext
+    from quanta.engines import Engine, Limits, Session
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One port to check: its contract, how the engine reads it (named ``__port_<port>``),
+    and what its metadata knows."""
+
+    port: str
+    contract: Contract
+    binding: Binding
+    stats: TableStats | None = None
+
+
+def relation_name(port: str) -> tuple[str, ...]:
+    return (f"__port_{port}",)
+
+
+def check_ports(
+    engine: Engine,
+    ports: Sequence[Checked],
+    inputs: Sequence[Binding],
+    limits: Limits,
+    rules: tuple[conformance.Rule, ...] = conformance.RULES,
+) -> list[Check]:
+    """Every rule on each port, one scan per port; references read the ``inputs``."""
+    readable = frozenset(name[0] for binding in inputs for name in binding.names if len(name) == 1)
+    checks: list[Check] = []
+    with engine.session([*(port.binding for port in ports), *inputs], limits=limits) as session:
+        for port in ports:
+            relation = quote(relation_name(port.port)[0])
+            target = conformance.Target(
+                port.port, port.contract, {}, readable, relation, port.stats
+            )
+            checks.extend(checks_on(session, target, rules))
+    return checks
+
+
+def checks_on(
+    session: Session, target: conformance.Target, rules: tuple[conformance.Rule, ...]
+) -> list[Check]:
+    """Every rule on the target's relation, in at most one scan of it."""
+    columns = {
+        name: storable_type(kind) or kind
+        for name, kind in session.columns(f"SELECT * FROM {target.relation}")
+    }
+    target = dataclasses.replace(target, columns=columns)
+    plans = [rule(target) for rule in rules]
+    compiled = conformance.compile_query(plans, target.relation)
+    values: dict[str, Any] = {}
+    if compiled is not None:
+        query, keys = compiled
+        row = session.to_arrow(query).to_pylist()[0]
+        values = dict(zip(keys, row.values(), strict=True))
+    return [check for plan in plans for check in plan.judge(values)]
+
+
+def counts(checks: list[Check]) -> dict[str, int]:
+    """How many checks ended in each outcome."""
+    return dict(Counter(check.outcome.value for check in checks))
+
+
+def check_published(
+    mesh: MeshContext, actor: Actor, product_id: str, version: int | None
+) -> CheckRun:
+    """Every rule of a published version, on its snapshots and the inputs at the versions
+    it read; kept in the check history.
+
+    Checking is part of building: it has the build's time (``QUANTA_BUILD_TIMEOUT``).
+    """
+    record = product_record(mesh.stores.catalog, product_id)
+    found = mesh.stores.catalog.version(record.id, version)
+    if found is None:
+        raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
+    reader = actor.acting_for("check")
+    own = [
+        PublishedPort(record.id, found.version, port, (relation_name(port.port),))
+        for port in found.ports
+    ]
+    ports = [
+        Checked(port.port, Contract.model_validate(port.contract), binding, port.stats)
+        for port, binding in zip(found.ports, mesh.reads.bind(reader, own), strict=True)
+    ]
+    inputs = mesh.reads.bind(reader, inputs_of(mesh.stores.catalog, found))
+    run = CheckRun(product=record.id, version=found.version)
+    run.checks = check_ports(mesh.engine, ports, inputs, mesh.build_limits("the check", rows=False))
+    mesh.stores.checks.record_checks(
+        CheckRecord(
+            product=record.id,
+            version=found.version,
+            checked_at=datetime.now(UTC),
+            trigger="check",
+            outcome=run.outcome.value,
+            checks=[check.model_dump(mode="json") for check in run.checks],
+        )
+    )
+    mesh.events.emit(
+        ChecksRun(
+            subject=record.id,
+            actor=actor,
+            version=found.version,
+            trigger="check",
+            outcome=run.outcome,
+            counts=counts(run.checks),
+        )
+    )
+    return run
+
+
+def check_folder(mesh: MeshContext, actor: Actor, path: Path) -> list[CheckRun]:
+    """Every rule of each product folder at or below ``path`` on its last ``dev`` build."""
+    from quanta.build.inputs import resolve_inputs
+    from quanta.publishing import DEV_BRANCH, load_batch
+
+    runs = []
+    for loaded, validation in load_batch(mesh, path):
+        if loaded.product is None:
+            raise InvalidProduct(f"{validation.product} does not validate", validation.issues)
+        product = loaded.product
+        ports = []
+        for port, contract in product.contracts.items():
+            found = mesh.storage.staged(
+                port_table(product.id, port, contract.major),
+                DEV_BRANCH,
+                contents=True,
+                private=contract.private_columns,
+            )
+            if found is None:
+                raise NotFound(f"{product.id} has no build to check: run quanta build first")
+            binding = Binding((relation_name(port),), found.scan)
+            ports.append(Checked(port, contract, binding, found.stats))
+        resolved = resolve_inputs(product, mesh.stores.catalog)
+        reader = product_actor(str(product.id), "check")
+        inputs = [*resolved.sources, *mesh.reads.bind(reader, resolved.upstream)]
+        run = CheckRun(product=str(product.id))
+        run.checks = check_ports(
+            mesh.engine, ports, inputs, mesh.build_limits("the check", rows=False)
+        )
+        runs.append(run)
+    return runs
