@@ -165,6 +165,30 @@ def test_a_read_rule_applies_to_queries_reads_checks_and_builds_alike(
     assert Actor(name="sales.report", kind=ActorKind.PRODUCT, purpose="build") in seen
 
 
+def test_a_python_transformation_sees_only_the_columns_the_read_path_shows(
+    mesh: Mesh, two_products: Path
+) -> None:
+    report = two_products / "sales" / "report"
+    (report / "transform.py").write_text(
+        "def build(inputs):\n    return inputs.sql('SELECT * FROM targets')\n"
+    )
+    descriptor = report / "dataproduct.yaml"
+    descriptor.write_text(
+        descriptor.read_text().replace(
+            "language: sql\n    path: transform.sql", "language: python\n    path: transform.py"
+        )
+    )
+    assert mesh.publish(report)[0].outcome == Outcome.PASSED
+
+    def hide_category(actor: Actor, port: PublishedPort, columns: tuple[Exposed, ...]) -> Any:
+        return tuple(column for column in columns if column.name != "category")
+
+    mesh.context.reads.rules.append(hide_category)
+    [publication] = mesh.publish(report)
+    assert publication.outcome == Outcome.FAILED
+    assert "column category exists" in publication.reason
+
+
 def test_a_refusing_read_rule_stops_the_read_with_its_reason(
     mesh: Mesh, two_products: Path
 ) -> None:

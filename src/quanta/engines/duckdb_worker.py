@@ -48,7 +48,7 @@ from quanta.engines.duckdb_inputs import Inputs, UnknownInput
 from quanta.engines.duckdb_refusals import labels, refusals
 from quanta.engines.duckdb_session import ANSWER, BATCH_ROWS
 from quanta.errors import PlatformError, QuantaError, QueryRefused, first_line
-from quanta.model.relations import Binding, FileScan, Relation, TableScan
+from quanta.model.relations import Binding, Exposed, FileScan, Relation, TableScan
 
 MAX_REASON = 1000
 
@@ -185,7 +185,10 @@ def _binding(item: dict[str, Any]) -> Binding:
             found["label"],
             found["root"],
         )
-    return Binding(tuple(tuple(name) for name in item["names"]), relation)
+    # The columns the read path decided: the product's code sees those, and no others.
+    shown = item.get("columns")
+    columns = None if shown is None else tuple(Exposed(c["name"], c["expression"]) for c in shown)
+    return Binding(tuple(tuple(name) for name in item["names"]), relation, columns)
 
 
 def _reason(error: BaseException, filename: str, source: str, bindings: Sequence[Binding]) -> str:
