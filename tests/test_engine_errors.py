@@ -160,7 +160,10 @@ def test_a_build_out_of_memory_fails_as_the_engines_failure_not_its_sources(
     with Mesh.open(tmp_path / "home", build_memory_limit="10MB", build_threads=1) as mesh:
         [publication] = mesh.publish(source_product)
 
-    assert publication.outcome == Outcome.FAILED
+    # A fault of the platform, not the user's "failed".
+    assert publication.outcome == Outcome.ERROR
+    assert publication.build is not None
+    assert publication.build.outcome == Outcome.ERROR
     assert "the engine failed: Out of Memory Error: " in publication.reason
     assert "QUANTA_BUILD_MEMORY_LIMIT" in publication.reason
     assert "cannot be read as csv" not in publication.reason  # the source is not to blame

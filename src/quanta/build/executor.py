@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from quanta.build.transform import Code, output_queries
 from quanta.engines import Limits, TransformationFailed
-from quanta.errors import QuantaError, first_line
+from quanta.errors import PlatformError, QuantaError, first_line
 from quanta.model.contract import Contract
 from quanta.model.relations import Binding
 from quanta.model.result import Build, Check, Outcome, PortBuild
@@ -119,14 +119,14 @@ class InProcessExecutor:
         result = BuildResult(build=Build(product=request.product, outcome=Outcome.PASSED))
         session: Session | None = None
 
-        def fail(reason: str) -> BuildResult:
+        def fail(reason: str, outcome: Outcome = Outcome.FAILED) -> BuildResult:
             # Work the time limit stopped fails as that, wherever its interrupt surfaced
             # (inside the storage's writing too, as an OSError).
             stopped = session.stopped() if session is not None else None
             for staged in result.staged.values():
                 self.storage.discard(staged.table, staged.branch)
             result.staged = {}
-            result.build.outcome = Outcome.FAILED
+            result.build.outcome = Outcome.FAILED if stopped else outcome
             result.build.reason = stopped or reason
             return result
 
@@ -153,10 +153,15 @@ class InProcessExecutor:
                 stopped = session.stopped()
                 if stopped is not None:
                     return fail(stopped)
+        except PlatformError as error:
+            return fail(str(error), Outcome.ERROR)
         except (TransformationFailed, QuantaError) as error:
             return fail(str(error))
         except Exception as error:
-            return fail(f"the transformation failed: {type(error).__name__}: {first_line(error)}")
+            # Not the product's: its code runs in a process of its own, and the engine's
+            # errors about its SQL are QueryRefused. The storage or Quanta broke.
+            reason = f"the build broke: {type(error).__name__}: {first_line(error)}"
+            return fail(reason, Outcome.ERROR)
         result.build.ports = port_builds(result.staged)
         return result
 

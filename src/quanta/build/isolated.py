@@ -69,7 +69,7 @@ class SubprocessExecutor:
             report = json.loads(report_file.read_text(encoding="utf-8"))
             result.checks = [Check.model_validate(check) for check in report["checks"]]
             if report["reason"]:
-                return _failed(result, report["reason"])
+                return _failed(result, report["reason"], Outcome(report["outcome"]))
             failing = [check for check in result.checks if not check.outcome.ok]
             if failing:
                 return _failed(result, broken(failing))
@@ -98,7 +98,7 @@ class SubprocessExecutor:
         return result
 
 
-def _failed(result: BuildResult, reason: str) -> BuildResult:
-    result.build.outcome = Outcome.FAILED
+def _failed(result: BuildResult, reason: str, outcome: Outcome = Outcome.FAILED) -> BuildResult:
+    result.build.outcome = outcome
     result.build.reason = reason
     return result

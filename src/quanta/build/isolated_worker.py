@@ -17,7 +17,7 @@ from quanta import registry
 from quanta.build.executor import BuildRequest, broken, schema_checks
 from quanta.build.transform import Code, output_queries
 from quanta.engines import TransformationFailed, processes
-from quanta.errors import QuantaError, first_line
+from quanta.errors import PlatformError, QuantaError, first_line
 
 
 def build(folder: Path) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def build(folder: Path) -> dict[str, Any]:
         threads=config["threads"],
         scratch_directory=folder,
     )
-    report: dict[str, Any] = {"reason": "", "checks": [], "ports": {}}
+    report: dict[str, Any] = {"reason": "", "outcome": "failed", "checks": [], "ports": {}}
     outputs = {output.port: output for output in request.outputs}
     session = None
     try:
@@ -51,12 +51,16 @@ def build(folder: Path) -> dict[str, Any]:
             stopped = session.stopped()
             if stopped is not None:
                 report["reason"] = stopped
+    except PlatformError as error:
+        report["reason"], report["outcome"] = str(error), "error"
     except (TransformationFailed, QuantaError) as error:
         report["reason"] = str(error)
     except Exception as error:
-        report["reason"] = f"the transformation failed: {type(error).__name__}: {first_line(error)}"
-    if report["reason"] and session is not None and session.stopped():
-        report["reason"] = session.stopped()
+        report["reason"] = f"the build broke: {type(error).__name__}: {first_line(error)}"
+        report["outcome"] = "error"
+    stopped = session.stopped() if session is not None else None
+    if report["reason"] and stopped:
+        report["reason"], report["outcome"] = stopped, "failed"
     return report
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from quanta.model.result import Outcome, Trigger, worst
+
 
 class ColumnInfo(BaseModel):
     name: str
@@ -81,10 +83,10 @@ class Version(BaseModel):
     checks: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
-    def outcome(self) -> str:
+    def outcome(self) -> Outcome:
         """The outcome of this version's checks at publish: the worst of them."""
-        found = {check.get("outcome") for check in self.checks}
-        return next((o for o in ("error", "failed", "warned") if o in found), "passed")
+        found = {Outcome(check["outcome"]) for check in self.checks if "outcome" in check}
+        return worst([o for o in found if o != Outcome.SKIPPED])
 
     @property
     def rows(self) -> int:
@@ -131,8 +133,8 @@ class CheckRecord(BaseModel):
     product: str
     version: int
     checked_at: datetime
-    trigger: str
-    outcome: str
+    trigger: Trigger
+    outcome: Outcome
     checks: list[dict[str, Any]] = Field(default_factory=list)
 
 

@@ -20,6 +20,21 @@ class Outcome(StrEnum):
         return self in (Outcome.PASSED, Outcome.WARNED, Outcome.SKIPPED)
 
 
+class Severity(StrEnum):
+    """How much a broken rule matters: ``error`` blocks a publish; the others are kept."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Trigger(StrEnum):
+    """What ran a published version's checks: its publish, or a check on demand."""
+
+    PUBLISH = "publish"
+    CHECK = "check"
+
+
 def worst(outcomes: list[Outcome]) -> Outcome:
     """The outcome that matters most among several (an empty list has passed)."""
     order = [Outcome.ERROR, Outcome.FAILED, Outcome.WARNED, Outcome.PASSED, Outcome.SKIPPED]
@@ -63,7 +78,7 @@ class Check(BaseModel):
     reason: str = ""
     observed: Any = None
     expected: Any = None
-    severity: str = "error"
+    severity: Severity = Severity.ERROR
     samples: list[dict[str, Any]] = Field(default_factory=list)
     """A few failing rows, without the columns classified as PII or restricted."""
 

@@ -8,7 +8,7 @@ import time
 from quanta.build import transform
 from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
-from quanta.errors import QuantaError, first_line
+from quanta.errors import PlatformError, QuantaError, first_line
 from quanta.events import ChecksRun
 from quanta.model.actor import product_actor
 from quanta.model.relations import Binding
@@ -117,6 +117,9 @@ def check(context: PublishContext) -> None:
             limits,
             conformance.DATA_RULES,
         )
+    except PlatformError as error:
+        context.fail_build(str(error), Outcome.ERROR)
+        return
     except QuantaError as error:
         context.fail_build(str(error))
         return

@@ -15,6 +15,7 @@ from typing import Any
 
 from quanta.model.catalog import TableStats
 from quanta.model.contract import Contract
+from quanta.model.result import Severity
 from quanta.quality.rules import FLAG_PREFIX, RELATION, QualityRule, Threshold
 from quanta.quality.statistics import UNKNOWN, answer, percent
 from quanta.sql_text import literal, quote
@@ -120,7 +121,7 @@ def repeats(
     threshold: Threshold = NONE_BREAK,
     column: str | None = None,
     percent: bool = False,
-    severity: str = "error",
+    severity: Severity = Severity.ERROR,
 ) -> QualityRule:
     """Rows whose value of ``columns`` repeats another row's (NULL never repeats).
 

@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from quanta import registry
+from quanta.model.result import Severity
 from quanta.quality.rules import QualityRule, RuleProblem, Threshold
 from quanta.sql_text import quote
 
@@ -36,7 +37,7 @@ class LibraryRule:
     """The column it is on; None only for a metric marked `whole_table`."""
     percent: bool
     """The measure counts rows as a percentage of all rows (``unit: percent``)."""
-    severity: str
+    severity: Severity
     arguments: Mapping[str, Any]
     loc: tuple[str | int, ...]
     """Where the rule is in the contract, for the problems a metric reports."""

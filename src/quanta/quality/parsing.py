@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from quanta.model.contract import Contract
+from quanta.model.result import Severity
 from quanta.quality import measuring, metrics
 from quanta.quality.column_options import parse_column_options
 from quanta.quality.rules import (
@@ -97,11 +98,11 @@ def parse_rules(contract: Contract, inputs: set[str] | None = None) -> ParsedRul
     return parsed
 
 
-def _severity(value: Any, loc: tuple[str | int, ...], parsed: ParsedRules) -> str | None:
+def _severity(value: Any, loc: tuple[str | int, ...], parsed: ParsedRules) -> Severity | None:
     """The rule's severity (error when not given), or None after reporting a wrong one."""
     severity = str(value if value is not None else "error").lower()
     if severity in SEVERITIES:
-        return severity
+        return Severity(severity)
     parsed.problems.append(
         RuleProblem(
             loc, f"unknown severity {severity!r}", "use error (blocks publishing), warning or info"

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from quanta.model.result import Severity
 from quanta.quality.statistics import Statistic
 
-SEVERITIES = ("error", "warning", "info")
+SEVERITIES = tuple(severity.value for severity in Severity)
 """``error`` blocks a publish; ``warning`` and ``info`` are recorded."""
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -71,7 +72,7 @@ class QualityRule:
     """The measure itself, for a table-level rule (row count, duplicates)."""
     column: str | None = None
     percent: bool = False
-    severity: str = "error"
+    severity: Severity = Severity.ERROR
     reference: str | None = None
     """The input port a reference rule reads besides the port's own rows."""
     sample_sql: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from quanta.model.result import Severity
 from quanta.quality.rules import ParsedRules, QualityRule, RuleProblem, Threshold
 from quanta.quality.statistics import Statistic
 from quanta.sql_text import quote
@@ -73,7 +74,7 @@ def parse_freshness(
             threshold=Threshold("mustBeLessOrEqualTo", limit),
             table_sql=f"date_diff('second', {newest}, now())",
             column=column,
-            severity="warning",
+            severity=Severity.WARNING,
             duration=True,
             statistic=Statistic("age", column, types[column]),
             # The age of the newest value is a value of the column: a birth date's, say.
@@ -128,7 +129,7 @@ def parse_completeness(
             table_sql=f"round(100.0 * count(*) FILTER (WHERE {present}) / nullif(count(*), 0), 4)",
             column=column,
             percent=True,
-            severity="warning",
+            severity=Severity.WARNING,
             statistic=Statistic("complete", columns=tuple(columns)),
         )
     )
