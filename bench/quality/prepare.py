@@ -13,6 +13,7 @@ published and then checked on demand by ``quanta_peer.py``, as a user would.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -170,7 +171,14 @@ def prepare(data: Path) -> Path:
             if name == "orders"
             else ""
         )
-        source = str((data / f"{name}.parquet").resolve())
+        # A source lies inside its product folder: a hard link costs no copy.
+        (folder / "data").mkdir()
+        placed = folder / "data" / f"{name}.parquet"
+        try:
+            os.link(data / f"{name}.parquet", placed)
+        except OSError:  # another file system
+            shutil.copyfile(data / f"{name}.parquet", placed)
+        source = f"data/{name}.parquet"
         (folder / "dataproduct.yaml").write_text(descriptor(name, source, inputs))
         (folder / "contracts" / f"{name}.odcs.yaml").write_text(contract)
         (folder / "transform.sql").write_text(f"SELECT * FROM raw_{name}\n")

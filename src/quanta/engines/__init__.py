@@ -89,7 +89,8 @@ class Session(Protocol):
         no port).
 
         The product's code runs in a process of its own: when it fails or ends that
-        process, `TransformationFailed` says where and why. Streams of one session are
+        process, `TransformationFailed` says where and why; when the engine itself fails
+        there (out of memory, say), `quanta.errors.PlatformError` does. Streams of one session are
         read one after the other: opening a stream may end the one before it.
         """
         ...
