@@ -12,6 +12,9 @@ from quanta.events import EventBus, Subscriber
 from quanta.reading import ReadPath
 from quanta.settings import Settings
 
+Progress = Callable[[str, str], None]
+"""Told (product, step) as long work moves on; the CLI shows it."""
+
 if TYPE_CHECKING:
     from quanta.build.executor import Executor
     from quanta.engines import Engine, Limits

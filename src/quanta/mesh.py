@@ -8,14 +8,13 @@ the read path they share live in one `MeshContext`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quanta import registry
 from quanta.catalog import Lineage, ProductView
-from quanta.context import MeshContext
+from quanta.context import MeshContext, Progress
 from quanta.errors import ConfigError, NotFound
 from quanta.events import Subscriber, SubscriberFactory
 from quanta.model.actor import Actor, local_user
@@ -34,9 +33,6 @@ if TYPE_CHECKING:
     from quanta.storage import Storage
 
 __all__ = ["Lineage", "Mesh", "ProductView", "Progress"]
-
-Progress = Callable[[str, str], None]
-"""Told (product, step) as long work moves on; the CLI shows it."""
 
 
 def _quiet(_product: str, _step: str) -> None:

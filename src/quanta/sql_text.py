@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import date, datetime
 from typing import Any
 
@@ -28,3 +29,13 @@ def literal(value: Any) -> str:
         # A struct: its keys are literals too, so no key can leave the braces.
         return "{" + ", ".join(f"{literal(str(k))}: {literal(v)}" for k, v in value.items()) + "}"
     return "'" + str(value).replace("'", "''") + "'"
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def fold(name: str) -> str:
+    """A name as DuckDB compares names: ASCII letters in any case, every other character as
+    it is (Python's lower() would make the Kelvin sign K a k, where DuckDB keeps them apart).
+    """
+    return name.translate(_ASCII_LOWER)

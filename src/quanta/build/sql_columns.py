@@ -12,9 +12,9 @@ from quanta.build.sql_parse import (
     SqlProblem,
     all_nodes,
     deep_enough,
-    fold,
     parse,
 )
+from quanta.sql_text import fold
 
 
 def reads_any(sql: str, columns: Collection[str]) -> bool:

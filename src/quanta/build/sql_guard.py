@@ -31,11 +31,11 @@ from quanta.build.sql_parse import (
     TABLE_REFERENCES,
     SqlProblem,
     deep_enough,
-    fold,
     line_of,
     parse,
     too_deep,
 )
+from quanta.sql_text import fold
 
 # What a query does with columns (`sql_columns`) is asked of the guard too.
 __all__ = ["SqlProblem", "check_sql", "reads_any", "selected_width"]

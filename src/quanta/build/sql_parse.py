@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import string
 import sys
 import threading
 from collections.abc import Iterator
@@ -37,15 +36,6 @@ TABLE_REFERENCES = frozenset(
 NO_LOCATION = 2**64 - 1
 DEEPEST = 10_000
 QUERY_WORDS = frozenset({"SELECT", "WITH", "FROM", "VALUES", "TABLE"})
-
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-
-def fold(name: str) -> str:
-    """A name as DuckDB compares names: ASCII letters in any case, every other character as
-    it is (Python's lower() would make the Kelvin sign K a k, where DuckDB keeps them apart).
-    """
-    return name.translate(_ASCII_LOWER)
 
 
 @contextmanager

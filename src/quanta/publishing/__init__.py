@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from quanta.context import Progress
 from quanta.events import ProductPublished, PublishFailed
 from quanta.model.actor import Actor
 from quanta.model.result import Build, Outcome, Publication, Validation
-from quanta.publishing.pipeline import Pipeline, Progress, PublishContext
+from quanta.publishing.pipeline import Pipeline, PublishContext
 from quanta.publishing.recovery import PUBLISH_BRANCH_PREFIX
 from quanta.publishing.steps import BUILD_STEPS, PUBLISH_STEPS
 

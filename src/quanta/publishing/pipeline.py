@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from quanta.context import Progress
 from quanta.errors import QuantaError, first_line
 from quanta.model.actor import Actor
 from quanta.model.result import Build, Check, CheckRun, Outcome, Publication, Validation
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from quanta.storage import StagedTable
 
 log = logging.getLogger("quanta.publishing")
-
-Progress = Callable[[str, str], None]
-"""Told (product, step) as long work moves on; the CLI shows it."""
 
 
 @dataclass

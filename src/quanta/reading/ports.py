@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from quanta.build.sql_parse import fold, parse
 from quanta.errors import NotFound, UserError
 from quanta.model.catalog import ProductRecord, Version
 from quanta.model.names import PortAddress, ProductId
 from quanta.reading import PublishedPort
+from quanta.sql_text import fold
 from quanta.stores import CatalogStore
 
 
@@ -67,11 +67,6 @@ def served_ports(
     return found
 
 
-def query_names(store: CatalogStore) -> list[tuple[str, ...]]:
-    """Every name a query may address a served port by, without binding any."""
-    return [name for port in served_ports(store) for name in port.names]
-
-
 def inputs_of(store: CatalogStore, version: Version) -> list[PublishedPort]:
     """The other products' ports a published version read, at the versions it read, each
     under the input port's name."""
@@ -89,6 +84,8 @@ def inputs_of(store: CatalogStore, version: Version) -> list[PublishedPort]:
 def relations_named(sql: str) -> set[tuple[str, ...]] | None:
     """Every relation name ``sql`` mentions (folded as DuckDB compares them), or None when it
     does not parse (the guard then says why)."""
+    from quanta.build.sql_parse import parse  # DuckDB's parser: loaded by queries only
+
     tree = parse(sql, "a query")
     if not isinstance(tree, dict):
         return None
