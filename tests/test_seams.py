@@ -409,3 +409,21 @@ def _table(name: str) -> Any:
 
     namespace, _, table = name.partition(".")
     return TableName(namespace, table)
+
+
+def test_listing_the_catalog_loads_no_engine(mesh: Mesh, source_product: Path) -> None:
+    # The facade imports its capabilities; none of them may pull in DuckDB before a read.
+    import subprocess
+    import sys
+
+    mesh.publish(source_product)
+    code = (
+        "import sys\nfrom quanta.mesh import Mesh\n"
+        f"with Mesh.open({str(mesh.home)!r}) as mesh:\n"
+        "    mesh.describe('finance.targets')\n"
+        "    mesh.search('targets')\n"
+        "    mesh.lineage('finance.targets')\n"
+        "print(sorted(m for m in ('duckdb', 'pyarrow', 'pyiceberg') if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
