@@ -293,7 +293,7 @@ def test_a_publish_tells_its_events_in_order(mesh: Mesh, source_product: Path) -
     assert (published.subject, published.version, published.ports) == (
         "finance.targets",
         1,
-        ["targets"],
+        ("targets",),
     )
     assert published.actor == mesh.actor
 

@@ -387,7 +387,7 @@ def test_runs_recorded_later_join_the_history_oldest_first(stores: Stores) -> No
                 version=1,
                 # Another zone, the same instant: the history is in UTC.
                 checked_at=moment.astimezone(timezone(timedelta(hours=-5))),
-                trigger="manual",
+                trigger="check",
                 outcome=outcome,
                 checks=[_check(outcome)],
             )
@@ -395,9 +395,9 @@ def test_runs_recorded_later_join_the_history_oldest_first(stores: Stores) -> No
 
     history = stores.checks.check_history("sales.revenue", earlier)
     assert [(r.checked_at, r.trigger, r.outcome) for r in history] == [
-        (earlier, "manual", "error"),
+        (earlier, "check", "error"),
         (AT, "publish", "passed"),
-        (later, "manual", "warned"),
+        (later, "check", "warned"),
     ]
     assert all(r.checked_at.utcoffset() == timedelta(0) for r in history)
     assert [r.outcome for r in stores.checks.check_history("sales.revenue", AT)] == [

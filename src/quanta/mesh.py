@@ -222,10 +222,11 @@ class Mesh:
     def product(self, product_id: str) -> ProductRecord:
         return product_record(self.stores.catalog, product_id)
 
-    def describe(self, product_id: str) -> ProductView:
+    def describe(self, product_id: str, *, actor: Actor | None = None) -> ProductView:
+        """The product, its versions and service levels, as ``actor`` may see them."""
         from quanta.catalog import describe
 
-        return describe(self.stores, product_id)
+        return describe(self.stores, product_id, self.context.reads, self._as(actor))
 
     def service_levels(self, product_id: str, days: int = 30) -> list[ServiceLevelStatus]:
         """Each measured service level (freshness, completeness), day by day over the last

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from quanta.build.transform import Code, output_queries
 from quanta.engines import Limits, TransformationFailed
-from quanta.errors import PlatformError, QuantaError, first_line
+from quanta.errors import PlatformError, QuantaError
 from quanta.model.contract import Contract
 from quanta.model.relations import Binding
 from quanta.model.result import Build, Check, Outcome, PortBuild
@@ -76,6 +76,9 @@ class BuildResult:
     staged: dict[str, StagedTable] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     """The schema checks of each output, judged before it was written."""
+    schema_checked: bool = True
+    """Whether this process checked the outputs' columns; if not, the checks of the staged
+    snapshots do (an executor whose worker's word is not taken)."""
 
 
 class Executor(Protocol):
@@ -117,20 +120,25 @@ class InProcessExecutor:
 
     def run(self, request: BuildRequest, told: StepTold) -> BuildResult:
         result = BuildResult(build=Build(product=request.product, outcome=Outcome.PASSED))
+        try:
+            return self._run(request, told, result)
+        except BaseException:  # interrupted: what was staged goes, then the interrupt goes on
+            self._discard(result)
+            raise
+
+    def _run(self, request: BuildRequest, told: StepTold, result: BuildResult) -> BuildResult:
+        outputs = {output.port: output for output in request.outputs}
         session: Session | None = None
 
         def fail(reason: str, outcome: Outcome = Outcome.FAILED) -> BuildResult:
             # Work the time limit stopped fails as that, wherever its interrupt surfaced
             # (inside the storage's writing too, as an OSError).
             stopped = session.stopped() if session is not None else None
-            for staged in result.staged.values():
-                self.storage.discard(staged.table, staged.branch)
-            result.staged = {}
+            self._discard(result)
             result.build.outcome = Outcome.FAILED if stopped else outcome
             result.build.reason = stopped or reason
             return result
 
-        outputs = {output.port: output for output in request.outputs}
         try:
             with self.engine.session(
                 request.bindings,
@@ -160,10 +168,15 @@ class InProcessExecutor:
         except Exception as error:
             # Not the product's: its code runs in a process of its own, and the engine's
             # errors about its SQL are QueryRefused. The storage or Quanta broke.
-            reason = f"the build broke: {type(error).__name__}: {first_line(error)}"
+            reason = f"the build broke: {type(error).__name__}"  # its message may quote a value
             return fail(reason, Outcome.ERROR)
         result.build.ports = port_builds(result.staged)
         return result
+
+    def _discard(self, result: BuildResult) -> None:
+        for staged in result.staged.values():
+            self.storage.discard(staged.table, staged.branch)
+        result.staged = {}
 
     def _stage(
         self, output: OutputTable, rows: pa.RecordBatchReader, request: BuildRequest

@@ -2,7 +2,8 @@
 `BuildRequest`.
 
 The child gets the request and the engine's own configuration (extensions folder, memory,
-threads), an environment without Quanta's settings or any credential, and a private
+threads), an environment without Quanta's settings or any credential
+(`processes.clean_environment`), and a private
 scratch folder; it runs the transformation and writes each output as an Arrow stream file
 there, after checking its columns against the contract. It never opens the catalog or the
 warehouse's table metadata for writing: this process stages what the child wrote.
@@ -11,13 +12,13 @@ warehouse's table metadata for writing: this process stages what the child wrote
 from __future__ import annotations
 
 import json
-import os
+import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from quanta.build.executor import BuildRequest, BuildResult, StepTold, broken, port_builds
+from quanta.build.executor import BuildRequest, BuildResult, StepTold, port_builds
 from quanta.engines import processes
 from quanta.model.result import Build, Check, Outcome
 
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 GRACE_SECONDS = 30.0
 """How long past its own time limit the child may take to stop and report."""
 
-PASSED_ON = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
-"""The only environment variables a build's process inherits."""
+ARROW_FILE = re.compile(r"[0-9]{1,4}\.arrows")
+"""The names the build's process gives its output files, in its scratch folder."""
 
 
 class SubprocessExecutor:
@@ -38,7 +39,11 @@ class SubprocessExecutor:
         self.context = context
 
     def run(self, request: BuildRequest, told: StepTold) -> BuildResult:
-        result = BuildResult(build=Build(product=request.product, outcome=Outcome.PASSED))
+        # What the child hands over is checked here again, against the contract, on the
+        # staged snapshot (`BuildResult.schema_checked`): its report is not trusted.
+        result = BuildResult(
+            build=Build(product=request.product, outcome=Outcome.PASSED), schema_checked=False
+        )
         engine = self.context.engine
         folder = processes.scratch(getattr(engine, "scratch_directory", None))
         try:
@@ -55,47 +60,76 @@ class SubprocessExecutor:
             seconds = request.limits.seconds
             try:
                 code = processes.run(
-                    [sys.executable, "-m", "quanta.build.isolated_worker", str(folder)],
+                    # -P: no module of the working folder shadows Quanta's or DuckDB's.
+                    [sys.executable, "-P", "-m", "quanta.build.isolated_worker", str(folder)],
                     None if seconds is None else seconds + GRACE_SECONDS,
-                    env={key: os.environ[key] for key in PASSED_ON if key in os.environ},
+                    env=processes.clean_environment(),
                 )
             except subprocess.TimeoutExpired:
                 return _failed(result, request.limits.too_long())
-            report_file = folder / "report.json"
-            if not report_file.is_file():
-                return _failed(
-                    result, f"the build's process ended before reporting: {processes.ended(code)}"
-                )
-            report = json.loads(report_file.read_text(encoding="utf-8"))
-            result.checks = [Check.model_validate(check) for check in report["checks"]]
+            report = _report(folder, code, request)
+            if isinstance(report, str):
+                return _failed(result, report, Outcome.ERROR)
             if report["reason"]:
-                return _failed(result, report["reason"], Outcome(report["outcome"]))
-            failing = [check for check in result.checks if not check.outcome.ok]
-            if failing:
-                return _failed(result, broken(failing))
-            outputs = {output.port: output for output in request.outputs}
-            storage = self.context.storage
-            import pyarrow as pa
-
-            try:
-                for port, file in report["ports"].items():
-                    output = outputs[port]
-                    told(f"writing {output.table} ({request.branch})")
-                    with pa.memory_map(str(folder / Path(file).name)) as source:
-                        rows = pa.ipc.open_stream(source)
-                        private = output.parsed_contract().private_columns
-                        result.staged[port] = storage.stage(
-                            output.table, rows, request.branch, private=private
-                        )
-            except Exception:
-                for staged in result.staged.values():
-                    storage.discard(staged.table, staged.branch)
-                result.staged = {}
-                raise
+                result.checks = [Check.model_validate(check) for check in report["checks"]]
+                outcome = Outcome.ERROR if report["outcome"] == "error" else Outcome.FAILED
+                return _failed(result, report["reason"], outcome)
+            self._stage(folder, report["ports"], request, result, told)
         finally:
             processes.remove_scratch(folder)
         result.build.ports = port_builds(result.staged)
         return result
+
+    def _stage(
+        self,
+        folder: Path,
+        files: dict[str, str],
+        request: BuildRequest,
+        result: BuildResult,
+        told: StepTold,
+    ) -> None:
+        import pyarrow as pa
+
+        storage = self.context.storage
+        try:
+            for output in request.outputs:
+                told(f"writing {output.table} ({request.branch})")
+                with pa.memory_map(str(folder / files[output.port])) as source:
+                    rows = pa.ipc.open_stream(source)
+                    private = output.parsed_contract().private_columns
+                    result.staged[output.port] = storage.stage(
+                        output.table, rows, request.branch, private=private
+                    )
+        except BaseException:
+            for staged in result.staged.values():
+                storage.discard(staged.table, staged.branch)
+            result.staged = {}
+            raise
+
+
+def _report(folder: Path, code: int, request: BuildRequest) -> dict[str, Any] | str:
+    """The child's report, when it ended well and the report has the expected shape; else
+    why not."""
+    report_file = folder / "report.json"
+    if code != 0 or not report_file.is_file():
+        return f"the build's process ended before reporting: {processes.ended(code, 'it')}"
+    try:
+        report = json.loads(report_file.read_text(encoding="utf-8"))
+        ports = report["ports"]
+        expected = {output.port for output in request.outputs}
+        shaped = (
+            isinstance(report["reason"], str)
+            and isinstance(report["checks"], list)
+            and report["outcome"] in ("failed", "error")
+            and isinstance(ports, dict)
+            and (report["reason"] or set(ports) == expected)
+            and all(isinstance(name, str) and ARROW_FILE.fullmatch(name) for name in ports.values())
+        )
+    except (ValueError, KeyError, TypeError):
+        shaped = False
+    if not shaped:
+        return "the build's process handed over a report Quanta cannot read"
+    return dict(report)
 
 
 def _failed(result: BuildResult, reason: str, outcome: Outcome = Outcome.FAILED) -> BuildResult:

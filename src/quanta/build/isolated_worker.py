@@ -17,7 +17,7 @@ from quanta import registry
 from quanta.build.executor import BuildRequest, broken, schema_checks
 from quanta.build.transform import Code, output_queries
 from quanta.engines import TransformationFailed, processes
-from quanta.errors import PlatformError, QuantaError, first_line
+from quanta.errors import PlatformError, QuantaError
 
 
 def build(folder: Path) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def build(folder: Path) -> dict[str, Any]:
     except (TransformationFailed, QuantaError) as error:
         report["reason"] = str(error)
     except Exception as error:
-        report["reason"] = f"the build broke: {type(error).__name__}: {first_line(error)}"
+        report["reason"] = f"the build broke: {type(error).__name__}"
         report["outcome"] = "error"
     stopped = session.stopped() if session is not None else None
     if report["reason"] and stopped:

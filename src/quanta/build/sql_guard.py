@@ -195,7 +195,16 @@ class _Guard:
             if node.get(key)
         )
         self.children(node, ctes)
-        if ".".join(parts) in ctes and (len(parts) == 1 or parts[0] == "recurring"):
+        # A CTE by its own name, or recurring.<name> inside a USING KEY CTE; compared part
+        # by part: a CTE named "recurring.x/y.parquet" must not make a file path one.
+        if len(parts) == 1 and "." not in parts[0] and parts[0] in ctes:
+            return
+        if (
+            len(parts) == 2
+            and parts[0] == "recurring"
+            and "." not in parts[1]
+            and f"recurring.{parts[1]}" in ctes
+        ):
             return
         if parts in self.known:
             return

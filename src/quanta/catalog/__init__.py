@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
 
+from quanta.model.actor import Actor
 from quanta.model.catalog import (
     Downstream,
     InputUse,
@@ -14,6 +15,7 @@ from quanta.model.catalog import (
     ServiceLevelStatus,
     Version,
 )
+from quanta.reading import PublishedPort, ReadPath
 from quanta.reading.ports import product_record
 from quanta.stores import CatalogStore, Stores
 
@@ -39,9 +41,15 @@ class ProductView(BaseModel):
     service_levels: list[ServiceLevelStatus] = []
 
 
-def describe(stores: Stores, product_id: str) -> ProductView:
+def describe(
+    stores: Stores, product_id: str, reads: ReadPath | None = None, actor: Actor | None = None
+) -> ProductView:
+    """The product as ``actor`` may see it: without values (failing rows' samples, bounds)
+    of the columns the read path does not show it."""
     record = product_record(stores.catalog, product_id)
     versions = stores.catalog.versions(record.id)
+    if reads is not None and actor is not None:
+        versions = [_as_seen(reads, actor, version) for version in versions]
     current = next(v for v in versions if v.version == record.current_version)
     return ProductView(
         record=record,
@@ -105,3 +113,13 @@ def lineage(store: CatalogStore, product_id: str) -> Lineage:
         upstream_tree=upstream_tree,
         downstream_tree=downstream_tree,
     )
+
+
+def _as_seen(reads: ReadPath, actor: Actor, version: Version) -> Version:
+    checks = version.checks
+    ports = []
+    for port in version.ports:
+        published = PublishedPort(version.product, version.version, port, ())
+        checks = reads.redact_checks(actor, published, checks)
+        ports.append(reads.redact_stats(actor, published))
+    return version.model_copy(update={"checks": checks, "ports": ports})

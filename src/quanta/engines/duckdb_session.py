@@ -256,6 +256,11 @@ class DuckDBSession:
         try:
             # The child reads the sources through the same open files (their paths name
             # them by number: /proc/self/fd/N).
-            return processes.run(command, self._watchdog.remaining(), self._descriptors)
+            return processes.run(
+                command,
+                self._watchdog.remaining(),
+                self._descriptors,
+                env=processes.clean_environment(),  # no setting, no credential
+            )
         except subprocess.TimeoutExpired:
             raise QueryRefused(self.limits.too_long()) from None

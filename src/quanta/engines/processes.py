@@ -25,6 +25,15 @@ from quanta.errors import ConfigError
 
 PR_SET_PDEATHSIG = 1
 
+PASSED_ON = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "HOME")
+"""The only environment variables a child process inherits: no setting, no credential."""
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without what a child has no business reading:
+    ``QUANTA_*`` settings, database passwords (``PG*``), cloud keys and the rest."""
+    return {key: os.environ[key] for key in PASSED_ON if key in os.environ}
+
 
 def scratch(directory: Path | None) -> Path:
     """A new private folder for one Python transformation's files; see `remove_scratch`.
@@ -134,13 +143,15 @@ def _stderr() -> int:
         return subprocess.DEVNULL
 
 
-def ended(code: int) -> str:
+def ended(code: int, process: str = "the transformation's process") -> str:
     """How a child process ended, from its exit code (negative: the signal that killed it)."""
     if code == -signal.SIGKILL:
         # Not by Quanta, whose kill at the time limit is told as that limit.
-        return "the transformation's process was killed (SIGKILL: out of memory?)"
+        return f"{process} was killed (SIGKILL: out of memory?)"
     if code < 0:
         with suppress(ValueError):
-            return f"the transformation's process was killed by {signal.Signals(-code).name}"
-        return f"the transformation's process was killed by signal {-code}"
-    return f"the transformation ended its process (exit code {code})"
+            return f"{process} was killed by {signal.Signals(-code).name}"
+        return f"{process} was killed by signal {-code}"
+    if process == "the transformation's process":
+        return f"the transformation ended its process (exit code {code})"
+    return f"{process} ended with exit code {code}"

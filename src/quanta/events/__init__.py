@@ -6,8 +6,10 @@ the built-in ones (`BUILT_IN_SUBSCRIBERS`: the event history) are registered exa
 a plugin's, through the entry point group ``quanta.subscribers``: each entry names a
 factory that receives the `Mesh` and returns a subscriber, or None to stay out.
 
-Delivery never breaks the work that emitted the event: a subscriber that raises is logged
-(its name and the error's type, never the event's values) and the others still run.
+Delivery never breaks the work that emitted the event: a subscriber that raises (even
+SystemExit; only an interrupt goes on) is logged (its name and the error's type, never the
+event's values) and the others still run. Events are frozen, and so is what they hold: a
+subscriber cannot change what the ones after it hear.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Event(BaseModel, frozen=True):
 class ProductPublished(Event, frozen=True):
     kind: ClassVar[str] = "product.published"
     version: int
-    ports: list[str]
+    ports: tuple[str, ...]
     rows: int
     seconds: float
 
@@ -60,8 +62,8 @@ class ChecksRun(Event, frozen=True):
     """The published version checked; None for a build not published (yet)."""
     trigger: Literal["publish", "check"]
     outcome: Outcome
-    counts: dict[str, int]
-    """How many checks ended in each outcome."""
+    counts: tuple[tuple[str, int], ...]
+    """How many checks ended in each outcome, as (outcome, count) pairs."""
 
 
 class PortRead(Event, frozen=True):
@@ -70,7 +72,7 @@ class PortRead(Event, frozen=True):
     kind: ClassVar[str] = "port.read"
     port: str
     version: int
-    columns: list[str]
+    columns: tuple[str, ...]
 
 
 Subscriber = Callable[[Event], None]
@@ -98,7 +100,7 @@ class EventBus:
         for subscriber in list(self._subscribers):
             try:
                 subscriber(event)
-            except Exception as error:
+            except (Exception, SystemExit) as error:  # a subscriber may not end the work
                 name = getattr(subscriber, "__qualname__", type(subscriber).__name__)
                 log.warning(
                     "the event subscriber %s failed on %s: %s",

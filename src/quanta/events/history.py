@@ -22,6 +22,10 @@ def keep_history(mesh: Mesh) -> Subscriber:
 
     def keep(event: Event) -> None:
         if isinstance(event, KEPT):
-            events.append(event.kind, event.at, event.subject, event.payload())
+            payload = event.payload()
+            # A failed publish's reason may quote the product's own error message, where a
+            # value of the data can hide: the history keeps where it stopped, not why.
+            payload.pop("reason", None)
+            events.append(event.kind, event.at, event.subject, payload)
 
     return keep

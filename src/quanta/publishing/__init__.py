@@ -55,7 +55,11 @@ def publish_batch(
                 progress=progress,
                 blocked=sorted(str(up) for up in product.upstream_products if str(up) in failed),
             )
-            publication = pipeline.run(context)
+            try:
+                publication = pipeline.run(context)
+            except BaseException as error:  # interrupted, or could not be carried out
+                _tell_stopped(mesh, context, error)
+                raise
             _tell(mesh, context, publication)
         publication.seconds = round(time.perf_counter() - started, 3)
         if not publication.outcome.ok or publication.outcome == Outcome.SKIPPED:
@@ -92,13 +96,13 @@ def build_batch(mesh: MeshContext, path: Path, actor: Actor, progress: Progress)
 
 
 def _tell(mesh: MeshContext, context: PublishContext, publication: Publication) -> None:
-    if publication.outcome == Outcome.PASSED and publication.version is not None:
+    if publication.version is not None:
         build = publication.build
         event: ProductPublished | PublishFailed = ProductPublished(
             subject=publication.product,
             actor=context.actor,
             version=publication.version,
-            ports=sorted(context.staged),
+            ports=tuple(sorted(context.staged)),
             rows=build.rows if build else 0,
             seconds=build.seconds if build else 0.0,
         )
@@ -111,6 +115,22 @@ def _tell(mesh: MeshContext, context: PublishContext, publication: Publication) 
             reason=publication.reason,
         )
     mesh.events.emit(event)
+
+
+def _tell_stopped(mesh: MeshContext, context: PublishContext, error: BaseException) -> None:
+    """A publish that raised registered nothing, unless it got as far (then recovery
+    finishes it, and the version is told when it is)."""
+    if context.version is not None:
+        return
+    mesh.events.emit(
+        PublishFailed(
+            subject=context.product_id,
+            actor=context.actor,
+            outcome=Outcome.ERROR,
+            step=context.step,
+            reason=f"the publish stopped: {type(error).__name__}",
+        )
+    )
 
 
 # Product folders are read only to validate, build or publish: their code loads on first use.

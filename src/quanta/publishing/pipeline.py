@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from quanta.context import Progress
-from quanta.errors import QuantaError, first_line
+from quanta.errors import QuantaError
 from quanta.model.actor import Actor
 from quanta.model.result import Build, Check, CheckRun, Outcome, Publication, Validation
 
@@ -55,6 +55,9 @@ class PublishContext:
     build: Build | None = None
     """The build's record, from the step that starts the build on."""
     staged: dict[str, StagedTable] = field(default_factory=dict)
+    schema_checked: bool = True
+    """Whether the build checked its outputs' columns before writing them (see
+    `quanta.build.executor.BuildResult`); if not, the check step does."""
     checks: list[Check] = field(default_factory=list)
     version: int | None = None
     step: str = ""
@@ -71,6 +74,11 @@ class PublishContext:
         return self.outcome is not None
 
     def stop(self, outcome: Outcome, reason: str) -> None:
+        """End the publish here: it failed, could not run, or was skipped, for ``reason``."""
+        if outcome.ok and outcome != Outcome.SKIPPED:
+            raise ValueError(f"a publish stops as failed, error or skipped, not {outcome}")
+        if self.version is not None:
+            raise ValueError(f"version {self.version} is registered: too late to stop")
         self.outcome, self.reason = outcome, reason
 
     def fail_build(self, reason: str, outcome: Outcome = Outcome.FAILED) -> None:
@@ -168,21 +176,31 @@ class Pipeline:
 def _run_part(part: Step, context: PublishContext) -> None:
     try:
         part(context)
-    except QuantaError:
-        raise  # the request could not be carried out: the shells say why
     except Exception as error:
-        # A fault of the platform or of a plugin: never the user's "failed".
-        # Its type only in the log: an error deep in the engine may quote a value.
-        log.error(
-            "the publish step %s of %s broke: %s",
-            context.step,
-            context.product_id,
-            type(error).__name__,
-        )
-        context.stop(
-            Outcome.ERROR,
-            f"the step {context.step!r} broke: {type(error).__name__}: {first_line(error)}",
-        )
+        if context.version is not None:
+            # The version is registered: it is the served one. What breaks now stops
+            # nothing; the steps after still run (promote), and recovery would finish it.
+            _broke(context, error)
+            context.reason = (
+                f"published version {context.version}, but the step {context.step!r} broke "
+                f"after: {type(error).__name__}"
+            )
+            return
+        if isinstance(error, QuantaError):
+            raise  # the request could not be carried out: the shells say why
+        # A fault of the platform or of a plugin: never the user's "failed". Its type only,
+        # in the log and the reason: an error deep in the engine may quote a value.
+        _broke(context, error)
+        context.stop(Outcome.ERROR, f"the step {context.step!r} broke: {type(error).__name__}")
+
+
+def _broke(context: PublishContext, error: Exception) -> None:
+    log.error(
+        "the publish step %s of %s broke: %s",
+        context.step,
+        context.product_id,
+        type(error).__name__,
+    )
 
 
 def _discard(context: PublishContext) -> None:

@@ -85,9 +85,9 @@ def checks_on(
     return [check for plan in plans for check in plan.judge(values)]
 
 
-def counts(checks: list[Check]) -> dict[str, int]:
+def counts(checks: list[Check]) -> tuple[tuple[str, int], ...]:
     """How many checks ended in each outcome."""
-    return dict(Counter(check.outcome.value for check in checks))
+    return tuple(sorted(Counter(check.outcome.value for check in checks).items()))
 
 
 def check_published(
@@ -102,7 +102,9 @@ def check_published(
     found = mesh.stores.catalog.version(record.id, version)
     if found is None:
         raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
-    reader = actor.acting_for("check")
+    # The product checks itself: the result is the product's, whoever asked, and is kept in
+    # its history. The asker sees it as the read path lets them see the data.
+    reader = product_actor(record.id, "check")
     own = [
         PublishedPort(record.id, found.version, port, (relation_name(port.port),))
         for port in found.ports
@@ -134,7 +136,29 @@ def check_published(
             counts=counts(run.checks),
         )
     )
-    return run
+    return _as_seen(mesh, actor, own, run)
+
+
+def _as_seen(
+    mesh: MeshContext, actor: Actor, ports: list[PublishedPort], run: CheckRun
+) -> CheckRun:
+    """The run without sample values of columns ``actor`` may not see."""
+    shown = {port.port.port: mesh.reads.values_shown(actor, port) for port in ports}
+    seen = run.model_copy()
+    seen.checks = [
+        check.model_copy(
+            update={
+                "samples": [
+                    {name: value for name, value in row.items() if name in shown[check.port]}
+                    for row in check.samples
+                ]
+            }
+        )
+        if check.samples and check.port in shown
+        else check
+        for check in run.checks
+    ]
+    return seen
 
 
 def check_folder(mesh: MeshContext, actor: Actor, path: Path) -> list[CheckRun]:

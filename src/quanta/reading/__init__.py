@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from quanta.errors import QueryRefused
+from quanta.errors import QueryRefused, UserError
 from quanta.events import EventBus, PortRead
 from quanta.model.actor import Actor
 from quanta.model.catalog import PortVersion
@@ -56,6 +57,43 @@ class ReadPath:
             columns = rule(actor, port, columns)
         return columns
 
+    def values_shown(self, actor: Actor, port: PublishedPort) -> set[str]:
+        """The columns whose stored values ``actor`` may see of ``port``: what the catalog
+        may show of them too (samples of failing rows, bounds). A masked column is not one;
+        a refused port has none."""
+        try:
+            exposed = self.exposed(actor, port)
+        except UserError:
+            return set()
+        return {column.name for column in exposed if column.expression is None}
+
+    def redact_checks(
+        self, actor: Actor, port: PublishedPort, checks: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``checks`` (as the catalog keeps them) without the sample values of columns the
+        actor may not see of ``port``."""
+        shown = self.values_shown(actor, port)
+        redacted = []
+        for check in checks:
+            if check.get("port") == port.port.port and check.get("samples"):
+                samples = [
+                    {name: value for name, value in row.items() if name in shown}
+                    for row in check["samples"]
+                ]
+                check = {**check, "samples": samples}
+            redacted.append(check)
+        return redacted
+
+    def redact_stats(self, actor: Actor, port: PublishedPort) -> PortVersion:
+        """The port as the catalog shows it to ``actor``: no statistics of columns whose
+        values it may not see."""
+        stats = port.port.stats
+        if stats is None:
+            return port.port
+        shown = self.values_shown(actor, port)
+        kept = {name: value for name, value in stats.columns.items() if name in shown}
+        return port.port.model_copy(update={"stats": stats.model_copy(update={"columns": kept})})
+
     def bind(self, actor: Actor, ports: Sequence[PublishedPort]) -> list[Binding]:
         """Bindings that show each port as ``actor`` may see it; refused reads raise."""
         decided = [(port, self.exposed(actor, port)) for port in ports]
@@ -73,7 +111,7 @@ class ReadPath:
                     actor=actor,
                     port=port.port.port,
                     version=port.version,
-                    columns=[column.name for column in columns],
+                    columns=tuple(column.name for column in columns),
                 )
             )
         return bindings
