@@ -32,7 +32,9 @@ class Settings(BaseSettings):
         "that receives only the build's request).",
     )
     build_memory_limit: str | None = Field(
-        None, description="Memory limit of one build, e.g. '4GB' (default: the engine's)."
+        None,
+        description="Memory limit of one engine session (a build, its checks, a query), "
+        "e.g. '4GB' (default: the engine's).",
     )
     build_threads: int | None = Field(
         None, description="Threads of one build (default: one per core)."
