@@ -3,6 +3,8 @@ the `PublishContext`. A dev build (``quanta build``) runs `BUILD_STEPS`."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 
 from quanta.build import transform
@@ -11,6 +13,7 @@ from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
 from quanta.events import ChecksRun
 from quanta.model.actor import product_actor
+from quanta.model.product import DataProduct
 from quanta.model.relations import Binding
 from quanta.model.result import Outcome
 from quanta.publishing.pipeline import PublishContext, Step
@@ -53,11 +56,22 @@ def resolve(context: PublishContext) -> None:
         context.fail_build("; ".join(problems))
 
 
-def input_bindings(context: PublishContext, purpose: str) -> list[Binding]:
-    """The product's inputs as its build or its checks read them: as the product itself."""
+def input_bindings(
+    context: PublishContext, purpose: str, named_in: str | None = None
+) -> list[Binding]:
+    """The product's inputs as its build or its checks read them: as the product itself.
+
+    With ``named_in``, only the inputs that text names (a rule can read no other): the
+    checks' session then binds, and sniffs, no source file that no rule reads.
+    """
     assert context.inputs is not None, "the inputs are resolved before they are read"
+    sources, upstream = context.inputs.sources, context.inputs.upstream
+    if named_in is not None:
+        words = set(re.findall(r"[^\W\d]\w*", named_in.lower()))
+        sources = [b for b in sources if any(n[-1].lower() in words for n in b.names)]
+        upstream = [p for p in upstream if any(n[-1].lower() in words for n in p.names)]
     actor = product_actor(context.product_id, purpose)
-    return [*context.inputs.sources, *context.mesh.reads.bind(actor, context.inputs.upstream)]
+    return [*sources, *context.mesh.reads.bind(actor, upstream)]
 
 
 def build(context: PublishContext) -> None:
@@ -114,7 +128,7 @@ def check(context: PublishContext) -> None:
         found = check_ports(
             context.mesh.engine,
             ports,
-            input_bindings(context, "check"),
+            input_bindings(context, "check", named_in=_rules_text(product)),
             limits,
             conformance.DATA_RULES if context.schema_checked else conformance.RULES,
         )
@@ -144,6 +158,11 @@ def check(context: PublishContext) -> None:
     failing = [check for check in context.checks if not check.outcome.ok]
     if failing:
         context.stop(Outcome.FAILED, broken(failing))
+
+
+def _rules_text(product: DataProduct) -> str:
+    """The contracts as text: every name a rule may read is in there."""
+    return json.dumps([contract.to_document() for contract in product.contracts.values()])
 
 
 def finish(context: PublishContext) -> None:
