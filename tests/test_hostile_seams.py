@@ -1,8 +1,9 @@
 """A hostile review of the seams of docs/architecture.md: the one read path, the publish
 pipeline, events, the subprocess executor, outcomes and the stores.
 
-Every test asserts the correct, secure behaviour. The ones marked FAILS TODAY reproduce a
-finding; the others guard a promise that held under attack.
+Every test asserts the correct, secure behaviour. The ones whose docstring says "Found:"
+reproduced a finding of the review, fixed since; the others guard a promise that held
+under attack. Findings not fixed yet are in tests/pending/hostile_access.py.
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def build(inputs):
 def test_catalog_views_show_no_values_of_a_column_the_read_rules_hide(
     mesh: Mesh, workspace: Path
 ) -> None:
-    """FAILS TODAY. ``describe`` (``quanta show --json``) reads the catalog past the read
+    """Found: ``describe`` (``quanta show --json``) reads the catalog past the read
     path: the samples a warning-level rule kept, and the bounds of the column, are there."""
     product = secret_targets(workspace)
     add_column_rule(
@@ -282,7 +283,7 @@ def _dotted_cte_read(mesh: Mesh, workspace: Path, reader: str) -> str:
 def test_a_query_cannot_read_a_bound_snapshots_files_through_a_dotted_cte_name(
     mesh: Mesh, targets: Path, workspace: Path
 ) -> None:
-    """FAILS TODAY. The hidden column comes back, read from the Parquet file itself."""
+    """Found: The hidden column comes back, read from the Parquet file itself."""
     hide(mesh, "name")
     sql = _dotted_cte_read(mesh, workspace, "finance.targets")
     try:
@@ -296,7 +297,7 @@ def test_a_query_cannot_read_a_bound_snapshots_files_through_a_dotted_cte_name(
 def test_a_sql_transformation_cannot_read_its_inputs_files_through_a_dotted_cte_name(
     mesh: Mesh, targets: Path, workspace: Path
 ) -> None:
-    """FAILS TODAY. Product SQL passes the same guard: sales.report reads the column the
+    """Found: Product SQL passes the same guard: sales.report reads the column the
     read rule hides from it, and publishes it."""
     report = with_report(mesh, workspace)
     hide(mesh, "name")
@@ -314,7 +315,7 @@ def test_a_sql_transformation_cannot_read_its_inputs_files_through_a_dotted_cte_
 def test_a_step_breaking_after_register_does_not_tell_a_served_version_as_an_error(
     mesh: Mesh, targets: Path, where: str, step: str
 ) -> None:
-    """FAILS TODAY. The version is committed and served (reads use its snapshot), yet the
+    """Found: The version is committed and served (reads use its snapshot), yet the
     publication says ``error``, ``PublishFailed`` goes into the history, the rest of the
     batch is skipped as if it had failed, and (before promote) a publish branch is left."""
 
@@ -339,7 +340,7 @@ def test_a_step_breaking_after_register_does_not_tell_a_served_version_as_an_err
 def test_an_interrupted_publish_leaves_no_publish_branch(
     tmp_path: Path, workspace: Path, executor: str
 ) -> None:
-    """FAILS TODAY. Ctrl-C while the second output is written: the pipeline discards only
+    """Found: Ctrl-C while the second output is written: the pipeline discards only
     what the executor had handed back, and the executor hands back nothing when interrupted,
     so the first output stays staged on its ``publish-*`` branch (until that product is
     published again) and no ``PublishFailed`` is told."""
@@ -416,7 +417,7 @@ def test_a_hook_killed_after_register_is_finished_by_recovery(mesh: Mesh, target
 def test_a_step_cannot_stop_a_publish_as_passed_without_publishing(
     mesh: Mesh, workspace: Path
 ) -> None:
-    """FAILS TODAY (low). ``context.stop(Outcome.PASSED, ...)`` from a plugin ends the
+    """Found: ``context.stop(Outcome.PASSED, ...)`` from a plugin ends the
     publish before register: nothing is published, yet the publication says ``passed`` and
     the products after it in the batch that read it are not skipped."""
     product = secret_targets(workspace)
@@ -457,7 +458,7 @@ def test_a_check_failing_after_staging_in_a_subprocess_leaves_nothing(
 def test_a_subscriber_cannot_change_what_the_subscribers_after_it_hear(
     mesh: Mesh, workspace: Path
 ) -> None:
-    """FAILS TODAY. Events are frozen models, but their lists and dicts are shared: one
+    """Found: Events are frozen models, but their lists and dicts are shared: one
     plugin's subscriber (an audit log, usage metering) hears what another rewrote."""
     product = secret_targets(workspace)
     heard: list[tuple[str, Any]] = []
@@ -482,7 +483,7 @@ def test_a_subscriber_cannot_change_what_the_subscribers_after_it_hear(
 
 
 def test_a_subscriber_calling_sys_exit_does_not_end_the_batch(mesh: Mesh, workspace: Path) -> None:
-    """FAILS TODAY (low). The bus catches Exception only: a plugin's ``sys.exit(0)`` on the
+    """Found: The bus catches Exception only: a plugin's ``sys.exit(0)`` on the
     first ``ProductPublished`` ends ``quanta publish`` with exit code 0 and the rest of the
     batch never published."""
     secret_targets(workspace)
@@ -501,7 +502,7 @@ def test_a_subscriber_calling_sys_exit_does_not_end_the_batch(mesh: Mesh, worksp
 def test_a_broken_plugin_step_keeps_values_of_the_data_out_of_the_history(
     mesh: Mesh, workspace: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """FAILS TODAY. The pipeline logs only a broken step's error type ("an error deep in the
+    """Found: The pipeline logs only a broken step's error type ("an error deep in the
     engine may quote a value"), but puts its message into the reason, which the ``history``
     subscriber keeps in the event store: here a PII value from a KeyError."""
     product = secret_targets(workspace)
@@ -527,7 +528,7 @@ def test_a_broken_plugin_step_keeps_values_of_the_data_out_of_the_history(
 def test_a_python_transformations_own_message_keeps_pii_out_of_the_history(
     mesh: Mesh, workspace: Path
 ) -> None:
-    """FAILS TODAY (a known limit of security.md, made lasting by the history subscriber):
+    """Found (a known limit of security.md, made lasting by the history subscriber):
     a value written outside quotes into a ``raise`` is blanked nowhere, and is now kept in
     the event store as the PublishFailed reason."""
     product = secret_targets(workspace)
@@ -570,7 +571,7 @@ def build(inputs):
 def test_a_python_transformation_under_the_default_executor_gets_no_settings(
     mesh: Mesh, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """FAILS TODAY (outside the documented promise, which is the subprocess executor's):
+    """Found (outside the documented promise, which is the subprocess executor's):
     the process a Python transformation runs in inherits Quanta's whole environment."""
     monkeypatch.setenv("QUANTA_CATALOG_PASSWORD", "hunter2")
     monkeypatch.setenv("PGPASSWORD", "hunter3")
@@ -592,7 +593,7 @@ def test_a_python_transformation_under_the_default_executor_gets_no_settings(
 def test_no_module_in_the_working_folder_runs_in_the_build_process(
     tmp_path: Path, workspace: Path
 ) -> None:
-    """FAILS TODAY. The Python worker is started with -P for this reason, the build process
+    """Found: The Python worker is started with -P for this reason, the build process
     (``python -m quanta.build.isolated_worker``) is not: a ``duckdb.py`` in the working
     folder runs in it, for a product that is SQL only."""
     product = secret_targets(workspace)
@@ -628,7 +629,7 @@ def build(inputs):
 def test_a_forged_report_cannot_publish_a_table_that_breaks_its_contract(
     tmp_path: Path, workspace: Path
 ) -> None:
-    """FAILS TODAY. The parent trusts the child's report: its schema checks, its outcome
+    """Found: The parent trusts the child's report: its schema checks, its outcome
     and its files. The transformation writes a report of its own and kills the build
     process; a table with ``id`` as text, an undeclared ``ssn`` and no other column is
     published, and nobody can read finance.targets any more."""
@@ -664,7 +665,7 @@ def _kill_build_process(stop: threading.Event) -> None:
 def test_a_build_process_killed_from_outside_is_an_error_not_a_failure(
     tmp_path: Path, workspace: Path
 ) -> None:
-    """FAILS TODAY. A SQL product's build process runs no code of the user's: killed by the
+    """Found: A SQL product's build process runs no code of the user's: killed by the
     system (out of memory), it is the platform failing. The report-less child is told as
     ``failed``, and in the words of a Python transformation ("the transformation's process
     was killed")."""
