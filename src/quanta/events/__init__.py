@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
 from quanta.model.actor import Actor
-from quanta.model.result import Outcome
+from quanta.model.result import Outcome, Trigger
 
 log = logging.getLogger("quanta.events")
 
@@ -60,7 +60,7 @@ class ChecksRun(Event, frozen=True):
     kind: ClassVar[str] = "checks.run"
     version: int | None
     """The published version checked; None for a build not published (yet)."""
-    trigger: Literal["publish", "check"]
+    trigger: Trigger
     outcome: Outcome
     counts: tuple[tuple[str, int], ...]
     """How many checks ended in each outcome, as (outcome, count) pairs."""

@@ -11,16 +11,15 @@ from quanta.build import transform
 from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
-from quanta.events import ChecksRun
 from quanta.model.actor import product_actor
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding
-from quanta.model.result import Outcome
+from quanta.model.result import Outcome, Trigger
 from quanta.publishing.pipeline import PublishContext, Step
 from quanta.publishing.records import records
 from quanta.publishing.recovery import reconcile
 from quanta.quality import conformance
-from quanta.quality.checking import Checked, check_ports, counts, relation_name
+from quanta.quality.checking import Checked, check_ports, checks_run, relation_name
 from quanta.storage import port_table
 
 
@@ -144,16 +143,8 @@ def check(context: PublishContext) -> None:
         return
     context.checks.extend(found)
     finish(context)
-    outcome = next((c.outcome for c in context.checks if not c.outcome.ok), Outcome.PASSED)
     context.mesh.events.emit(
-        ChecksRun(
-            subject=context.product_id,
-            actor=context.actor,
-            version=None,
-            trigger="publish",
-            outcome=outcome,
-            counts=counts(context.checks),
-        )
+        checks_run(context.product_id, context.actor, None, Trigger.PUBLISH, context.checks)
     )
     failing = [check for check in context.checks if not check.outcome.ok]
     if failing:

@@ -18,10 +18,10 @@ from quanta.model.actor import Actor, product_actor
 from quanta.model.catalog import CheckRecord, TableStats
 from quanta.model.contract import Contract
 from quanta.model.relations import Binding
-from quanta.model.result import Check, CheckRun
+from quanta.model.result import Check, CheckRun, Trigger, worst
 from quanta.model.types import storable_type
 from quanta.quality import conformance
-from quanta.reading import PublishedPort
+from quanta.reading import PublishedPort, only_shown
 from quanta.reading.ports import inputs_of, product_record
 from quanta.sql_text import quote
 from quanta.storage import port_table
@@ -85,9 +85,18 @@ def checks_on(
     return [check for plan in plans for check in plan.judge(values)]
 
 
-def counts(checks: list[Check]) -> tuple[tuple[str, int], ...]:
-    """How many checks ended in each outcome."""
-    return tuple(sorted(Counter(check.outcome.value for check in checks).items()))
+def checks_run(
+    subject: str, actor: Actor, version: int | None, trigger: Trigger, checks: list[Check]
+) -> ChecksRun:
+    """The event that tells a run of checks: its outcome and how many ended in each."""
+    return ChecksRun(
+        subject=subject,
+        actor=actor,
+        version=version,
+        trigger=trigger,
+        outcome=worst([check.outcome for check in checks]),
+        counts=tuple(sorted(Counter(check.outcome.value for check in checks).items())),
+    )
 
 
 def check_published(
@@ -121,21 +130,12 @@ def check_published(
             product=record.id,
             version=found.version,
             checked_at=datetime.now(UTC),
-            trigger="check",
-            outcome=run.outcome.value,
+            trigger=Trigger.CHECK,
+            outcome=run.outcome,
             checks=[check.model_dump(mode="json") for check in run.checks],
         )
     )
-    mesh.events.emit(
-        ChecksRun(
-            subject=record.id,
-            actor=actor,
-            version=found.version,
-            trigger="check",
-            outcome=run.outcome,
-            counts=counts(run.checks),
-        )
-    )
+    mesh.events.emit(checks_run(record.id, actor, found.version, Trigger.CHECK, run.checks))
     return _as_seen(mesh, actor, own, run)
 
 
@@ -146,14 +146,7 @@ def _as_seen(
     shown = {port.port.port: mesh.reads.values_shown(actor, port) for port in ports}
     seen = run.model_copy()
     seen.checks = [
-        check.model_copy(
-            update={
-                "samples": [
-                    {name: value for name, value in row.items() if name in shown[check.port]}
-                    for row in check.samples
-                ]
-            }
-        )
+        check.model_copy(update={"samples": only_shown(check.samples, shown[check.port])})
         if check.samples and check.port in shown
         else check
         for check in run.checks

@@ -76,11 +76,7 @@ class ReadPath:
         redacted = []
         for check in checks:
             if check.get("port") == port.port.port and check.get("samples"):
-                samples = [
-                    {name: value for name, value in row.items() if name in shown}
-                    for row in check["samples"]
-                ]
-                check = {**check, "samples": samples}
+                check = {**check, "samples": only_shown(check["samples"], shown)}
             redacted.append(check)
         return redacted
 
@@ -115,6 +111,11 @@ class ReadPath:
                 )
             )
         return bindings
+
+
+def only_shown(rows: list[dict[str, Any]], shown: set[str]) -> list[dict[str, Any]]:
+    """Sample rows with only the columns in ``shown``."""
+    return [{name: value for name, value in row.items() if name in shown} for row in rows]
 
 
 def _scan(port: PortVersion) -> TableScan:
