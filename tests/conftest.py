@@ -14,6 +14,31 @@ from quanta.mesh import Mesh
 from quanta.scaffold import scaffold
 
 DEMO_SCALE = 0.01  # 10,000 orders: the whole example mesh in a few seconds
+TESTER = "tester@quanta.example"
+"""Who the tests act as (``QUANTA_USER``): the owner of every product they scaffold, and
+granted every port of the example mesh."""
+
+
+os.environ["QUANTA_USER"] = TESTER  # also for the fixtures of a module or the session
+
+
+@pytest.fixture(autouse=True)
+def _identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUANTA_USER", TESTER)  # whatever a test before changed
+
+
+def grant(mesh: Mesh, target: str, consumer: str | None = None) -> None:
+    """Give ``consumer`` (a product; else the tester) a grant to read ``target``, asked
+    and approved as users would: asked by the tester, approved by the target's owner."""
+    from quanta.model.access import RequestState
+    from quanta.model.actor import Actor
+
+    asked = mesh.request_access(
+        target, "the tests read it", for_product=consumer, actor=Actor(name=TESTER)
+    )
+    if asked.state == RequestState.PENDING:
+        owner = Actor(name=mesh.product(asked.product).contact)
+        mesh.approve_access(asked.id, actor=owner)
 
 
 @pytest.fixture
@@ -37,14 +62,29 @@ def source_product(workspace: Path) -> Path:
     return scaffold("finance/targets", "source", workspace, {})
 
 
+def member_of_every_team(mesh: Mesh) -> None:
+    """Make the tester a member of every team of the mesh's products, through its teams
+    file (teams it defines have exactly the members it lists), as a mesh's CI would be."""
+    import yaml
+
+    teams = {}
+    for record in mesh.products():
+        members = sorted(mesh.context.access.directory.owners(record) | {TESTER})
+        teams[record.owner] = {"name": record.owner, "members": members}
+    (mesh.home / "teams.yaml").write_text(yaml.safe_dump({"teams": list(teams.values())}))
+    mesh.context.access.reload()
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     """The retail example mesh, published once for the whole session. Do not change it."""
     home = tmp_path_factory.mktemp("demo") / "home"
-    with Mesh.open(home) as opened:
+    with Mesh.open(home, user=TESTER) as opened:
         _, publications = opened.demo(scale=DEMO_SCALE)
         failed = [p for p in publications if not p.outcome.ok]
         assert not failed, failed
+        for record in opened.products():
+            grant(opened, record.id)
         yield opened
 
 

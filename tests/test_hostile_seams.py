@@ -22,6 +22,7 @@ from typing import Any
 import duckdb  # imported here, before any test puts a duckdb.py into the working folder
 import pytest
 
+from conftest import grant
 from quanta.errors import QuantaError
 from quanta.events import ChecksRun, Event, ProductPublished
 from quanta.mesh import Mesh
@@ -123,6 +124,7 @@ def with_report(mesh: Mesh, workspace: Path) -> Path:
     report = mesh.init_product(
         "sales/report", blueprint="aggregate", inputs=["finance.targets"], directory=workspace
     )
+    grant(mesh, "finance.targets", "sales.report")
     assert all(p.outcome == Outcome.PASSED for p in mesh.publish(workspace))
     return report
 

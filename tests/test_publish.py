@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import grant
 from quanta.errors import PlatformError
 from quanta.mesh import Mesh
 from quanta.model.actor import local_user
@@ -256,6 +257,7 @@ def test_a_failed_upstream_skips_its_readers(mesh: Mesh, workspace: Path) -> Non
     reader = mesh.init_product(
         "sales/report", blueprint="aggregate", inputs=["finance.targets"], directory=workspace
     )
+    grant(mesh, "finance.targets", "sales.report")
     replace(upstream / "transform.sql", "CAST(id AS BIGINT) AS id", "CAST(1 AS BIGINT) AS id")
     outcomes = {p.product: p.outcome for p in mesh.publish(workspace)}
     assert outcomes == {"finance.targets": Outcome.FAILED, "sales.report": Outcome.SKIPPED}

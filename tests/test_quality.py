@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import grant, member_of_every_team
 from quanta.mesh import Mesh
 from quanta.model.contract import Contract
 from quanta.model.result import Outcome
@@ -210,6 +211,7 @@ def test_the_example_mesh_catches_violations_planted_in_its_sources(tmp_path: Pa
     with Mesh.open(tmp_path / "home") as mesh:
         workspace, publications = mesh.demo(scale=0.002)
         assert all(p.outcome == Outcome.PASSED for p in publications)
+        member_of_every_team(mesh)  # to publish the whole mesh at once, as its CI would
         orders = workspace / "checkout" / "orders" / "data" / "orders.parquet"
         planted = orders.with_name("planted.parquet")
         duckdb.sql(
@@ -298,6 +300,7 @@ def test_a_reference_to_an_input_port_is_checked(
 ) -> None:
     mesh.publish(source_product)
     folder = reading_product(mesh, workspace, orphan=True)
+    grant(mesh, "finance.targets", "sales.lines")
     [publication] = mesh.publish(folder)
     assert publication.outcome == Outcome.FAILED
     broken = checks_by_name(publication)["id references targets.id"]

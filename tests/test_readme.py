@@ -45,10 +45,12 @@ def test_following_the_tutorial_creates_publishes_and_queries_a_product(
     tmp_path: Path, shell: dict[str, str]
 ) -> None:
     outputs = []
+    exported: list[str] = []  # what earlier steps export, as one shell session keeps it
     for kind, body in tutorial_blocks():
         if kind == "sh":
+            exported += [line for line in body.splitlines() if line.startswith("export ")]
             result = subprocess.run(
-                ["bash", "-euo", "pipefail", "-c", body],
+                ["bash", "-euo", "pipefail", "-c", "\n".join([*exported, body])],
                 cwd=tmp_path,
                 env=shell,
                 capture_output=True,
@@ -85,7 +87,7 @@ def test_each_command_to_look_around_after_the_demo_runs(
     start = text.index("Then look around:")
     block = re.search(r"```sh\n(.*?)```", text[start:], flags=re.DOTALL)
     assert block is not None
-    commands = [line.removeprefix(".venv/bin/") for line in block.group(1).splitlines() if line]
+    commands = [line.replace(".venv/bin/", "") for line in block.group(1).splitlines() if line]
     assert len(commands) >= 5
     for command in commands:
         result = subprocess.run(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import grant
 from quanta.errors import QueryRefused
 from quanta.mesh import Mesh
 from quanta.model.actor import local_user
@@ -67,6 +68,7 @@ def test_init_keeps_the_port_a_consumer_names(demo: Mesh, tmp_path: Path) -> Non
         inputs=["customer.identity_map.sessions"],
         directory=tmp_path,
     )
+    grant(demo, "customer.identity_map.sessions", "reports.sessions")
     text = (folder / "dataproduct.yaml").read_text()
     assert "contractId: customer.identity_map.sessions" in text
     assert "FROM customer.identity_map.sessions" in (folder / "transform.sql").read_text()

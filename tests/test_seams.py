@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import quanta
+from conftest import grant
 from quanta import registry
 from quanta.errors import QueryRefused, UserError
 from quanta.events import ChecksRun, Event, PortRead, ProductPublished, PublishFailed
@@ -38,6 +39,7 @@ def two_products(mesh: Mesh, workspace: Path) -> Path:
     mesh.init_product(
         "sales/report", blueprint="aggregate", inputs=["finance.targets"], directory=workspace
     )
+    grant(mesh, "finance.targets", "sales.report")
     assert all(p.outcome == Outcome.PASSED for p in mesh.publish(workspace))
     return workspace
 
@@ -162,7 +164,10 @@ def test_a_read_rule_applies_to_queries_reads_checks_and_builds_alike(
     seen: list[Actor] = []
     mesh.context.reads.rules.append(lambda actor, port, columns: seen.append(actor) or columns)
     mesh.build(two_products / "sales" / "report")
-    assert Actor(name="sales.report", kind=ActorKind.PRODUCT, purpose="build") in seen
+    assert (
+        Actor(name="sales.report", kind=ActorKind.PRODUCT, purpose="build", team="sales-team")
+        in seen
+    )
 
 
 def test_a_python_transformation_sees_only_the_columns_the_read_path_shows(
@@ -319,7 +324,7 @@ def test_a_subscriber_that_raises_never_breaks_a_publish(
         mesh.read("finance.targets")
     assert publication.outcome == Outcome.PASSED
     assert mesh.product("finance.targets").current_version == 1
-    assert len(after) == 3  # the subscribers after it still hear every event
+    assert len(after) == 4  # the subscribers after it still hear every event (read: 2)
     assert "broken" in caplog.text
     assert "ValueError" in caplog.text
     assert "91234" not in caplog.text

@@ -3,15 +3,18 @@ empty database. The PostgreSQL cases need the server `make test` starts (see con
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from quanta.errors import ConfigError, PlatformError
+from quanta.model.actor import ActorKind
 from quanta.model.catalog import (
     CheckRecord,
     ColumnInfo,
@@ -22,6 +25,7 @@ from quanta.model.catalog import (
     TableStats,
     Version,
 )
+from quanta.model.usage import ReadKind, UsageRecord
 from quanta.stores import Stores
 from quanta.stores.database import HEAD_REVISION, Database
 from quanta.stores.sql import SqlStores
@@ -504,3 +508,151 @@ def test_an_event_too_long_for_its_columns_is_refused_on_every_dialect(stores: S
         stores.events.append("query.run", AT, "s" * 256, {})
     stores.events.append("k" * 63, AT, "s" * 255, {})
     assert len(stores.events.events()) == 1
+
+
+# -- usage -------------------------------------------------------------------------------
+
+
+def _read(**changes: Any) -> UsageRecord:
+    values: dict[str, Any] = {
+        "at": AT,
+        "product": "sales.revenue",
+        "port": "main",
+        "version": 3,
+        "consumer": "ana@example.com",
+        "consumer_kind": ActorKind.USER,
+        "purpose": "query",
+        "grant": None,
+        "read": ReadKind.QUERY,
+        "rows": 3_000_000_000,  # past 32 bits: BigInteger on every dialect
+        "bytes": 2**40,
+        "seconds": 0.125,
+    }
+    return UsageRecord(**(values | changes))
+
+
+def test_usage_comes_back_as_recorded_oldest_first(stores: Stores) -> None:
+    later = _read(
+        at=AT + timedelta(minutes=1),
+        consumer="sales.report",
+        consumer_kind=ActorKind.PRODUCT,
+        purpose="the daily report",
+        grant=7,
+        read=ReadKind.BUILD,
+    )
+    # Another zone, the same instant: kept in UTC.
+    stores.usage.record([later, _read(at=AT.astimezone(timezone(timedelta(hours=-3))))])
+    stores.usage.record([_read(product="checkout.orders", read=ReadKind.READ)])
+    stores.usage.record([])
+
+    found = stores.usage.reads(product="sales.revenue")
+    assert found == [_read(), later]
+    assert all(read.at.utcoffset() == timedelta(0) for read in found)
+    assert [r.product for r in stores.usage.reads()] == [
+        "sales.revenue",
+        "checkout.orders",
+        "sales.revenue",
+    ]
+    assert stores.usage.reads(since=AT + timedelta(seconds=1)) == [later]
+    assert len(stores.usage.reads(limit=1)) == 1
+    assert stores.usage.reads(product="sales.nothing") == []
+
+
+def test_usage_is_summed_by_product_and_consumer_latest_reader_first(stores: Stores) -> None:
+    stores.usage.record(
+        [
+            _read(rows=1, bytes=10),
+            _read(at=AT + timedelta(hours=2), rows=2, bytes=20),
+            _read(
+                at=AT + timedelta(hours=1),
+                consumer="sales.report",
+                consumer_kind=ActorKind.PRODUCT,
+                rows=5,
+                bytes=50,
+            ),
+            _read(at=AT + timedelta(hours=3), product="checkout.orders", rows=7, bytes=70),
+            _read(at=AT - timedelta(days=2), rows=100, bytes=1000),
+        ]
+    )
+
+    summed = stores.usage.by_consumer(product="sales.revenue", since=AT - timedelta(hours=1))
+    assert [(c.consumer, c.kind, c.reads, c.rows, c.bytes) for c in summed] == [
+        ("ana@example.com", ActorKind.USER, 2, 3, 30),
+        ("sales.report", ActorKind.PRODUCT, 1, 5, 50),
+    ]
+    assert [c.last_read for c in summed] == [AT + timedelta(hours=2), AT + timedelta(hours=1)]
+    assert all(c.last_read.utcoffset() == timedelta(0) for c in summed)
+    everything = stores.usage.by_consumer()
+    assert [(c.product, c.consumer, c.reads, c.rows) for c in everything] == [
+        ("checkout.orders", "ana@example.com", 1, 7),
+        ("sales.revenue", "ana@example.com", 3, 103),
+        ("sales.revenue", "sales.report", 1, 5),
+    ]
+    assert stores.usage.by_consumer(product="sales.nothing") == []
+
+
+def test_usage_is_summed_by_utc_day_oldest_first(stores: Stores) -> None:
+    # 05:06 UTC: the day before in a zone five hours behind, still this day in UTC.
+    stores.usage.record(
+        [
+            _read(at=AT.astimezone(timezone(timedelta(hours=-8))), rows=1, bytes=1),
+            _read(at=AT + timedelta(hours=1), consumer="bo", rows=2, bytes=2),
+            _read(at=AT + timedelta(hours=2), rows=4, bytes=4),
+            _read(at=AT + timedelta(days=2), rows=8, bytes=8),
+            _read(at=AT + timedelta(days=2), product="checkout.orders", rows=16, bytes=16),
+        ]
+    )
+
+    days = stores.usage.by_day(product="sales.revenue")
+    assert [(d.day, d.reads, d.consumers, d.rows, d.bytes) for d in days] == [
+        (AT.date(), 3, 2, 7, 7),
+        ((AT + timedelta(days=2)).date(), 1, 1, 8, 8),
+    ]
+    assert [d.rows for d in stores.usage.by_day(since=AT + timedelta(days=1))] == [24]
+    assert stores.usage.by_day(product="sales.nothing") == []
+
+
+def test_a_usage_read_its_columns_cannot_keep_is_refused_and_nothing_written(
+    stores: Stores,
+) -> None:
+    too_long = ({"consumer": "c" * 256}, {"product": "p" * 131}, {"port": ""})
+    for changes in (*too_long, {"consumer": "a\x00b"}, {"purpose": "\x00"}):
+        with pytest.raises(ValueError, match="character"):
+            stores.usage.record([_read(), _read(**changes)])
+    assert stores.usage.reads() == []
+    stores.usage.record([_read(consumer="c" * 255, product="p" * 130, port="q" * 63)])
+    assert len(stores.usage.reads()) == 1
+
+
+@contextmanager
+def _writing_elsewhere(stores: Stores) -> Iterator[None]:
+    """Another connection holds the lock a usage write needs, as a publish's commit does."""
+    with stores.database.engine.connect() as other:
+        if stores.database.dialect == "sqlite":
+            raw: Any = other.connection.dbapi_connection
+            raw.execute("BEGIN IMMEDIATE")
+        else:
+            other.exec_driver_sql("LOCK TABLE port_usage IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            other.rollback()
+            if stores.database.dialect == "sqlite":
+                raw.rollback()
+
+
+def test_a_usage_write_told_to_wait_briefly_gives_up_on_a_busy_database(stores: Stores) -> None:
+    with _writing_elsewhere(stores):
+        started = time.perf_counter()
+        with pytest.raises(OperationalError, match="lock"):
+            stores.usage.record([_read()], wait=0.2)
+        assert time.perf_counter() - started < 3  # not the ten seconds other writes wait
+    assert stores.usage.reads() == []
+    stores.usage.record([_read()], wait=0.2)
+    assert len(stores.usage.reads()) == 1
+    if stores.database.dialect == "sqlite":
+        # The shortened wait was put back on the connection for the writes after it.
+        with stores.database.engine.connect() as first, stores.database.engine.connect() as two:
+            for connection in (first, two):
+                timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+                assert timeout == 10000

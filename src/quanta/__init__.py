@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from quanta.errors import (
+    AccessDenied,
     ConfigError,
     InvalidProduct,
     NotFound,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDenied",
     "ConfigError",
     "InvalidProduct",
     "Mesh",

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from quanta import registry
 from quanta.events import EventBus, Subscriber
-from quanta.reading import ReadPath
+from quanta.reading import READ_RULES, ReadPath
 from quanta.settings import Settings
 
 Progress = Callable[[str, str], None]
 """Told (product, step) as long work moves on; the CLI shows it."""
 
 if TYPE_CHECKING:
+    from quanta.access import Access
     from quanta.build.executor import Executor
     from quanta.engines import Engine, Limits
     from quanta.storage import Storage
@@ -33,7 +34,16 @@ class MeshContext:
         self.stores = stores
         # The plugins' subscribers load when the first event is told, not before.
         self.events = EventBus(subscribers)
-        self.reads = ReadPath(self.events)
+        from quanta.access.rules import granted
+
+        self.reads = ReadPath(self.events, [granted(self.access), *READ_RULES])
+
+    @cached_property
+    def access(self) -> Access:
+        """Who may read and decide what (`quanta.access`)."""
+        from quanta.access import Access
+
+        return Access(self)
 
     # -- adapters, created when first needed: they import heavy libraries ----------------
     @cached_property

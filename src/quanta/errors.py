@@ -8,7 +8,8 @@ outcome, returned as data. Exceptions mean a request could not be carried out::
      │    ├── ConfigError       settings or an adapter name are wrong
      │    ├── NotFound          a product, port or version does not exist
      │    ├── InvalidProduct    a product folder does not validate (carries the issues)
-     │    └── QueryRefused      SQL that reads what it may not, or is not a query
+     │    ├── QueryRefused      SQL that reads what it may not, or is not a query
+     │    └── AccessDenied      no grant, or not the owner: says whom to ask and how
      └── PlatformError          Quanta itself could not run (storage, engine, catalog)
 """
 
@@ -59,3 +60,10 @@ class QueryRefused(UserError):
 
 class PlatformError(QuantaError):
     code = "platform_error"
+
+
+class AccessDenied(UserError):
+    """A read, a decision or a publish the actor has no right to: the message names the
+    owner and how to ask for access."""
+
+    code = "access_denied"

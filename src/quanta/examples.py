@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import quanta
-from quanta.errors import ConfigError, UserError
+
+if TYPE_CHECKING:
+    from quanta.context import Progress
+    from quanta.mesh import Mesh
+    from quanta.model.result import Publication
+from quanta.errors import ConfigError, NotFound, UserError
 
 EXAMPLE_FILE = "example.yaml"
 # What a mesh home holds; a folder with anything else is never wiped by --force.
@@ -26,6 +32,9 @@ HOME_ENTRIES = {
     "extensions",
     "examples",
     "scratch",  # Python transformations hand their tables over here
+    "logs",  # each build's log
+    "teams.yaml",  # the mesh's teams file
+    "usage-spool",  # reads metered while the catalog was busy (quanta.events.usage)
 }
 
 
@@ -34,10 +43,24 @@ class Seed(BaseModel):
     to: str
 
 
+class AccessStep(BaseModel):
+    """A grant the example sets up: requested by the consumer's owner, approved by the
+    producer's, through the same flow a user follows."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    request: str
+    for_product: str = Field(alias="for")
+    purpose: str
+
+
 class Example(BaseModel):
     name: str
     title: str = ""
     seeds: list[Seed] = []
+    teams: str | None = None
+    """The example's teams file, copied into the mesh home."""
+    access: list[AccessStep] = []
 
 
 def example_root(name: str) -> Path:
@@ -80,3 +103,38 @@ def clear_home(home: Path, force: bool) -> None:
             "Quanta will not delete them; choose another --home"
         )
     shutil.rmtree(home)
+
+
+def publish_example(
+    mesh: Mesh, workspace: Path, example: Example, progress: Progress
+) -> list[Publication]:
+    """Publish the example's products in build order, each as its owner, after asking the
+    owners of what it reads for access (and approving, as they would)."""
+    from quanta.model.access import RequestState
+    from quanta.model.actor import Actor
+    from quanta.validation.batch import load_batch
+
+    if example.teams:
+        shutil.copyfile(workspace / example.teams, mesh.home / "teams.yaml")
+        mesh.context.access.reload()
+    publications = []
+    for loaded, _ in list(load_batch(workspace, mesh.stores.catalog)):
+        product = loaded.product
+        if product is None:
+            continue
+        owner = Actor(name=product.descriptor.contact)
+        for step in example.access:
+            if step.for_product != str(product.id):
+                continue
+            progress(str(product.id), f"asking for access to {step.request}")
+            try:
+                asked = mesh.request_access(
+                    step.request, step.purpose, for_product=step.for_product, actor=owner
+                )
+            except NotFound:
+                continue  # it did not publish: the product's publish says so
+            if asked.state == RequestState.PENDING:
+                producer = Actor(name=mesh.product(asked.product).contact)
+                mesh.approve_access(asked.id, "approved for the example mesh", actor=producer)
+        publications.extend(mesh.publish(loaded.folder, progress, actor=owner))
+    return publications

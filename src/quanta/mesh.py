@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     from quanta.engines import Engine
     from quanta.interop import ContractImport
+    from quanta.model.access import AccessRequest, RequestState
+    from quanta.model.usage import UsageReport
     from quanta.publishing.pipeline import Pipeline
     from quanta.storage import Storage
 
@@ -53,7 +55,7 @@ class Mesh:
         self, settings: Settings, *, create: bool = True, actor: Actor | None = None
     ) -> None:
         self.settings = settings
-        self.actor = actor or local_user()
+        self.actor = actor or local_user(settings.user)
         home = settings.home
         if not create and settings.catalog_url is None and not (home / "catalog.db").is_file():
             raise NotFound(
@@ -67,6 +69,8 @@ class Mesh:
         store_class = registry.load("quanta.stores", settings.store)
         self.stores: Stores = store_class(settings.catalog)
         self.context = MeshContext(settings, self.stores, self._subscribers)
+        if actor is None:  # a service principal when the teams file names one
+            self.actor = self.context.access.directory.actor(self.actor.name)
 
     @classmethod
     def open(
@@ -128,11 +132,13 @@ class Mesh:
         return actor or self.actor
 
     # -- producing ---------------------------------------------------------------------
-    def validate(self, path: str | Path) -> list[Validation]:
-        """Check every product folder at or below ``path``, against its files and the catalog."""
+    def validate(self, path: str | Path, *, actor: Actor | None = None) -> list[Validation]:
+        """Check every product folder at or below ``path``: its files, the catalog, and
+        access (that ``actor`` may publish it, and that its inputs are granted to it)."""
         from quanta.publishing import load_batch
 
-        return [validation for _, validation in load_batch(self.context, Path(path))]
+        folders = load_batch(self.context, Path(path), self._as(actor))
+        return [validation for _, validation in folders]
 
     def init_product(
         self,
@@ -146,7 +152,7 @@ class Mesh:
         from quanta.scaffold import scaffold
 
         upstream = {address: port_at(self.stores.catalog, address).port for address in inputs or []}
-        return scaffold(product, blueprint, Path(directory), upstream)
+        return scaffold(product, blueprint, Path(directory), upstream, self.actor.name)
 
     def build(
         self, path: str | Path, progress: Progress = _quiet, *, actor: Actor | None = None
@@ -187,7 +193,7 @@ class Mesh:
         self, name: str = "retail", *, scale: float = 1.0, progress: Progress = _quiet
     ) -> tuple[Path, list[Publication]]:
         """Copy an example mesh into the home, generate its source data, publish it all."""
-        from quanta.examples import copy_example, example_root, load_example
+        from quanta.examples import copy_example, example_root, load_example, publish_example
 
         root = example_root(name)
         example = load_example(root)
@@ -196,7 +202,7 @@ class Mesh:
             progress(name, f"generating {seed.to}")
             sql = (workspace / seed.sql).read_text(encoding="utf-8")
             self.engine.export(sql, workspace / seed.to, {"scale": scale})
-        return workspace, self.publish(workspace, progress)
+        return workspace, publish_example(self, workspace, example, progress)
 
     def import_contract(
         self, path: str | Path, out: str | Path
@@ -266,3 +272,62 @@ class Mesh:
         from quanta.reading.serving import read
 
         return read(self.context, self._as(actor), address, version)
+
+    # -- access --------------------------------------------------------------------------
+    def request_access(
+        self,
+        target: str,
+        purpose: str,
+        *,
+        days: int = 90,
+        columns: list[str] | None = None,
+        for_product: str | None = None,
+        actor: Actor | None = None,
+    ) -> AccessRequest:
+        """Ask the owners of ``target`` (``domain.product[.port]``) for read access, for
+        the actor or for the product ``for_product``; see `quanta.access`."""
+        return self.context.access.request(
+            self._as(actor), target, purpose, days=days, columns=columns, for_product=for_product
+        )
+
+    def approve_access(
+        self, request_id: int, note: str | None = None, *, actor: Actor | None = None
+    ) -> AccessRequest:
+        """Approve a pending request: only the owning team (or the governance group,
+        where the teams file lets it) may."""
+        return self.context.access.approve(self._as(actor), request_id, note)
+
+    def deny_access(
+        self, request_id: int, note: str | None = None, *, actor: Actor | None = None
+    ) -> AccessRequest:
+        return self.context.access.deny(self._as(actor), request_id, note)
+
+    def revoke_access(
+        self, request_id: int, note: str | None = None, *, actor: Actor | None = None
+    ) -> AccessRequest:
+        """End a grant: its owners, the governance group where allowed, or its consumer."""
+        return self.context.access.revoke(self._as(actor), request_id, note)
+
+    def access_inbox(self, *, actor: Actor | None = None) -> list[AccessRequest]:
+        """The pending requests the actor may decide."""
+        return self.context.access.inbox(self._as(actor))
+
+    def access_requests(
+        self,
+        *,
+        product: str | None = None,
+        consumer: str | None = None,
+        states: list[RequestState] | None = None,
+    ) -> list[AccessRequest]:
+        """Requests and grants by product or by consumer, with who decided what and when."""
+        return self.context.access.requests(product=product, consumer=consumer, states=states)
+
+    # -- usage ---------------------------------------------------------------------------
+    def usage(
+        self, product: str | None = None, *, by: str = "consumer", days: int = 30
+    ) -> UsageReport:
+        """Who read ``product`` (every product when None) over the last ``days`` days, how
+        much and when: summed ``by`` consumer or by day (`quanta.catalog.usage`)."""
+        from quanta.catalog.usage import usage_report
+
+        return usage_report(self.stores, self.home, product, by, days)

@@ -24,7 +24,10 @@ BUILT_IN: dict[str, dict[str, str]] = {
         "in-process": "quanta.build.executor:InProcessExecutor",
         "subprocess": "quanta.build.isolated:SubprocessExecutor",
     },
-    "quanta.subscribers": {"history": "quanta.events.history:keep_history"},
+    "quanta.subscribers": {
+        "history": "quanta.events.history:keep_history",
+        "usage": "quanta.events.usage:meter_usage",
+    },
     "quanta.metrics": {
         "nullValues": "quanta.quality.odcs_metrics:null_values",
         "missingValues": "quanta.quality.odcs_metrics:missing_values",

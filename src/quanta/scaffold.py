@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from quanta.errors import UserError
+from quanta.model.actor import ANONYMOUS, local_user
 from quanta.model.catalog import ColumnInfo, PortVersion
 from quanta.model.names import ProductId
 from quanta.sql_text import quote
@@ -81,8 +82,10 @@ def scaffold(
     blueprint: str,
     directory: Path,
     upstream: dict[str, PortVersion],
+    owner: str | None = None,
 ) -> Path:
-    """Write the product folder and return it.
+    """Write the product folder and return it, owned by a team whose one member is
+    ``owner`` (by default the configured identity: `quanta.model.actor.local_user`).
 
     ``upstream`` maps each input, as the user addressed it (``domain.product`` or
     ``domain.product.port``), to the port it names as published.
@@ -143,7 +146,7 @@ def scaffold(
         "tags": [blueprint],
         "team": {
             "name": f"{product_id.domain}-team",
-            "members": [{"username": f"owner@{product_id.domain}.example", "role": "owner"}],
+            "members": [{"username": _owner(owner, product_id), "role": "owner"}],
         },
         "inputPorts": input_ports,
         "outputPorts": [
@@ -231,3 +234,8 @@ Publish it with `quanta publish {product_id.domain}/{product_id.name}`, then rea
 
 def _write_yaml(path: Path, document: dict[str, Any]) -> None:
     path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def _owner(owner: str | None, product_id: ProductId) -> str:
+    name = owner if owner is not None else local_user().name
+    return f"owner@{product_id.domain}.example" if name == ANONYMOUS else name

@@ -23,21 +23,34 @@ class Settings(BaseSettings):
     warehouse: Path | None = Field(
         None, description="Folder of the Iceberg warehouse (default: warehouse/ in the home)."
     )
+    user: str | None = Field(
+        None,
+        description="The identity Quanta acts as (default: the login name); empty for "
+        "the anonymous identity. Nothing proves it locally: see docs/access.md.",
+    )
+    teams_file: Path | None = Field(
+        None,
+        description="The mesh's teams file: teams, service principals and the governance "
+        "group (default: teams.yaml in the home).",
+    )
     engine: str = Field("duckdb", description="Compute engine that builds and queries products.")
     storage: str = Field("iceberg", description="Table format that stores products.")
     store: str = Field("sql", description="Metadata store that holds the catalog.")
     executor: str = Field(
-        "in-process",
-        description="Where builds run: in-process, or subprocess (a fresh process per build "
-        "that receives only the build's request).",
+        "subprocess",
+        description="Where builds run: subprocess (a fresh, sandboxed process per build that "
+        "receives only the build's request), or in-process.",
     )
     build_memory_limit: str | None = Field(
         None,
         description="Memory limit of one engine session (a build, its checks, a query), "
-        "e.g. '4GB' (default: the engine's).",
+        "e.g. '4GB' (default: the engine's); the most a product's buildLimits may ask.",
     )
     build_threads: int | None = Field(
-        None, description="Threads of one build (default: one per core)."
+        None,
+        gt=0,
+        description="Threads of one build (default: one per core); the most a product's "
+        "buildLimits may ask.",
     )
     query_timeout: float = Field(
         300,
@@ -52,7 +65,8 @@ class Settings(BaseSettings):
     build_timeout: float = Field(
         3600,
         gt=0,
-        description="Seconds one product's build (transformation, writing, checks) may run.",
+        description="Seconds one product's build (transformation, writing, checks) may run; "
+        "the most a product's buildLimits may ask.",
     )
     build_max_rows: int = Field(
         100_000_000,

@@ -31,6 +31,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1]))  # beside the seams' hostile tests
 from test_hostile_seams import *  # the fixtures and helpers
 
+from quanta.errors import UserError
+
 for _name in [name for name in globals() if name.startswith("test_")]:
     del globals()[_name]  # those run in test_hostile_seams already
 

@@ -2,25 +2,32 @@
 
 A request holds all a build needs and nothing more: the checked code, the relations it may
 read (as the read path decided them), the output tables and their contracts, and its
-limits; never the catalog, the settings or their credentials. The in-process executor runs
-it in this process's engine (the default for now); the subprocess executor
-(`quanta.build.isolated`) hands the request to a fresh process that writes files only.
-Either way the storage stages what the transformation returned: an output whose columns
-break the contract is refused before anything is written.
+limits (the mesh's, and what the product declares: `quanta.build.limits`); never the
+catalog, the settings or their credentials. The subprocess executor
+(`quanta.build.isolated`, the default) hands the request to a fresh, sandboxed process
+that writes files only; the in-process executor runs it in this process's engine. Either
+way the storage stages what the transformation returned: an output whose columns break
+the contract is refused before anything is written; and the build writes its own log
+(`quanta.build.logs`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from quanta import registry
+from quanta.build import limits as build_limits
+from quanta.build import logs, sandbox
 from quanta.build.transform import Code, output_queries
 from quanta.engines import Limits, TransformationFailed
 from quanta.errors import PlatformError, QuantaError
 from quanta.model.contract import Contract
+from quanta.model.product import BuildLimits
 from quanta.model.relations import Binding
 from quanta.model.result import Build, Check, Outcome, PortBuild
 from quanta.model.types import storable_type
@@ -68,6 +75,9 @@ class BuildRequest(BaseModel):
     outputs: list[OutputTable]
     branch: str
     limits: Limits
+    """The mesh's limits of a build (``QUANTA_BUILD_TIMEOUT``, ``QUANTA_BUILD_MAX_ROWS``)."""
+    declared: BuildLimits | None = None
+    """What the product's ``buildLimits`` asks for; the executor holds it to the mesh's."""
 
 
 @dataclass
@@ -102,8 +112,56 @@ def broken(checks: list[Check]) -> str:
     return f"the output breaks its contract: {shown}{more}"
 
 
+LimitedRun = Callable[
+    [BuildRequest, build_limits.BuildResources, StepTold, logs.BuildLog], BuildResult
+]
+
+
+def logged_run(
+    context: MeshContext, executor: str, request: BuildRequest, told: StepTold, run: LimitedRun
+) -> BuildResult:
+    """Run the build within its limits, logging it: ``run`` gets the request with the
+    limits resolved (`quanta.build.limits`), them, the ``told`` that logs, and the log."""
+    started = time.perf_counter()
+    with logs.build_log(context.settings.home, request, executor, told) as (entry, step):
+        try:
+            resources = build_limits.resolve(request.declared, request.limits, context.settings)
+        except build_limits.AboveTheMesh as error:
+            result = BuildResult(
+                build=Build(product=request.product, outcome=Outcome.FAILED, reason=str(error))
+            )
+        else:
+            entry.line(f"limits: {resources.describe()}")
+            limited = request.model_copy(update={"limits": resources.limits})
+            result = run(limited, resources, step, entry)
+        logs.finished(entry, result, started)
+        return result
+
+
+def engine_for(context: MeshContext, resources: build_limits.BuildResources) -> Engine:
+    """The mesh's engine, or one with the build's own memory and threads."""
+    settings = context.settings
+    if (resources.memory, resources.threads) == (
+        settings.build_memory_limit,
+        settings.build_threads,
+    ):
+        return context.engine
+    engine_class = registry.load("quanta.engines", settings.engine)
+    engine: Engine = engine_class(
+        settings.home / "extensions",
+        memory_limit=resources.memory,
+        threads=resources.threads,
+        scratch_directory=settings.home / "scratch",
+    )
+    return engine
+
+
 class InProcessExecutor:
-    """Runs the build in this process's engine and writes it straight into the storage."""
+    """Runs the build in this process's engine and writes it straight into the storage.
+
+    Only a Python transformation leaves this process (`quanta.engines.duckdb_worker`),
+    sandboxed there; SQL runs in the engine's own sandbox, in Quanta's process.
+    """
 
     name = "in-process"
 
@@ -111,22 +169,39 @@ class InProcessExecutor:
         self.context = context
 
     @property
-    def engine(self) -> Engine:
-        return self.context.engine
-
-    @property
     def storage(self) -> Storage:
         return self.context.storage
 
     def run(self, request: BuildRequest, told: StepTold) -> BuildResult:
+        return logged_run(self.context, self.name, request, told, self._limited)
+
+    def _limited(
+        self,
+        request: BuildRequest,
+        resources: build_limits.BuildResources,
+        told: StepTold,
+        entry: logs.BuildLog,
+    ) -> BuildResult:
+        status = sandbox.abi()
+        where = status.describe() if status.sandboxed else f"none ({status.reason})"
+        entry.line(
+            "sandbox: the engine's own in this process (in-process executor); a Python "
+            f"transformation's process: {where}"
+        )
         result = BuildResult(build=Build(product=request.product, outcome=Outcome.PASSED))
         try:
-            return self._run(request, told, result)
+            return self._run(request, told, result, resources)
         except BaseException:  # interrupted: what was staged goes, then the interrupt goes on
             self._discard(result)
             raise
 
-    def _run(self, request: BuildRequest, told: StepTold, result: BuildResult) -> BuildResult:
+    def _run(
+        self,
+        request: BuildRequest,
+        told: StepTold,
+        result: BuildResult,
+        resources: build_limits.BuildResources,
+    ) -> BuildResult:
         outputs = {output.port: output for output in request.outputs}
         session: Session | None = None
 
@@ -136,11 +211,11 @@ class InProcessExecutor:
             stopped = session.stopped() if session is not None else None
             self._discard(result)
             result.build.outcome = Outcome.FAILED if stopped else outcome
-            result.build.reason = stopped or reason
+            result.build.reason = stopped or build_limits.memory_reason(reason, resources.memory)
             return result
 
         try:
-            with self.engine.session(
+            with engine_for(self.context, resources).session(
                 request.bindings,
                 also_readable=[output.location for output in request.outputs],
                 limits=request.limits,

@@ -1,9 +1,17 @@
-"""The process a subprocess build runs in: ``python -m quanta.build.isolated_worker FOLDER``.
+"""The process a subprocess build runs in: ``python -P -m quanta.build.isolated_worker FOLDER``.
 
-It reads ``request.json`` and ``engine.json`` from FOLDER, runs the build in a sandboxed
-engine session, and writes ``report.json`` with the schema checks and, per output port,
-the Arrow stream file of its rows. Failures are reported, never raised: the report says
-why, with the same value-free messages as an in-process build.
+It reads ``request.json`` (a `quanta.build.executor.BuildRequest`) and ``engine.json`` from
+FOLDER and, before anything else, confines itself (`quanta.build.sandbox`) to what the
+build reads: the runtime, the engine's extensions, the product's folder and its inputs'
+files, and FOLDER. Then it runs the build in an engine session and writes ``report.json``:
+per output port, the Arrow stream file of its rows and their columns (name, engine type),
+which the parent checks against the contract before it stages anything; the sandbox it
+ran in; and, when the build failed, why, with the same value-free messages as an
+in-process build. Failures are reported, never raised.
+
+It imports neither pydantic nor Quanta's models, only the engine, Arrow and the standard
+library: the request is read as plain JSON, so that a build in a process of its own costs
+little more than one in Quanta's.
 """
 
 from __future__ import annotations
@@ -11,40 +19,35 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from quanta import registry
-from quanta.build.executor import BuildRequest, broken, schema_checks
-from quanta.build.transform import Code, output_queries
-from quanta.engines import TransformationFailed, processes
-from quanta.errors import PlatformError, QuantaError
+from quanta.build import sandbox
+from quanta.engines import processes
+
+if TYPE_CHECKING:
+    from quanta.engines import Session
 
 
-def build(folder: Path) -> dict[str, Any]:
-    request = BuildRequest.model_validate_json((folder / "request.json").read_text("utf-8"))
-    config = json.loads((folder / "engine.json").read_text("utf-8"))
-    engine_class = registry.load("quanta.engines", config["engine"])
-    engine = engine_class(
-        Path(config["extensions"]),
-        memory_limit=config["memory_limit"],
-        threads=config["threads"],
-        scratch_directory=folder,
-    )
-    report: dict[str, Any] = {"reason": "", "outcome": "failed", "checks": [], "ports": {}}
-    outputs = {output.port: output for output in request.outputs}
+def build(request: dict[str, Any], config: dict[str, Any], folder: Path) -> dict[str, Any]:
+    from quanta import registry
+    from quanta.engines import Limits, TransformationFailed
+    from quanta.engines.duckdb_worker import binding
+    from quanta.errors import PlatformError, QuantaError
+
+    report: dict[str, Any] = {"reason": "", "outcome": "failed", "ports": {}, "columns": {}}
     session = None
     try:
-        with engine.session(request.bindings, limits=request.limits) as session:
-            code = Code(request.filename, request.code)
-            ports = [output.port for output in request.outputs]
-            queries = output_queries(request.language, request.function, ports, code, session)
-            for port, query in queries.items():
-                checks = schema_checks(outputs[port], session.columns(query))
-                report["checks"].extend(check.model_dump(mode="json") for check in checks)
-                failing = [check for check in checks if not check.outcome.ok]
-                if failing:
-                    report["reason"] = broken(failing)
-                    return report
+        engine_class = registry.load("quanta.engines", config["engine"])
+        engine = engine_class(
+            Path(config["extensions"]),
+            memory_limit=config["memory_limit"],
+            threads=config["threads"],
+            scratch_directory=folder,
+        )
+        bindings = [binding(item) for item in request["bindings"]]
+        with engine.session(bindings, limits=Limits(**request["limits"])) as session:
+            for port, query in _queries(request, session).items():
+                report["columns"][port] = session.columns(query)
                 name = f"{len(report['ports'])}.arrows"
                 _write(session.stream(query), folder / name)
                 report["ports"][port] = name
@@ -64,6 +67,28 @@ def build(folder: Path) -> dict[str, Any]:
     return report
 
 
+def _queries(request: dict[str, Any], session: Session) -> dict[str, str]:
+    """Per output port, the query its rows come from (as `quanta.build.transform.
+    output_queries`, whose imports this process spares itself)."""
+    from quanta.engines import TransformationFailed
+
+    ports = [str(output["port"]) for output in request["outputs"]]
+    filename, function = str(request["filename"]), str(request["function"])
+    if request["language"] == "sql":
+        return {ports[0]: str(request["code"])}
+    queries = session.run_python(str(request["code"]), filename, function)
+    if set(queries) == {""} and len(ports) == 1:
+        return {ports[0]: queries[""]}
+    missing = sorted(set(ports) - set(queries))
+    extra = sorted(set(queries) - set(ports))
+    if missing or extra:
+        raise TransformationFailed(
+            f"{filename}: {function}() must return one table per output "
+            f"port ({', '.join(ports)}); missing: {missing or 'none'}, unknown: {extra or 'none'}"
+        )
+    return queries
+
+
 def _write(rows: Any, path: Path) -> None:
     import pyarrow as pa
 
@@ -72,10 +97,45 @@ def _write(rows: Any, path: Path) -> None:
             writer.write_batch(batch)
 
 
+def rules(request: dict[str, Any], config: dict[str, Any], folder: Path) -> sandbox.Rules:
+    """What the build's process may open: the runtime, the product's folder (its code and
+    source files), its inputs' files (and /proc, for a Python transformation), read-only; its scratch folder and the
+    engine's extensions (which the engine installs there on first use), read-write."""
+    readable: set[str] = set()
+    for item in request["bindings"]:
+        relation = item["relation"]
+        if "metadata_location" in relation:
+            if relation["files"] is not None:
+                readable.update(relation["files"])
+            else:  # planned from the table's metadata: its folder
+                readable.add(str(relation["location"]).removeprefix("file://"))
+        else:
+            readable.update(relation["paths"])
+            if relation["root"]:
+                readable.add(relation["root"])
+    if request["language"] == "python":
+        # The process a Python transformation runs in needs its own /proc entry, which
+        # does not exist yet: it confines itself to that (and to less than this one).
+        readable.add("/proc")
+    return sandbox.runtime_rules(
+        readable=readable, writable={str(folder), str(config["extensions"])}
+    )
+
+
 def main() -> None:
     processes.end_with_parent()
     folder = Path(sys.argv[1])
-    report = build(folder)
+    request = json.loads((folder / "request.json").read_text("utf-8"))
+    config = json.loads((folder / "engine.json").read_text("utf-8"))
+    try:
+        # First: Landlock binds the threads started after it only (the engine's).
+        status = sandbox.confine(rules(request, config, folder))
+    except OSError as error:
+        reason = f"the sandbox of the build's process could not be set up: {error.strerror}"
+        report: dict[str, Any] = {"reason": reason, "outcome": "error", "ports": {}}
+        report |= {"columns": {}, "sandbox": "none"}
+    else:
+        report = build(request, config, folder) | {"sandbox": status.describe()}
     (folder / "report.json").write_text(json.dumps(report), encoding="utf-8")
 
 

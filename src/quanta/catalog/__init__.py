@@ -15,6 +15,7 @@ from quanta.model.catalog import (
     ServiceLevelStatus,
     Version,
 )
+from quanta.model.usage import ConsumerUsage
 from quanta.reading import PublishedPort, ReadPath
 from quanta.reading.ports import product_record
 from quanta.stores import CatalogStore, Stores
@@ -39,6 +40,8 @@ class ProductView(BaseModel):
     versions: list[Version]
     downstream: list[Downstream]
     service_levels: list[ServiceLevelStatus] = []
+    consumers: list[ConsumerUsage] = []
+    """Who read it (products and people), each with its read count and last read."""
 
 
 def describe(
@@ -57,6 +60,7 @@ def describe(
         versions=versions,
         downstream=stores.catalog.downstream(record.id),
         service_levels=service_levels(stores, record.id),
+        consumers=stores.usage.by_consumer(product=record.id),
     )
 
 

@@ -296,5 +296,27 @@ def export_contract(
     sys.stdout.write(text)
 
 
+from quanta.cli.access import access_app  # noqa: E402  (it uses the options above)
+
+app.add_typer(access_app, name="access")
+
+
+@app.command()
+def usage(
+    product: Annotated[
+        str | None, typer.Argument(help="domain.product; every product when left out.")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Sum the reads by consumer or by day.")] = "consumer",
+    days: Annotated[int, typer.Option(min=1, help="Over the last this many days.")] = 30,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show who read a product, how much and when: queries, reads and builds."""
+    from quanta.cli.render_usage import usage as render_usage
+
+    with _mesh(home, as_json, create=False) as mesh:
+        render_usage(mesh.usage(product, by=by, days=days), as_json)
+
+
 def main() -> None:
     app()

@@ -258,7 +258,9 @@ def demo_summary(home: Path, workspace: Path, items: Sequence[Publication], as_j
         "quanta show marketing.attribution",
         "quanta lineage marketing.attribution",
         "quanta search email",
-        'quanta query "SELECT * FROM sales.daily_revenue ORDER BY day DESC LIMIT 5"',
+        "QUANTA_USER=noor.bakker@retail.example quanta query "
+        '"SELECT * FROM sales.daily_revenue ORDER BY day DESC LIMIT 5"',
+        'quanta access request sales.daily_revenue --purpose "..."',
     ):
         console.print(f"  {line}{home_flag}")
 

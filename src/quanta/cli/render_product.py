@@ -80,6 +80,19 @@ def product_view(view: ProductView, as_json: bool, *, home: Path) -> None:
         console.print(f"  {edge.product} (port {edge.port})")
     if not view.downstream:
         console.print(Text.assemble("  ", ("no product yet", "dim")))
+    console.print("consumers", style="bold")
+    for consumer in view.consumers:
+        reads = "read" if consumer.reads == 1 else "reads"
+        console.print(
+            Text.assemble(
+                "  ",
+                shown(consumer.consumer),
+                shown(f" ({consumer.kind.value}): {consumer.reads:,} {reads}, last "),
+                f"{consumer.last_read:%Y-%m-%d %H:%M} UTC",
+            )
+        )
+    if not view.consumers:
+        console.print(Text.assemble("  ", ("no reads yet", "dim")))
     checks = current.checks
     failed = [c for c in checks if c.get("outcome") not in ("passed", "skipped")]
     passed = f" {len(checks) - len(failed)} of {len(checks)} passed"

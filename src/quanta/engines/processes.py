@@ -1,15 +1,17 @@
-"""Child processes for a product's own code: their scratch folders, start and end.
+"""Child processes for a product's own code: their scratch folders, start, memory and end.
 
 A Python transformation runs in a process of its own (see `quanta.engines.duckdb_worker`):
 it hands its tables over as files in a private scratch folder, is started so that it can
-neither read Quanta's stdin nor write into its stdout, ends when Quanta does, and is killed
-when its time is up. Nothing here knows the engine.
+neither read Quanta's stdin nor write into its stdout, ends when Quanta does, is killed
+when its time is up, and bounds its own memory (`limit_memory`). Nothing here knows the
+engine.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +26,17 @@ from pathlib import Path
 from quanta.errors import ConfigError
 
 PR_SET_PDEATHSIG = 1
+
+MEMORY_SETTINGS = "buildLimits.memory in dataproduct.yaml, or QUANTA_BUILD_MEMORY_LIMIT"
+"""Where a build's memory limit is set."""
+HEADROOM = 256 * 2**20
+"""What a product's process may hold beyond its memory limit: the interpreter and the
+engine's and Arrow's libraries (about 70MB), allocators' reserves; and per core, below."""
+HEADROOM_PER_CORE = 24 * 2**20
+"""Thread stacks: the engine and Arrow each start a thread per core."""
+SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)\s*", re.IGNORECASE)
+UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 PASSED_ON = ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "HOME")
 """The only environment variables a child process inherits: no setting, no credential."""
@@ -133,6 +146,34 @@ def end_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent ended before the request was made
         os._exit(1)
+
+
+def memory_bytes(memory: str | None) -> int | None:
+    """The bytes a memory limit as the engine takes it names (``"256MB"``, ``"2GiB"``);
+    None for no limit, or one these units cannot tell."""
+    found = SIZE.fullmatch(memory or "")
+    if found is None:
+        return None
+    return int(float(found[1]) * UNITS[found[2].lower()])
+
+
+def too_much_memory(work: str, memory: str) -> str:
+    return f"{work} used more memory than its limit of {memory} ({MEMORY_SETTINGS})"
+
+
+def limit_memory(limit: int) -> int:
+    """Bound this process's data (its heap and private mappings) at ``limit`` and the
+    headroom the runtime needs; what it allocates beyond fails (Python: `MemoryError`).
+    Returns the bound. Never raised again by this process's user, unless it is root.
+    """
+    import resource
+
+    bound = limit + HEADROOM + HEADROOM_PER_CORE * (os.cpu_count() or 1)
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        bound = min(bound, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (bound, bound))
+    return bound
 
 
 def _stderr() -> int:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from quanta.model.actor import Actor
 from quanta.model.result import Outcome, Trigger
+from quanta.model.usage import ReadKind
 
 log = logging.getLogger("quanta.events")
 
@@ -73,6 +74,22 @@ class PortRead(Event, frozen=True):
     port: str
     version: int
     columns: tuple[str, ...]
+
+
+class PortServed(Event, frozen=True):
+    """A read of a port is done: what was served of it, after the rows were (`PortRead` was
+    told when it was bound). Usage metering counts these; a check of a published version
+    is not one (it is no consumer's use)."""
+
+    kind: ClassVar[str] = "port.served"
+    port: str
+    version: int
+    read: ReadKind
+    rows: int
+    """A query's result rows (for each port it read), the table read, or the input port's
+    recorded rows for a build."""
+    bytes: int
+    seconds: float
 
 
 Subscriber = Callable[[Event], None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -22,6 +23,8 @@ class Actor(BaseModel, frozen=True):
     name: str
     kind: ActorKind = ActorKind.USER
     purpose: str = ""
+    team: str | None = None
+    """For a product: its owning team, as the product being built declares it."""
 
     def acting_for(self, purpose: str) -> Actor:
         return self.model_copy(update={"purpose": purpose})
@@ -30,14 +33,25 @@ class Actor(BaseModel, frozen=True):
         return f"{self.kind.value} {self.name}"
 
 
-def local_user() -> Actor:
-    """Whoever runs this process: until access control lands, it may read everything."""
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):  # no entry for the uid, as in some containers
-        name = "local"
-    return Actor(name=name)
+ANONYMOUS = "anonymous"
+"""The identity of whoever is not known: it reads only public ports."""
 
 
-def product_actor(product_id: str, purpose: str = "build") -> Actor:
-    return Actor(name=product_id, kind=ActorKind.PRODUCT, purpose=purpose)
+def local_user(name: str | None = None) -> Actor:
+    """The configured identity: ``name``, else ``QUANTA_USER``, else the login name of
+    whoever runs this process. An empty name is the anonymous identity.
+
+    Locally nothing proves a name: whoever runs Quanta may set any (docs/access.md).
+    """
+    if name is None:
+        name = os.environ.get("QUANTA_USER")
+    if name is None:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):  # no entry for the uid, as in some containers
+            name = ANONYMOUS
+    return Actor(name=name.strip() or ANONYMOUS)
+
+
+def product_actor(product_id: str, purpose: str = "build", team: str | None = None) -> Actor:
+    return Actor(name=product_id, kind=ActorKind.PRODUCT, purpose=purpose, team=team)

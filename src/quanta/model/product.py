@@ -7,7 +7,9 @@ standard's own extension point, ``customProperties``:
   ``{language: python, path: transform.py, function: build}``;
 - on an input port, ``source``: ``{path: data/orders.parquet, format: parquet}`` for a
   file the product reads; without it the port reads another product's output port,
-  named by ``contractId`` (``domain.product`` or ``domain.product.port``).
+  named by ``contractId`` (``domain.product`` or ``domain.product.port``);
+- on the product, optionally, ``buildLimits``: ``{memory: 2GB, threads: 2, seconds: 600}``,
+  what its build may use, within the mesh's own limits (`quanta.build.limits`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -53,6 +56,70 @@ class Transformation(BaseModel):
     @classmethod
     def _inside_the_folder(cls, value: str) -> str:
         return relative_path(value)
+
+
+SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?([KMGT]i?B|B)")
+SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+SIZE_UNITS |= {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+class BuildLimits(BaseModel):
+    """What one build of the product may use; each at most the mesh's own limit
+    (``QUANTA_BUILD_MEMORY_LIMIT``, ``QUANTA_BUILD_THREADS``, ``QUANTA_BUILD_TIMEOUT``),
+    which also stands for what the product leaves out."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory: str | None = None
+    """The engine's memory, and the Python transformation's process's: ``512MB``, ``2GB``."""
+    threads: int | None = Field(None, ge=1, le=1024)
+    seconds: float | None = Field(None, gt=0)
+    """Wall time of the build and its checks."""
+
+    @field_validator("memory")
+    @classmethod
+    def _a_size(cls, value: str | None) -> str | None:
+        if value is not None and (not SIZE.fullmatch(value) or not size_bytes(value)):
+            raise ValueError(f"{value!r} is not a size")
+        return value
+
+    @property
+    def memory_bytes(self) -> int | None:
+        return None if self.memory is None else size_bytes(self.memory)
+
+
+def size_bytes(value: str) -> int:
+    """The bytes of a size as ``buildLimits.memory`` writes it (``512MB``)."""
+    found = SIZE.fullmatch(value)
+    assert found is not None, "only checked sizes are measured"
+    return int(float(found[1]) * SIZE_UNITS[found[2]])
+
+
+def _build_limits_checked(item: CustomProperty) -> CustomProperty:
+    """``buildLimits`` is checked as the descriptor is read, where its line is known."""
+    if item.property != "buildLimits":
+        return item
+    example = "write it as {memory: 2GB, threads: 2, seconds: 600}"
+    if not isinstance(item.value, dict):
+        raise ValueError(f"buildLimits is not a mapping: {example}")
+    try:
+        BuildLimits.model_validate(item.value)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise ValueError(
+                f"buildLimits has no field {field!r}: it holds memory, threads and seconds"
+            ) from None
+        problem = str(first["msg"]).removeprefix("Value error, ")
+        todo = {
+            "memory": "write a number and a unit, e.g. 512MB or 2GB (KB, MB, GB, TB; "
+            "KiB, MiB, GiB, TiB)",
+            "threads": "write a whole number of threads, at least 1",
+            "seconds": "write the seconds the build may take, more than 0",
+        }.get(field, example)
+        raise ValueError(f"buildLimits.{field} is wrong ({problem}): {todo}") from None
+    return item
 
 
 class Source(BaseModel):
@@ -232,7 +299,9 @@ class Descriptor(Document):
     tenant: str | None = None
     authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
     description: Description | None = None
-    custom_properties: list[CustomProperty] = Field(default_factory=list)
+    custom_properties: list[Annotated[CustomProperty, AfterValidator(_build_limits_checked)]] = (
+        Field(default_factory=list)
+    )
     tags: list[str] = Field(default_factory=list)
     input_ports: list[InputPort] = Field(default_factory=list)
     output_ports: list[OutputPort] = Field(default_factory=list)
@@ -254,6 +323,12 @@ class Descriptor(Document):
     def transformation(self) -> Transformation | None:
         found = custom_property(self.custom_properties, "transformation")
         return None if found is None else Transformation.model_validate(found[1])
+
+    @property
+    def build_limits(self) -> BuildLimits | None:
+        """What the product declares its build may use (checked as it was read)."""
+        found = custom_property(self.custom_properties, "buildLimits")
+        return None if found is None else BuildLimits.model_validate(found[1])
 
     @property
     def owner(self) -> str:

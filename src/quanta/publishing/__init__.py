@@ -35,7 +35,7 @@ def publish_batch(
 ) -> list[Publication]:
     publications: list[Publication] = []
     failed: set[str] = set()
-    for loaded, validation in load_batch(mesh, path):
+    for loaded, validation in load_batch(mesh, path, actor):
         started = time.perf_counter()
         if loaded.product is None:
             publication = Publication(
@@ -72,7 +72,7 @@ def build_batch(mesh: MeshContext, path: Path, actor: Actor, progress: Progress)
     """Build each product into its tables' ``dev`` branch; nothing is published."""
     pipeline = Pipeline(BUILD_STEPS)
     builds = []
-    for loaded, validation in load_batch(mesh, path):
+    for loaded, validation in load_batch(mesh, path, actor):
         if validation.issues or loaded.product is None:
             issues = "; ".join(f"{i.location()}: {i.message}" for i in validation.issues)
             builds.append(
@@ -134,7 +134,20 @@ def _tell_stopped(mesh: MeshContext, context: PublishContext, error: BaseExcepti
 
 
 # Product folders are read only to validate, build or publish: their code loads on first use.
-def load_batch(mesh: MeshContext, path: Path) -> Iterator[tuple[LoadedFolder, Validation]]:
+def load_batch(
+    mesh: MeshContext, path: Path, actor: Actor
+) -> Iterator[tuple[LoadedFolder, Validation]]:
+    """The folders at or below ``path`` in build order, validated for ``actor``: their
+    files, the catalog, and access (who may publish each, and read its inputs)."""
+    from quanta.access.publishing import check_access
     from quanta.validation.batch import load_batch
 
-    return load_batch(path, mesh.stores.catalog)
+    loaded = list(load_batch(path, mesh.stores.catalog))
+    teams = {
+        str(folder.product.id): folder.product.descriptor.owner
+        for folder, _ in loaded
+        if folder.product is not None
+    }
+    for folder, validation in loaded:
+        check_access(mesh.access, actor, folder, validation, teams)
+        yield folder, validation

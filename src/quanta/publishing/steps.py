@@ -11,10 +11,12 @@ from quanta.build import transform
 from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
+from quanta.events import PortServed
 from quanta.model.actor import product_actor
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding
 from quanta.model.result import Outcome, Trigger
+from quanta.model.usage import ReadKind
 from quanta.publishing.pipeline import PublishContext, Step
 from quanta.publishing.records import records
 from quanta.publishing.recovery import reconcile
@@ -69,7 +71,7 @@ def input_bindings(
         words = set(re.findall(r"[^\W\d]\w*", named_in.lower()))
         sources = [b for b in sources if any(n[-1].lower() in words for n in b.names)]
         upstream = [p for p in upstream if any(n[-1].lower() in words for n in p.names)]
-    actor = product_actor(context.product_id, purpose)
+    actor = product_actor(context.product_id, purpose, context.product.descriptor.owner)
     return [*sources, *context.mesh.reads.bind(actor, upstream)]
 
 
@@ -111,6 +113,26 @@ def build(context: PublishContext) -> None:
         context.fail_build(result.build.reason, result.build.outcome)
         return
     context.started_build().ports = result.build.ports
+    _served_inputs(context)
+
+
+def _served_inputs(context: PublishContext) -> None:
+    """Tell each input product's port as served to the product: a build is its use."""
+    assert context.inputs is not None
+    actor = product_actor(context.product_id, "build", context.product.descriptor.owner)
+    for port in context.inputs.upstream:
+        context.mesh.events.emit(
+            PortServed(
+                subject=port.product,
+                actor=actor,
+                port=port.port.port,
+                version=port.version,
+                read=ReadKind.BUILD,
+                rows=port.port.rows,
+                bytes=port.port.bytes,
+                seconds=context.seconds(),
+            )
+        )
 
 
 def check(context: PublishContext) -> None:

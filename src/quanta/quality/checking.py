@@ -113,7 +113,7 @@ def check_published(
         raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
     # The product checks itself: the result is the product's, whoever asked, and is kept in
     # its history. The asker sees it as the read path lets them see the data.
-    reader = product_actor(record.id, "check")
+    reader = product_actor(record.id, "check", record.owner)
     own = [
         PublishedPort(record.id, found.version, port, (relation_name(port.port),))
         for port in found.ports
@@ -160,8 +160,10 @@ def check_folder(mesh: MeshContext, actor: Actor, path: Path) -> list[CheckRun]:
     from quanta.publishing import DEV_BRANCH, load_batch
 
     runs = []
-    for loaded, validation in load_batch(mesh, path):
-        if loaded.product is None:
+    for loaded, validation in load_batch(mesh, path, actor):
+        # A folder that does not validate for the actor is not checked: a copy of another
+        # folder, or a product of a team the actor is not in, would read its dev build.
+        if loaded.product is None or validation.issues:
             raise InvalidProduct(f"{validation.product} does not validate", validation.issues)
         product = loaded.product
         ports = []
@@ -177,7 +179,7 @@ def check_folder(mesh: MeshContext, actor: Actor, path: Path) -> list[CheckRun]:
             binding = Binding((relation_name(port),), found.scan)
             ports.append(Checked(port, contract, binding, found.stats))
         resolved = resolve_inputs(product, mesh.stores.catalog)
-        reader = product_actor(str(product.id), "check")
+        reader = product_actor(str(product.id), "check", product.descriptor.owner)
         inputs = [*resolved.sources, *mesh.reads.bind(reader, resolved.upstream)]
         run = CheckRun(product=str(product.id))
         run.checks = check_ports(

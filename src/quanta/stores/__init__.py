@@ -10,23 +10,27 @@ that makes a ``Stores``: the built-in one is ``quanta.stores.sql.SqlStores``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from quanta.model.access import AccessRequest, RequestState
 from quanta.model.catalog import CheckRecord, Downstream, ProductRecord, SearchHit, Version
 from quanta.model.events import EventRecord
+from quanta.model.usage import ConsumerUsage, DailyUsage, UsageRecord
 
 if TYPE_CHECKING:
     from quanta.stores.database import Database
 
 __all__ = [
+    "AccessStore",
     "CatalogStore",
     "CheckStore",
     "EventRecord",
     "EventStore",
     "Stores",
+    "UsageStore",
 ]
 
 
@@ -96,6 +100,80 @@ class EventStore(Protocol):
         ...
 
 
+class AccessStore(Protocol):
+    """Requests to read products and the grants they became; every change is also told in
+    the event history, in the same transaction."""
+
+    def add(self, request: AccessRequest) -> AccessRequest:
+        """Keep a new request; the one returned has its id."""
+        ...
+
+    def request(self, request_id: int) -> AccessRequest | None: ...
+
+    def decide(
+        self,
+        request_id: int,
+        state: RequestState,
+        by: str,
+        note: str | None,
+        at: datetime,
+        expires_at: datetime | None,
+    ) -> AccessRequest | None:
+        """Approve or deny a pending request; None when it is not pending any more."""
+        ...
+
+    def revoke(
+        self, request_id: int, by: str, note: str | None, at: datetime
+    ) -> AccessRequest | None:
+        """End an approved grant; None when it is not one."""
+        ...
+
+    def expire(self, now: datetime) -> list[AccessRequest]:
+        """Mark the grants past their end as expired; the ones marked now."""
+        ...
+
+    def requests(
+        self,
+        *,
+        product: str | None = None,
+        consumer: str | None = None,
+        states: Collection[RequestState] = (),
+    ) -> list[AccessRequest]:
+        """Requests about ``product``, by or for ``consumer``, in ``states``; oldest first."""
+        ...
+
+
+class UsageStore(Protocol):
+    """Every port served to a consumer (`quanta.events.PortServed`), appended after its rows
+    were served and never changed; read back summed by consumer or by day."""
+
+    def record(self, reads: Sequence[UsageRecord], *, wait: float | None = None) -> None:
+        """Keep ``reads``, all or none. With ``wait``, give up after about that many seconds
+        when the database is busy (another process writing): the database's error is raised,
+        and the caller keeps the reads for later. A value too long for its column is a
+        `ValueError`, before anything is written."""
+        ...
+
+    def reads(
+        self, *, product: str | None = None, since: datetime | None = None, limit: int = 1000
+    ) -> list[UsageRecord]:
+        """The reads of ``product`` (any when None) at or after ``since``: the oldest
+        ``limit`` of them, oldest first."""
+        ...
+
+    def by_consumer(
+        self, *, product: str | None = None, since: datetime | None = None
+    ) -> list[ConsumerUsage]:
+        """The reads summed by product and consumer; the latest reader first."""
+        ...
+
+    def by_day(
+        self, *, product: str | None = None, since: datetime | None = None
+    ) -> list[DailyUsage]:
+        """The reads summed by day (UTC), oldest first: only days with reads."""
+        ...
+
+
 @dataclass(eq=False)
 class Stores:
     """The stores of one mesh, sharing one database; closing it closes them all."""
@@ -104,6 +182,8 @@ class Stores:
     catalog: CatalogStore
     checks: CheckStore
     events: EventStore
+    access: AccessStore
+    usage: UsageStore
 
     def close(self) -> None:
         self.database.close()

@@ -112,3 +112,52 @@ events = Table(
     Column("payload", JSON, nullable=False),
     Index("ix_events_subject", "subject", "at"),
 )
+
+# Access requests, and the grants the approved ones are: one row each, changed only by a
+# decision, a revocation or an expiry; every change is also appended to ``events``.
+access_requests = Table(
+    "access_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product_id", String(130), nullable=False),
+    Column("port", String(63)),
+    Column("consumer", String(255), nullable=False),
+    Column("consumer_kind", String(16), nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("columns", JSON),
+    Column("state", String(16), nullable=False),
+    Column("requested_at", DateTime, nullable=False),
+    Column("decided_by", String(255)),
+    Column("decided_at", DateTime),
+    Column("note", Text),
+    Column("expires_at", DateTime),
+    Column("closed_by", String(255)),
+    Column("closed_at", DateTime),
+    Index("ix_access_requests_product", "product_id", "state"),
+    Index("ix_access_requests_consumer", "consumer", "state"),
+)
+
+# Usage: one row for every port served to a consumer (a query, a read, a product's build),
+# appended after the rows were served and never changed; read back summed by product.
+port_usage = Table(
+    "port_usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("product_id", String(130), nullable=False),
+    Column("port", String(63), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("consumer", String(255), nullable=False),
+    Column("consumer_kind", String(16), nullable=False),
+    Column("purpose", Text, nullable=False),
+    # The access request the read went through; NULL for owners and public ports.
+    Column("grant_id", Integer),
+    Column("read_kind", String(16), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Index("ix_port_usage_product", "product_id", "at"),
+    Index("ix_port_usage_at", "at"),
+)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from quanta.stores import Stores
+from quanta.stores.access import SqlAccessStore
 from quanta.stores.catalog import SqlCatalogStore
 from quanta.stores.checks import SqlCheckStore
 from quanta.stores.database import HEAD_REVISION, MIGRATIONS, Database
 from quanta.stores.events import SqlEventStore
+from quanta.stores.usage import SqlUsageStore
 
 # HEAD_REVISION and MIGRATIONS live in quanta.stores.database; named here for older imports.
 __all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStores"]
@@ -20,9 +22,12 @@ class SqlStores(Stores):
     def __init__(self, url: str) -> None:
         database = Database(url)
         checks = SqlCheckStore(database)
+        events = SqlEventStore(database)
         super().__init__(
             database=database,
             catalog=SqlCatalogStore(database, checks),
             checks=checks,
-            events=SqlEventStore(database),
+            events=events,
+            access=SqlAccessStore(database, events),
+            usage=SqlUsageStore(database),
         )

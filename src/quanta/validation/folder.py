@@ -15,6 +15,7 @@ from quanta.model.product import DataProduct, Descriptor
 from quanta.model.result import Issue
 from quanta.product_files import OutsideFolder, inside
 from quanta.quality.parsing import parse_rules as compile_contract
+from quanta.validation.access_checks import check_access
 from quanta.validation.descriptor_checks import (
     check_input_port,
     check_transformation,
@@ -189,6 +190,7 @@ def _check_descriptor(
                 )
             )
         port_contracts[output.name] = found
+    check_access(descriptor, {port: c for port, (c, _) in port_contracts.items()}, file, issues)
     unused = sorted(set(contracts) - {c.id for c, _ in port_contracts.values()})
     for contract_id in unused:
         contract_file = contracts[contract_id][1]

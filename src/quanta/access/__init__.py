@@ -1,0 +1,405 @@
+"""Access owned by domains: requests, decisions, grants, and who may read what.
+
+The domain that owns a product decides who reads it. A reader asks with a request (a
+purpose, a number of days, perhaps some columns), for itself or for a product it builds;
+the owning team approves or denies it, or one of the product's own auto-approval rules
+does; an approved request is a grant until it expires or is revoked. Every step is kept
+with who and when (`quanta.stores.AccessStore`, and the event history).
+
+The read path asks `Access.columns_for` for every port it binds (`quanta.access.rules`):
+owners read their own products, public ports are read by everyone, anyone else needs a
+live grant. Publishing asks `quanta.access.publishing` who may publish a product and
+whether its inputs are granted to it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from quanta.access.identities import Directory, load_teams
+from quanta.errors import AccessDenied, NotFound, UserError
+from quanta.model.access import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    AccessRequest,
+    AccessRules,
+    RequestState,
+    purpose_problem,
+)
+from quanta.model.actor import ANONYMOUS, Actor, ActorKind
+from quanta.model.catalog import PortVersion, ProductRecord
+from quanta.model.names import ProductId
+from quanta.validation.access_checks import access_rules
+
+if TYPE_CHECKING:
+    from quanta.context import MeshContext
+
+__all__ = ["Access", "AccessRequest", "RequestState"]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Access:
+    """The access capability of one mesh."""
+
+    def __init__(self, context: MeshContext) -> None:
+        self.context = context
+        self.store = context.stores.access
+        self.catalog = context.stores.catalog
+
+    @cached_property
+    def directory(self) -> Directory:
+        settings = self.context.settings
+        path = settings.teams_file or settings.home / "teams.yaml"
+        return Directory(load_teams(Path(path)), self.catalog)
+
+    def reload(self) -> None:
+        """Read the teams file anew when it is next needed."""
+        self.__dict__.pop("directory", None)
+
+    # -- reading -------------------------------------------------------------------------
+    def columns_for(self, actor: Actor, product_id: str, port: PortVersion) -> set[str] | None:
+        """The columns of ``port`` that ``actor`` may read (None: all of them); raises
+        `AccessDenied` naming the owner and how to ask when it may read none."""
+        record = self.catalog.product(product_id)
+        if record is None:
+            raise NotFound(f"there is no product {product_id}")
+        if self.directory.owns(actor, record):
+            return None
+        if access_rules(record.descriptor).is_public(port.port):
+            return None
+        grants = [g for g in self._grants_of(actor, product_id) if g.covers(port.port)]
+        now = _now()
+        live = [grant for grant in grants if grant.live(now)]
+        if not live:
+            raise AccessDenied(self._denial(actor, record, port.port, grants))
+        if any(grant.columns is None for grant in live):
+            return None
+        return {column for grant in live for column in grant.columns or []}
+
+    def _grants_of(self, actor: Actor, product_id: str) -> list[AccessRequest]:
+        if actor.name == ANONYMOUS:
+            return []
+        found = self.store.requests(
+            product=product_id, consumer=actor.name, states=[RequestState.APPROVED]
+        )
+        kind = ActorKind.PRODUCT if actor.kind == ActorKind.PRODUCT else None
+        return [g for g in found if (g.consumer_kind == ActorKind.PRODUCT) == (kind is not None)]
+
+    def _denial(
+        self, actor: Actor, record: ProductRecord, port: str, grants: list[AccessRequest]
+    ) -> str:
+        target = f"{record.id}.{port}"
+        owner = f"team {record.owner}" + (f" ({record.contact})" if record.contact else "")
+        expired = [grant for grant in grants if grant.expires_at is not None]
+        if expired:
+            last = max(expired, key=lambda grant: grant.expires_at or _now())
+            assert last.expires_at is not None
+            why = f"its grant {last.id} expired on {last.expires_at:%Y-%m-%d}"
+        elif actor.name == ANONYMOUS:
+            why = "the anonymous identity reads only public ports: set QUANTA_USER"
+        else:
+            why = "it has no grant"
+        asking = f" --for {actor.name}" if actor.kind == ActorKind.PRODUCT else ""
+        return (
+            f"{actor} may not read {target}: {why}. It is owned by {owner}; ask for access "
+            f'with: quanta access request {target}{asking} --purpose "..."'
+        )
+
+    # -- asking --------------------------------------------------------------------------
+    def request(
+        self,
+        actor: Actor,
+        target: str,
+        purpose: str,
+        *,
+        days: int = DEFAULT_DAYS,
+        columns: list[str] | None = None,
+        for_product: str | None = None,
+    ) -> AccessRequest:
+        """Ask to read ``target`` (``domain.product`` or ``domain.product.port``), for
+        ``actor`` or for the product ``for_product``; approved at once when one of the
+        product's auto-approval rules allows it."""
+        self.expire()
+        if actor.name == ANONYMOUS:
+            raise AccessDenied("the anonymous identity cannot ask for access: set QUANTA_USER")
+        problem = purpose_problem(purpose)
+        if problem:
+            raise UserError(f"--purpose is not valid: {problem}")
+        if not 1 <= days <= MAX_DAYS:
+            raise UserError(f"--days must be between 1 and {MAX_DAYS}, not {days}")
+        record, ports = self._target(target)
+        port_name = ports[0].port if len(ports) == 1 and target.count(".") == 2 else None
+        columns = self._columns(target, ports, columns)
+        consumer, kind = self._consumer(actor, for_product, record)
+        if kind == ActorKind.USER and self.directory.owns(actor, record):
+            raise UserError(f"{actor.name} owns {record.id} already: no grant is needed")
+        pending = [
+            r
+            for r in self.store.requests(
+                product=record.id, consumer=consumer, states=[RequestState.PENDING]
+            )
+            if r.port == port_name and r.consumer_kind == kind
+        ]
+        if pending:
+            raise UserError(
+                f"request {pending[0].id} for {pending[0].target} is already waiting for "
+                f"team {record.owner}: see quanta access list --consumer {consumer}"
+            )
+        now = _now()
+        request = AccessRequest(
+            id=0,
+            product=record.id,
+            port=port_name,
+            consumer=consumer,
+            consumer_kind=kind,
+            requested_by=actor.name,
+            purpose=purpose.strip(),
+            days=days,
+            columns=columns,
+            requested_at=now,
+        )
+        rule = self._auto_approval(access_rules(record.descriptor), request, record, ports)
+        if rule is not None:
+            request = request.model_copy(
+                update={
+                    "state": RequestState.APPROVED,
+                    "decided_by": f"auto-approval rule {rule + 1} of {record.id}",
+                    "decided_at": now,
+                    "expires_at": now + timedelta(days=days),
+                }
+            )
+        return self.store.add(request)
+
+    def _target(self, target: str) -> tuple[ProductRecord, list[PortVersion]]:
+        parts = target.split(".")
+        if len(parts) not in (2, 3):
+            raise UserError(
+                f"{target!r} is not a product or a port: write domain.product or "
+                "domain.product.port"
+            )
+        product_id = ".".join(parts[:2])
+        try:
+            ProductId.parse(product_id)
+        except ValueError as error:
+            raise UserError(f"{target!r} is not a product: {error}") from None
+        record = self.catalog.product(product_id)
+        version = self.catalog.version(product_id) if record else None
+        if record is None or version is None:
+            raise NotFound(
+                f"there is no published product {product_id}: find one with quanta search"
+            )
+        if len(parts) == 2:
+            return record, list(version.ports)
+        ports = [port for port in version.ports if port.port == parts[2]]
+        if not ports:
+            names = ", ".join(port.port for port in version.ports)
+            raise NotFound(f"{product_id} has no output port {parts[2]!r}: its ports are {names}")
+        return record, ports
+
+    @staticmethod
+    def _columns(
+        target: str, ports: list[PortVersion], columns: list[str] | None
+    ) -> list[str] | None:
+        if not columns:
+            return None
+        if len(ports) != 1:
+            names = ", ".join(port.port for port in ports)
+            raise UserError(
+                f"--columns needs one port: ask for {target}.<port> (its ports: {names})"
+            )
+        known = [column.name for column in ports[0].columns]
+        unknown = [column for column in columns if column not in known]
+        if unknown:
+            raise UserError(
+                f"{target} has no column {unknown[0]!r}: its columns are {', '.join(known)}"
+            )
+        return sorted(set(columns), key=known.index)
+
+    def _consumer(
+        self, actor: Actor, for_product: str | None, record: ProductRecord
+    ) -> tuple[str, ActorKind]:
+        if for_product is None:
+            return actor.name, self.directory.actor(actor.name).kind
+        try:
+            ProductId.parse(for_product)
+        except ValueError as error:
+            raise UserError(f"--for {for_product!r} is not a product id: {error}") from None
+        if for_product == record.id:
+            raise UserError(f"{record.id} reads itself: no grant is needed")
+        consumer = self.catalog.product(for_product)
+        if consumer is not None and actor.name not in self.directory.owners(consumer):
+            raise AccessDenied(
+                f"only the members of team {consumer.owner} may ask for access for "
+                f"{for_product}; {actor.name} is not one"
+            )
+        if consumer is None and not self.directory.in_domain(actor, for_product.split(".")[0]):
+            raise AccessDenied(
+                f"{actor.name} is not a member of a team of domain {for_product.split('.')[0]}:"
+                f" only they may ask for access for {for_product}"
+            )
+        return for_product, ActorKind.PRODUCT
+
+    def _auto_approval(
+        self,
+        rules: AccessRules,
+        request: AccessRequest,
+        record: ProductRecord,
+        ports: list[PortVersion],
+    ) -> int | None:
+        for index, rule in enumerate(rules.auto_approve):
+            if rule.same_domain and not self._same_domain(request, record.domain):
+                continue
+            if rule.without_pii and _reads_private(ports, request.columns):
+                continue
+            if rule.purposes is not None and request.purpose.casefold() not in {
+                purpose.strip().casefold() for purpose in rule.purposes
+            }:
+                continue
+            if rule.max_days is not None and request.days > rule.max_days:
+                continue
+            return index
+        return None
+
+    def _same_domain(self, request: AccessRequest, domain: str) -> bool:
+        if request.consumer_kind == ActorKind.PRODUCT:
+            return request.consumer.split(".")[0] == domain
+        return any(
+            request.consumer in self.directory.owners(record)
+            for record in self.catalog.products()
+            if record.domain == domain
+        )
+
+    # -- deciding ------------------------------------------------------------------------
+    def approve(self, actor: Actor, request_id: int, note: str | None = None) -> AccessRequest:
+        return self._decide(actor, request_id, RequestState.APPROVED, note)
+
+    def deny(self, actor: Actor, request_id: int, note: str | None = None) -> AccessRequest:
+        return self._decide(actor, request_id, RequestState.DENIED, note)
+
+    def _decide(
+        self, actor: Actor, request_id: int, state: RequestState, note: str | None
+    ) -> AccessRequest:
+        self.expire()
+        request = self._request(request_id)
+        self._may_decide(actor, request, "approve or deny")
+        if request.state != RequestState.PENDING:
+            raise UserError(f"request {request.id} is {_said(request)}: it cannot be decided again")
+        note = _checked_note(note)
+        now = _now()
+        expires = now + timedelta(days=request.days) if state == RequestState.APPROVED else None
+        decided = self.store.decide(request.id, state, actor.name, note, now, expires)
+        if decided is None:
+            raise UserError(f"request {request.id} was decided meanwhile: see quanta access list")
+        return decided
+
+    def revoke(self, actor: Actor, request_id: int, note: str | None = None) -> AccessRequest:
+        self.expire()
+        request = self._request(request_id)
+        if actor.name != request.consumer:
+            self._may_decide(actor, request, "revoke")
+        if request.state != RequestState.APPROVED:
+            raise UserError(
+                f"request {request.id} is {_said(request)}: there is no grant to revoke"
+            )
+        revoked = self.store.revoke(request.id, actor.name, _checked_note(note), _now())
+        if revoked is None:
+            raise UserError(f"grant {request.id} ended meanwhile: see quanta access list")
+        return revoked
+
+    def _request(self, request_id: int) -> AccessRequest:
+        request = self.store.request(request_id)
+        if request is None:
+            raise NotFound(f"there is no access request {request_id}: see quanta access list")
+        return request
+
+    def _may_decide(self, actor: Actor, request: AccessRequest, what: str) -> None:
+        record = self.catalog.product(request.product)
+        if record is None:
+            raise NotFound(f"there is no product {request.product}")
+        if actor.kind in (ActorKind.USER, ActorKind.SERVICE) and (
+            actor.name in self.directory.owners(record) or self.directory.decides_for_all(actor)
+        ):
+            return
+        raise AccessDenied(
+            f"only the members of team {record.owner}, which owns {record.id}, may {what} "
+            f"request {request.id}; {actor.name} is not one"
+        )
+
+    # -- listing -------------------------------------------------------------------------
+    def inbox(self, actor: Actor) -> list[AccessRequest]:
+        """The pending requests ``actor`` may decide."""
+        self.expire()
+        pending = self.store.requests(states=[RequestState.PENDING])
+        everything = self.directory.decides_for_all(actor)
+        owned: dict[str, bool] = {}
+        shown = []
+        for request in pending:
+            if request.product not in owned:
+                record = self.catalog.product(request.product)
+                owned[request.product] = record is not None and (
+                    everything or actor.name in self.directory.owners(record)
+                )
+            if owned[request.product]:
+                shown.append(request)
+        return shown
+
+    def requests(
+        self,
+        *,
+        product: str | None = None,
+        consumer: str | None = None,
+        states: list[RequestState] | None = None,
+    ) -> list[AccessRequest]:
+        """Requests and grants, per product or per consumer: who may read what, and why."""
+        self.expire()
+        if product is not None and self.catalog.product(product) is None:
+            raise NotFound(f"there is no product {product}: find one with quanta search")
+        return self.store.requests(product=product, consumer=consumer, states=states or ())
+
+    def expire(self) -> list[AccessRequest]:
+        """Record the grants whose time is over as expired."""
+        return self.store.expire(_now())
+
+    def require_owner(self, actor: Actor, product_id: str) -> ProductRecord:
+        """The product, when ``actor`` is one of its owners; else `AccessDenied`."""
+        record = self.catalog.product(product_id)
+        if record is None:
+            raise NotFound(f"there is no product {product_id}: find one with quanta search")
+        if not self.directory.owns(actor, record):
+            raise AccessDenied(
+                f"only the members of team {record.owner} may see this of {record.id}; "
+                f"{actor.name} is not one"
+            )
+        return record
+
+
+def _reads_private(ports: list[PortVersion], columns: list[str] | None) -> bool:
+    for port in ports:
+        for column in port.columns:
+            private = (column.classification or "").lower() in ("pii", "restricted")
+            if private and (columns is None or column.name in columns):
+                return True
+    return False
+
+
+def _checked_note(note: str | None) -> str | None:
+    if note is None or not note.strip():
+        return None
+    text = note.strip()
+    if len(text) > 2000:
+        raise UserError("--note has at most 2000 characters")
+    return text
+
+
+def _said(request: AccessRequest) -> str:
+    when = request.closed_at or request.decided_at
+    by = request.closed_by or request.decided_by
+    if when is None:
+        return request.state.value
+    return f"{request.state.value} by {by} on {when:%Y-%m-%d}"
