@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit postgresql bench bench-spine bench-quality clean
+.PHONY: demo test lint typecheck unit postgresql bench bench-spine bench-quality bench-access clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ postgresql:
 
 test: lint typecheck unit
 
-bench: bench-spine bench-quality
+bench: bench-spine bench-quality bench-access
 
 # Publishing the example mesh, next to raw DuckDB writing Parquet.
 bench-spine: $(STAMP)
@@ -63,6 +63,11 @@ bench-quality: $(STAMP)
 	$(BIN)/python bench/quality/prepare.py $(WORK)/data/10m
 	$(PYTHON) $(PEERS)/run_bench.py --workdir $(WORK) --peers $(QUALITY_PEERS) --name quanta \
 		--extra-peer quanta=$(BIN)/python:bench/quality/quanta_peer.py
+
+# What access control costs: the governed query path next to raw DuckDB (10M rows), a
+# query in a catalog of 1,000 products next to one of 10, isolated builds next to in-process.
+bench-access: $(STAMP)
+	$(BIN)/python bench/access/bench_access.py
 
 clean:
 	rm -rf $(VENV) .quanta .pytest_cache .mypy_cache .ruff_cache

@@ -283,9 +283,9 @@ def test_usage_is_reported_by_consumer_and_by_day_over_a_window(mesh: Mesh, targ
     ]
     assert report.daily == []
     assert [c.reads for c in mesh.usage("finance.targets", days=60).consumers] == [2, 1]
-    [today] = mesh.usage(by="day").daily
+    [today] = mesh.usage("finance.targets", by="day").daily
     assert (today.day, today.reads, today.consumers) == (datetime.now(UTC).date(), 2, 2)
-    assert mesh.usage(by="day").consumers == []
+    assert mesh.usage("finance.targets", by="day").consumers == []
 
 
 def test_usage_of_an_unknown_product_or_grouping_is_a_clear_error(
@@ -339,7 +339,9 @@ def test_quanta_usage_shows_who_read_how_much_and_when(mesh: Mesh, report: Path)
     for consumer in ("sales.report", mesh.actor.name, "ev\\x1b[31mil"):
         assert consumer in shown.stdout
     assert "\x1b" not in shown.stdout
-    assert "product" in _quanta(mesh, "usage").stdout  # every product: which one
+    whole = _quanta(mesh, "usage")  # the whole mesh's: the governance group's to see
+    assert whole.returncode == 2
+    assert "governance group" in whole.stderr
 
     as_json = _quanta(mesh, "usage", "finance.targets", "--json")
     body = json.loads(as_json.stdout)

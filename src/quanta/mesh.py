@@ -8,7 +8,7 @@ the read path they share live in one `MeshContext`.
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from quanta.stores import Stores
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from quanta.build.logs import BuildLogs
     from quanta.engines import Engine
     from quanta.interop import ContractImport
     from quanta.model.access import AccessRequest, RequestState
@@ -324,10 +325,28 @@ class Mesh:
 
     # -- usage ---------------------------------------------------------------------------
     def usage(
-        self, product: str | None = None, *, by: str = "consumer", days: int = 30
+        self,
+        product: str | None = None,
+        *,
+        by: str = "consumer",
+        days: int = 30,
+        actor: Actor | None = None,
     ) -> UsageReport:
         """Who read ``product`` (every product when None) over the last ``days`` days, how
-        much and when: summed ``by`` consumer or by day (`quanta.catalog.usage`)."""
+        much and when: summed ``by`` consumer or by day (`quanta.catalog.usage`). A product's
+        usage is its owners' to see; the whole mesh's, the governance group's."""
         from quanta.catalog.usage import usage_report
 
-        return usage_report(self.stores, self.home, product, by, days)
+        allowed = partial(self.context.access.require_usage, self._as(actor))
+        return usage_report(self.stores, self.home, product, by, days, allowed)
+
+    # -- build logs ----------------------------------------------------------------------
+    def logs(
+        self, product: str, build: int | None = None, *, actor: Actor | None = None
+    ) -> BuildLogs:
+        """The log of ``product``'s last build, or of build number ``build``, and the list
+        of its logged builds (`quanta.build.logs`)."""
+        from quanta.build.logs import read_logs
+
+        # owners only: the access capability checks here
+        return read_logs(self.home, product, build)

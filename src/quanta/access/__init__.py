@@ -14,8 +14,8 @@ whether its inputs are granted to it.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,13 +29,14 @@ from quanta.model.access import (
     RequestState,
     purpose_problem,
 )
-from quanta.model.actor import ANONYMOUS, Actor, ActorKind
+from quanta.model.actor import ANONYMOUS, Actor, ActorKind, product_actor
 from quanta.model.catalog import PortVersion, ProductRecord
 from quanta.model.names import ProductId
 from quanta.validation.access_checks import access_rules
 
 if TYPE_CHECKING:
     from quanta.context import MeshContext
+    from quanta.model.product import DataProduct
 
 __all__ = ["Access", "AccessRequest", "RequestState"]
 
@@ -51,16 +52,35 @@ class Access:
         self.context = context
         self.store = context.stores.access
         self.catalog = context.stores.catalog
+        self._directory: Directory | None = None
+        self._stamp: tuple[float, int] | None = None
 
-    @cached_property
+    @property
     def directory(self) -> Directory:
+        """Who is who, read anew whenever the teams file changes."""
         settings = self.context.settings
-        path = settings.teams_file or settings.home / "teams.yaml"
-        return Directory(load_teams(Path(path)), self.catalog)
+        path = Path(settings.teams_file or settings.home / "teams.yaml")
+        try:
+            stat = path.stat()
+            stamp: tuple[float, int] | None = (stat.st_mtime, stat.st_size)
+        except OSError:
+            stamp = None
+        if self._directory is None or stamp != self._stamp:
+            self._directory = Directory(load_teams(path), self.catalog)
+            self._stamp = stamp
+        return self._directory
 
     def reload(self) -> None:
         """Read the teams file anew when it is next needed."""
-        self.__dict__.pop("directory", None)
+        self._directory = None
+
+    def reader(self, product: DataProduct | ProductRecord, purpose: str) -> Actor:
+        """``product`` as the actor its build or checks read as: its team and owners."""
+        if isinstance(product, ProductRecord):
+            return product_actor(product.id, purpose, product.owner, self.directory.owners(product))
+        descriptor = product.descriptor
+        members = self.directory.members(descriptor.owner, descriptor.to_document())
+        return product_actor(str(product.id), purpose, descriptor.owner, members)
 
     # -- reading -------------------------------------------------------------------------
     def columns_for(self, actor: Actor, product_id: str, port: PortVersion) -> set[str] | None:
@@ -71,16 +91,21 @@ class Access:
             raise NotFound(f"there is no product {product_id}")
         if self.directory.owns(actor, record):
             return None
-        if access_rules(record.descriptor).is_public(port.port):
-            return None
+        private = {column.name for column in port.columns if _private(column.classification)}
+        if access_rules(record.descriptor).is_public(port.port) and not private:
+            return None  # a version that held private columns is never public
         grants = [g for g in self._grants_of(actor, product_id) if g.covers(port.port)]
         now = _now()
         live = [grant for grant in grants if grant.live(now)]
         if not live:
             raise AccessDenied(self._denial(actor, record, port.port, grants))
-        if any(grant.columns is None for grant in live):
-            return None
-        return {column for grant in live for column in grant.columns or []}
+        everything = {column.name for column in port.columns}
+        allowed: set[str] = set()
+        for grant in live:
+            granted = everything if grant.columns is None else set(grant.columns)
+            # A grant approved for holding no PII never covers columns classified later.
+            allowed |= granted - private if grant.without_private else granted
+        return None if allowed >= everything else allowed
 
     def _grants_of(self, actor: Actor, product_id: str) -> list[AccessRequest]:
         if actor.name == ANONYMOUS:
@@ -88,8 +113,15 @@ class Access:
         found = self.store.requests(
             product=product_id, consumer=actor.name, states=[RequestState.APPROVED]
         )
-        kind = ActorKind.PRODUCT if actor.kind == ActorKind.PRODUCT else None
-        return [g for g in found if (g.consumer_kind == ActorKind.PRODUCT) == (kind is not None)]
+        if actor.kind != ActorKind.PRODUCT:
+            return [g for g in found if g.consumer_kind != ActorKind.PRODUCT]
+        # A grant to a product holds while whoever asked for it is one of its owners: a
+        # product published later under the same id by another team does not inherit it.
+        return [
+            g
+            for g in found
+            if g.consumer_kind == ActorKind.PRODUCT and g.requested_by in actor.owners
+        ]
 
     def _denial(
         self, actor: Actor, record: ProductRecord, port: str, grants: list[AccessRequest]
@@ -164,10 +196,12 @@ class Access:
             columns=columns,
             requested_at=now,
         )
-        rule = self._auto_approval(access_rules(record.descriptor), request, record, ports)
+        rules = access_rules(record.descriptor)
+        rule = self._auto_approval(rules, request, record, ports)
         if rule is not None:
             request = request.model_copy(
                 update={
+                    "without_private": rules.auto_approve[rule].without_pii,
                     "state": RequestState.APPROVED,
                     "decided_by": f"auto-approval rule {rule + 1} of {record.id}",
                     "decided_at": now,
@@ -288,6 +322,11 @@ class Access:
         self.expire()
         request = self._request(request_id)
         self._may_decide(actor, request, "approve or deny")
+        if actor.name in (request.requested_by, request.consumer):
+            raise AccessDenied(
+                f"{actor.name} asked for request {request.id}: another member of the "
+                "owning team decides it"
+            )
         if request.state != RequestState.PENDING:
             raise UserError(f"request {request.id} is {_said(request)}: it cannot be decided again")
         note = _checked_note(note)
@@ -301,7 +340,10 @@ class Access:
     def revoke(self, actor: Actor, request_id: int, note: str | None = None) -> AccessRequest:
         self.expire()
         request = self._request(request_id)
-        if actor.name != request.consumer:
+        gives_up = actor.name == request.consumer and (
+            (actor.kind == ActorKind.PRODUCT) == (request.consumer_kind == ActorKind.PRODUCT)
+        )
+        if not gives_up:
             self._may_decide(actor, request, "revoke")
         if request.state != RequestState.APPROVED:
             raise UserError(
@@ -366,6 +408,18 @@ class Access:
         """Record the grants whose time is over as expired."""
         return self.store.expire(_now())
 
+    def require_usage(self, actor: Actor, product_id: str | None) -> None:
+        """Refuse ``actor`` the usage of ``product_id`` (of the whole mesh when None)
+        unless it owns it (or is in the governance group)."""
+        if actor.name in self.directory.governance():
+            return
+        if product_id is None:
+            raise AccessDenied(
+                "the usage of the whole mesh is the governance group's to see: name a "
+                "product of your team (quanta usage domain.product)"
+            )
+        self.require_owner(actor, product_id)
+
     def require_owner(self, actor: Actor, product_id: str) -> ProductRecord:
         """The product, when ``actor`` is one of its owners; else `AccessDenied`."""
         record = self.catalog.product(product_id)
@@ -379,11 +433,14 @@ class Access:
         return record
 
 
+def _private(classification: str | None) -> bool:
+    return (classification or "").lower() in ("pii", "restricted")
+
+
 def _reads_private(ports: list[PortVersion], columns: list[str] | None) -> bool:
     for port in ports:
         for column in port.columns:
-            private = (column.classification or "").lower() in ("pii", "restricted")
-            if private and (columns is None or column.name in columns):
+            if _private(column.classification) and (columns is None or column.name in columns):
                 return True
     return False
 
@@ -394,6 +451,8 @@ def _checked_note(note: str | None) -> str | None:
     text = note.strip()
     if len(text) > 2000:
         raise UserError("--note has at most 2000 characters")
+    if any(unicodedata.category(character)[0] == "C" for character in text):
+        raise UserError("--note is one line of text, without control characters")
     return text
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from quanta.errors import AccessDenied
-from quanta.model.actor import Actor, product_actor
+from quanta.model.actor import Actor
 
 if TYPE_CHECKING:
     from quanta.access import Access
@@ -80,7 +80,7 @@ def input_problems(
     access: Access, product: DataProduct, batch: dict[str, str]
 ) -> list[tuple[int, str, str]]:
     """Each input product that the product may not read, with whom to ask and how."""
-    reader = product_actor(str(product.id), "build", product.descriptor.owner)
+    reader = access.reader(product, "build")
     problems = []
     for index, port in enumerate(product.descriptor.input_ports):
         address = port.upstream

@@ -32,6 +32,7 @@ from quanta.build.executor import (
     schema_checks,
 )
 from quanta.engines import processes
+from quanta.errors import PlatformError, QuantaError
 from quanta.model.result import Build, Outcome
 
 if TYPE_CHECKING:
@@ -110,7 +111,15 @@ class SubprocessExecutor:
                 outcome = Outcome.ERROR if report["outcome"] == "error" else Outcome.FAILED
                 reason = build_limits.memory_reason(report["reason"], resources.memory)
                 return _failed(result, reason, outcome)
-            self._stage(folder, report["ports"], request, result, told)
+            try:
+                self._stage(folder, report["ports"], request, result, told)
+            except PlatformError as error:
+                return _failed(result, str(error), Outcome.ERROR)
+            except QuantaError as error:  # the storage refused it (an incompatible change)
+                return _failed(result, str(error))
+            except Exception as error:
+                # The storage or Quanta broke; its message may quote a value.
+                return _failed(result, f"the build broke: {type(error).__name__}", Outcome.ERROR)
         finally:
             processes.remove_scratch(folder)
         result.build.ports = port_builds(result.staged)

@@ -99,8 +99,9 @@ def _write(rows: Any, path: Path) -> None:
 
 def rules(request: dict[str, Any], config: dict[str, Any], folder: Path) -> sandbox.Rules:
     """What the build's process may open: the runtime, the product's folder (its code and
-    source files), its inputs' files (and /proc, for a Python transformation), read-only; its scratch folder and the
-    engine's extensions (which the engine installs there on first use), read-write."""
+    source files), its inputs' files (and /proc, for a Python transformation), read-only;
+    its scratch folder and the engine's extensions (which the engine installs there on
+    first use), read-write."""
     readable: set[str] = set()
     for item in request["bindings"]:
         relation = item["relation"]

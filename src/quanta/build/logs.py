@@ -4,9 +4,11 @@ A log tells what ran and how it went: the kind of build (a publish and its id, o
 build), the executor, the transformation file, the inputs by name, the limits and the
 sandbox, each step with its time, and the outcome with each output port's row count and
 the warnings. It never holds values from the data: the reasons it keeps are the build's
-own (Quanta's words, the engine's rebuilt without values, a product's message blanked by
-`quanta.engines.duckdb_worker.without_values`); of an exception that stops a build, its
-kind only. A product keeps its newest `KEPT` logs; nothing else in the home is touched.
+own (Quanta's words, and the engine's rebuilt without values by
+`quanta.engines.duckdb_errors`), less the message a product's own ``raise`` wrote, which
+`quanta.engines.duckdb_worker.without_values` blanks only in part (a value outside quotes
+stays: the event history drops such reasons whole); of an exception that stops a build,
+its kind only. A product keeps its newest `KEPT` logs; nothing else in the home is touched.
 
 `read_logs` serves ``Mesh.logs`` and ``quanta logs``.
 """
@@ -39,6 +41,8 @@ KEPT = 100
 MAX_LINE = 2000
 LOG_FILE = re.compile(r"([0-9]{1,9})\.log")
 PUBLISH_PREFIX = "publish-"
+OWN_MESSAGE = re.compile(r"(\S+\.py(?::[0-9]+)?): ([A-Z][A-Za-z0-9_]*): .*", re.DOTALL)
+"""A reason quoting the message of a Python exception: ``transform.py:3: ValueError: ...``."""
 
 
 @dataclass(frozen=True)
@@ -132,12 +136,19 @@ def finished(entry: BuildLog, result: BuildResult, started: float) -> None:
     build = result.build
     entry.line(f"outcome: {build.outcome.value} in {_since(started)}")
     if build.reason:
-        entry.line(f"reason: {build.reason}")
+        entry.line(f"reason: {_logged_reason(build.reason)}")
     for port in build.ports:
         entry.line(f"port {port.port}: {port.rows:,} rows, {port.bytes:,} bytes")
     for check in result.checks:
         if check.outcome.value == "warned":
             entry.line(f"warning: {check.name}: {check.reason}")
+
+
+def _logged_reason(reason: str) -> str:
+    found = OWN_MESSAGE.fullmatch(reason)
+    if found is None:
+        return reason
+    return f"{found[1]}: {found[2]} (its message is not logged: it may hold values)"
 
 
 def _since(started: float) -> str:

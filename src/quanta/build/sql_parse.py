@@ -36,6 +36,9 @@ TABLE_REFERENCES = frozenset(
 NO_LOCATION = 2**64 - 1
 DEEPEST = 10_000
 QUERY_WORDS = frozenset({"SELECT", "WITH", "FROM", "VALUES", "TABLE"})
+PARSER_TOO_DEEP = ("Max expression depth limit", "memory exhausted")
+"""How DuckDB's parser says the SQL nests deeper than it reads (its own depth limit, or its
+stack)."""
 
 
 @contextmanager
@@ -61,7 +64,16 @@ def parse(sql: str, purpose: str) -> dict[str, Any] | SqlProblem:
     if "\x00" in sql:
         # DuckDB's parser reads up to a NUL and no further: what follows would go unchecked.
         return SqlProblem(f"{purpose} holds a NUL character", "remove it")
-    size = len(sql.encode("utf-8", "surrogatepass"))
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # A lone surrogate: bytes that are no UTF-8 (a shell argument decoded as Python
+        # does) have no text DuckDB could be handed.
+        return SqlProblem(
+            f"{purpose} holds bytes that are not UTF-8 text (at character {error.start + 1})",
+            "write the SQL as UTF-8 text",
+        )
+    size = len(sql.encode("utf-8"))
     if size > MAX_SQL_BYTES:
         return SqlProblem(
             f"{purpose} is {size:,} bytes, over the limit of {MAX_SQL_BYTES:,}",
@@ -72,6 +84,8 @@ def parse(sql: str, purpose: str) -> dict[str, Any] | SqlProblem:
     except RecursionError:
         return too_deep()
     if tree.get("error"):
+        if str(tree.get("error_message", "")).startswith(PARSER_TOO_DEEP):
+            return too_deep()  # its own words would have the user SET a limit
         if tree.get("error_type") == "parser":
             where = str(tree.get("position", ""))
             return SqlProblem(

@@ -4,6 +4,7 @@ store that the metering subscriber (`quanta.events.usage`) fills."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,12 @@ from quanta.stores import Stores
 
 
 def usage_report(
-    stores: Stores, home: Path, product: str | None, by: str, days: int
+    stores: Stores,
+    home: Path,
+    product: str | None,
+    by: str,
+    days: int,
+    allowed: Callable[[str | None], None] = lambda _: None,
 ) -> UsageReport:
     """The reads of ``product`` (every product when None) over the last ``days`` calendar
     days (UTC), summed by consumer or by day. Reads spooled while the catalog was busy are
@@ -28,6 +34,7 @@ def usage_report(
     if days < 1:
         raise UserError(f"the number of days must be 1 or more, not {days}")
     product_id = None if product is None else product_record(stores.catalog, product).id
+    allowed(product_id)  # refuses who may not see it
     spool = Spool(home / SPOOL_FOLDER)
     with contextlib.suppress(OSError):  # a spool that cannot be read stays for the next time
         spool.fold(stores.usage, wait=None)

@@ -318,5 +318,24 @@ def usage(
         render_usage(mesh.usage(product, by=by, days=days), as_json)
 
 
+@app.command()
+def logs(
+    product: Annotated[str, typer.Argument(help="The product, as domain.product.")],
+    build: Annotated[
+        int | None, typer.Option("--build", help="A build's number [default: the last].")
+    ] = None,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show the log of a product's last build (publish or dev build), or of build N."""
+    import dataclasses
+    import json
+
+    with _mesh(home, as_json, create=False) as mesh:
+        found = mesh.logs(product, build)
+    shown = json.dumps(dataclasses.asdict(found), indent=2) + "\n"
+    sys.stdout.write(shown if as_json else found.text)
+
+
 def main() -> None:
     app()

@@ -45,6 +45,8 @@ class AccessRequest(BaseModel):
     days: int
     columns: list[str] | None = None
     """None: every column the port has."""
+    without_private: bool = False
+    """Approved for reading no private column: never covers one classified later."""
     state: RequestState = RequestState.PENDING
     requested_at: datetime
     decided_by: str | None = None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import getpass
 import os
+import unicodedata
+from collections.abc import Collection
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 
 class ActorKind(StrEnum):
@@ -25,6 +27,15 @@ class Actor(BaseModel, frozen=True):
     purpose: str = ""
     team: str | None = None
     """For a product: its owning team, as the product being built declares it."""
+    owners: tuple[str, ...] = ()
+    """For a product: the members of that team (its grants hold while one asked)."""
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value or len(value) > 255 or _controls(value):
+            raise ValueError("an identity is one line of 1 to 255 characters")
+        return value
 
     def acting_for(self, purpose: str) -> Actor:
         return self.model_copy(update={"purpose": purpose})
@@ -50,8 +61,31 @@ def local_user(name: str | None = None) -> Actor:
             name = getpass.getuser()
         except (KeyError, OSError):  # no entry for the uid, as in some containers
             name = ANONYMOUS
-    return Actor(name=name.strip() or ANONYMOUS)
+    name = name.strip()
+    if _controls(name) or len(name) > 255:
+        from quanta.errors import ConfigError
+
+        raise ConfigError(
+            "QUANTA_USER is not a valid identity: one line of at most 255 characters, "
+            "without control characters"
+        )
+    return Actor(name=name or ANONYMOUS)
 
 
-def product_actor(product_id: str, purpose: str = "build", team: str | None = None) -> Actor:
-    return Actor(name=product_id, kind=ActorKind.PRODUCT, purpose=purpose, team=team)
+def product_actor(
+    product_id: str,
+    purpose: str = "build",
+    team: str | None = None,
+    owners: Collection[str] = (),
+) -> Actor:
+    return Actor(
+        name=product_id,
+        kind=ActorKind.PRODUCT,
+        purpose=purpose,
+        team=team,
+        owners=tuple(sorted(owners)),
+    )
+
+
+def _controls(text: str) -> bool:
+    return any(unicodedata.category(character)[0] == "C" for character in text)

@@ -12,7 +12,6 @@ from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
 from quanta.events import PortServed
-from quanta.model.actor import product_actor
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding
 from quanta.model.result import Outcome, Trigger
@@ -71,7 +70,7 @@ def input_bindings(
         words = set(re.findall(r"[^\W\d]\w*", named_in.lower()))
         sources = [b for b in sources if any(n[-1].lower() in words for n in b.names)]
         upstream = [p for p in upstream if any(n[-1].lower() in words for n in p.names)]
-    actor = product_actor(context.product_id, purpose, context.product.descriptor.owner)
+    actor = context.mesh.access.reader(context.product, purpose)
     return [*sources, *context.mesh.reads.bind(actor, upstream)]
 
 
@@ -119,7 +118,7 @@ def build(context: PublishContext) -> None:
 def _served_inputs(context: PublishContext) -> None:
     """Tell each input product's port as served to the product: a build is its use."""
     assert context.inputs is not None
-    actor = product_actor(context.product_id, "build", context.product.descriptor.owner)
+    actor = context.mesh.access.reader(context.product, "build")
     for port in context.inputs.upstream:
         context.mesh.events.emit(
             PortServed(

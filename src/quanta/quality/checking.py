@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from quanta.errors import InvalidProduct, NotFound
 from quanta.events import ChecksRun
-from quanta.model.actor import Actor, product_actor
+from quanta.model.actor import Actor
 from quanta.model.catalog import CheckRecord, TableStats
 from quanta.model.contract import Contract
 from quanta.model.relations import Binding
 from quanta.model.result import Check, CheckRun, Trigger, worst
 from quanta.model.types import storable_type
 from quanta.quality import conformance
-from quanta.reading import PublishedPort, only_shown
+from quanta.reading import PublishedPort, only_shown, unmeasured
 from quanta.reading.ports import inputs_of, product_record
 from quanta.sql_text import quote
 from quanta.storage import port_table
@@ -113,7 +113,7 @@ def check_published(
         raise NotFound(f"{record.id} has no version {version}: see quanta show {record.id}")
     # The product checks itself: the result is the product's, whoever asked, and is kept in
     # its history. The asker sees it as the read path lets them see the data.
-    reader = product_actor(record.id, "check", record.owner)
+    reader = mesh.access.reader(record, "check")
     own = [
         PublishedPort(record.id, found.version, port, (relation_name(port.port),))
         for port in found.ports
@@ -142,15 +142,24 @@ def check_published(
 def _as_seen(
     mesh: MeshContext, actor: Actor, ports: list[PublishedPort], run: CheckRun
 ) -> CheckRun:
-    """The run without sample values of columns ``actor`` may not see."""
+    """The run without the values of columns ``actor`` may not see: samples cut to the
+    columns shown, and no measured value of a port it may not read whole."""
     shown = {port.port.port: mesh.reads.values_shown(actor, port) for port in ports}
+    whole = {
+        port.port.port: shown[port.port.port] >= {column.name for column in port.port.columns}
+        for port in ports
+    }
     seen = run.model_copy()
-    seen.checks = [
-        check.model_copy(update={"samples": only_shown(check.samples, shown[check.port])})
-        if check.samples and check.port in shown
-        else check
-        for check in run.checks
-    ]
+    checks = []
+    for check in run.checks:
+        if check.samples and check.port in shown:
+            check = check.model_copy(
+                update={"samples": only_shown(check.samples, shown[check.port])}
+            )
+        if check.port in whole and not whole[check.port]:
+            check = check.model_copy(update=unmeasured(check.port))
+        checks.append(check)
+    seen.checks = checks
     return seen
 
 
@@ -179,7 +188,7 @@ def check_folder(mesh: MeshContext, actor: Actor, path: Path) -> list[CheckRun]:
             binding = Binding((relation_name(port),), found.scan)
             ports.append(Checked(port, contract, binding, found.stats))
         resolved = resolve_inputs(product, mesh.stores.catalog)
-        reader = product_actor(str(product.id), "check", product.descriptor.owner)
+        reader = mesh.access.reader(product, "check")
         inputs = [*resolved.sources, *mesh.reads.bind(reader, resolved.upstream)]
         run = CheckRun(product=str(product.id))
         run.checks = check_ports(

@@ -75,10 +75,13 @@ class ReadPath:
         """``checks`` (as the catalog keeps them) without the sample values of columns the
         actor may not see of ``port``."""
         shown = self.values_shown(actor, port)
+        whole = shown >= {column.name for column in port.port.columns}
         redacted = []
         for check in checks:
             if check.get("port") == port.port.port and check.get("samples"):
                 check = {**check, "samples": only_shown(check["samples"], shown)}
+            if check.get("port") == port.port.port and not whole:
+                check = {**check, **unmeasured(port.port.port)}
             redacted.append(check)
         return redacted
 
@@ -113,6 +116,15 @@ class ReadPath:
                 )
             )
         return bindings
+
+
+def unmeasured(port: str) -> dict[str, Any]:
+    """What a check shows of its measure to a reader who may not see every column of
+    ``port``: a rule's observed value can be any of them (``max(name)``)."""
+    return {
+        "observed": None,
+        "reason": f"the measured value is not shown: you may not read every column of {port}",
+    }
 
 
 def only_shown(rows: list[dict[str, Any]], shown: set[str]) -> list[dict[str, Any]]:

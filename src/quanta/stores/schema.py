@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -127,6 +128,7 @@ access_requests = Table(
     Column("purpose", Text, nullable=False),
     Column("days", Integer, nullable=False),
     Column("columns", JSON),
+    Column("without_private", Boolean, nullable=False),
     Column("state", String(16), nullable=False),
     Column("requested_at", DateTime, nullable=False),
     Column("decided_by", String(255)),

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("purpose", sa.Text, nullable=False),
         sa.Column("days", sa.Integer, nullable=False),
         sa.Column("columns", sa.JSON),
+        sa.Column("without_private", sa.Boolean, nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("requested_at", sa.DateTime, nullable=False),
         sa.Column("decided_by", sa.String(255)),
