@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import quanta
-from conftest import grant
+from conftest import TESTER, grant
 from quanta import registry
 from quanta.errors import QueryRefused, UserError
 from quanta.events import ChecksRun, Event, PortRead, ProductPublished, PublishFailed
@@ -165,7 +165,13 @@ def test_a_read_rule_applies_to_queries_reads_checks_and_builds_alike(
     mesh.context.reads.rules.append(lambda actor, port, columns: seen.append(actor) or columns)
     mesh.build(two_products / "sales" / "report")
     assert (
-        Actor(name="sales.report", kind=ActorKind.PRODUCT, purpose="build", team="sales-team")
+        Actor(
+            name="sales.report",
+            kind=ActorKind.PRODUCT,
+            purpose="build",
+            team="sales-team",
+            owners=(TESTER,),
+        )
         in seen
     )
 

@@ -80,7 +80,10 @@ def parse(sql: str, purpose: str) -> dict[str, Any] | SqlProblem:
             "make it shorter: move repeated parts into CTEs",
         )
     try:
-        tree = _serialized(sql)
+        # Deep enough wherever it is asked from: what names the products a query reads
+        # (`quanta.reading.ports`) reads the same trees the guard does.
+        with deep_enough():
+            tree = _serialized(sql)
     except RecursionError:
         return too_deep()
     if tree.get("error"):

@@ -8,7 +8,7 @@ absolute paths (`duckdb_errors`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import duckdb
@@ -19,22 +19,31 @@ from quanta.errors import PlatformError, QueryRefused
 from quanta.model.relations import Binding, FileScan
 from quanta.sql_text import quote
 
+TOO_DEEP = "Max expression depth limit of"
+"""How DuckDB's binder begins to say a query nests deeper than it binds."""
+
 
 @contextmanager
 def refusals(
-    bindings: Sequence[Binding] = (), connection: duckdb.DuckDBPyConnection | None = None
+    bindings: Sequence[Binding] = (),
+    connection: duckdb.DuckDBPyConnection | None = None,
+    *,
+    places: Mapping[str, str] | None = None,
 ) -> Iterator[None]:
-    """DuckDB's errors about a query as Quanta's: the sandbox's, the user's, the engine's."""
+    """DuckDB's errors about a query as Quanta's: the sandbox's, the user's, the engine's.
+
+    ``places`` names the engine's own folders (its extensions, its scratch files), which a
+    message shows by those names, never as absolute paths."""
     try:
         yield
     except duckdb.Error as error:
-        raise refused(type(error).__name__, str(error), bindings, connection) from None
+        raise refused(type(error).__name__, str(error), bindings, connection, places) from None
     except OSError as error:
         # An error while an Arrow stream of the engine is read: DuckDB's message, which
         # may hold values, in an OSError; its first words name the kind of error.
         text = str(error)
         kind = duckdb_errors.kind_named(text) or type(error).__name__
-        raise refused(kind, text, bindings, connection) from None
+        raise refused(kind, text, bindings, connection, places) from None
 
 
 def refused(
@@ -42,15 +51,22 @@ def refused(
     text: str,
     bindings: Sequence[Binding] = (),
     connection: duckdb.DuckDBPyConnection | None = None,
+    places: Mapping[str, str] | None = None,
 ) -> QueryRefused | PlatformError:
     """The error to raise for DuckDB's error of class ``kind`` with the message ``text``."""
-    paths = labels(bindings)
+    paths = dict(places or {}) | labels(bindings)
     if kind not in duckdb_errors.USER_ERRORS:
         # The connection is not asked anything more: it is what failed.
         return PlatformError(duckdb_errors.failure(kind, text, paths))
     if kind == "PermissionException":
         shown = duckdb_errors.message(kind, text, paths)
         return QueryRefused(f"the query tried to read outside its declared inputs: {shown}")
+    if TOO_DEEP in text:
+        # DuckDB's words would have the user SET a limit, which no query may.
+        return QueryRefused(
+            "the query nests expressions or types more deeply than the engine binds "
+            "(1,000 levels): split it, e.g. into CTEs"
+        )
     shown = duckdb_errors.message(kind, text, paths, column_names(connection))
     if kind == "BinderException" and connection is not None:
         shown += source_columns(bindings, connection)

@@ -86,12 +86,20 @@ class DuckDBSession:
         runs in a session whose time is up)."""
         self._within_limits()
         try:
-            with refusals(self.bindings, self.connection):
+            with refusals(self.bindings, self.connection, places=self._places()):
                 yield
         except Exception:
             # The watchdog's interrupt surfaces as whatever was running: say why.
             self._within_limits()
             raise
+
+    def _places(self) -> dict[str, str]:
+        """The engine's own folders, as messages name them instead of by absolute paths."""
+        places = {str(folder): "the session's scratch folder" for folder in self._scratch}
+        places[str(self.engine.extension_directory.resolve())] = "the engine's extensions"
+        if self.engine.scratch_directory is not None:
+            places[str(self.engine.scratch_directory.resolve())] = "the engine's scratch folder"
+        return places
 
     def _relation(self, sql: str) -> duckdb.DuckDBPyRelation:
         with self.refusals():

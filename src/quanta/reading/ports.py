@@ -6,7 +6,7 @@ from typing import Any
 
 from quanta.errors import NotFound, UserError
 from quanta.model.catalog import ProductRecord, Version
-from quanta.model.names import PortAddress, ProductId
+from quanta.model.names import PortAddress, ProductId, name_problem
 from quanta.reading import PublishedPort
 from quanta.sql_text import fold
 from quanta.stores import CatalogStore
@@ -40,6 +40,21 @@ def port_at(store: CatalogStore, address: str, version: int | None = None) -> Pu
     return PublishedPort(record.id, found.version, port, (tuple(address.split(".")),))
 
 
+def _named_products(store: CatalogStore, named: set[tuple[str, ...]]) -> list[ProductRecord]:
+    """The products ``named`` may address, looked up one by one (never the whole catalog):
+    a product's id is lowercase, so a name that folds to it is the only one that can."""
+    ids = sorted({f"{name[0]}.{name[1]}" for name in named if len(name) >= 2})
+    records = []
+    for product_id in ids:
+        domain, name = product_id.split(".", 1)
+        if name_problem(domain, "domain") or name_problem(name):
+            continue  # no product can have it
+        record = store.product(product_id)
+        if record is not None:
+            records.append(record)
+    return records
+
+
 def served_ports(
     store: CatalogStore, named: set[tuple[str, ...]] | None = None
 ) -> list[PublishedPort]:
@@ -49,11 +64,7 @@ def served_ports(
     With ``named``, only the ports one of those names addresses.
     """
     found = []
-    for record in store.products():
-        if named is not None and not any(
-            name[:2] == (fold(record.domain), fold(record.name)) for name in named
-        ):
-            continue
+    for record in store.products() if named is None else _named_products(store, named):
         version = store.version(record.id)
         if version is None:
             continue
