@@ -4,6 +4,7 @@ docstring) and asserts the secure behaviour. They failed before the fixes beside
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,32 @@ def test_a_user_named_like_a_consuming_product_cannot_revoke_its_grant(
     mesh.approve_access(asked.id, actor=OWNER)
     with pytest.raises(AccessDenied):
         mesh.revoke_access(asked.id, actor=Actor(name="sales.report"))
+
+
+def test_check_folder_does_not_read_another_teams_dev_build(mesh: Mesh, workspace: Path) -> None:
+    """lab.digest (not published) is built on dev by the lab team; Mallory copies its
+    folder without its source data, names her own team (domain lab has no product yet) and
+    `quanta check FOLDER` shows her the values of the lab team's dev build."""
+    lab = Actor(name="lea@lab.example")
+    digest = scaffold("lab/digest", "source", workspace / "lab", {}, owner=lab.name)
+    [build] = mesh.build(digest, actor=lab)
+    assert build.outcome.ok, build.reason
+
+    copy = workspace / "mal" / "lab" / "digest"
+    shutil.copytree(digest, copy)
+    (copy / "data" / "items.csv").write_text(
+        "id,name,category,amount,updated_at\n", encoding="utf-8"
+    )  # she has no source data of her own: whatever she sees comes from the dev build
+    replace(copy / "dataproduct.yaml", "name: lab-team", "name: mallory-team")
+    replace(copy / "dataproduct.yaml", f"username: {lab.name}", f"username: {MAL.name}")
+    add_sql_rule(copy, "SELECT max(name) FROM ${table}", contract="digest")
+
+    try:
+        runs = mesh.check(copy, actor=MAL)
+    except Exception:
+        return
+    seen = [(c.observed, c.reason, c.samples) for r in runs for c in r.checks]
+    assert not leaked(seen), [s for s in seen if leaked(s)]
+
+
+# -- 6. governance approves its own request -------------------------------------------------

@@ -411,6 +411,14 @@ class Access:
         """Record the grants whose time is over as expired."""
         return self.store.expire(_now())
 
+    def built_dev(self, actor: Actor, product: DataProduct) -> None:
+        """Remember that ``actor`` built ``product``'s dev branch, for its team."""
+        descriptor = product.descriptor
+        members = self.directory.members(descriptor.owner, descriptor.to_document())
+        self.store.record_dev_build(
+            str(product.id), descriptor.owner, sorted(members | {actor.name}), actor.name, _now()
+        )
+
     def require_usage(self, actor: Actor, product_id: str | None) -> None:
         """Refuse ``actor`` the usage of ``product_id`` (of the whole mesh when None)
         unless it owns it (or is in the governance group)."""

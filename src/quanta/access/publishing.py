@@ -64,6 +64,17 @@ def publisher_problems(
                 "name your own team, or ask one of its members to publish",
             )
         )
+    built = access.store.dev_build(product_id) if record is None else None
+    if built is not None and actor.name not in built[1]:
+        problems.append(
+            (
+                ("team",),
+                f"the dev build of {product_id} is team {built[0]}'s, and {actor.name} is "
+                "not one of its members: only they may build or check it before it is "
+                "published",
+                "choose another id, or ask the team",
+            )
+        )
     if record is None and not directory.in_domain(actor, product.id.domain):
         problems.append(
             (

@@ -86,6 +86,7 @@ def build_batch(mesh: MeshContext, path: Path, actor: Actor, progress: Progress)
         context = PublishContext(
             mesh, loaded.product, validation, actor, branch=DEV_BRANCH, progress=progress
         )
+        mesh.access.built_dev(actor, loaded.product)  # before a byte is written
         pipeline.run(context)
         made = context.started_build()
         if context.outcome is not None and made.outcome.ok:

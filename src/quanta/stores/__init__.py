@@ -142,6 +142,14 @@ class AccessStore(Protocol):
         """Requests about ``product``, by or for ``consumer``, in ``states``; oldest first."""
         ...
 
+    def dev_build(self, product: str) -> tuple[str, list[str]] | None:
+        """The team (and its members) that built ``product``'s dev branch last."""
+        ...
+
+    def record_dev_build(
+        self, product: str, team: str, members: list[str], by: str, at: datetime
+    ) -> None: ...
+
 
 class UsageStore(Protocol):
     """Every port served to a consumer (`quanta.events.PortServed`), appended after its rows

@@ -87,6 +87,27 @@ class SqlAccessStore:
                 expired.append(done)
         return expired
 
+    def dev_build(self, product: str) -> tuple[str, list[str]] | None:
+        """The team (and its members) that built ``product``'s dev branch last."""
+        table = schema.dev_builds
+        with self.database.engine.connect() as connection:
+            row = connection.execute(
+                select(table.c.team, table.c.members).where(table.c.product_id == product)
+            ).first()
+        return None if row is None else (str(row.team), [str(m) for m in row.members])
+
+    def record_dev_build(
+        self, product: str, team: str, members: list[str], by: str, at: datetime
+    ) -> None:
+        table = schema.dev_builds
+        values = {"team": team, "members": members, "built_by": by, "built_at": naive_utc(at)}
+        with self.database.engine.begin() as connection:
+            changed = connection.execute(
+                update(table).where(table.c.product_id == product).values(**values)
+            )
+            if changed.rowcount == 0:
+                connection.execute(insert(table).values(product_id=product, **values))
+
     def requests(
         self,
         *,

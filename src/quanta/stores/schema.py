@@ -141,6 +141,18 @@ access_requests = Table(
     Index("ix_access_requests_consumer", "consumer", "state"),
 )
 
+# Who built each product's dev branch last: only that team may build or check it again
+# before the product is published (then the catalog's owner decides).
+dev_builds = Table(
+    "dev_builds",
+    metadata,
+    Column("product_id", String(130), primary_key=True),
+    Column("team", String(255), nullable=False),
+    Column("members", JSON, nullable=False),
+    Column("built_by", String(255), nullable=False),
+    Column("built_at", DateTime, nullable=False),
+)
+
 # Usage: one row for every port served to a consumer (a query, a read, a product's build),
 # appended after the rows were served and never changed; read back summed by product.
 port_usage = Table(

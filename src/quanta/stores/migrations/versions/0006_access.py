@@ -1,4 +1,5 @@
-"""Access: requests to read a product, and the grants the approved ones are.
+"""Access: requests to read a product, the grants the approved ones are, and who built
+each product's dev branch.
 
 Revision ID: 0006
 Revises: 0005
@@ -37,6 +38,14 @@ def upgrade() -> None:
         sa.Column("closed_by", sa.String(255)),
         sa.Column("closed_at", sa.DateTime),
     )
+    op.create_table(
+        "dev_builds",
+        sa.Column("product_id", sa.String(130), primary_key=True),
+        sa.Column("team", sa.String(255), nullable=False),
+        sa.Column("members", sa.JSON, nullable=False),
+        sa.Column("built_by", sa.String(255), nullable=False),
+        sa.Column("built_at", sa.DateTime, nullable=False),
+    )
     op.create_index("ix_access_requests_product", "access_requests", ["product_id", "state"])
     op.create_index("ix_access_requests_consumer", "access_requests", ["consumer", "state"])
 
@@ -45,3 +54,4 @@ def downgrade() -> None:
     op.drop_index("ix_access_requests_consumer", "access_requests")
     op.drop_index("ix_access_requests_product", "access_requests")
     op.drop_table("access_requests")
+    op.drop_table("dev_builds")
