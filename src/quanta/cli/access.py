@@ -65,11 +65,7 @@ def approve(
     as_json: JsonOption = False,
 ) -> None:
     """Approve a request to one of your team's products: it becomes a grant."""
-    from quanta.cli import render_access
-
-    with _mesh(home, as_json, create=False) as mesh:
-        decided = mesh.approve_access(request_id, note)
-    render_access.decided(decided, as_json)
+    _decide("approve", request_id, note, home, as_json)
 
 
 @access_app.command()
@@ -80,11 +76,7 @@ def deny(
     as_json: JsonOption = False,
 ) -> None:
     """Deny a request to one of your team's products."""
-    from quanta.cli import render_access
-
-    with _mesh(home, as_json, create=False) as mesh:
-        decided = mesh.deny_access(request_id, note)
-    render_access.decided(decided, as_json)
+    _decide("deny", request_id, note, home, as_json)
 
 
 @access_app.command()
@@ -95,10 +87,19 @@ def revoke(
     as_json: JsonOption = False,
 ) -> None:
     """End a grant now (its owners, or the consumer giving it up)."""
+    _decide("revoke", request_id, note, home, as_json)
+
+
+def _decide(verb: str, request_id: int, note: str | None, home: HomeOption, as_json: bool) -> None:
     from quanta.cli import render_access
 
     with _mesh(home, as_json, create=False) as mesh:
-        decided = mesh.revoke_access(request_id, note)
+        decide = {
+            "approve": mesh.approve_access,
+            "deny": mesh.deny_access,
+            "revoke": mesh.revoke_access,
+        }[verb]
+        decided = decide(request_id, note)
     render_access.decided(decided, as_json)
 
 
