@@ -224,19 +224,37 @@ def search_hits(text: str, hits: Sequence[SearchHit], as_json: bool) -> None:
 
 
 def arrow_table(data: pa.Table, limit: int, as_json: bool) -> None:
+    rows = _rows(data.slice(0, limit))
     if as_json:
-        print_json(data.slice(0, limit).to_pylist())
+        print_json(rows)
         return
     table = Table(*data.column_names)
-    for row in data.slice(0, limit).to_pylist():
+    for row in rows:
         table.add_row(*(cell(value) for value in row.values()))
     console.print(table)
     if data.num_rows > limit:
         # The query fetched one row past the limit, no more: how many there are is unknown.
-        rows = "row" if limit == 1 else "rows"
+        noun = "row" if limit == 1 else "rows"
         console.print(
-            f"first {limit:,} {rows} shown; there are more (--limit to see more)", style="dim"
+            f"first {limit:,} {noun} shown; there are more (--limit to see more)", style="dim"
         )
+
+
+def _rows(data: pa.Table) -> list[dict[str, object]]:
+    """The rows as Python values; a column holding what Python cannot (a date past year
+    9999, an infinite timestamp) is shown as text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in data.columns:
+        try:
+            columns.append(column.to_pylist())
+        except (OverflowError, ValueError):
+            columns.append(pc.cast(column, pa.string()).to_pylist())
+    return [
+        dict(zip(data.column_names, values, strict=True)) for values in zip(*columns, strict=True)
+    ]
 
 
 def demo_summary(home: Path, workspace: Path, items: Sequence[Publication], as_json: bool) -> None:
