@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from quanta.mesh import Mesh
@@ -31,7 +32,7 @@ print("the publish was not killed")
 
 
 def publish_and_kill(
-    home: Path, folder: Path, prepare: str = "", wait_for: Path | None = None
+    home: Path, folder: Path, prepare: str = "", wait_for: Callable[[], bool] | None = None
 ) -> int:
     script = PUBLISH.format(prepare=textwrap.dedent(prepare))
     child = subprocess.Popen(
@@ -42,7 +43,7 @@ def publish_and_kill(
     )
     if wait_for is not None:
         deadline = time.monotonic() + 120
-        while not wait_for.exists():
+        while not wait_for():
             assert child.poll() is None, child.communicate()
             assert time.monotonic() < deadline, "the child never reached the build"
             time.sleep(0.05)
@@ -77,14 +78,15 @@ def test_killed_during_the_build(mesh: Mesh, source_product: Path, tmp_path: Pat
     mesh.close()
     descriptor = source_product / "dataproduct.yaml"
     original = descriptor.read_text()
-    ready = tmp_path / "building"
+    # The sandbox lets the transformation write only into its scratch folder (where its
+    # request file is): it marks the build's start there.
     (source_product / "transform.py").write_text(
-        textwrap.dedent(f"""
-        import time
+        textwrap.dedent("""
+        import sys, time
         from pathlib import Path
 
         def build(inputs):
-            Path({str(ready)!r}).touch()
+            Path(sys.argv[1]).parent.joinpath("building").touch()
             time.sleep(600)
     """)
     )
@@ -93,7 +95,8 @@ def test_killed_during_the_build(mesh: Mesh, source_product: Path, tmp_path: Pat
             "path: transform.sql", "path: transform.py"
         )
     )
-    publish_and_kill(mesh.home, source_product, wait_for=ready)
+    home = mesh.home
+    publish_and_kill(home, source_product, wait_for=lambda: any(home.glob("scratch/**/building")))
     assert_serves_version_one(mesh.home)
     descriptor.write_text(original)
     republish(mesh.home, source_product, version=2)

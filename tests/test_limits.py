@@ -8,11 +8,13 @@ instead of hanging it; no assertion compares durations.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -399,9 +401,10 @@ def _wait_until_gone(pid: int, seconds: float = 60) -> bool:
 
 @pytest.mark.parametrize("ending", ["returns", "runs out of time"])
 def test_processes_a_python_transformation_starts_end_with_its_build(
-    home: Path, source_product: Path, tmp_path: Path, ending: str
+    home: Path, source_product: Path, capfd: pytest.CaptureFixture[str], ending: str
 ) -> None:
-    pid_file = tmp_path / "forked.pid"
+    # The sandbox lets the transformation write nowhere but its scratch folder: it tells
+    # the pid on its stderr, which is Quanta's.
     after = "return inputs['raw_items']" if ending == "returns" else "time.sleep(600)"
     as_python(
         source_product,
@@ -413,28 +416,30 @@ def test_processes_a_python_transformation_starts_end_with_its_build(
             if child == 0:
                 while True:
                     pass
-            open({str(pid_file)!r}, "w").write(str(child))
+            os.write(2, f"forked pid {{child}}\\n".encode())
             {after}
         """,
     )
     publish(home, source_product, build_timeout=10)
-    forked = int(pid_file.read_text())
+    found = re.search(r"forked pid ([0-9]+)", capfd.readouterr().err)
+    assert found is not None
+    forked = int(found.group(1))
     assert _wait_until_gone(forked), f"process {forked} outlived its build"
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's prctl")
 def test_a_python_transformation_holding_the_lock_ends_when_quanta_is_killed(
-    home: Path, source_product: Path, tmp_path: Path
+    home: Path, source_product: Path
 ) -> None:
     # A backtracking regular expression holds Python's lock: no thread of the child runs.
-    pid_file = tmp_path / "worker.pid"
+    # The transformation tells its pid on stderr (the sandbox lets it write no file).
     as_python(
         source_product,
-        f"""
+        """
         import os, re
 
         def build(inputs):
-            open({str(pid_file)!r}, "w").write(str(os.getpid()))
+            os.write(2, f"worker pid {os.getpid()}\\n".encode())
             re.match(r"(a|aa)+$", "a" * 64 + "b")
             return inputs["raw_items"]
         """,
@@ -445,14 +450,23 @@ def test_a_python_transformation_holding_the_lock_ends_when_quanta_is_killed(
     quanta = subprocess.Popen(
         [sys.executable, "-c", script, str(home), str(source_product)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    told: list[str] = []
+
+    def listen() -> None:
+        assert quanta.stderr is not None
+        for line in quanta.stderr:
+            told.append(line)
+
+    threading.Thread(target=listen, daemon=True).start()
     deadline = time.monotonic() + GENEROUS
-    while not pid_file.exists():
+    while not any(line.startswith("worker pid ") for line in told):
         assert quanta.poll() is None
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    worker = int(pid_file.read_text())
+    worker = int(next(line for line in told if line.startswith("worker pid ")).split()[2])
     quanta.send_signal(signal.SIGKILL)
     quanta.wait()
 

@@ -348,5 +348,5 @@ class Mesh:
         of its logged builds (`quanta.build.logs`)."""
         from quanta.build.logs import read_logs
 
-        # owners only: the access capability checks here
+        self.context.access.require_builder(self._as(actor), product)
         return read_logs(self.home, product, build)

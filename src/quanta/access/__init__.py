@@ -431,6 +431,19 @@ class Access:
             )
         self.require_owner(actor, product_id)
 
+    def require_builder(self, actor: Actor, product_id: str) -> None:
+        """Refuse ``actor`` what only the product's team may see (its build logs): the
+        owners of a published product, the team that built an unpublished one's dev branch."""
+        if self.catalog.product(product_id) is not None:
+            self.require_owner(actor, product_id)
+            return
+        built = self.store.dev_build(product_id)
+        if built is not None and actor.name not in built[1]:
+            raise AccessDenied(
+                f"only the members of team {built[0]} may see this of {product_id}; "
+                f"{actor.name} is not one"
+            )
+
     def require_owner(self, actor: Actor, product_id: str) -> ProductRecord:
         """The product, when ``actor`` is one of its owners; else `AccessDenied`."""
         record = self.catalog.product(product_id)

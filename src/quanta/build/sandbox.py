@@ -58,19 +58,9 @@ SCOPE_SIGNAL = 1 << 1  # ABI 6
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 """The rights a rule on a file (not a folder) may grant."""
 READ = READ_FILE | READ_DIR | EXECUTE
-WRITE = (
-    READ
-    | WRITE_FILE
-    | REMOVE_DIR
-    | REMOVE_FILE
-    | MAKE_DIR
-    | MAKE_REG
-    | MAKE_FIFO
-    | MAKE_SOCK
-    | MAKE_SYM
-    | REFER
-    | TRUNCATE
-)
+WRITE = READ | WRITE_FILE | REMOVE_DIR | REMOVE_FILE | MAKE_DIR | MAKE_REG | REFER | TRUNCATE
+"""No links: a link left where a less confined process reads (its parent, handed the files
+of a scratch folder) would point it at a file of the confined one's choosing."""
 DEVICE = READ_FILE | WRITE_FILE
 
 
@@ -250,10 +240,12 @@ SYSTEM_FILES = (
     "/proc/cpuinfo",
     "/proc/meminfo",
     "/proc/stat",
+    "/proc/sys/vm/overcommit_memory",
     "/sys/devices/system/cpu",
     "/sys/fs/cgroup",
 )
-"""The few system files a runtime reads: the loader's cache, the zone, the machine's size."""
+"""The few system files a runtime reads: the loader's cache, the zone, the machine's size
+(and, in its own /proc entry, its cgroup: DuckDB aborts when it cannot read that)."""
 
 
 def python_runtime() -> set[str]:

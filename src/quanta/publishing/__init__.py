@@ -55,6 +55,8 @@ def publish_batch(
                 progress=progress,
                 blocked=sorted(str(up) for up in product.upstream_products if str(up) in failed),
             )
+            if not validation.issues and mesh.stores.catalog.product(str(product.id)) is None:
+                mesh.access.built_dev(actor, product)  # its logs are its team's, even failed
             try:
                 publication = pipeline.run(context)
             except BaseException as error:  # interrupted, or could not be carried out

@@ -103,6 +103,7 @@ def build(context: PublishContext) -> None:
         outputs=outputs,
         branch=context.branch,
         limits=context.mesh.build_limits("the build"),
+        declared=product.descriptor.build_limits,
     )
     result = context.mesh.executor.run(request, context.told)
     context.staged = result.staged
@@ -142,7 +143,11 @@ def check(context: PublishContext) -> None:
         context.told(f"checking {port} against its contract")
         binding = Binding((relation_name(port),), staged.scan)
         ports.append(Checked(port, product.contracts[port], binding, staged.stats))
-    left = context.mesh.settings.build_timeout - (time.perf_counter() - context.started)
+    declared = product.descriptor.build_limits
+    seconds = context.mesh.settings.build_timeout
+    if declared is not None and declared.seconds is not None:
+        seconds = min(seconds, declared.seconds)  # the ceiling is the mesh's
+    left = seconds - (time.perf_counter() - context.started)
     limits = context.mesh.build_limits("the build", rows=False, seconds=max(left, 0.001))
     try:
         found = check_ports(
