@@ -127,8 +127,10 @@ def postgresql_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     """The retail example mesh with its catalog on PostgreSQL, published once. Do not change it."""
     with _postgresql_database() as url:
         home = tmp_path_factory.mktemp("postgresql-demo") / "home"
-        with Mesh.open(home, catalog_url=url) as opened:
+        with Mesh.open(home, catalog_url=url, user=TESTER) as opened:
             _, publications = opened.demo(scale=DEMO_SCALE)
             failed = [p for p in publications if not p.outcome.ok]
             assert not failed, failed
+            for record in opened.products():
+                grant(opened, record.id)
             yield opened

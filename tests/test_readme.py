@@ -64,10 +64,11 @@ def test_following_the_tutorial_creates_publishes_and_queries_a_product(
             start, end = text.index("schema:\n"), text.index("slaProperties:")
             contract.write_text(text[:start] + body + text[end:])
         elif kind == "python":
+            variables = dict(line.removeprefix("export ").split("=", 1) for line in exported)
             result = subprocess.run(
                 [sys.executable, "-c", body],
                 cwd=tmp_path,
-                env=shell,
+                env={**shell, **variables},
                 capture_output=True,
                 text=True,
             )

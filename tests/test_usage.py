@@ -355,7 +355,8 @@ def test_quanta_usage_shows_who_read_how_much_and_when(mesh: Mesh, report: Path)
     by_day = _quanta(mesh, "usage", "finance.targets", "--by", "day", "--days", "7")
     assert by_day.returncode == 0, by_day.stderr
     assert f"{datetime.now(UTC):%Y-%m-%d}" in by_day.stdout
-    [day] = json.loads(_quanta(mesh, "usage", "--by", "day", "--json").stdout)["daily"]
+    by_day_json = _quanta(mesh, "usage", "finance.targets", "--by", "day", "--json")
+    [day] = json.loads(by_day_json.stdout)["daily"]
     assert (day["reads"], day["consumers"]) == (3, 3)
 
 
