@@ -20,6 +20,8 @@ granted every port of the example mesh."""
 
 
 os.environ["QUANTA_USER"] = TESTER  # also for the fixtures of a module or the session
+# No settings file of whoever runs the tests (~/.config/quanta/settings.toml) reaches them.
+os.environ["QUANTA_CONFIG"] = str(Path(__file__).parent / "no-settings-file.toml")
 
 
 @pytest.fixture(autouse=True)

@@ -470,3 +470,40 @@ def test_the_request_approve_query_flow_on_the_command_line(mesh: Mesh, targets:
     [grant_shown] = json.loads(listed.stdout)
     assert grant_shown["state"] == "approved"
     assert grant_shown["decided_by"] == TESTER
+
+
+# -- the identity from the settings file --------------------------------------------------
+def test_the_identity_comes_from_the_settings_file_unless_the_environment_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text('user = "ana@finance.example"\n', encoding="utf-8")
+    monkeypatch.setenv("QUANTA_CONFIG", str(config))
+    monkeypatch.delenv("QUANTA_USER")
+    with Mesh.open(tmp_path / "home") as mesh:
+        assert mesh.actor.name == "ana@finance.example"
+    monkeypatch.setenv("QUANTA_USER", "ben@elsewhere.example")
+    with Mesh.open(tmp_path / "home") as mesh:
+        assert mesh.actor.name == "ben@elsewhere.example"
+
+
+def test_a_wrong_settings_file_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "settings.toml"
+    monkeypatch.setenv("QUANTA_CONFIG", str(config))
+    config.write_text('usr = "ana"\n', encoding="utf-8")
+    with pytest.raises(UserError, match="has no setting 'usr': did you mean 'user'"):
+        Mesh.open(tmp_path / "home")
+    config.write_text("user = \n", encoding="utf-8")
+    with pytest.raises(UserError, match="is not valid TOML"):
+        Mesh.open(tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+
+
+def test_a_name_with_control_characters_is_no_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUANTA_USER", "ana\nRequest 1 approved")
+    with pytest.raises(UserError, match="QUANTA_USER is not a valid identity"):
+        Mesh.open(tmp_path / "home")

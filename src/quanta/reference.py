@@ -38,7 +38,9 @@ def settings_reference() -> str:
     lines = [
         "# Settings\n",
         "Generated from `quanta.settings.Settings` by `python -m quanta.reference`; do not edit.",
-        "Each setting is read from the environment variable named here.\n",
+        "Each setting is read from the environment variable named here, else from the",
+        "settings file (`QUANTA_CONFIG`, by default `~/.config/quanta/settings.toml`), which",
+        'names it in lowercase without `QUANTA_` (`user = "ana@example.com"`).\n',
         "| variable | default | meaning |",
         "|---|---|---|",
     ]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from quanta.errors import ConfigError
 
@@ -83,10 +91,58 @@ class Settings(BaseSettings):
         return self.warehouse or self.home / "warehouse"
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """The settings from the environment and ``overrides``; a clear error when one is wrong."""
+CONFIG_VARIABLE = "QUANTA_CONFIG"
+"""Names the settings file; by default ``~/.config/quanta/settings.toml``."""
+
+
+def settings_file() -> Path:
+    named = os.environ.get(CONFIG_VARIABLE)
+    return Path(named) if named else Path.home() / ".config" / "quanta" / "settings.toml"
+
+
+def _file_settings() -> dict[str, Any]:
+    """The settings file's values (none without a file): the same names as the variables
+    without ``QUANTA_``, in lowercase (``user = "ana@example.com"``)."""
+    path = settings_file()
     try:
-        return Settings(**overrides)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"the settings file {path} cannot be read: {error}") from None
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"the settings file {path} is not valid TOML: {error}") from None
+    for key in values:
+        if key not in Settings.model_fields:
+            close = difflib.get_close_matches(key, list(Settings.model_fields), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "see docs/settings.md"
+            raise ConfigError(f"the settings file {path} has no setting {key!r}: {hint}")
+    return values
+
+
+class _FileSettings(Settings):
+    """`Settings` with the settings file under the environment: a variable wins."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        from_file = InitSettingsSource(settings_cls, init_kwargs=_file_settings())
+        return (init_settings, env_settings, from_file)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from ``overrides``, the environment and the settings file, in that
+    order; a clear error when one is wrong."""
+    try:
+        return _FileSettings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
         name = "QUANTA_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
