@@ -99,10 +99,13 @@ class Executor(Protocol):
         ...
 
 
-def schema_checks(output: OutputTable, columns: list[tuple[str, str]]) -> list[Check]:
-    """The output's columns against its contract, before any row is written."""
+def schema_checks(
+    output: OutputTable, columns: list[tuple[str, str]], code: str | None = None
+) -> list[Check]:
+    """The output's columns against its contract, before any row is written; ``code``
+    (the transformation's) tells which names of undeclared columns may be shown."""
     stored = {name: storable_type(kind) or kind for name, kind in columns}
-    target = conformance.Target(output.port, output.parsed_contract(), stored)
+    target = conformance.Target(output.port, output.parsed_contract(), stored, code=code)
     return conformance.schema_rule(target).judge({})
 
 
@@ -226,7 +229,8 @@ class InProcessExecutor:
                 queries = output_queries(request.language, request.function, ports, code, session)
                 for port, query in queries.items():
                     output = outputs[port]
-                    result.checks.extend(schema_checks(output, session.columns(query)))
+                    found = session.columns(query)
+                    result.checks.extend(schema_checks(output, found, request.code))
                     failing = [check for check in result.checks if not check.outcome.ok]
                     if failing:
                         return fail(broken(failing))

@@ -103,7 +103,7 @@ class SubprocessExecutor:
             for output in request.outputs:
                 if output.port in report["columns"]:
                     columns = [(str(n), str(t)) for n, t in report["columns"][output.port]]
-                    result.checks.extend(schema_checks(output, columns))
+                    result.checks.extend(schema_checks(output, columns, request.code))
             failing = [check for check in result.checks if not check.outcome.ok]
             if failing:
                 return _failed(result, broken(failing))

@@ -79,12 +79,16 @@ def _queries(request: dict[str, Any], session: Session) -> dict[str, str]:
     queries = session.run_python(str(request["code"]), filename, function)
     if set(queries) == {""} and len(ports) == 1:
         return {ports[0]: queries[""]}
+    from quanta.model.names import told_names
+
+    source = str(request["code"])
     missing = sorted(set(ports) - set(queries))
     extra = sorted(set(queries) - set(ports))
     if missing or extra:
         raise TransformationFailed(
             f"{filename}: {function}() must return one table per output "
-            f"port ({', '.join(ports)}); missing: {missing or 'none'}, unknown: {extra or 'none'}"
+            f"port ({', '.join(ports)}); missing: {missing or 'none'}, "
+            f"unknown: {told_names(extra, source)}"
         )
     return queries
 

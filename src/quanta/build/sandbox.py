@@ -54,6 +54,8 @@ TRUNCATE = 1 << 14  # ABI 3
 IOCTL_DEV = 1 << 15  # ABI 5
 SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
 SCOPE_SIGNAL = 1 << 1  # ABI 6
+NET_BIND_TCP = 1 << 0  # ABI 4
+NET_CONNECT_TCP = 1 << 1  # ABI 4
 
 FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 """The rights a rule on a file (not a folder) may grant."""
@@ -165,8 +167,11 @@ def confine(rules: Rules) -> Status:
     libc = _libc()
     handled = _handled(status.abi)
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if status.abi >= 6 else 0
-    attr = _RulesetAttr(handled, 0, scoped)
-    size = ctypes.sizeof(_RulesetAttr) if scoped else ctypes.sizeof(ctypes.c_uint64)
+    # From ABI 4 TCP is handled too, and no rule allows any port: a build connects to
+    # nothing and listens on nothing (it needs no network: its files are local).
+    network = NET_BIND_TCP | NET_CONNECT_TCP if status.abi >= 4 else 0
+    attr = _RulesetAttr(handled, network, scoped)
+    size = ctypes.sizeof(_RulesetAttr) if scoped or network else ctypes.sizeof(ctypes.c_uint64)
     ruleset = _syscall(
         libc,
         ctypes.c_long(CREATE_RULESET),

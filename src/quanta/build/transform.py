@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from quanta.build.sql_guard import check_sql
 from quanta.engines import TransformationFailed
+from quanta.model.names import told_names
 from quanta.model.product import DataProduct
 from quanta.product_files import OutsideFolder, read_inside
 
@@ -69,11 +70,13 @@ def output_queries(
     queries = session.run_python(code.text, code.filename, function)
     if set(queries) == {""} and len(ports) == 1:
         return {ports[0]: queries[""]}
+    source = code.text
     missing = sorted(set(ports) - set(queries))
     extra = sorted(set(queries) - set(ports))
     if missing or extra:
         raise TransformationFailed(
             f"{code.filename}: {function}() must return one table per output "
-            f"port ({', '.join(ports)}); missing: {missing or 'none'}, unknown: {extra or 'none'}"
+            f"port ({', '.join(ports)}); missing: {missing or 'none'}, "
+            f"unknown: {told_names(extra, source)}"
         )
     return queries

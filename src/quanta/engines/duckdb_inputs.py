@@ -13,10 +13,20 @@ from quanta.sql_text import quote
 
 
 class UnknownInput(KeyError):
-    """A Python transformation asked for an input its product does not declare."""
+    """A Python transformation asked for an input its product does not declare. Its
+    message names the input only when the product's code writes that name out (the name
+    may be a value of the data): see `told`."""
+
+    def __init__(self, name: str, names: list[str]) -> None:
+        super().__init__(name)
+        self.name, self.names = name, names
+
+    def told(self, code: str) -> str:
+        asked = repr(self.name) if self.name and self.name in code else "an input it asked for"
+        return f"{asked} is not an input of this product: use one of {', '.join(self.names)}"
 
     def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+        return self.told("")
 
 
 class Inputs:
@@ -33,9 +43,7 @@ class Inputs:
 
     def __getitem__(self, name: str) -> duckdb.DuckDBPyRelation:
         if name not in self.names:
-            raise UnknownInput(
-                f"{name!r} is not an input of this product: use one of {', '.join(self.names)}"
-            )
+            raise UnknownInput(name, list(self.names))
         return self._connection.sql(f"SELECT * FROM {'.'.join(quote(p) for p in name.split('.'))}")
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:

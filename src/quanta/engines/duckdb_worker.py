@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import traceback
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         answer = {"error": _reason(error, request, bindings)}
         if _engine_failed(error):
             answer["engine_failed"] = True
+    _end_what_it_started()
     from quanta.engines.duckdb_session import ANSWER
 
     written = folder / f"{ANSWER}.part"
@@ -158,11 +160,29 @@ def _confine(bindings: Sequence[Binding], extensions: str, folder: Path) -> None
         else:  # a scan planned from the table's metadata reads its folder
             readable.add(relation.location.removeprefix("file://"))
     try:
-        sandbox.confine(sandbox.runtime_rules(readable=readable, writable=[str(folder)]))
+        status = sandbox.confine(sandbox.runtime_rules(readable=readable, writable=[str(folder)]))
     except OSError as error:
         raise PlatformError(
             f"the sandbox of the transformation's process could not be set up: {error.strerror}"
         ) from None
+    global _SIGNALS_SCOPED
+    _SIGNALS_SCOPED = status.abi >= SIGNALS_SCOPED_FROM
+
+
+SIGNALS_SCOPED_FROM = 6
+"""The Landlock ABI from which a confined process may signal only its own domain."""
+_SIGNALS_SCOPED = False
+
+
+def _end_what_it_started() -> None:
+    """End every process the product's code started and left behind, a daemon in a session
+    of its own too: where the sandbox scopes signals, ``kill(-1)`` reaches only processes
+    of this sandbox, never this one (nor anything outside it). Without that scoping it
+    would reach every process of the user: then only the process group ends (`processes`)."""
+    if not _SIGNALS_SCOPED:
+        return
+    with suppress(OSError):
+        os.kill(-1, signal.SIGKILL)
 
 
 def _copied(engine: DuckDBEngine, bindings: list[Binding], folder: Path) -> list[pa.Table | None]:
@@ -362,14 +382,20 @@ def _described(
     from quanta.engines.duckdb_refusals import labels
 
     duckdb = sys.modules.get("duckdb")
-    if isinstance(error, TransformationFailed):
-        return str(error)
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == filename]
+    every = traceback.extract_tb(error.__traceback__)
+    frames = [f for f in every if f.filename == filename]
     where = f"{filename}:{frames[-1].lineno}" if frames else filename
     kind = type(error).__name__
+    # Raised by the product's own code, one of Quanta's errors holds the product's words
+    # (they may be values): told like any other exception it raised.
+    raised_by_product = bool(every) and every[-1].filename == filename
+    if isinstance(error, TransformationFailed) and not raised_by_product:
+        return str(error)
     if isinstance(error, SyntaxError) and error.filename == filename:
         return f"{filename}:{error.lineno}: {kind}: {error.msg}"
-    if isinstance(error, QuantaError | UnknownInput):
+    if isinstance(error, UnknownInput) and not raised_by_product:
+        return f"{where}: {error.told(chr(10).join(lines))}"
+    if isinstance(error, QuantaError) and not raised_by_product:
         return f"{where}: {error}"  # Quanta's own words: they hold no values
     if duckdb is not None and isinstance(error, duckdb.Error) and kind in duckdb_errors.USER_ERRORS:
         return f"{where}: {duckdb_errors.message(kind, str(error), labels(bindings))}"

@@ -29,9 +29,11 @@ PR_SET_PDEATHSIG = 1
 
 MEMORY_SETTINGS = "buildLimits.memory in dataproduct.yaml, or QUANTA_BUILD_MEMORY_LIMIT"
 """Where a build's memory limit is set."""
-HEADROOM = 256 * 2**20
+HEADROOM = 768 * 2**20
 """What a product's process may hold beyond its memory limit: the interpreter and the
-engine's and Arrow's libraries (about 70MB), allocators' reserves; and per core, below."""
+engine's and Arrow's libraries (about 70MB), and the address space the allocators of the
+engine and of Arrow reserve ahead of use (RLIMIT_DATA counts it: with 256MB, a build
+reading a three-row input failed); and per core, below."""
 HEADROOM_PER_CORE = 24 * 2**20
 """Thread stacks: the engine and Arrow each start a thread per core."""
 SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)\s*", re.IGNORECASE)

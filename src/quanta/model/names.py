@@ -93,3 +93,18 @@ class PortAddress:
 
     def __str__(self) -> str:
         return f"{self.product}.{self.port}" if self.port else str(self.product)
+
+
+def told_names(names: list[str], code: str | None) -> str:
+    """Names a product's code chose (ports it returned, columns it made), as a message may
+    tell them: those its code spells out, by name; the others only counted, since code can
+    make a name out of a value of its data (``{name: ... for name in values}``)."""
+    written = [name for name in names if code is not None and name and name in code]
+    others = len(names) - len(written)
+    if not names:
+        return "none"
+    told = repr(written) if written else ""
+    if others:
+        counted = f"{others} name{'s' if others > 1 else ''} not written in its code"
+        told = f"{told} and {counted}" if told else counted
+    return told
