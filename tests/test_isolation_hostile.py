@@ -107,11 +107,25 @@ def test_a_process_a_transformation_starts_does_not_outlive_its_build(
         [publication] = mesh.publish(source_product)
         assert publication.outcome == Outcome.PASSED, publication.reason
         pid = int(mesh.read("finance.targets").column("name").to_pylist()[0])
-    time.sleep(1)
-    alive = Path(f"/proc/{pid}/cmdline").exists()
-    if alive and b"sleep" in Path(f"/proc/{pid}/cmdline").read_bytes():
+    alive = not _ends(pid)
+    if alive:
         os.kill(pid, signal.SIGKILL)  # the process this test made the build start
     assert not alive, f"pid {pid} survived the build"
+
+
+def _ends(pid: int, seconds: float = 60) -> bool:
+    """Whether the process ``pid`` is gone (or a zombie: ended, waiting for its reaper)
+    within ``seconds``; a generous bound, asserted on only when it is exceeded."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return True
+        if "\nState:\tZ" in status:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.fixture
