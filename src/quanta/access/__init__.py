@@ -27,12 +27,12 @@ from quanta.model.access import (
     AccessRequest,
     AccessRules,
     RequestState,
+    access_rules,
     purpose_problem,
 )
 from quanta.model.actor import ANONYMOUS, Actor, ActorKind, product_actor
 from quanta.model.catalog import PortVersion, ProductRecord
 from quanta.model.names import ProductId
-from quanta.validation.access_checks import access_rules
 
 if TYPE_CHECKING:
     from quanta.context import MeshContext

@@ -70,27 +70,14 @@ def build(request: dict[str, Any], config: dict[str, Any], folder: Path) -> dict
 def _queries(request: dict[str, Any], session: Session) -> dict[str, str]:
     """Per output port, the query its rows come from (as `quanta.build.transform.
     output_queries`, whose imports this process spares itself)."""
-    from quanta.engines import TransformationFailed
-
     ports = [str(output["port"]) for output in request["outputs"]]
     filename, function = str(request["filename"]), str(request["function"])
     if request["language"] == "sql":
         return {ports[0]: str(request["code"])}
-    queries = session.run_python(str(request["code"]), filename, function)
-    if set(queries) == {""} and len(ports) == 1:
-        return {ports[0]: queries[""]}
-    from quanta.model.names import told_names
+    from quanta.build.returned import port_queries
 
-    source = str(request["code"])
-    missing = sorted(set(ports) - set(queries))
-    extra = sorted(set(queries) - set(ports))
-    if missing or extra:
-        raise TransformationFailed(
-            f"{filename}: {function}() must return one table per output "
-            f"port ({', '.join(ports)}); missing: {missing or 'none'}, "
-            f"unknown: {told_names(extra, source)}"
-        )
-    return queries
+    queries = session.run_python(str(request["code"]), filename, function)
+    return port_queries(queries, ports, filename, function, str(request["code"]))
 
 
 def _write(rows: Any, path: Path) -> None:

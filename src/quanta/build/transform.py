@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from quanta.build.returned import port_queries
 from quanta.build.sql_guard import check_sql
 from quanta.engines import TransformationFailed
-from quanta.model.names import told_names
 from quanta.model.product import DataProduct
 from quanta.product_files import OutsideFolder, read_inside
 
@@ -68,15 +68,4 @@ def output_queries(
     # In a process of its own: whatever the code does (raise, exit, crash) comes back as
     # `TransformationFailed`, saying where and why.
     queries = session.run_python(code.text, code.filename, function)
-    if set(queries) == {""} and len(ports) == 1:
-        return {ports[0]: queries[""]}
-    source = code.text
-    missing = sorted(set(ports) - set(queries))
-    extra = sorted(set(queries) - set(ports))
-    if missing or extra:
-        raise TransformationFailed(
-            f"{code.filename}: {function}() must return one table per output "
-            f"port ({', '.join(ports)}); missing: {missing or 'none'}, "
-            f"unknown: {told_names(extra, source)}"
-        )
-    return queries
+    return port_queries(queries, ports, code.filename, function, code.text)

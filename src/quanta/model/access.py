@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -132,3 +133,12 @@ class AccessRules(_Rules):
 
     def is_public(self, port: str) -> bool:
         return self.public is True or (isinstance(self.public, list) and port in self.public)
+
+
+def access_rules(descriptor: dict[str, Any]) -> AccessRules:
+    """A product's access rules, from its descriptor as the catalog keeps it (validated
+    when it was published); none when it declares none."""
+    for item in descriptor.get("customProperties") or []:
+        if isinstance(item, dict) and item.get("property") == "access":
+            return AccessRules.model_validate(item.get("value"))
+    return AccessRules()

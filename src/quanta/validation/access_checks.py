@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import ValidationError
 
 from quanta.model.access import AccessRules
@@ -16,18 +14,6 @@ HINT = (
     "access takes {public: true | [port, ...], autoApprove: [{sameDomain: true, "
     "withoutPii: true, purposes: [...], maxDays: N}]}"
 )
-
-
-def access_rules(descriptor: Descriptor | dict[str, Any]) -> AccessRules:
-    """A product's access rules (none when it declares none). A descriptor as the catalog
-    keeps it was validated when published."""
-    if isinstance(descriptor, dict):
-        for item in descriptor.get("customProperties") or []:
-            if isinstance(item, dict) and item.get("property") == "access":
-                return AccessRules.model_validate(item.get("value"))
-        return AccessRules()
-    found = custom_property(descriptor.custom_properties, "access")
-    return AccessRules() if found is None else AccessRules.model_validate(found[1])
 
 
 def check_access(
