@@ -59,7 +59,7 @@ import duckdb
 
 from quanta.build import plan
 from quanta.engines.duckdb import DuckDBEngine, literal, quote
-from quanta.examples import copy_example, example_root, load_example
+from quanta.examples import copy_example, example_root, load_example, publish_example
 from quanta.mesh import Mesh
 from quanta.settings import Settings
 from quanta.validation.folder import load_folder
@@ -149,7 +149,10 @@ def quanta_run(home: Path, workspace: Path) -> Run:
     run = Run()
     with Mesh.open(home) as mesh:
         started = time.perf_counter()
-        publications = mesh.publish(workspace)
+        # Each product published by its owner, after asking for the grants it reads
+        # through, as `quanta demo` does: the access checks are part of the cost.
+        example = load_example(example_root(EXAMPLE))
+        publications = publish_example(mesh, workspace, example, lambda *_: None)
         run.total = time.perf_counter() - started
     for publication in publications:
         if not publication.outcome.ok or publication.build is None:
