@@ -32,6 +32,7 @@ from quanta.model.access import (
 )
 from quanta.model.actor import ANONYMOUS, Actor, ActorKind, product_actor
 from quanta.model.catalog import PortVersion, ProductRecord
+from quanta.model.contract import PRIVATE
 from quanta.model.names import ProductId
 
 if TYPE_CHECKING:
@@ -458,7 +459,7 @@ class Access:
 
 
 def _private(classification: str | None) -> bool:
-    return (classification or "").lower() in ("pii", "restricted")
+    return (classification or "").lower() in PRIVATE
 
 
 def _reads_private(ports: list[PortVersion], columns: list[str] | None) -> bool:

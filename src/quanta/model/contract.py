@@ -16,8 +16,8 @@ from quanta.model.types import LogicalType, PhysicalType, parse_physical_type
 ODCS_VERSIONS = ("v3.1.0", "v3.0.2", "v3.0.1", "v3.0.0")
 
 # The default sensitivity levels; global policy maps each to a protection.
-CLASSIFICATIONS = ("public", "internal", "confidential", "restricted", "pii")
-PRIVATE = ("pii", "restricted")
+CLASSIFICATIONS = ("public", "internal", "confidential", "restricted", "pii", "pii-sensitive")
+PRIVATE = ("pii", "pii-sensitive", "restricted")
 """Levels whose values never leave the data: not in samples, statistics, metadata or errors."""
 
 
@@ -124,7 +124,8 @@ class Contract(OpenDocument):
 
     @property
     def private_columns(self) -> list[str]:
-        """Columns classified pii or restricted: their values never leave the data."""
+        """Columns classified pii, pii-sensitive or restricted: their values never leave the
+        data."""
         return [column.name for column in self.columns if column.private]
 
     @property

@@ -1,0 +1,228 @@
+"""Federated governance, as data: policies, how each classification is protected, and what
+evaluating the policies found. Nothing here does I/O or evaluates anything:
+`quanta.governance` loads the governance folder, compiles and evaluates the policies, and
+protects the reads.
+
+A governance folder holds ``governance.yaml`` (the protections, who may ask for PII in
+clear, which default policies are off) and ``policies/*.yaml`` (the federation's own
+policies, beside or instead of the defaults).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from quanta.model.contract import CLASSIFICATIONS
+
+POLICY_ID = r"^[a-z][a-z0-9-]{1,63}$"
+
+
+class _Folder(BaseModel):
+    """A part of a governance file: camelCase keys, unknown ones refused (a typo is an
+    error at its line, not a rule silently off)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARN = "warn"
+    BLOCK = "block"
+
+
+class RolloutState(StrEnum):
+    DRAFT = "draft"
+    """Evaluated and reported to the governance group only."""
+    GRACE = "grace"
+    """A warning to the team until ``until``; enforced from that day on."""
+    ENFORCED = "enforced"
+
+
+class Scope(_Folder):
+    """Which products a policy concerns: all of them, or those matching every list set."""
+
+    domains: list[str] | None = None
+    kinds: list[str] | None = None
+    """Product kinds, from the descriptor's tags: source-aligned, aggregate, consumer-aligned."""
+    classifications: list[str] | None = None
+    """Products holding a column of one of these levels; a column policy then looks at
+    those columns only."""
+    products: list[str] | None = None
+
+    @field_validator("classifications")
+    @classmethod
+    def _known_levels(cls, value: list[str] | None) -> list[str] | None:
+        for level in value or []:
+            if level not in CLASSIFICATIONS:
+                raise ValueError(
+                    f"unknown classification {level!r}: use one of {', '.join(CLASSIFICATIONS)}"
+                )
+        return value
+
+
+class Rollout(_Folder):
+    state: RolloutState = RolloutState.ENFORCED
+    until: date | None = None
+    """The last day of a grace period."""
+
+    @model_validator(mode="after")
+    def _grace_has_a_deadline(self) -> Rollout:
+        if self.state == RolloutState.GRACE and self.until is None:
+            raise ValueError("a grace period needs its last day: until: YYYY-MM-DD")
+        if self.state != RolloutState.GRACE and self.until is not None:
+            raise ValueError("until is the last day of a grace period: set state: grace")
+        return self
+
+    def state_on(self, day: date) -> RolloutState:
+        """The state in force on ``day``: a grace period that ended is enforced."""
+        if self.state == RolloutState.GRACE and self.until is not None and day > self.until:
+            return RolloutState.ENFORCED
+        return self.state
+
+
+class Policy(_Folder):
+    """One global rule: ``condition`` (CEL, true when the rule holds) over the facts of a
+    product, or of each of its output ports or columns (``each``)."""
+
+    id: str = Field(pattern=POLICY_ID)
+    title: str = Field(min_length=1, max_length=200)
+    rationale: str = Field(min_length=1, max_length=2000)
+    scope: Scope = Field(default_factory=Scope)
+    severity: Severity = Severity.WARN
+    rollout: Rollout = Field(default_factory=Rollout)
+    each: Literal["product", "port", "column"] = "product"
+    condition: str = Field(min_length=1, max_length=4000)
+    fix: str = Field(min_length=1, max_length=1000)
+    """What the team does to comply, shown with every violation."""
+    source: str = Field("", exclude=True)
+    """Where the policy is written (``file:line``), for messages; set by the loader."""
+
+
+class Protection(StrEnum):
+    CLEAR = "clear"
+    """Shown as stored."""
+    PSEUDONYMIZE = "pseudonymize"
+    """A keyed hash, the same for the same value across the mesh: joins still match."""
+    MASK = "mask"
+    """NULL for every reader who may not see the value."""
+    ENCRYPT = "encrypt"
+    """Encrypted at rest; pseudonymized for readers who may not see the value."""
+
+
+class LevelProtection(_Folder):
+    protection: Protection
+    clear_for: Literal["pii-grants", "owners"] = "pii-grants"
+    """Who reads the value as it is besides the owners: readers whose grant was approved
+    for PII in clear, or nobody else."""
+
+
+DEFAULT_PROTECTIONS: dict[str, LevelProtection] = {
+    "public": LevelProtection(protection=Protection.CLEAR),
+    "internal": LevelProtection(protection=Protection.CLEAR),
+    "confidential": LevelProtection(protection=Protection.CLEAR),
+    "restricted": LevelProtection(protection=Protection.MASK, clear_for="owners"),
+    "pii": LevelProtection(protection=Protection.PSEUDONYMIZE),
+    "pii-sensitive": LevelProtection(protection=Protection.ENCRYPT),
+}
+
+
+class ClearPii(_Folder):
+    purposes: list[str] | None = None
+    """Only requests stating one of these purposes (compared without case) may ask for
+    PII in clear; None: any purpose, with a reason."""
+
+
+class PolicySettings(_Folder):
+    disable: list[str] = Field(default_factory=list)
+    """Default policies the federation turned off, by id."""
+
+
+class GovernanceFile(_Folder):
+    """``governance.yaml``."""
+
+    protections: dict[str, Protection | LevelProtection] = Field(default_factory=dict)
+    clear_pii: ClearPii = Field(default_factory=ClearPii)
+    policies: PolicySettings = Field(default_factory=PolicySettings)
+
+    @field_validator("protections")
+    @classmethod
+    def _known_levels(
+        cls, value: dict[str, Protection | LevelProtection]
+    ) -> dict[str, Protection | LevelProtection]:
+        for level in value:
+            if level not in CLASSIFICATIONS:
+                raise ValueError(
+                    f"unknown classification {level!r}: use one of {', '.join(CLASSIFICATIONS)}"
+                )
+        return value
+
+    def protection(self, level: str | None) -> LevelProtection:
+        """How a column of ``level`` is protected (an unclassified column: as internal)."""
+        level = (level or "internal").lower()
+        found = self.protections.get(level)
+        if isinstance(found, Protection):
+            default = DEFAULT_PROTECTIONS.get(level)
+            clear_for = default.clear_for if default else "pii-grants"
+            return LevelProtection(protection=found, clear_for=clear_for)
+        if found is not None:
+            return found
+        return DEFAULT_PROTECTIONS.get(level, DEFAULT_PROTECTIONS["internal"])
+
+
+class PolicyFile(_Folder):
+    """One file of ``policies/``."""
+
+    policies: list[Policy] = Field(min_length=1)
+
+
+# -- what evaluating found ------------------------------------------------------------------
+
+
+class Finding(BaseModel, frozen=True):
+    """One policy over one product: whether it holds, and where not."""
+
+    policy: str
+    product: str
+    domain: str
+    severity: Severity
+    state: RolloutState
+    """The state in force on the day of the evaluation (a grace period past its day is
+    enforced)."""
+    until: date | None = None
+    holds: bool
+    failing: tuple[str, ...] = ()
+    """What fails: ``port orders``, ``column profiles.email``; empty for a product policy
+    that fails (or one that holds)."""
+    error: str | None = None
+    """The policy could not be evaluated on this product (it counts as failing)."""
+    message: str = ""
+    """The policy's title and fix, for the team."""
+
+    @property
+    def blocks(self) -> bool:
+        """Whether this finding stops a publish."""
+        return (
+            not self.holds
+            and self.severity == Severity.BLOCK
+            and self.state == RolloutState.ENFORCED
+        )
+
+    @property
+    def warns(self) -> bool:
+        """Whether the team is told (a draft is told to the governance group only)."""
+        return not self.holds and not self.blocks and self.state != RolloutState.DRAFT
+
+
+class Compliance(BaseModel, frozen=True):
+    """Every policy over every product in scope, on one day."""
+
+    day: date
+    policies: tuple[Policy, ...]
+    findings: tuple[Finding, ...]
