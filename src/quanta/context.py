@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from quanta.access import Access
     from quanta.build.executor import Executor
     from quanta.engines import Engine, Limits
+    from quanta.governance import Governance
     from quanta.storage import Storage
     from quanta.stores import Stores
 
@@ -35,8 +36,11 @@ class MeshContext:
         # The plugins' subscribers load when the first event is told, not before.
         self.events = EventBus(subscribers)
         from quanta.access.rules import granted
+        from quanta.governance.protection import protected
 
-        self.reads = ReadPath(self.events, [granted(self.access), *READ_RULES])
+        self.reads = ReadPath(
+            self.events, [granted(self.access), protected(self.governance), *READ_RULES]
+        )
 
     @cached_property
     def access(self) -> Access:
@@ -44,6 +48,13 @@ class MeshContext:
         from quanta.access import Access
 
         return Access(self)
+
+    @cached_property
+    def governance(self) -> Governance:
+        """The federation's policies, protections and audit log (`quanta.governance`)."""
+        from quanta.governance import Governance
+
+        return Governance(self)
 
     # -- adapters, created when first needed: they import heavy libraries ----------------
     @cached_property

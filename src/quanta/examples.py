@@ -34,6 +34,9 @@ HOME_ENTRIES = {
     "scratch",  # Python transformations hand their tables over here
     "logs",  # each build's log
     "teams.yaml",  # the mesh's teams file
+    "governance",  # the mesh's governance folder: policies and protections
+    "keys",  # the keys of pseudonyms and encryption at rest (quanta.governance.keys)
+    "audit.head",  # the newest audit entry, kept outside the catalog
     "usage-spool",  # reads metered while the catalog was busy (quanta.events.usage)
 }
 
@@ -60,6 +63,8 @@ class Example(BaseModel):
     seeds: list[Seed] = []
     teams: str | None = None
     """The example's teams file, copied into the mesh home."""
+    governance: str | None = None
+    """The example's governance folder, copied into the mesh home."""
     access: list[AccessStep] = []
 
 
@@ -117,6 +122,11 @@ def publish_example(
     if example.teams:
         shutil.copyfile(workspace / example.teams, mesh.home / "teams.yaml")
         mesh.context.access.reload()
+    if example.governance:
+        target = mesh.home / "governance"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(workspace / example.governance, target)
     publications = []
     for loaded, _ in list(load_batch(workspace, mesh.stores.catalog)):
         product = loaded.product

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from quanta.engines import Engine
     from quanta.interop import ContractImport
     from quanta.model.access import AccessRequest, RequestState
+    from quanta.model.audit import AuditVerification
+    from quanta.model.governance import Compliance, Policy
     from quanta.model.usage import UsageReport
     from quanta.publishing.pipeline import Pipeline
     from quanta.storage import Storage
@@ -283,20 +285,48 @@ class Mesh:
         days: int = 90,
         columns: list[str] | None = None,
         for_product: str | None = None,
+        pii_reason: str | None = None,
         actor: Actor | None = None,
     ) -> AccessRequest:
         """Ask the owners of ``target`` (``domain.product[.port]``) for read access, for
-        the actor or for the product ``for_product``; see `quanta.access`."""
+        the actor or for the product ``for_product``, with ``pii_reason`` to read PII in
+        clear; see `quanta.access`."""
         return self.context.access.request(
-            self._as(actor), target, purpose, days=days, columns=columns, for_product=for_product
+            self._as(actor),
+            target,
+            purpose,
+            days=days,
+            columns=columns,
+            for_product=for_product,
+            pii_reason=pii_reason,
         )
 
+    # -- governance ------------------------------------------------------------------------
+    def governance_report(self, *, actor: Actor | None = None) -> tuple[Compliance, bool]:
+        """Every policy over every published product, and whether the draft policies'
+        findings are in (only for the governance group); see `quanta.governance`."""
+        return self.context.governance.compliance(self._as(actor))
+
+    def policies(self) -> tuple[Policy, ...]:
+        """The policies in force: the defaults and the governance folder's own."""
+        return self.context.governance.rules.policies
+
+    def verify_audit(self) -> AuditVerification:
+        """Check the audit log's chain: what was changed, inserted or deleted."""
+        return self.context.governance.audit.verify()
+
     def approve_access(
-        self, request_id: int, note: str | None = None, *, actor: Actor | None = None
+        self,
+        request_id: int,
+        note: str | None = None,
+        *,
+        clear_pii: bool = False,
+        actor: Actor | None = None,
     ) -> AccessRequest:
         """Approve a pending request: only the owning team (or the governance group,
-        where the teams file lets it) may."""
-        return self.context.access.approve(self._as(actor), request_id, note)
+        where the teams file lets it) may; ``clear_pii`` approves the PII in clear it
+        asked for."""
+        return self.context.access.approve(self._as(actor), request_id, note, clear_pii=clear_pii)
 
     def deny_access(
         self, request_id: int, note: str | None = None, *, actor: Actor | None = None

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         description="The mesh's teams file: teams, service principals and the governance "
         "group (default: teams.yaml in the home).",
     )
+    governance: Path | None = Field(
+        None,
+        description="The mesh's governance folder: its policies and how each classification "
+        "is protected (default: governance/ in the home; without one, the built-in defaults).",
+    )
     engine: str = Field("duckdb", description="Compute engine that builds and queries products.")
     storage: str = Field("iceberg", description="Table format that stores products.")
     store: str = Field("sql", description="Metadata store that holds the catalog.")

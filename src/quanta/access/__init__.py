@@ -108,6 +108,25 @@ class Access:
             allowed |= granted - private if grant.without_private else granted
         return None if allowed >= everything else allowed
 
+    def owns(self, actor: Actor, product_id: str) -> bool:
+        """Whether ``actor`` is one of the product's owners (or the product itself)."""
+        record = self.catalog.product(product_id)
+        return record is not None and self.directory.owns(actor, record)
+
+    def clear_for(self, actor: Actor, product_id: str, port: str) -> bool:
+        """Whether ``actor`` reads the PII of ``port`` in clear: its owners do, and readers
+        whose live grant the owners approved for PII in clear."""
+        record = self.catalog.product(product_id)
+        if record is None:
+            return False
+        if self.directory.owns(actor, record):
+            return True
+        now = _now()
+        return any(
+            grant.clear_pii and grant.covers(port) and grant.live(now)
+            for grant in self._grants_of(actor, product_id)
+        )
+
     def _grants_of(self, actor: Actor, product_id: str) -> list[AccessRequest]:
         if actor.name == ANONYMOUS:
             return []
@@ -154,10 +173,12 @@ class Access:
         days: int = DEFAULT_DAYS,
         columns: list[str] | None = None,
         for_product: str | None = None,
+        pii_reason: str | None = None,
     ) -> AccessRequest:
         """Ask to read ``target`` (``domain.product`` or ``domain.product.port``), for
         ``actor`` or for the product ``for_product``; approved at once when one of the
-        product's auto-approval rules allows it."""
+        product's auto-approval rules allows it. With ``pii_reason``, it asks to read PII
+        in clear too: only the owners approve that, never a rule."""
         self.expire()
         if actor.name == ANONYMOUS:
             raise AccessDenied("the anonymous identity cannot ask for access: set QUANTA_USER")
@@ -166,6 +187,7 @@ class Access:
             raise UserError(f"--purpose is not valid: {problem}")
         if not 1 <= days <= MAX_DAYS:
             raise UserError(f"--days must be between 1 and {MAX_DAYS}, not {days}")
+        pii_reason = self._pii_reason(pii_reason, purpose)
         record, ports = self._target(target)
         port_name = ports[0].port if len(ports) == 1 and target.count(".") == 2 else None
         columns = self._columns(target, ports, columns)
@@ -195,10 +217,11 @@ class Access:
             purpose=purpose.strip(),
             days=days,
             columns=columns,
+            pii_reason=pii_reason,
             requested_at=now,
         )
         rules = access_rules(record.descriptor)
-        rule = self._auto_approval(rules, request, record, ports)
+        rule = None if pii_reason else self._auto_approval(rules, request, record, ports)
         if rule is not None:
             request = request.model_copy(
                 update={
@@ -210,6 +233,25 @@ class Access:
                 }
             )
         return self.store.add(request)
+
+    def _pii_reason(self, reason: str | None, purpose: str) -> str | None:
+        """The reason to read PII in clear, checked; the governance folder may allow it
+        for some purposes only."""
+        if reason is None:
+            return None
+        problem = purpose_problem(reason)
+        if problem:
+            raise UserError(f"--pii is not valid: {problem.replace('the data', 'PII in clear')}")
+        allowed = self.context.governance.rules.config.clear_pii.purposes
+        if allowed is not None and purpose.strip().casefold() not in {
+            item.strip().casefold() for item in allowed
+        }:
+            raise UserError(
+                "the governance folder allows PII in clear only for the purposes "
+                + "; ".join(repr(item) for item in allowed)
+                + ": ask without --pii to read it pseudonymized"
+            )
+        return reason.strip()
 
     def _target(self, target: str) -> tuple[ProductRecord, list[PortVersion]]:
         parts = target.split(".")
@@ -311,14 +353,28 @@ class Access:
         )
 
     # -- deciding ------------------------------------------------------------------------
-    def approve(self, actor: Actor, request_id: int, note: str | None = None) -> AccessRequest:
-        return self._decide(actor, request_id, RequestState.APPROVED, note)
+    def approve(
+        self,
+        actor: Actor,
+        request_id: int,
+        note: str | None = None,
+        *,
+        clear_pii: bool = False,
+    ) -> AccessRequest:
+        """Approve a request; ``clear_pii`` also approves the PII in clear it asked for
+        (without it, the grant reads PII as the governance folder protects it)."""
+        return self._decide(actor, request_id, RequestState.APPROVED, note, clear_pii)
 
     def deny(self, actor: Actor, request_id: int, note: str | None = None) -> AccessRequest:
         return self._decide(actor, request_id, RequestState.DENIED, note)
 
     def _decide(
-        self, actor: Actor, request_id: int, state: RequestState, note: str | None
+        self,
+        actor: Actor,
+        request_id: int,
+        state: RequestState,
+        note: str | None,
+        clear_pii: bool = False,
     ) -> AccessRequest:
         self.expire()
         request = self._request(request_id)
@@ -333,10 +389,17 @@ class Access:
             )
         if request.state != RequestState.PENDING:
             raise UserError(f"request {request.id} is {_said(request)}: it cannot be decided again")
+        if clear_pii and request.pii_reason is None:
+            raise UserError(
+                f"request {request.id} did not ask for PII in clear: approve it without "
+                "--pii, and its consumer asks anew with --pii REASON if it needs to"
+            )
         note = _checked_note(note)
         now = _now()
         expires = now + timedelta(days=request.days) if state == RequestState.APPROVED else None
-        decided = self.store.decide(request.id, state, actor.name, note, now, expires)
+        decided = self.store.decide(
+            request.id, state, actor.name, note, now, expires, clear_pii=clear_pii
+        )
         if decided is None:
             raise UserError(f"request {request.id} was decided meanwhile: see quanta access list")
         return decided

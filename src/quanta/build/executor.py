@@ -260,8 +260,11 @@ class InProcessExecutor:
     def _stage(
         self, output: OutputTable, rows: pa.RecordBatchReader, request: BuildRequest
     ) -> StagedTable:
-        private = output.parsed_contract().private_columns
-        return self.storage.stage(output.table, rows, request.branch, private=private)
+        contract = output.parsed_contract()
+        stored = self.context.governance.stored_rows(contract, rows)
+        return self.storage.stage(
+            output.table, stored, request.branch, private=contract.private_columns
+        )
 
 
 def port_builds(staged: dict[str, StagedTable]) -> list[PortBuild]:

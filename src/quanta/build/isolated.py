@@ -140,10 +140,12 @@ class SubprocessExecutor:
             for output in request.outputs:
                 told(f"writing {output.table} ({request.branch})")
                 with pa.memory_map(str(folder / files[output.port])) as source:
-                    rows = pa.ipc.open_stream(source)
-                    private = output.parsed_contract().private_columns
+                    contract = output.parsed_contract()
+                    rows = self.context.governance.stored_rows(
+                        contract, pa.ipc.open_stream(source)
+                    )
                     result.staged[output.port] = storage.stage(
-                        output.table, rows, request.branch, private=private
+                        output.table, rows, request.branch, private=contract.private_columns
                     )
         except BaseException:
             for staged in result.staged.values():

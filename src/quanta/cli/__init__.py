@@ -103,7 +103,7 @@ def validate(
     with _mesh(home, as_json) as mesh:
         validations = mesh.validate(path)
     render.validations(validations, as_json, home=mesh.home)
-    _finish(all(not v.issues for v in validations))
+    _finish(all(v.outcome.ok for v in validations))
 
 
 @app.command()
@@ -299,6 +299,10 @@ def export_contract(
 from quanta.cli.access import access_app  # noqa: E402  (it uses the options above)
 
 app.add_typer(access_app, name="access")
+
+from quanta.cli.governance import governance_app  # noqa: E402  (it uses the options above)
+
+app.add_typer(governance_app, name="governance")
 
 
 @app.command()

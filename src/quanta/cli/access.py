@@ -33,6 +33,14 @@ def request(
         str | None,
         typer.Option("--for", help="A product of yours that reads it (domain.product)."),
     ] = None,
+    pii: Annotated[
+        str | None,
+        typer.Option(
+            "--pii",
+            metavar="REASON",
+            help="Also ask to read PII in clear, and why (else PII reads protected).",
+        ),
+    ] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -42,7 +50,12 @@ def request(
     named = [name.strip() for item in columns or [] for name in item.split(",") if name.strip()]
     with _mesh(home, as_json, create=False) as mesh:
         asked = mesh.request_access(
-            target, purpose, days=days, columns=named or None, for_product=for_product
+            target,
+            purpose,
+            days=days,
+            columns=named or None,
+            for_product=for_product,
+            pii_reason=pii,
         )
     render_access.requested(asked, as_json)
 
@@ -61,11 +74,19 @@ def inbox(home: HomeOption = None, as_json: JsonOption = False) -> None:
 def approve(
     request_id: RequestId,
     note: NoteOption = None,
+    pii: Annotated[
+        bool,
+        typer.Option("--pii", help="Also approve the PII in clear the request asked for."),
+    ] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Approve a request to one of your team's products: it becomes a grant."""
-    _decide("approve", request_id, note, home, as_json)
+    from quanta.cli import render_access
+
+    with _mesh(home, as_json, create=False) as mesh:
+        decided = mesh.approve_access(request_id, note, clear_pii=pii)
+    render_access.decided(decided, as_json)
 
 
 @access_app.command()
@@ -95,7 +116,6 @@ def _decide(verb: str, request_id: int, note: str | None, home: HomeOption, as_j
 
     with _mesh(home, as_json, create=False) as mesh:
         decide = {
-            "approve": mesh.approve_access,
             "deny": mesh.deny_access,
             "revoke": mesh.revoke_access,
         }[verb]

@@ -110,6 +110,14 @@ def validations(items: Sequence[Validation], as_json: bool, *, home: Path) -> No
             )
         )
         _issues(item.issues, console)
+        _findings(item)
+
+
+def _findings(item: Validation) -> None:
+    if item.findings:
+        from quanta.cli.render_governance import render_findings
+
+        render_findings(console, item.findings)
 
 
 def builds(items: Sequence[Build], as_json: bool) -> None:
@@ -189,6 +197,8 @@ def publications(items: Sequence[Publication], as_json: bool, *, home: Path) -> 
             console.print(_reason(item.outcome, item.product, item.reason))
         if item.validation and item.validation.issues:
             _issues(item.validation.issues, console)
+        if item.validation:
+            _findings(item.validation)
 
 
 def product_list(records: Sequence[ProductRecord], as_json: bool, *, home: Path) -> None:

@@ -38,8 +38,9 @@ def request_table(items: Sequence[AccessRequest], as_json: bool, *, empty: str) 
             item.target,
             shown(f"{item.consumer} ({item.consumer_kind.value})"),
             Text(item.state.value, style=_STATE_STYLES[item.state]),
-            shown(item.purpose),
-            shown(", ".join(item.columns) if item.columns else "all"),
+            shown(item.purpose + (f"\nPII in clear: {item.pii_reason}" if item.pii_reason else "")),
+            shown(", ".join(item.columns) if item.columns else "all")
+            + Text(" (PII in clear)" if item.clear_pii else ""),
             _day(item.expires_at),
             shown(item.decided_by or ""),
         )
@@ -61,10 +62,11 @@ def requested(item: AccessRequest, as_json: bool) -> None:
             )
         )
         return
+    asked = " (PII in clear)" if item.pii_reason else ""
     console.print(
         shown(
-            f"Request {item.id} for {item.target} waits for its owners: they see it in "
-            "quanta access inbox."
+            f"Request {item.id} for {item.target}{asked} waits for its owners: they see it "
+            "in quanta access inbox."
         )
     )
 
@@ -75,6 +77,10 @@ def decided(item: AccessRequest, as_json: bool) -> None:
         return
     if item.state == RequestState.APPROVED:
         said = f"{item.consumer} may read {item.target} until {_day(item.expires_at)}"
+        if item.clear_pii:
+            said += ", PII in clear"
+        elif item.pii_reason:
+            said += ", PII protected (approve with --pii for PII in clear)"
     elif item.state == RequestState.DENIED:
         said = f"{item.consumer} may not read {item.target}"
     else:

@@ -48,6 +48,11 @@ class AccessRequest(BaseModel):
     """None: every column the port has."""
     without_private: bool = False
     """Approved for reading no private column: never covers one classified later."""
+    pii_reason: str | None = None
+    """Why the request asks to read PII in clear; None: it reads PII protected, as the
+    governance folder protects each classification."""
+    clear_pii: bool = False
+    """The owners approved reading PII in clear (only ever for a request that asked)."""
     state: RequestState = RequestState.PENDING
     requested_at: datetime
     decided_by: str | None = None

@@ -18,6 +18,8 @@ class ColumnInfo(BaseModel):
     primary_key: bool = False
     classification: str | None = None
     description: str | None = None
+    pseudonym: bool = False
+    """Its pseudonym is stored beside it (`quanta.governance.protection`)."""
 
 
 class ColumnStats(BaseModel):

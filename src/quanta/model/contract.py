@@ -19,6 +19,9 @@ ODCS_VERSIONS = ("v3.1.0", "v3.0.2", "v3.0.1", "v3.0.0")
 CLASSIFICATIONS = ("public", "internal", "confidential", "restricted", "pii", "pii-sensitive")
 PRIVATE = ("pii", "pii-sensitive", "restricted")
 """Levels whose values never leave the data: not in samples, statistics, metadata or errors."""
+PLATFORM_PREFIX = "__quanta_"
+"""Stored columns whose names begin so are the platform's (the pseudonyms of private
+columns): no contract declares one, and no reader sees one."""
 
 
 class Column(OpenDocument):
@@ -37,6 +40,15 @@ class Column(OpenDocument):
     tags: list[str] = Field(default_factory=list)
     examples: list[Any] = Field(default_factory=list)
     quality: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _not_the_platforms(cls, value: str) -> str:
+        if value.lower().startswith(PLATFORM_PREFIX):
+            raise ValueError(
+                f"column names beginning with {PLATFORM_PREFIX} are Quanta's own: rename it"
+            )
+        return value
 
     @field_validator("physical_type")
     @classmethod

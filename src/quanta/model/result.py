@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from quanta.model.governance import Finding
+
 
 class Outcome(StrEnum):
     PASSED = "passed"
@@ -63,10 +65,19 @@ class Validation(BaseModel):
     product: str
     path: str
     issues: list[Issue] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    """The federation's policies that fail on the product, as its team is told them
+    (`quanta.governance`): blocking ones, and warnings (grace periods with their day)."""
+
+    @property
+    def blocked(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.blocks]
 
     @property
     def outcome(self) -> Outcome:
-        return Outcome.FAILED if self.issues else Outcome.PASSED
+        if self.issues or self.blocked:
+            return Outcome.FAILED
+        return Outcome.WARNED if self.findings else Outcome.PASSED
 
 
 class Check(BaseModel):

@@ -153,4 +153,6 @@ def load_batch(
     }
     for folder, validation in loaded:
         check_access(mesh.access, actor, folder, validation, teams)
+        if folder.product is not None and not validation.issues:
+            validation.findings = mesh.governance.findings(folder.product)
         yield folder, validation

@@ -44,6 +44,7 @@ def records(
                         primary_key=column.name in primary,
                         classification=column.classification,
                         description=column.description,
+                        pseudonym=column.private,
                     )
                     for column in contract.columns
                 ],

@@ -34,6 +34,24 @@ def validate(context: PublishContext) -> None:
         )
 
 
+def govern(context: PublishContext) -> None:
+    """The federation's policies: an enforced ``block`` policy that fails stops the
+    publish with its reason and fix; the others are told (a grace period with its day)."""
+    from quanta.governance import said
+
+    findings = context.validation.findings
+    context.mesh.governance.evaluated(context.product_id, context.actor, findings)
+    for finding in findings:
+        if finding.warns:
+            context.told(said(finding))
+    blocked = [finding for finding in findings if finding.blocks]
+    if blocked:
+        context.stop(
+            Outcome.FAILED,
+            "a policy of the mesh blocks it: " + "; ".join(said(finding) for finding in blocked),
+        )
+
+
 def recover(context: PublishContext) -> None:
     reconcile(context.mesh, context.product)
 
@@ -211,6 +229,7 @@ def promote(context: PublishContext) -> None:
 
 PUBLISH_STEPS: tuple[tuple[str, Step], ...] = (
     ("validate", validate),
+    ("govern", govern),
     ("recover", recover),
     ("resolve inputs", resolve),
     ("build", build),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from quanta.model.catalog import TableStats
-from quanta.model.contract import Contract
+from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.result import Check, Outcome
 from quanta.model.types import parse_physical_type, storable_type
 from quanta.quality.statistics import UNKNOWN, Statistic, answer
@@ -100,7 +100,12 @@ def schema_rule(target: Target) -> Plan:
                 )
             )
     declared_names = {column.name for column in target.contract.columns}
-    extras = sorted(set(target.columns) - declared_names)
+    # The platform's own columns (stored pseudonyms) are no part of the product's output.
+    extras = sorted(
+        name
+        for name in set(target.columns) - declared_names
+        if not name.lower().startswith(PLATFORM_PREFIX)
+    )
     named = [name for name in extras if target.code is not None and name in target.code]
     for extra in named:
         checks.append(

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from quanta.model.access import AccessRequest, RequestState
+from quanta.model.audit import AuditEntry
 from quanta.model.catalog import CheckRecord, Downstream, ProductRecord, SearchHit, Version
 from quanta.model.events import EventRecord
 from quanta.model.usage import ConsumerUsage, DailyUsage, UsageRecord
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessStore",
+    "AuditStore",
     "CatalogStore",
     "CheckStore",
     "EventRecord",
@@ -118,8 +120,11 @@ class AccessStore(Protocol):
         note: str | None,
         at: datetime,
         expires_at: datetime | None,
+        *,
+        clear_pii: bool = False,
     ) -> AccessRequest | None:
-        """Approve or deny a pending request; None when it is not pending any more."""
+        """Approve or deny a pending request (``clear_pii``: for PII in clear too); None
+        when it is not pending any more."""
         ...
 
     def revoke(
@@ -182,6 +187,34 @@ class UsageStore(Protocol):
         ...
 
 
+class AuditStore(Protocol):
+    """The governance audit log: entries appended, numbered and sealed with the hash of the
+    one before (`quanta.model.audit`), never changed nor deleted. Two processes appending
+    at once make one chain: each entry follows the one committed before it."""
+
+    def append(self, kind: str, actor: str, subject: str, details: dict[str, Any]) -> AuditEntry:
+        """Append and commit one entry; the entry as kept. ``details`` is plain JSON that
+        names what was decided (ids, columns, policies, counts), never a value of the data.
+        A kind, actor or subject the log cannot keep is a `ValueError`."""
+        ...
+
+    def entries(
+        self,
+        *,
+        after: int | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        """The entries numbered above ``after`` (all when None), of ``kind``, about
+        ``subject`` (any when None): the first ``limit`` of them, in order."""
+        ...
+
+    def head(self) -> AuditEntry | None:
+        """The entry with the highest number; None while the log is empty."""
+        ...
+
+
 @dataclass(eq=False)
 class Stores:
     """The stores of one mesh, sharing one database; closing it closes them all."""
@@ -192,6 +225,7 @@ class Stores:
     events: EventStore
     access: AccessStore
     usage: UsageStore
+    audit: AuditStore
 
     def close(self) -> None:
         self.database.close()

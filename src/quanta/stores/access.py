@@ -49,10 +49,19 @@ class SqlAccessStore:
         note: str | None,
         at: datetime,
         expires_at: datetime | None,
+        *,
+        clear_pii: bool = False,
     ) -> AccessRequest | None:
-        """Approve or deny a pending request; None when it is no longer pending (decided
-        meanwhile by someone else: no request is decided twice)."""
-        values = {"state": state.value, "decided_by": by, "decided_at": naive_utc(at), "note": note}
+        """Approve or deny a pending request (``clear_pii``: approved for PII in clear too);
+        None when it is no longer pending (decided meanwhile by someone else: no request
+        is decided twice)."""
+        values: dict[str, Any] = {
+            "state": state.value,
+            "decided_by": by,
+            "decided_at": naive_utc(at),
+            "note": note,
+            "clear_pii": clear_pii,
+        }
         if expires_at is not None:
             values["expires_at"] = naive_utc(expires_at)
         return self._change(request_id, RequestState.PENDING, values, f"access.{state.value}", by)
@@ -185,6 +194,8 @@ def _values(request: AccessRequest) -> dict[str, Any]:
         "days": request.days,
         "columns": request.columns,
         "without_private": request.without_private,
+        "pii_reason": request.pii_reason,
+        "clear_pii": request.clear_pii,
         "state": request.state.value,
         "requested_at": naive_utc(request.requested_at),
         "decided_by": request.decided_by,
@@ -211,6 +222,8 @@ def _request(row: Row[Any]) -> AccessRequest:
         days=row.days,
         columns=row.columns,
         without_private=bool(row.without_private),
+        pii_reason=row.pii_reason,
+        clear_pii=bool(row.clear_pii),
         state=RequestState(row.state),
         requested_at=aware(row.requested_at),
         decided_by=row.decided_by,

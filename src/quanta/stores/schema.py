@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -129,6 +130,8 @@ access_requests = Table(
     Column("days", Integer, nullable=False),
     Column("columns", JSON),
     Column("without_private", Boolean, nullable=False),
+    Column("pii_reason", Text),
+    Column("clear_pii", Boolean, nullable=False, server_default=false()),
     Column("state", String(16), nullable=False),
     Column("requested_at", DateTime, nullable=False),
     Column("decided_by", String(255)),
@@ -174,4 +177,22 @@ port_usage = Table(
     Column("seconds", Float, nullable=False),
     Index("ix_port_usage_product", "product_id", "at"),
     Index("ix_port_usage_at", "at"),
+)
+
+# The governance audit log: appended to and never changed, each entry sealed with the hash
+# of the one before (`quanta.model.audit`). ``seq`` is given by the store, never by the
+# database: the seal covers it. ``details`` is the canonical JSON text that was sealed.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Index("ix_audit_log_subject", "subject", "seq"),
+    Index("ix_audit_log_kind", "kind", "seq"),
 )
