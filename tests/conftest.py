@@ -29,18 +29,26 @@ def _identity(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUANTA_USER", TESTER)  # whatever a test before changed
 
 
-def grant(mesh: Mesh, target: str, consumer: str | None = None) -> None:
+def grant(
+    mesh: Mesh, target: str, consumer: str | None = None, *, clear_pii: bool = True
+) -> None:
     """Give ``consumer`` (a product; else the tester) a grant to read ``target``, asked
-    and approved as users would: asked by the tester, approved by the target's owner."""
+    and approved as users would: asked by the tester, approved by the target's owner;
+    with ``clear_pii``, for PII in clear too (asked with a reason, approved explicitly)."""
     from quanta.model.access import RequestState
     from quanta.model.actor import Actor
 
     asked = mesh.request_access(
-        target, "the tests read it", for_product=consumer, actor=Actor(name=TESTER)
+        target,
+        # One of the purposes the example mesh's governance folder allows PII in clear for.
+        "Customer service" if clear_pii else "the tests read it",
+        for_product=consumer,
+        pii_reason="the tests read every column as stored" if clear_pii else None,
+        actor=Actor(name=TESTER),
     )
     if asked.state == RequestState.PENDING:
         owner = Actor(name=mesh.product(asked.product).contact)
-        mesh.approve_access(asked.id, actor=owner)
+        mesh.approve_access(asked.id, actor=owner, clear_pii=clear_pii)
 
 
 @pytest.fixture

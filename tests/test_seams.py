@@ -277,6 +277,7 @@ def test_a_step_that_breaks_is_an_error_not_a_failure_and_publishes_nothing(
 def test_pipeline_steps_are_named_and_placed_by_name(mesh: Mesh) -> None:
     assert mesh.pipeline.names == [
         "validate",
+        "govern",
         "recover",
         "resolve inputs",
         "build",

@@ -75,5 +75,5 @@ def verify_audit(home: HomeOption = None, as_json: JsonOption = False) -> None:
         console.print(shown(f"The audit log is intact: {verified.checked} entries verified."))
     else:
         for problem in verified.problems:
-            console.print(shown(f"entry {problem.seq}: {problem.message}", "red"))
+            console.print(shown(problem.message, "red"))
     _finish(verified.ok)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quanta.stores import Stores
 from quanta.stores.access import SqlAccessStore
+from quanta.stores.audit import SqlAuditStore
 from quanta.stores.catalog import SqlCatalogStore
 from quanta.stores.checks import SqlCheckStore
 from quanta.stores.database import HEAD_REVISION, MIGRATIONS, Database
@@ -30,4 +31,5 @@ class SqlStores(Stores):
             events=events,
             access=SqlAccessStore(database, events),
             usage=SqlUsageStore(database),
+            audit=SqlAuditStore(database),
         )
