@@ -5,8 +5,9 @@ point groups ``quanta.engines``, ``quanta.storage`` and ``quanta.stores``; the
 built-ins are also listed here so that a source checkout works without installing.
 The metrics a contract's quality rules name come the same way, through
 ``quanta.metrics`` (see `quanta.quality.metrics`); so do build executors
-(``quanta.executors``, `quanta.build.executor`) and event subscribers
-(``quanta.subscribers``, `quanta.events`).
+(``quanta.executors``, `quanta.build.executor`), event subscribers
+(``quanta.subscribers``, `quanta.events`) and the functions governance policies may call
+(``quanta.policy_functions``, `quanta.governance.policies`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ BUILT_IN: dict[str, dict[str, str]] = {
     "quanta.subscribers": {
         "history": "quanta.events.history:keep_history",
         "usage": "quanta.events.usage:meter_usage",
+        "audit": "quanta.governance.audit:audit_protection",
     },
     "quanta.metrics": {
         "nullValues": "quanta.quality.odcs_metrics:null_values",
@@ -35,6 +37,7 @@ BUILT_IN: dict[str, dict[str, str]] = {
         "duplicateValues": "quanta.quality.odcs_metrics:duplicate_values",
         "rowCount": "quanta.quality.odcs_metrics:row_count",
     },
+    "quanta.policy_functions": {"semver": "quanta.governance.policies:SEMVER"},
 }
 
 

@@ -74,6 +74,8 @@ class PortRead(Event, frozen=True):
     port: str
     version: int
     columns: tuple[str, ...]
+    protected: tuple[str, ...] = ()
+    """The columns shown protected (pseudonymized or masked), not as stored."""
 
 
 class PortServed(Event, frozen=True):

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quanta.events import Event, PortRead, Subscriber
 from quanta.model.actor import Actor
 from quanta.model.audit import (
     GENESIS,
@@ -49,6 +50,7 @@ from quanta.model.audit import (
 
 if TYPE_CHECKING:
     from quanta.context import MeshContext
+    from quanta.mesh import Mesh
 
 __all__ = ["ANCHOR_FILE", "Audit", "examine"]
 
@@ -524,3 +526,20 @@ def _locked(path: Path) -> Iterator[None]:
     with path.open("a") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         yield
+
+
+def audit_protection(mesh: Mesh) -> Subscriber:
+    """Keep in the audit log every read the read path protected: who read which port, at
+    which version, and which of its columns it saw protected (names, never values)."""
+    audit = mesh.context.governance.audit
+
+    def keep(event: Event) -> None:
+        if isinstance(event, PortRead) and event.protected:
+            audit.record(
+                "protection.applied",
+                event.actor,
+                f"{event.subject}.{event.port}",
+                {"version": event.version, "columns": list(event.protected)},
+            )
+
+    return keep

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from quanta.build.inputs import ResolvedInputs
     from quanta.build.transform import Code
     from quanta.context import MeshContext
+    from quanta.model.contract import Contract
     from quanta.model.product import DataProduct
     from quanta.storage import StagedTable
 
@@ -52,6 +53,9 @@ class PublishContext:
     started: float = field(default_factory=time.perf_counter)
     inputs: ResolvedInputs | None = None
     code: Code | None = None
+    contracts: dict[str, Contract] = field(default_factory=dict)
+    """The output ports' contracts as built: each column classified at least as strictly
+    as what it derives from (`quanta.governance.inherit`)."""
     build: Build | None = None
     """The build's record, from the step that starts the build on."""
     staged: dict[str, StagedTable] = field(default_factory=dict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from quanta.model.catalog import ColumnInfo, InputUse, PortVersion, ProductRecord, Version
+from quanta.model.contract import Contract
 from quanta.model.product import DataProduct
 from quanta.model.result import Build, Check
 from quanta.storage import StagedTable
@@ -16,12 +17,16 @@ def records(
     staged: dict[str, StagedTable],
     uses: list[InputUse],
     checks: list[Check],
+    contracts: dict[str, Contract] | None = None,
 ) -> tuple[ProductRecord, Version]:
+    """``contracts``: the output ports' contracts as built (classifications inherited),
+    by default the product's own."""
     descriptor = product.descriptor
+    contracts = contracts or product.contracts
     now = datetime.now(UTC)
     ports = []
     for output in descriptor.output_ports:
-        contract = product.contracts[output.name]
+        contract = contracts[output.name]
         table = staged[output.name]
         primary = set(contract.primary_key)
         ports.append(

@@ -12,6 +12,7 @@ from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
 from quanta.events import PortServed
+from quanta.model.contract import Contract
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding
 from quanta.model.result import Outcome, Trigger
@@ -99,8 +100,9 @@ def build(context: PublishContext) -> None:
     product = context.product
     uses = context.inputs.uses
     context.told("reading " + ", ".join(u.upstream or u.source or u.port for u in uses))
+    context.contracts = _inherited(context)
     outputs = []
-    for port, contract in product.contracts.items():
+    for port, contract in context.contracts.items():
         table = port_table(product.id, port, contract.major)
         location = context.mesh.storage.location(table)
         outputs.append(
@@ -132,6 +134,25 @@ def build(context: PublishContext) -> None:
         return
     context.started_build().ports = result.build.ports
     _served_inputs(context)
+
+
+def _inherited(context: PublishContext) -> dict[str, Contract]:
+    """The product's contracts with each column at least as strictly classified as the
+    input columns it derives from: as the catalog records and the read path protects it."""
+    from quanta.governance.inherit import inherited, raised
+
+    assert context.inputs is not None and context.code is not None
+    product = context.product
+    found = inherited(
+        product.transformation.language,
+        context.code.text,
+        product.contracts,
+        context.inputs.upstream,
+    )
+    for port, columns in found.items():
+        for column, (level, origin) in columns.items():
+            context.told(f"column {port}.{column} is {level} as {origin} is: protected as that")
+    return {port: raised(c, found.get(port, {})) for port, c in product.contracts.items()}
 
 
 def _served_inputs(context: PublishContext) -> None:
@@ -213,7 +234,12 @@ def register(context: PublishContext) -> None:
     assert context.inputs is not None
     assert context.build is not None
     record, version = records(
-        context.product, context.build, context.staged, context.inputs.uses, context.checks
+        context.product,
+        context.build,
+        context.staged,
+        context.inputs.uses,
+        context.checks,
+        context.contracts,
     )
     context.version = context.mesh.stores.catalog.publish(record, version)
 

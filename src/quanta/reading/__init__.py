@@ -113,6 +113,7 @@ class ReadPath:
                     port=port.port.port,
                     version=port.version,
                     columns=tuple(column.name for column in columns),
+                    protected=tuple(c.name for c in columns if c.expression is not None),
                 )
             )
         return bindings

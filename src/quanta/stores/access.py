@@ -13,15 +13,23 @@ from quanta.model.access import AccessRequest, RequestState
 from quanta.model.actor import ActorKind
 from quanta.stores import schema
 from quanta.stores.database import Database, aware, naive_utc
+from quanta.stores.audit import SqlAuditStore
 from quanta.stores.events import SqlEventStore
 
 _TABLE = schema.access_requests
 
 
+DECISIONS = ("access.approved", "access.denied", "access.revoked", "access.expired")
+"""What the audit log keeps of access, in the same transaction as the change."""
+
+
 class SqlAccessStore:
-    def __init__(self, database: Database, events: SqlEventStore) -> None:
+    def __init__(
+        self, database: Database, events: SqlEventStore, audit: SqlAuditStore | None = None
+    ) -> None:
         self.database = database
         self.history = events
+        self.audit = audit
 
     def add(self, request: AccessRequest) -> AccessRequest:
         """Keep a new request (its ``id`` is given here) and tell it."""
@@ -177,6 +185,16 @@ class SqlAccessStore:
             "expires_at": request.expires_at.isoformat() if request.expires_at else None,
         }
         self.history.write(connection, kind, at, request.product, payload)
+        if self.audit is not None and kind in DECISIONS:
+            decided = {
+                "request": request.id,
+                "product": request.product,
+                "port": request.port,
+                "consumer": request.consumer,
+                "clear_pii": request.clear_pii,
+                "expires_at": payload["expires_at"],
+            }
+            self.audit.write(connection, kind, by or "", f"request {request.id}", decided)
 
 
 def _values(request: AccessRequest) -> dict[str, Any]:

@@ -24,12 +24,13 @@ class SqlStores(Stores):
         database = Database(url)
         checks = SqlCheckStore(database)
         events = SqlEventStore(database)
+        audit = SqlAuditStore(database)
         super().__init__(
             database=database,
             catalog=SqlCatalogStore(database, checks),
             checks=checks,
             events=events,
-            access=SqlAccessStore(database, events),
+            access=SqlAccessStore(database, events, audit),
             usage=SqlUsageStore(database),
-            audit=SqlAuditStore(database),
+            audit=audit,
         )

@@ -1,0 +1,421 @@
+"""Federated governance on real meshes: policies at validate and publish, protection by
+classification in the one read path, inherited classification, and the audit log.
+
+The retail example mesh is published once for this module (its own copy: tests here change
+its governance folder and its grants, always putting them back).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import DEMO_SCALE, TESTER
+from quanta.errors import ConfigError, UserError
+from quanta.mesh import Mesh
+from quanta.model.actor import Actor
+from quanta.model.result import Outcome
+from quanta.scaffold import scaffold
+
+SAMIR = Actor(name="samir.haddad@retail.example")  # owns customer.profiles
+ANA = Actor(name="ana.lima@retail.example")  # finance's analyst
+INES = Actor(name="ines.moreau@retail.example")  # the privacy officer: governance group
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def retail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    home = tmp_path_factory.mktemp("governed") / "home"
+    with Mesh.open(home, user=TESTER) as opened:
+        _, publications = opened.demo(scale=DEMO_SCALE)
+        assert all(p.outcome.ok for p in publications), publications
+        yield opened
+
+
+def mapping(mesh: Mesh, **levels: str) -> None:
+    """Change the retail governance folder's protections (the others as shipped)."""
+    path = mesh.home / "governance" / "governance.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["protections"].update(levels)
+    path.write_text(yaml.safe_dump(document))
+
+
+@pytest.fixture
+def shipped_mapping(retail: Mesh) -> Iterator[None]:
+    path = retail.home / "governance" / "governance.yaml"
+    kept = path.read_text()
+    yield
+    path.write_text(kept)
+
+
+def grant(mesh: Mesh, reader: Actor, purpose: str, pii: str | None, clear: bool) -> int:
+    asked = mesh.request_access("customer.profiles", purpose, pii_reason=pii, actor=reader)
+    mesh.approve_access(asked.id, actor=SAMIR, clear_pii=clear)
+    return asked.id
+
+
+def emails(mesh: Mesh, reader: Actor) -> list[object]:
+    table = mesh.query(
+        "SELECT email FROM customer.profiles ORDER BY customer_id LIMIT 3", actor=reader
+    )
+    return table.column("email").to_pylist()
+
+
+# -- protection by classification -------------------------------------------------------
+
+
+def test_the_same_query_answers_each_reader_as_its_grant_allows(
+    retail: Mesh, shipped_mapping: None
+) -> None:
+    clear = emails(retail, SAMIR)
+    assert all("@" in str(value) for value in clear)  # the owner reads them as stored
+    grant(retail, ANA, "Count customers per country", None, clear=False)
+    pseudonyms = emails(retail, ANA)
+    assert all(len(str(value)) == 32 and "@" not in str(value) for value in pseudonyms)
+    assert len(set(pseudonyms)) == 3
+    # A reader approved for PII in clear, for a purpose the governance folder allows.
+    grant(retail, INES, "Customer service", "answer a customer's own data request", clear=True)
+    assert emails(retail, INES) == clear
+    # The stored pseudonyms join: the same value has one pseudonym across the mesh.
+    joined = retail.query(
+        "SELECT count(*) AS n FROM customer.profiles a JOIN customer.profiles b "
+        "ON a.email = b.email",
+        actor=ANA,
+    )
+    assert (
+        joined.column("n")[0].as_py()
+        == retail.query("SELECT count(*) AS n FROM customer.profiles", actor=ANA)
+        .column("n")[0]
+        .as_py()
+    )
+
+
+def test_changing_the_mapping_protects_every_product_at_the_next_read(
+    retail: Mesh, shipped_mapping: None
+) -> None:
+    if not retail.access_requests(product="customer.profiles", consumer=ANA.name):
+        grant(retail, ANA, "Count customers per country", None, clear=False)
+    mapping(retail, pii="mask")
+    assert emails(retail, ANA) == [None, None, None]
+    assert all("@" in str(value) for value in emails(retail, SAMIR))  # owners: in clear
+    mapping(retail, pii="clear")
+    assert all("@" in str(value) for value in emails(retail, ANA))
+    mapping(retail, pii="pseudonymize")
+    assert all("@" not in str(value) for value in emails(retail, ANA))
+
+
+def test_a_grant_covers_pii_in_clear_only_when_asked_and_approved_so(retail: Mesh) -> None:
+    with pytest.raises(UserError, match="only for the purposes"):
+        retail.request_access(
+            "customer.profiles", "Marketing campaigns", pii_reason="send the newsletter", actor=ANA
+        )
+    asked = retail.request_access(
+        "customer.profiles", "Count customers per day of birth", actor=Actor(name="x@y.example")
+    )
+    with pytest.raises(UserError, match="did not ask for PII in clear"):
+        retail.approve_access(asked.id, actor=SAMIR, clear_pii=True)
+    approved = retail.approve_access(asked.id, actor=SAMIR)
+    assert not approved.clear_pii
+
+
+def test_a_product_built_from_pii_inherits_its_classification(retail: Mesh, tmp_path: Path) -> None:
+    """customer.contacts copies profiles' email, declared internal: it is stored and
+    served as pii, pseudonym included, and joins with profiles on pseudonyms."""
+    folder = _contacts(retail, tmp_path)
+    [published] = retail.publish(folder, actor=SAMIR)
+    assert published.outcome == Outcome.PASSED, published.reason
+    port = retail.product("customer.contacts")
+    assert port is not None
+    version = retail.stores.catalog.version("customer.contacts")
+    assert version is not None
+    [email] = [c for c in version.ports[0].columns if c.name == "email"]
+    assert email.classification == "pii"
+    assert email.pseudonym
+    if not retail.access_requests(product="customer.profiles", consumer=ANA.name):
+        grant(retail, ANA, "Count customers per country", None, clear=False)
+    asked = retail.request_access("customer.contacts", "Match contacts", actor=ANA)
+    retail.approve_access(asked.id, actor=SAMIR)
+    matched = retail.query(
+        "SELECT count(*) AS n FROM customer.contacts c JOIN customer.profiles p "
+        "ON c.email = p.email",
+        actor=ANA,
+    )
+    assert matched.column("n")[0].as_py() > 0
+    shown = retail.query("SELECT email FROM customer.contacts LIMIT 1", actor=ANA)
+    assert "@" not in str(shown.column("email")[0].as_py())
+
+
+def _contacts(mesh: Mesh, workspace: Path) -> Path:
+    folder = workspace / "customer" / "contacts"
+    (folder / "contracts").mkdir(parents=True)
+    (folder / "transform.sql").write_text("SELECT customer_id, email FROM profiles\n")
+    (folder / "dataproduct.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1.0.0",
+                "kind": "DataProduct",
+                "id": "customer.contacts",
+                "domain": "customer",
+                "status": "active",
+                "description": {"purpose": "How to reach each customer."},
+                "tags": ["aggregate"],
+                "team": {
+                    "name": "customer-team",
+                    "members": [{"username": SAMIR.name, "role": "owner"}],
+                },
+                "inputPorts": [
+                    {"name": "profiles", "version": "1", "contractId": "customer.profiles"}
+                ],
+                "outputPorts": [
+                    {
+                        "name": "contacts",
+                        "version": "1.0.0",
+                        "contractId": "customer.contacts.contacts",
+                    }
+                ],
+                "customProperties": [
+                    {
+                        "property": "transformation",
+                        "value": {"language": "sql", "path": "transform.sql"},
+                    }
+                ],
+            }
+        )
+    )
+    (folder / "contracts" / "contacts.odcs.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v3.1.0",
+                "kind": "DataContract",
+                "id": "customer.contacts.contacts",
+                "version": "1.0.0",
+                "status": "active",
+                "schema": [
+                    {
+                        "name": "contacts",
+                        "properties": [
+                            {
+                                "name": "customer_id",
+                                "logicalType": "string",
+                                "physicalType": "VARCHAR",
+                                "classification": "internal",
+                            },
+                            {
+                                "name": "email",
+                                "logicalType": "string",
+                                "physicalType": "VARCHAR",
+                                "classification": "internal",  # inherits pii
+                            },
+                        ],
+                    }
+                ],
+                "slaProperties": [{"property": "retention", "value": 1, "unit": "y"}],
+            }
+        )
+    )
+    return folder
+
+
+def test_no_protected_value_is_stored_outside_the_data_files(retail: Mesh) -> None:
+    """Manifests, metadata, the catalog, the search index, logs and the audit log hold no
+    email or name of customer.profiles: only its data files do."""
+    owner_view = retail.query("SELECT email, full_name FROM customer.profiles", actor=SAMIR)
+    secrets = {
+        value.encode()
+        for name in ("email", "full_name")
+        for value in owner_view.column(name).to_pylist()
+        if value
+    }
+    assert secrets
+    version = retail.stores.catalog.version("customer.profiles")
+    assert version is not None
+    data_files = {Path(f.removeprefix("file://")).resolve() for f in version.ports[0].files or []}
+    found = []
+    for path in retail.home.rglob("*"):
+        if not path.is_file() or path.resolve() in data_files or "examples" in path.parts:
+            continue
+        if path.suffix == ".parquet" and {"profiles__profiles__v1", "contacts__contacts__v1"} & set(
+            path.parts
+        ):
+            continue  # data files of the tables that hold these columns (contacts: a copy)
+        content = path.read_bytes()
+        found += [str(path) for secret in secrets if secret in content]
+    assert not found, sorted(set(found))[:5]
+
+
+# -- policies ---------------------------------------------------------------------------
+
+
+def test_the_scaffolds_pass_every_default_policy(mesh: Mesh, workspace: Path) -> None:
+    folder = scaffold("finance/targets", "source", workspace, {})
+    [validation] = mesh.validate(folder)
+    assert validation.findings == []
+    assert validation.outcome == Outcome.PASSED
+    [published] = mesh.publish(folder)
+    assert published.outcome == Outcome.PASSED, published.reason
+    version = mesh.stores.catalog.version("finance.targets")
+    assert version is not None
+    upstream = {"finance.targets": version.ports[0]}
+    for blueprint in ("aggregate", "consumer"):
+        made = scaffold(f"finance/{blueprint}_report", blueprint, workspace, upstream)
+        [validation] = mesh.validate(made)
+        assert validation.findings == [], (blueprint, validation.findings)
+
+
+def test_an_enforced_block_policy_stops_the_publish_with_its_fix(
+    mesh: Mesh, workspace: Path
+) -> None:
+    folder = scaffold("finance/targets", "source", workspace, {})
+    contract = folder / "contracts" / "targets.odcs.yaml"
+    contract.write_text(contract.read_text().replace("    classification: public\n", ""))
+    [validation] = mesh.validate(folder)
+    assert validation.outcome == Outcome.FAILED
+    [blocked] = validation.blocked
+    assert blocked.policy == "columns-classified"
+    assert blocked.failing == ("column targets.category",)
+    [published] = mesh.publish(folder)
+    assert published.outcome == Outcome.FAILED
+    assert "columns-classified" in published.reason
+    assert "classification:" in published.reason
+    assert mesh.products() == []  # nothing registered
+    [evaluated] = mesh.context.governance.audit.entries(kind="policy.evaluated")
+    assert evaluated.details["blocked"] == ["columns-classified"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "quanta", "validate", str(folder), "--home", str(mesh.home)],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 1
+    assert "Traceback" not in cli.stderr
+    assert "columns-classified" in cli.stdout
+
+
+def _policy(folder: Path, **rollout: object) -> None:
+    (folder / "policies").mkdir(parents=True, exist_ok=True)
+    (folder / "policies" / "mesh.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "policies": [
+                    {
+                        "id": "two-owners",
+                        "title": "Every product has a second owner",
+                        "rationale": "Someone approves access while the other is away.",
+                        "severity": "block",
+                        "rollout": rollout,
+                        "condition": "size(product.members) >= 2",
+                        "fix": "list a second member under team.members",
+                    }
+                ]
+            },
+            sort_keys=False,
+        )
+    )
+
+
+def test_grace_warns_with_its_day_then_blocks_and_a_draft_is_for_governance_only(
+    tmp_path: Path, workspace: Path
+) -> None:
+    rules = tmp_path / "governance"
+    folder = scaffold("finance/targets", "source", workspace, {})
+    with Mesh.open(tmp_path / "home", governance=rules) as mesh:
+        later = (datetime.now(UTC) + timedelta(days=30)).date()
+        _policy(rules, state="grace", until=later.isoformat())
+        [validation] = mesh.validate(folder)
+        [warned] = validation.findings
+        assert warned.warns
+        assert warned.until == later
+        assert validation.outcome == Outcome.WARNED
+        [published] = mesh.publish(folder)
+        assert published.outcome == Outcome.PASSED
+        _policy(rules, state="grace", until=(later - timedelta(days=60)).isoformat())
+        [validation] = mesh.validate(folder)
+        assert [f.policy for f in validation.blocked] == ["two-owners"]
+        _policy(rules, state="draft")
+        [validation] = mesh.validate(folder)
+        assert validation.findings == []
+        compliance, drafts = mesh.governance_report()
+        assert not drafts
+        assert all(f.policy != "two-owners" for f in compliance.findings)
+
+
+def test_a_policy_that_does_not_compile_names_its_file_and_line(
+    tmp_path: Path, workspace: Path
+) -> None:
+    rules = tmp_path / "governance"
+    (rules / "policies").mkdir(parents=True)
+    (rules / "policies" / "bad.yaml").write_text(
+        "policies:\n  - id: broken\n    title: t\n    rationale: r\n    fix: f\n"
+        "    condition: product.owner + 1\n"
+    )
+    folder = scaffold("finance/targets", "source", workspace, {})
+    with (
+        Mesh.open(tmp_path / "home", governance=rules) as mesh,
+        pytest.raises(ConfigError, match=r"bad\.yaml:2"),
+    ):
+        mesh.validate(folder)
+
+
+# -- the report and the audit log --------------------------------------------------------
+
+
+def test_the_report_of_the_example_mesh_matches_its_golden_file(retail: Mesh) -> None:
+    from quanta.governance.report import to_json
+
+    compliance, drafts = retail.governance_report(actor=INES)
+    assert drafts  # the privacy officer is of the governance group
+    found = to_json(compliance, drafts=drafts)
+    decisions = sorted(
+        [f["product"], f["policy"], f["standing"], list(f["failing"])]
+        for f in found["findings"]
+        if f["product"] != "customer.contacts"  # published by another test of this module
+    )
+    assert decisions == json.loads((GOLDEN / "governance_findings.json").read_text())
+    _, for_a_team = retail.governance_report(actor=ANA)
+    assert not for_a_team
+
+
+def test_the_report_cli_writes_json_and_a_page_with_no_server(retail: Mesh, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quanta",
+            "governance",
+            "report",
+            "--json",
+            "--html",
+            str(page),
+            "--home",
+            str(retail.home),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert {"day", "policies", "findings", "summary"} <= set(json.loads(run.stdout))
+    text = page.read_text()
+    assert "customer.profiles" in text
+    assert "http://" not in text
+    assert "https://" not in text
+
+
+def test_access_decisions_and_protected_reads_are_in_a_verified_audit_log(retail: Mesh) -> None:
+    if not retail.access_requests(product="customer.profiles", consumer=ANA.name):
+        grant(retail, ANA, "Count customers per country", None, clear=False)
+    emails(retail, ANA)
+    audit = retail.context.governance.audit
+    kinds = {entry.kind for entry in audit.entries()}
+    assert {"access.approved", "policy.evaluated", "protection.applied"} <= kinds
+    [read, *_] = [e for e in reversed(audit.entries()) if e.kind == "protection.applied"]
+    assert read.subject == "customer.profiles.profiles"
+    assert "email" in read.details["columns"]
+    verified = retail.verify_audit()
+    assert verified.ok, verified.problems
