@@ -1,0 +1,406 @@
+"""Policies as code: each `Policy`'s condition compiled once with CEL, then evaluated over
+the facts of every product in scope (`quanta.governance.facts`).
+
+A condition is CEL and only CEL: no text of a policy reaches Python's eval, exec or a
+template. It is compiled with ``product`` bound (and ``port``, ``column`` for policies
+``each: port`` and ``each: column``), type-checked, and must give a bool. The functions it
+may call beyond CEL's own and the strings extension (``trim()``, ``lowerAscii()``,
+``split()``...) come from the entry point group ``quanta.policy_functions``: each entry is a
+`PolicyFunction`. The built-in ``semver(string)`` comes the same way (`quanta.registry`).
+
+All of a product's policies are evaluated over one CEL activation, so its facts are
+converted once. A policy on ports or columns runs as one CEL comprehension over
+``product.ports`` (and their columns) that gives the names of those failing.
+
+Cost: CEL has no unbounded loops, so an evaluation costs at most the size of the facts to
+the power of the depth of the comprehensions nested in the condition. The facts are
+bounded: a product whose lists (ports, columns, inputs, grants, tags, members, service
+levels) hold more than `MAX_FACT_ITEMS` items together is not evaluated, and each policy
+reports that as its error. Any exception of an evaluation is caught and becomes that
+policy's error on that product: one product never stops the evaluation of the mesh.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cel_expr_python import cel  # type: ignore[import-untyped]
+from cel_expr_python.ext import ext_strings  # type: ignore[import-untyped]
+
+from quanta.errors import ConfigError
+from quanta.model.governance import Compliance, Finding, Policy, RolloutState
+
+FUNCTIONS_GROUP = "quanta.policy_functions"
+MAX_FACT_ITEMS = 10_000
+
+_TYPES: dict[str, tuple[cel.Type, type | tuple[type, ...]]] = {
+    "bool": (cel.Type.BOOL, bool),
+    "int": (cel.Type.INT, int),
+    "double": (cel.Type.DOUBLE, float),
+    "string": (cel.Type.STRING, str),
+    "list": (cel.Type.List(cel.Type.DYN), list),
+    "map": (cel.Type.Map(cel.Type.STRING, cel.Type.DYN), dict),
+}
+_FUNCTION_NAME = re.compile(r"[a-z][A-Za-z0-9_]{0,63}")
+_VARIABLES = {
+    "product": ("product",),
+    "port": ("product", "port"),
+    "column": ("product", "port", "column"),
+}
+
+
+@dataclass(frozen=True)
+class PolicyFunction:
+    """A function conditions may call, e.g. ``semver(string) -> bool``.
+
+    Types are named as CEL names them: ``bool``, ``int``, ``double``, ``string``, ``list``,
+    ``map``. ``call`` gets plain Python values and returns one of the return type; what it
+    raises becomes the policy's error on that product, without its message (it may hold
+    the facts it was given).
+    """
+
+    name: str
+    parameters: tuple[str, ...]
+    returns: str
+    call: Callable[..., Any]
+
+    def __post_init__(self) -> None:
+        if not _FUNCTION_NAME.fullmatch(self.name):
+            raise ValueError(f"policy function name {self.name!r} is not a CEL identifier")
+        for kind in (*self.parameters, self.returns):
+            if kind not in _TYPES:
+                raise ValueError(
+                    f"policy function {self.name}: unknown type {kind!r}: use one of "
+                    f"{', '.join(_TYPES)}"
+                )
+
+    def declaration(self) -> cel.FunctionDecl:
+        overload = cel.Overload(
+            f"quanta_{self.name}_{'_'.join(self.parameters)}",
+            return_type=_TYPES[self.returns][0],
+            parameters=[_TYPES[kind][0] for kind in self.parameters],
+            impl=self._guarded,
+        )
+        return cel.FunctionDecl(self.name, [overload])
+
+    def _guarded(self, *arguments: Any) -> Any:
+        try:
+            result = self.call(*arguments)
+        except Exception as error:
+            raise RuntimeError(f"function {self.name} failed ({type(error).__name__})") from None
+        expected = _TYPES[self.returns][1]
+        if not isinstance(result, expected) or (self.returns == "int" and result is True):
+            raise RuntimeError(
+                f"function {self.name} returned {type(result).__name__}, not {self.returns}"
+            )
+        return result
+
+
+_SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+
+
+def _is_semver(text: str) -> bool:
+    return _SEMVER.fullmatch(text) is not None
+
+
+SEMVER = PolicyFunction("semver", ("string",), "bool", _is_semver)
+"""``semver(text)``: whether ``text`` is a version MAJOR.MINOR.PATCH, such as 1.4.0."""
+
+
+def installed_functions() -> tuple[PolicyFunction, ...]:
+    """The built-in policy functions and every installed plugin's."""
+    from quanta.registry import available, load
+
+    found = []
+    for name in sorted(available(FUNCTIONS_GROUP)):
+        function = load(FUNCTIONS_GROUP, name)
+        if not isinstance(function, PolicyFunction) or function.name != name:
+            raise ConfigError(
+                f"the {FUNCTIONS_GROUP} entry {name!r} is not a PolicyFunction named {name!r}: "
+                "fix the plugin that provides it"
+            )
+        found.append(function)
+    return tuple(found)
+
+
+# -- compiling ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    policy: Policy
+    expression: cel.Expression
+    """Over ``product``: a bool, or the names failing (a list; of lists for columns)."""
+    message: str
+    domains: frozenset[str] | None
+    kinds: frozenset[str] | None
+    products: frozenset[str] | None
+    levels: frozenset[str] | None
+
+    def concerns(self, facts: Mapping[str, Any]) -> bool:
+        """Whether the product is in the domains, kinds and products of the scope (its
+        classifications are for the caller to look at: they cost a walk of the columns)."""
+        return (
+            (self.domains is None or facts["domain"] in self.domains)
+            and (self.kinds is None or facts["kind"] in self.kinds)
+            and (self.products is None or facts["id"] in self.products)
+        )
+
+
+@dataclass(frozen=True)
+class CompiledPolicies:
+    """Policies ready to evaluate, and the CEL environment their expressions share."""
+
+    compiled: tuple[CompiledPolicy, ...]
+    environment: cel.Env
+
+    @property
+    def policies(self) -> tuple[Policy, ...]:
+        return tuple(item.policy for item in self.compiled)
+
+    def evaluate(self, facts: Mapping[str, Any], day: date) -> tuple[Finding, ...]:
+        """Every policy whose scope holds the product, over its facts, on ``day``: one
+        finding each, whether it holds or not."""
+        return tuple(_findings(self, facts, _states(self, day)))
+
+    def evaluate_mesh(self, products: Iterable[Mapping[str, Any]], day: date) -> Compliance:
+        """Every policy over every product in its scope, on ``day``."""
+        states = _states(self, day)
+        return Compliance(
+            day=day,
+            policies=self.policies,
+            findings=tuple(f for facts in products for f in _findings(self, facts, states)),
+        )
+
+
+def compile_policies(
+    policies: Sequence[Policy], functions: Sequence[PolicyFunction] | None = None
+) -> CompiledPolicies:
+    """Compile every condition; ConfigError names the policy's ``file:line`` and what CEL
+    found wrong. ``functions``: by default `installed_functions`."""
+    functions = installed_functions() if functions is None else functions
+    environments = {each: _environment(names, functions) for each, names in _VARIABLES.items()}
+    compiled = []
+    for policy in policies:
+        checked = _compile(environments[policy.each], policy.condition, policy)
+        kind = checked.return_type()
+        if kind != cel.Type.BOOL and kind != cel.Type.DYN:
+            raise ConfigError(
+                f"{_where(policy)} gives {kind.name().lower()}, not true or false: "
+                'write a test, e.g. product.owner != ""'
+            )
+        expression = checked
+        if policy.each != "product":
+            expression = _compile(environments["product"], _over_product(policy), policy)
+        scope = policy.scope
+        compiled.append(
+            CompiledPolicy(
+                policy=policy,
+                expression=expression,
+                message=f"{policy.title}: {policy.fix}",
+                domains=_set(scope.domains),
+                kinds=_set(scope.kinds),
+                products=_set(scope.products),
+                levels=_set(scope.classifications),
+            )
+        )
+    return CompiledPolicies(tuple(compiled), environments["product"])
+
+
+def _environment(variables: Sequence[str], functions: Sequence[PolicyFunction]) -> cel.Env:
+    names = [function.name for function in functions]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f"policy function {twice[0]!r} is declared twice: keep one")
+    try:
+        return cel.NewEnv(
+            variables=dict.fromkeys(variables, cel.Type.DYN),
+            functions=[function.declaration() for function in functions],
+            extensions=[ext_strings.ExtStrings()],
+        )
+    except RuntimeError as error:
+        raise ConfigError(
+            f"the policy functions {', '.join(names)} cannot be declared ({_first(error)}): "
+            "rename the one that clashes with a CEL function"
+        ) from None
+
+
+def _over_product(policy: Policy) -> str:
+    """The condition as a comprehension over the product's ports or columns, giving the
+    names of those it fails on. The condition compiled alone, so it is one whole
+    expression; the line breaks end any comment at its end."""
+    negated = f"!(\n{policy.condition}\n)"
+    if policy.each == "port":
+        return f"product.ports.filter(port, {negated}).map(port, port.name)"
+    levels = policy.scope.classifications
+    # The levels are known classifications (the model checks them): safe as a CEL literal.
+    guard = f"column.classification in {json.dumps(sorted(levels))} && " if levels else ""
+    return (
+        f"product.ports.map(port, port.columns.filter(column, {guard}{negated})"
+        ".map(column, port.name + '.' + column.name))"
+    )
+
+
+def _compile(environment: cel.Env, text: str, policy: Policy) -> cel.Expression:
+    try:
+        return environment.compile(text)
+    except RuntimeError as error:
+        raise ConfigError(
+            f"{_where(policy)} does not compile: {_compile_problem(error)}: correct it; "
+            f"it may use {', '.join(_VARIABLES[policy.each])} (each: {policy.each})"
+        ) from None
+
+
+_CEL_ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): (.*)")
+
+
+def _compile_problem(error: RuntimeError) -> str:
+    found = _CEL_ERROR.search(str(error))
+    if found is None:
+        return _first(error)
+    line, column, problem = found.groups()
+    problem = problem.removesuffix(" (in container '')")
+    return f"{problem} (line {line}, column {column} of the condition)"
+
+
+def _where(policy: Policy) -> str:
+    where = f"{policy.source}: " if policy.source else ""
+    return f"{where}the condition of policy {policy.id!r}"
+
+
+def _set(values: list[str] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
+
+
+def _first(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+# -- evaluating -----------------------------------------------------------------------------
+
+
+def _states(rules: CompiledPolicies, day: date) -> list[RolloutState]:
+    return [item.policy.rollout.state_on(day) for item in rules.compiled]
+
+
+def _findings(
+    rules: CompiledPolicies, facts: Mapping[str, Any], states: Sequence[RolloutState]
+) -> list[Finding]:
+    found: list[Finding] = []
+    product, domain = str(facts.get("id", "")), str(facts.get("domain", ""))
+    too_large = _size_problem(facts)
+    levels: frozenset[str] | None = None
+    activation: cel.Activation | None = None
+    for item, state in zip(rules.compiled, states, strict=True):
+        try:
+            if not item.concerns(facts):
+                continue
+            if item.levels is not None:
+                levels = _levels(facts) if levels is None else levels
+                if item.levels.isdisjoint(levels):
+                    continue
+            if too_large is None and activation is None:
+                activation = rules.environment.Activation({"product": facts})
+            holds, failing, error = (
+                (False, (), too_large) if activation is None else _run(item, activation)
+            )
+        except Exception as raised:
+            holds, failing, error = False, (), _raised(raised)
+        policy = item.policy
+        found.append(
+            Finding(
+                policy=policy.id,
+                product=product,
+                domain=domain,
+                severity=policy.severity,
+                state=state,
+                until=policy.rollout.until,
+                holds=holds,
+                failing=failing,
+                error=error,
+                message=item.message,
+            )
+        )
+    return found
+
+
+def _run(
+    item: CompiledPolicy, activation: cel.Activation
+) -> tuple[bool, tuple[str, ...], str | None]:
+    """Whether the policy holds, what fails, and why it could not be evaluated."""
+    try:
+        value = item.expression.eval(activation)
+        each = item.policy.each
+        # An error's value is its message: only a bool, or a list, is a result.
+        result = value.value() if each == "product" else value.plain_value()
+        if result is True or result is False:
+            return result, (), None
+        if isinstance(result, list):
+            if each == "port":
+                failing = tuple(f"port {name}" for name in result)
+            else:
+                failing = tuple(f"column {name}" for inner in result for name in inner)
+            return not failing, failing, None
+        if value.type() == cel.Type.ERROR:
+            return False, (), _evaluation_error(str(result), item.policy.condition)
+        return False, (), f"the condition gives {value.type().name().lower()}, not true or false"
+    except Exception as raised:
+        return False, (), _raised(raised)
+
+
+def _raised(error: Exception) -> str:
+    # Only the type: the message of an exception may hold the facts.
+    return f"the policy could not be evaluated ({type(error).__name__})"
+
+
+_QUOTED = re.compile(r'"([^"]*)"|\'([^\']*)\'')
+_NUMBER = re.compile(r"\b[0-9]+(?:\.[0-9]+)?\b")
+_STATUS = re.compile(r"^[A-Z_]+: ")
+_FIXED = {
+    "No matching overloads found : !_": "a value that is not true or false where one is needed",
+    "Non-CEL value type": "a fact has a type CEL does not know (a fault of the platform)",
+    "Integer value": "a number of the facts is out of CEL's range",
+}
+
+
+def _evaluation_error(message: str, condition: str) -> str:
+    """CEL's message without what came from the facts: a quoted text or a number is kept
+    only when the condition itself spells it (a key it names, an index it writes)."""
+    text = _STATUS.sub("", (message.strip().splitlines() or ["unknown error"])[0])
+    fixed = next((said for start, said in _FIXED.items() if text.startswith(start)), None)
+    if fixed is not None:
+        text = fixed
+    elif text.startswith("invalid regular expression"):
+        text = "invalid regular expression"  # what follows quotes the pattern
+    else:
+        text = _QUOTED.sub(lambda m: m[0] if (m[1] or m[2] or "") in condition else '"…"', text)
+        text = _NUMBER.sub(lambda m: m[0] if m[0] in condition else "…", text)
+    return f"the condition could not be evaluated: {text}"
+
+
+def _size_problem(facts: Mapping[str, Any]) -> str | None:
+    ports = facts.get("ports") or ()
+    items = len(ports) + sum(
+        len(facts.get(key) or ()) for key in ("inputs", "grants", "tags", "members")
+    )
+    for port in ports:
+        items += len(port.get("columns") or ()) + len(port.get("service_levels") or ())
+    if items <= MAX_FACT_ITEMS:
+        return None
+    return (
+        f"the product's facts hold {items:,} items (ports, columns, inputs...), over the "
+        f"limit of {MAX_FACT_ITEMS:,}: policies are not evaluated on it; split the product"
+    )
+
+
+def _levels(facts: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset(
+        column.get("classification", "")
+        for port in facts.get("ports") or ()
+        for column in port.get("columns") or ()
+    )
