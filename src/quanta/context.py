@@ -36,10 +36,10 @@ class MeshContext:
         # The plugins' subscribers load when the first event is told, not before.
         self.events = EventBus(subscribers)
         from quanta.access.rules import granted
-        from quanta.governance.protection import protected
+        from quanta.governance.protection import protected, stored
 
         self.reads = ReadPath(
-            self.events, [granted(self.access), protected(self.governance), *READ_RULES]
+            self.events, [granted(self.access), protected(self.governance), *READ_RULES], stored
         )
 
     @cached_property
@@ -68,6 +68,8 @@ class MeshContext:
             # Python transformations hand over their tables as files: the home has room.
             scratch_directory=home / "scratch",
         )
+        if hasattr(engine, "keys"):  # it decrypts what the read path shows in clear
+            engine.keys = self.governance.keys
         return engine
 
     @cached_property

@@ -261,7 +261,7 @@ class InProcessExecutor:
         self, output: OutputTable, rows: pa.RecordBatchReader, request: BuildRequest
     ) -> StagedTable:
         contract = output.parsed_contract()
-        stored = self.context.governance.stored_rows(contract, rows)
+        stored = self.context.governance.stored_rows(contract, rows, str(output.table))
         return self.storage.stage(
             output.table, stored, request.branch, private=contract.private_columns
         )

@@ -10,7 +10,7 @@ import importlib.util
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -21,6 +21,9 @@ from quanta.errors import ConfigError, QueryRefused, first_line
 from quanta.model.relations import Binding, TableScan
 from quanta.product_files import OutsideFolder
 from quanta.sql_text import literal, quote
+
+if TYPE_CHECKING:
+    from quanta.governance.keys import KeyStore
 
 EXTENSIONS = ("avro", "iceberg")
 
@@ -58,6 +61,9 @@ class DuckDBEngine:
         # Python transformations hand their tables over as files in here; the system's
         # temporary folder (the default) may be too small for them.
         self.scratch_directory = scratch_directory
+        self.keys: KeyStore | None = None
+        """The mesh's keys, to decrypt what the read path shows in clear; None: nothing
+        this engine reads is decrypted (a build's engine)."""
 
     def connect(self, *, iceberg: bool = True) -> duckdb.DuckDBPyConnection:
         """A connection that never downloads anything; with ``iceberg``, it can plan scans
@@ -120,6 +126,11 @@ class DuckDBEngine:
             close_descriptors(descriptors)
             raise QueryRefused(f"the source {error}") from None
         connection = self.connect(iceberg=planned or bool(also_readable))
+        if self.keys is not None and _decrypts(bindings):
+            from quanta.engines.duckdb_protection import register_decrypt
+            from quanta.governance.crypto import encryption_key
+
+            register_decrypt(connection, encryption_key(self.keys))
         spill = processes.scratch(self.scratch_directory)
         session = DuckDBSession(
             connection, bindings, engine=self, limits=limits, descriptors=descriptors
@@ -165,3 +176,14 @@ class DuckDBEngine:
         finally:
             connection.close()
         return int(count[0]) if count else 0
+
+
+def _decrypts(bindings: Sequence[Binding]) -> bool:
+    """Whether a binding shows a column decrypted (`quanta.governance.protection`)."""
+    from quanta.governance.protection import DECRYPT
+
+    return any(
+        DECRYPT in (column.expression or "")
+        for binding in bindings
+        for column in binding.columns or ()
+    )

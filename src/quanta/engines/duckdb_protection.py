@@ -17,8 +17,6 @@ functions use numpy even after the fix), so the platform does too.
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,15 +25,9 @@ from duckdb.sqltypes import BLOB, VARCHAR
 
 from quanta.errors import ConfigError, PlatformError
 from quanta.governance.crypto import ENCRYPTION_KEY_SIZE, decrypt
-from quanta.model.types import parse_physical_type
-from quanta.sql_text import literal
+from quanta.governance.protection import DECRYPT, DECRYPT_BLOB, decrypt_sql
 
 __all__ = ["DECRYPT", "DECRYPT_BLOB", "decrypt_sql", "register_decrypt"]
-
-DECRYPT = "quanta_decrypt"
-DECRYPT_BLOB = "quanta_decrypt_blob"
-
-_QUOTED_IDENTIFIER = re.compile(r'"(?:[^"]|"")+"')
 
 
 def register_decrypt(connection: duckdb.DuckDBPyConnection, key: bytes) -> None:
@@ -85,20 +77,3 @@ def _decrypted(
         # decrypt_sql writes one literal context per call: anything else is not ours.
         raise PlatformError(f"{DECRYPT} takes one column's context, as a constant")
     return decrypt(ciphertexts, key, kind, context=distinct[0].as_py())
-
-
-def decrypt_sql(column_sql: str, target_type: str, context: str) -> str:
-    """The expression that shows an encrypted column in clear, as type ``target_type``.
-
-    ``column_sql`` is the stored column as a quoted identifier (`quanta.sql_text.quote`);
-    ``target_type`` a storable type name (`quanta.model.types`: ``VARCHAR``, ``DATE``,
-    ``DECIMAL(10,2)``, ``TIMESTAMP WITH TIME ZONE``, ...); ``context`` the one the column
-    was encrypted with.
-    """
-    if not _QUOTED_IDENTIFIER.fullmatch(column_sql):
-        raise ValueError("decrypt_sql takes the column as a quoted identifier (sql_text.quote)")
-    kind = str(parse_physical_type(target_type))  # ValueError for any other text
-    if kind == "BLOB":
-        return f"{DECRYPT_BLOB}({column_sql}, {literal(context)})"
-    call = f"{DECRYPT}({column_sql}, {literal(context)})"
-    return call if kind == "VARCHAR" else f"CAST({call} AS {kind})"

@@ -126,9 +126,7 @@ class Governance:
         for record in records:
             version = catalog.version(record.id)
             contracts = {port.port: port.contract for port in version.ports} if version else {}
-            facts.append(
-                record_facts(record.descriptor, contracts, **measured.get(record.id, {}))
-            )
+            facts.append(record_facts(record.descriptor, contracts, **measured.get(record.id, {})))
         rules = self.rules
         day = today()
         drafts = self.context.access.directory.decides_for_all(actor) or (
@@ -162,9 +160,13 @@ class Governance:
 
         return LocalKeyStore(self.context.settings.home / "keys")
 
-    def stored_rows(self, contract: Contract, rows: pa.RecordBatchReader) -> pa.RecordBatchReader:
-        """A build's output as it is stored: with the pseudonyms of its private columns."""
-        from quanta.governance.protection import PSEUDONYM_KEY, pseudonymized, with_pseudonyms
+    def stored_rows(
+        self, contract: Contract, rows: pa.RecordBatchReader, table: str
+    ) -> pa.RecordBatchReader:
+        """A build's output as it is stored in ``table``: with the pseudonyms of its
+        private columns, and the columns the mapping encrypts encrypted."""
+        from quanta.governance.crypto import encryption_key, pseudonym_key
+        from quanta.governance.protection import at_rest, encryption_context, pseudonymized
 
         reserved = [n for n in rows.schema.names if n.lower().startswith(PLATFORM_PREFIX)]
         if reserved:
@@ -173,9 +175,22 @@ class Governance:
                 f"{PLATFORM_PREFIX} are Quanta's own, rename it in the transformation"
             )
         columns = pseudonymized(contract)
-        if not columns:
+        sealed = {name: encryption_context(table, name) for name in self.encrypted(contract)}
+        if not columns and not sealed:
             return rows
-        return with_pseudonyms(rows, columns, self.keys.key(PSEUDONYM_KEY))
+        return at_rest(
+            rows,
+            columns,
+            pseudonym_key(self.keys),
+            sealed,
+            encryption_key(self.keys) if sealed else b"",
+        )
+
+    def encrypted(self, contract: Contract) -> list[str]:
+        """The columns of ``contract`` stored encrypted, as the mapping says now."""
+        from quanta.governance.protection import encrypted
+
+        return encrypted(self.rules.config, contract)
 
     # -- audit ---------------------------------------------------------------------------
     @cached_property

@@ -73,6 +73,7 @@ def load_rules(
     return GovernanceRules(
         compiled=compiled.compiled,
         environment=compiled.environment,
+        every=compiled.every,
         config=config,
         fingerprint=_fingerprint(config, policies),
     )

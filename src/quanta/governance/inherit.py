@@ -75,4 +75,6 @@ def raised(contract: Contract, levels: Mapping[str, tuple[str, str]]) -> Contrac
         else column
         for column in table.properties
     ]
-    return contract.model_copy(update={"schema_": [table.model_copy(update={"properties": columns})]})
+    return contract.model_copy(
+        update={"schema_": [table.model_copy(update={"properties": columns})]}
+    )

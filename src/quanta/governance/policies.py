@@ -8,9 +8,11 @@ may call beyond CEL's own and the strings extension (``trim()``, ``lowerAscii()`
 ``split()``...) come from the entry point group ``quanta.policy_functions``: each entry is a
 `PolicyFunction`. The built-in ``semver(string)`` comes the same way (`quanta.registry`).
 
-All of a product's policies are evaluated over one CEL activation, so its facts are
-converted once. A policy on ports or columns runs as one CEL comprehension over
-``product.ports`` (and their columns) that gives the names of those failing.
+Evaluating a product converts its facts to CEL once and runs one expression: the list of
+every policy's result. A policy on ports or columns is a comprehension over
+``product.ports`` (and their columns) that gives the names of those it fails on. Only when
+that list is an error (some policy could not be evaluated) are the policies run one by one,
+so that each says for itself.
 
 Cost: CEL has no unbounded loops, so an evaluation costs at most the size of the facts to
 the power of the depth of the comprehensions nested in the condition. The facts are
@@ -158,6 +160,8 @@ class CompiledPolicies:
 
     compiled: tuple[CompiledPolicy, ...]
     environment: cel.Env
+    every: cel.Expression | None
+    """The list of every policy's result, in order (None: no policies)."""
 
     @property
     def policies(self) -> tuple[Policy, ...]:
@@ -185,7 +189,7 @@ def compile_policies(
     found wrong. ``functions``: by default `installed_functions`."""
     functions = installed_functions() if functions is None else functions
     environments = {each: _environment(names, functions) for each, names in _VARIABLES.items()}
-    compiled = []
+    compiled, texts = [], []
     for policy in policies:
         checked = _compile(environments[policy.each], policy.condition, policy)
         kind = checked.return_type()
@@ -194,14 +198,13 @@ def compile_policies(
                 f"{_where(policy)} gives {kind.name().lower()}, not true or false: "
                 'write a test, e.g. product.owner != ""'
             )
-        expression = checked
-        if policy.each != "product":
-            expression = _compile(environments["product"], _over_product(policy), policy)
+        text = policy.condition if policy.each == "product" else _over_product(policy)
+        texts.append(text)
         scope = policy.scope
         compiled.append(
             CompiledPolicy(
                 policy=policy,
-                expression=expression,
+                expression=_compile(environments["product"], text, policy),
                 message=f"{policy.title}: {policy.fix}",
                 domains=_set(scope.domains),
                 kinds=_set(scope.kinds),
@@ -209,7 +212,10 @@ def compile_policies(
                 levels=_set(scope.classifications),
             )
         )
-    return CompiledPolicies(tuple(compiled), environments["product"])
+    # Each text compiled alone, so each is one whole expression: safe inside brackets.
+    every = "[" + ",".join(f"(\n{text}\n)" for text in texts) + "]"
+    product = environments["product"]
+    return CompiledPolicies(tuple(compiled), product, product.compile(every) if texts else None)
 
 
 def _environment(variables: Sequence[str], functions: Sequence[PolicyFunction]) -> cel.Env:
@@ -283,6 +289,9 @@ def _first(error: BaseException) -> str:
 
 # -- evaluating -----------------------------------------------------------------------------
 
+Outcome = tuple[bool, tuple[str, ...], str | None]
+"""Whether a policy holds on a product, what fails, and why it could not be evaluated."""
+
 
 def _states(rules: CompiledPolicies, day: date) -> list[RolloutState]:
     return [item.policy.rollout.state_on(day) for item in rules.compiled]
@@ -296,7 +305,9 @@ def _findings(
     too_large = _size_problem(facts)
     levels: frozenset[str] | None = None
     activation: cel.Activation | None = None
-    for item, state in zip(rules.compiled, states, strict=True):
+    results: list[Any] | None = None
+    for index, (item, state) in enumerate(zip(rules.compiled, states, strict=True)):
+        outcome: Outcome | None = None
         try:
             if not item.concerns(facts):
                 continue
@@ -304,13 +315,18 @@ def _findings(
                 levels = _levels(facts) if levels is None else levels
                 if item.levels.isdisjoint(levels):
                     continue
-            if too_large is None and activation is None:
-                activation = rules.environment.Activation({"product": facts})
-            holds, failing, error = (
-                (False, (), too_large) if activation is None else _run(item, activation)
-            )
+            if too_large is not None:
+                outcome = (False, (), too_large)
+            else:
+                if activation is None:
+                    activation = rules.environment.Activation({"product": facts})
+                    results = _every(rules, activation)
+                if results is not None:
+                    outcome = _outcome(item, results[index])
+                outcome = outcome or _run(item, activation)
         except Exception as raised:
-            holds, failing, error = False, (), _raised(raised)
+            outcome = (False, (), _raised(raised))
+        holds, failing, error = outcome
         policy = item.policy
         found.append(
             Finding(
@@ -329,26 +345,44 @@ def _findings(
     return found
 
 
-def _run(
-    item: CompiledPolicy, activation: cel.Activation
-) -> tuple[bool, tuple[str, ...], str | None]:
-    """Whether the policy holds, what fails, and why it could not be evaluated."""
+def _every(rules: CompiledPolicies, activation: cel.Activation) -> list[Any] | None:
+    """Every policy's result at once; None when one of them is an error (CEL's lists hold
+    no errors: the whole list is one)."""
+    if rules.every is None:
+        return None
+    try:
+        results = rules.every.eval(activation).plain_value()
+    except Exception:
+        return None
+    return results if isinstance(results, list) else None
+
+
+def _outcome(item: CompiledPolicy, result: Any) -> Outcome | None:
+    """What a result says; None for one that is not a result (an error, a non-bool)."""
+    each = item.policy.each
+    if result is True or result is False:
+        return (result, (), None) if each == "product" else None
+    if each == "product" or not isinstance(result, list):
+        return None
+    if each == "port":
+        failing = tuple(f"port {name}" for name in result)
+    else:
+        failing = tuple(f"column {name}" for names in result for name in names)
+    return not failing, failing, None
+
+
+def _run(item: CompiledPolicy, activation: cel.Activation) -> Outcome:
+    """The policy alone, saying why it could not be evaluated."""
     try:
         value = item.expression.eval(activation)
-        each = item.policy.each
         # An error's value is its message: only a bool, or a list, is a result.
-        result = value.value() if each == "product" else value.plain_value()
-        if result is True or result is False:
-            return result, (), None
-        if isinstance(result, list):
-            if each == "port":
-                failing = tuple(f"port {name}" for name in result)
-            else:
-                failing = tuple(f"column {name}" for inner in result for name in inner)
-            return not failing, failing, None
-        if value.type() == cel.Type.ERROR:
-            return False, (), _evaluation_error(str(result), item.policy.condition)
-        return False, (), f"the condition gives {value.type().name().lower()}, not true or false"
+        outcome = _outcome(item, value.plain_value())
+        if outcome is not None:
+            return outcome
+        kind = value.type()
+        if kind == cel.Type.ERROR:
+            return False, (), _evaluation_error(str(value.value()), item.policy.condition)
+        return False, (), f"the condition gives {kind.name().lower()}, not true or false"
     except Exception as raised:
         return False, (), _raised(raised)
 

@@ -15,28 +15,67 @@ its version was published) reads masked until the product publishes again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from quanta.model.actor import ActorKind
 from quanta.model.catalog import ColumnInfo
 from quanta.model.contract import PRIVATE, Contract
 from quanta.model.governance import Protection
 from quanta.model.relations import Exposed
+from quanta.model.types import parse_physical_type
 from quanta.reading import PublishedPort, ReadRule
-from quanta.sql_text import quote
+from quanta.sql_text import literal, quote
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from quanta.governance import Governance
     from quanta.model.actor import Actor
+    from quanta.model.governance import GovernanceFile
 
 PSEUDONYM_KEY = "pseudonyms"
+DECRYPT = "quanta_decrypt"
+DECRYPT_BLOB = "quanta_decrypt_blob"
+_QUOTED_IDENTIFIER = re.compile(r'"(?:[^"]|"")+"')
 
 
 def pseudonymized(contract: Contract) -> list[str]:
     """The columns whose pseudonyms are stored beside them."""
     return [c.name for c in contract.columns if (c.classification or "").lower() in PRIVATE]
+
+
+def encrypted(config: GovernanceFile, contract: Contract) -> list[str]:
+    """The columns stored encrypted: those whose level the mapping encrypts."""
+    return [
+        c.name
+        for c in contract.columns
+        if config.protection(c.classification).protection == Protection.ENCRYPT
+    ]
+
+
+def encryption_context(table: str, column: str) -> str:
+    """What a stored column's values are encrypted with, beside the key: they decrypt in
+    that column of that table only."""
+    return f"{table}/{column}"
+
+
+def stored(port: PublishedPort) -> tuple[Exposed, ...]:
+    """Every column of ``port`` as its values are, in clear: encrypted ones decrypted."""
+    return tuple(
+        Exposed(column.name, _decrypted(column)) if column.encrypted else Exposed(column.name)
+        for column in port.port.columns
+    )
+
+
+def _decrypted(column: ColumnInfo) -> str:
+    assert column.encrypted is not None
+    try:
+        kind = str(parse_physical_type(column.type))
+    except ValueError:
+        kind = "VARCHAR"  # a logical type only: its canonical text
+    return decrypt_sql(quote(column.name), kind, column.encrypted)
 
 
 def protected(governance: Governance) -> ReadRule:
@@ -58,6 +97,8 @@ def protected(governance: Governance) -> ReadRule:
                     sight[clear_for] = access.clear_for(actor, port.product, port.port.port)
             return sight[clear_for]
 
+        # A build never decrypts: no key enters the process a product's code runs in.
+        building = actor.kind == ActorKind.PRODUCT and actor.purpose == "build"
         shown = []
         for exposed in columns:
             column = info.get(exposed.name)
@@ -66,7 +107,12 @@ def protected(governance: Governance) -> ReadRule:
                 continue
             level = config.protection(column.classification)
             if level.protection == Protection.CLEAR or clear(level.clear_for):
-                shown.append(exposed)
+                if column.encrypted is None:
+                    shown.append(exposed)
+                elif building:
+                    shown.append(Exposed(exposed.name, _protected(column, Protection.ENCRYPT)))
+                else:
+                    shown.append(Exposed(exposed.name, _decrypted(column)))
             else:
                 shown.append(Exposed(exposed.name, _protected(column, level.protection)))
         return tuple(shown)
@@ -84,25 +130,58 @@ def _protected(column: ColumnInfo, protection: Protection) -> str:
     return f"(CASE WHEN false THEN {quote(column.name)} END)"
 
 
-def with_pseudonyms(
-    rows: pa.RecordBatchReader, columns: list[str], key: bytes
+def at_rest(
+    rows: pa.RecordBatchReader,
+    columns: list[str],
+    key: bytes,
+    encrypt: dict[str, str] | None = None,
+    encryption_key: bytes = b"",
 ) -> pa.RecordBatchReader:
-    """``rows`` with the pseudonym of each of ``columns`` beside it."""
+    """``rows`` as stored: the pseudonym of each of ``columns`` beside it, and each of
+    ``encrypt``'s columns encrypted with its context (`encryption_context`)."""
     import pyarrow as pa
 
+    from quanta.governance.crypto import encrypt as sealed
     from quanta.governance.crypto import pseudonym_column, pseudonyms
 
-    present = [name for name in columns if name in rows.schema.names]
-    if not present:
+    names = rows.schema.names
+    present = [name for name in columns if name in names]
+    sealing = {name: context for name, context in (encrypt or {}).items() if name in names}
+    if not present and not sealing:
         return rows
-    schema = rows.schema
-    for name in present:
-        schema = schema.append(pa.field(pseudonym_column(name), pa.string()))
+    fields = [
+        pa.field(field.name, pa.binary()) if field.name in sealing else field
+        for field in rows.schema
+    ]
+    fields += [pa.field(pseudonym_column(name), pa.string()) for name in present]
+    schema = pa.schema(fields)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in rows:
-            arrays = list(batch.columns)
+            arrays = [
+                sealed(batch.column(name), encryption_key, context=sealing[name])
+                if name in sealing
+                else batch.column(name)
+                for name in names
+            ]
             arrays += [pseudonyms(batch.column(name), key) for name in present]
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def decrypt_sql(column_sql: str, target_type: str, context: str) -> str:
+    """The expression that shows an encrypted column in clear, as type ``target_type``.
+
+    ``column_sql`` is the stored column as a quoted identifier (`quanta.sql_text.quote`);
+    ``target_type`` a storable type name (`quanta.model.types`: ``VARCHAR``, ``DATE``,
+    ``DECIMAL(10,2)``, ``TIMESTAMP WITH TIME ZONE``, ...); ``context`` the one the column
+    was encrypted with.
+    """
+    if not _QUOTED_IDENTIFIER.fullmatch(column_sql):
+        raise ValueError("decrypt_sql takes the column as a quoted identifier (sql_text.quote)")
+    kind = str(parse_physical_type(target_type))  # ValueError for any other text
+    if kind == "BLOB":
+        return f"{DECRYPT_BLOB}({column_sql}, {literal(context)})"
+    call = f"{DECRYPT}({column_sql}, {literal(context)})"
+    return call if kind == "VARCHAR" else f"CAST({call} AS {kind})"

@@ -20,6 +20,8 @@ class ColumnInfo(BaseModel):
     description: str | None = None
     pseudonym: bool = False
     """Its pseudonym is stored beside it (`quanta.governance.protection`)."""
+    encrypted: str | None = None
+    """Its values are stored encrypted, with this context (`quanta.governance.crypto`)."""
 
 
 class ColumnStats(BaseModel):

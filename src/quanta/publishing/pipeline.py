@@ -56,6 +56,8 @@ class PublishContext:
     contracts: dict[str, Contract] = field(default_factory=dict)
     """The output ports' contracts as built: each column classified at least as strictly
     as what it derives from (`quanta.governance.inherit`)."""
+    encrypted: dict[str, list[str]] = field(default_factory=dict)
+    """Per output port, the columns stored encrypted."""
     build: Build | None = None
     """The build's record, from the step that starts the build on."""
     staged: dict[str, StagedTable] = field(default_factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from quanta.governance.protection import encryption_context
 from quanta.model.catalog import ColumnInfo, InputUse, PortVersion, ProductRecord, Version
 from quanta.model.contract import Contract
 from quanta.model.product import DataProduct
@@ -18,6 +19,7 @@ def records(
     uses: list[InputUse],
     checks: list[Check],
     contracts: dict[str, Contract] | None = None,
+    encrypted: dict[str, list[str]] | None = None,
 ) -> tuple[ProductRecord, Version]:
     """``contracts``: the output ports' contracts as built (classifications inherited),
     by default the product's own."""
@@ -50,6 +52,9 @@ def records(
                         classification=column.classification,
                         description=column.description,
                         pseudonym=column.private,
+                        encrypted=encryption_context(str(table.table), column.name)
+                        if column.name in (encrypted or {}).get(output.name, [])
+                        else None,
                     )
                     for column in contract.columns
                 ],

@@ -12,9 +12,9 @@ from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
 from quanta.events import PortServed
-from quanta.model.contract import Contract
+from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.product import DataProduct
-from quanta.model.relations import Binding
+from quanta.model.relations import Binding, Exposed
 from quanta.model.result import Outcome, Trigger
 from quanta.model.usage import ReadKind
 from quanta.publishing.pipeline import PublishContext, Step
@@ -22,7 +22,8 @@ from quanta.publishing.records import records
 from quanta.publishing.recovery import reconcile
 from quanta.quality import conformance
 from quanta.quality.checking import Checked, check_ports, checks_run, relation_name
-from quanta.storage import port_table
+from quanta.sql_text import quote
+from quanta.storage import StagedTable, port_table
 
 
 def validate(context: PublishContext) -> None:
@@ -101,6 +102,10 @@ def build(context: PublishContext) -> None:
     uses = context.inputs.uses
     context.told("reading " + ", ".join(u.upstream or u.source or u.port for u in uses))
     context.contracts = _inherited(context)
+    context.encrypted = {
+        port: context.mesh.governance.encrypted(contract)
+        for port, contract in context.contracts.items()
+    }
     outputs = []
     for port, contract in context.contracts.items():
         table = port_table(product.id, port, contract.major)
@@ -141,7 +146,8 @@ def _inherited(context: PublishContext) -> dict[str, Contract]:
     input columns it derives from: as the catalog records and the read path protects it."""
     from quanta.governance.inherit import inherited, raised
 
-    assert context.inputs is not None and context.code is not None
+    assert context.inputs is not None
+    assert context.code is not None
     product = context.product
     found = inherited(
         product.transformation.language,
@@ -180,7 +186,7 @@ def check(context: PublishContext) -> None:
     ports = []
     for port, staged in context.staged.items():
         context.told(f"checking {port} against its contract")
-        binding = Binding((relation_name(port),), staged.scan)
+        binding = Binding((relation_name(port),), staged.scan, _stored(context, port, staged))
         ports.append(Checked(port, product.contracts[port], binding, staged.stats))
     declared = product.descriptor.build_limits
     seconds = context.mesh.settings.build_timeout
@@ -216,6 +222,29 @@ def check(context: PublishContext) -> None:
         context.stop(Outcome.FAILED, broken(failing))
 
 
+def _stored(context: PublishContext, port: str, staged: StagedTable) -> tuple[Exposed, ...] | None:
+    """The staged table's columns as its checks read them: encrypted ones decrypted, the
+    platform's own left out; None (every column as stored) when none is encrypted."""
+    sealed = context.encrypted.get(port)
+    if not sealed:
+        return None
+    from quanta.governance.protection import decrypt_sql, encryption_context
+
+    contract = context.contracts[port]
+    shown = []
+    for name in staged.columns:
+        if name.lower().startswith(PLATFORM_PREFIX):
+            continue
+        column = contract.column(name)
+        if name in sealed and column is not None:
+            context_text = encryption_context(str(staged.table), name)
+            kind = column.physical_type or "VARCHAR"
+            shown.append(Exposed(name, decrypt_sql(quote(name), kind, context_text)))
+        else:
+            shown.append(Exposed(name))
+    return tuple(shown)
+
+
 def _rules_text(product: DataProduct) -> str:
     """The contracts as text: every name a rule may read is in there."""
     return json.dumps([contract.to_document() for contract in product.contracts.values()])
@@ -240,6 +269,7 @@ def register(context: PublishContext) -> None:
         context.inputs.uses,
         context.checks,
         context.contracts,
+        context.encrypted,
     )
     context.version = context.mesh.stores.catalog.publish(record, version)
 

@@ -45,16 +45,27 @@ READ_RULES: tuple[ReadRule, ...] = ()
 """The built-in rules, in order; a mesh's `ReadPath.rules` starts as these."""
 
 
+def as_stored(port: PublishedPort) -> tuple[Exposed, ...]:
+    return tuple(Exposed(column.name) for column in port.port.columns)
+
+
 class ReadPath:
-    def __init__(self, events: EventBus, rules: Sequence[ReadRule] = READ_RULES) -> None:
+    def __init__(
+        self,
+        events: EventBus,
+        rules: Sequence[ReadRule] = READ_RULES,
+        stored: Callable[[PublishedPort], tuple[Exposed, ...]] = as_stored,
+    ) -> None:
         self.events = events
         self.rules = list(rules)
+        self.stored = stored
+        """Every column of a port with its values in clear (an encrypted one decrypted)."""
 
     def exposed(self, actor: Actor, port: PublishedPort) -> tuple[Exposed, ...]:
         """The columns ``actor`` sees of ``port``, each with the SQL that computes it."""
-        columns = tuple(Exposed(column.name) for column in port.port.columns)
         if actor.kind == ActorKind.PRODUCT and actor.name == port.product:
-            return columns  # a product reads itself whole: its checks judge what it stores
+            return self.stored(port)  # a product reads itself whole: its checks judge it
+        columns = tuple(Exposed(column.name) for column in port.port.columns)
         for rule in self.rules:
             columns = rule(actor, port, columns)
         return columns

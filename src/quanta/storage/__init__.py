@@ -48,6 +48,8 @@ class StagedTable:
     """The snapshot's data files, when it has no delete files; None when not looked up."""
     stats: TableStats | None = None
     """Row and column statistics from the snapshot's manifests; None when not looked up."""
+    columns: tuple[str, ...] = ()
+    """The names of the table's stored columns."""
 
     @property
     def scan(self) -> TableScan:

@@ -148,6 +148,7 @@ class IcebergStorage:
             bytes=int(summary.get("total-files-size", 0)) if summary else 0,
             files=files,
             stats=stats,
+            columns=tuple(field.name for field in iceberg.schema().fields),
         )
 
     def promote(self, staged: StagedTable, tag: str) -> None:

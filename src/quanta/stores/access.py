@@ -12,8 +12,8 @@ from sqlalchemy import Connection, Row, insert, select, update
 from quanta.model.access import AccessRequest, RequestState
 from quanta.model.actor import ActorKind
 from quanta.stores import schema
-from quanta.stores.database import Database, aware, naive_utc
 from quanta.stores.audit import SqlAuditStore
+from quanta.stores.database import Database, aware, naive_utc
 from quanta.stores.events import SqlEventStore
 
 _TABLE = schema.access_requests
