@@ -419,3 +419,32 @@ def test_access_decisions_and_protected_reads_are_in_a_verified_audit_log(retail
     assert "email" in read.details["columns"]
     verified = retail.verify_audit()
     assert verified.ok, verified.problems
+
+
+def test_pii_sensitive_values_are_encrypted_at_rest_and_decrypted_for_clear_readers(
+    retail: Mesh,
+) -> None:
+    import pyarrow.parquet as pq
+
+    version = retail.stores.catalog.version("customer.profiles")
+    assert version is not None
+    [birth] = [c for c in version.ports[0].columns if c.name == "birth_date"]
+    assert birth.classification == "pii-sensitive"
+    assert birth.encrypted == "customer.profiles__profiles__v1/birth_date"
+    files = [f.removeprefix("file://") for f in version.ports[0].files or []]
+    stored = pq.read_table(files[0])
+    assert str(stored.schema.field("birth_date").type) == "binary"
+    owner = retail.query(
+        "SELECT birth_date FROM customer.profiles ORDER BY customer_id", actor=SAMIR
+    ).column("birth_date")
+    assert str(owner.type) == "date32[day]"
+    clear_texts = {value.isoformat().encode() for value in owner.to_pylist() if value}
+    data = b"".join(Path(path).read_bytes() for path in files)
+    assert not [text for text in clear_texts if text in data]
+    assert all(len(value) > 16 for value in stored.column("birth_date").to_pylist() if value)
+    if not retail.access_requests(product="customer.profiles", consumer=INES.name):
+        grant(retail, INES, "Customer service", "answer a customer's own data request", True)
+    ines = retail.query(
+        "SELECT birth_date FROM customer.profiles ORDER BY customer_id", actor=INES
+    ).column("birth_date")
+    assert ines.to_pylist() == owner.to_pylist()
