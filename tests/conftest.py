@@ -29,9 +29,7 @@ def _identity(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QUANTA_USER", TESTER)  # whatever a test before changed
 
 
-def grant(
-    mesh: Mesh, target: str, consumer: str | None = None, *, clear_pii: bool = True
-) -> None:
+def grant(mesh: Mesh, target: str, consumer: str | None = None, *, clear_pii: bool = True) -> None:
     """Give ``consumer`` (a product; else the tester) a grant to read ``target``, asked
     and approved as users would: asked by the tester, approved by the target's owner;
     with ``clear_pii``, for PII in clear too (asked with a reason, approved explicitly)."""

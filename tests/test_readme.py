@@ -73,6 +73,11 @@ def test_following_the_tutorial_creates_publishes_and_queries_a_product(
                 text=True,
             )
             assert result.returncode == 0, result.stderr
+    protected, clear = [out[out.index("customer_id") :] for out in outputs if "birth_date" in out]
+    assert "c-0000001" in protected
+    assert "@" not in protected  # Ana reads the emails pseudonymized
+    assert "@mail.example" in clear  # Ines, approved for PII in clear, reads them
+    assert any("blocking columns-classified" in out for out in outputs)
     joined = next(out for out in outputs if "pct" in out)
     assert "2026-10-28" in joined
     assert "2026-10-29" in joined
