@@ -105,14 +105,21 @@ def test_killed_during_the_build(mesh: Mesh, source_product: Path, tmp_path: Pat
 def test_killed_inside_the_catalog_commit(mesh: Mesh, source_product: Path) -> None:
     mesh.publish(source_product)
     mesh.close()
-    # The commit event fires after the new version's rows are written, before they commit.
+    # The commit event fires after the new version's rows are written, before they commit;
+    # armed once the build is staged (the audit log commits the policies' evaluation before).
     publish_and_kill(
         mesh.home,
         source_product,
         prepare="""
         from sqlalchemy import event
+        armed = []
+        stage = mesh.storage.stage
+        def staging(*args, **kwargs):
+            armed.append(True)
+            return stage(*args, **kwargs)
+        mesh.storage.stage = staging
         event.listen(mesh.stores.database.engine, "commit",
-                     lambda connection: os.kill(os.getpid(), signal.SIGKILL))
+                     lambda connection: armed and os.kill(os.getpid(), signal.SIGKILL))
     """,
     )
     assert_serves_version_one(mesh.home)

@@ -37,6 +37,7 @@ HOME_ENTRIES = {
     "governance",  # the mesh's governance folder: policies and protections
     "keys",  # the keys of pseudonyms and encryption at rest (quanta.governance.keys)
     "audit.head",  # the newest audit entry, kept outside the catalog
+    "audit.head.lock",  # taken while that file is written
     "usage-spool",  # reads metered while the catalog was busy (quanta.events.usage)
 }
 

@@ -257,8 +257,8 @@ def _compile(environment: cel.Env, text: str, policy: Policy) -> cel.Expression:
         return environment.compile(text)
     except RuntimeError as error:
         raise ConfigError(
-            f"{_where(policy)} does not compile: {_compile_problem(error)}: correct it; "
-            f"it may use {', '.join(_VARIABLES[policy.each])} (each: {policy.each})"
+            f"{_where(policy)} does not compile: {_compile_problem(error)}: correct the "
+            f"condition (each: {policy.each} gives it {', '.join(_VARIABLES[policy.each])})"
         ) from None
 
 

@@ -194,7 +194,7 @@ class SqlAccessStore:
                 "clear_pii": request.clear_pii,
                 "expires_at": payload["expires_at"],
             }
-            self.audit.write(connection, kind, by or "", f"request {request.id}", decided)
+            self.audit.write(connection, kind, by or "quanta", f"request {request.id}", decided)
 
 
 def _values(request: AccessRequest) -> dict[str, Any]:
