@@ -109,6 +109,12 @@ def test_changing_the_mapping_protects_every_product_at_the_next_read(
     assert all("@" in str(value) for value in emails(retail, ANA))
     mapping(retail, pii="pseudonymize")
     assert all("@" not in str(value) for value in emails(retail, ANA))
+    changes = retail.context.governance.audit.entries(kind="governance.changed")
+    assert [entry.details["protections"]["pii"] for entry in changes][-3:] == [
+        "mask",
+        "clear",
+        "pseudonymize",
+    ]
 
 
 def test_a_grant_covers_pii_in_clear_only_when_asked_and_approved_so(retail: Mesh) -> None:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from quanta.errors import UserError
 from quanta.model.access import AccessRequest, RequestState
-from quanta.model.contract import PLATFORM_PREFIX
+from quanta.model.actor import Actor, ActorKind
+from quanta.model.contract import CLASSIFICATIONS, PLATFORM_PREFIX
 from quanta.model.governance import Compliance, Finding, RolloutState
 from quanta.model.usage import ConsumerUsage
 
@@ -27,9 +28,13 @@ if TYPE_CHECKING:
     from quanta.governance.audit import Audit
     from quanta.governance.folder import GovernanceRules
     from quanta.governance.keys import KeyStore
-    from quanta.model.actor import Actor
     from quanta.model.contract import Contract
     from quanta.model.product import DataProduct
+
+
+CHANGED = "governance.changed"
+FOLDER = "governance folder"
+PLATFORM = Actor(name="quanta", kind=ActorKind.SERVICE)
 
 
 def today() -> date:
@@ -69,9 +74,31 @@ class Governance:
         folder = self.folder
         stamp = _stamp(folder)
         if self._rules is None or stamp != self._stamp:
-            self._rules = load_rules(folder)
-            self._stamp = stamp
+            rules = load_rules(folder)  # a folder that does not load stops every read
+            self._changed(rules)
+            self._rules, self._stamp = rules, stamp
         return self._rules
+
+    def _changed(self, rules: GovernanceRules) -> None:
+        """Keep in the audit log each new version of the policies and protections."""
+        if self._rules is not None and self._rules.fingerprint == rules.fingerprint:
+            return
+        kept = self.audit.entries(kind=CHANGED, subject=FOLDER)
+        if kept and kept[-1].details.get("fingerprint") == rules.fingerprint:
+            return
+        protections = {
+            level: rules.config.protection(level).protection.value for level in CLASSIFICATIONS
+        }
+        self.audit.record(
+            CHANGED,
+            PLATFORM,
+            FOLDER,
+            {
+                "fingerprint": rules.fingerprint,
+                "protections": protections,
+                "policies": sorted(policy.id for policy in rules.policies),
+            },
+        )
 
     # -- policies ------------------------------------------------------------------------
     def findings(self, product: DataProduct, *, drafts: bool = False) -> list[Finding]:
