@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit postgresql bench bench-spine bench-quality bench-access clean
+.PHONY: demo test lint typecheck unit postgresql bench bench-spine bench-quality bench-access bench-governance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ postgresql:
 
 test: lint typecheck unit
 
-bench: bench-spine bench-quality bench-access
+bench: bench-spine bench-quality bench-access bench-governance
 
 # Publishing the example mesh, next to raw DuckDB writing Parquet.
 bench-spine: $(STAMP)
@@ -68,6 +68,12 @@ bench-quality: $(STAMP)
 # query in a catalog of 1,000 products next to one of 10, isolated builds next to in-process.
 bench-access: $(STAMP)
 	$(BIN)/python bench/access/bench_access.py
+
+# What governance costs: the default policies over 10,000 products, a read of a product with
+# pii and restricted columns next to its owner's read in clear (1M rows), a join on
+# pseudonymized keys next to the same join in clear.
+bench-governance: $(STAMP)
+	$(BIN)/python bench/governance/bench_governance.py
 
 clean:
 	rm -rf $(VENV) .quanta .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_the_same_query_answers_each_reader_as_its_grant_allows(
     assert all("@" in str(value) for value in clear)  # the owner reads them as stored
     grant(retail, ANA, "Count customers per country", None, clear=False)
     pseudonyms = emails(retail, ANA)
-    assert all(len(str(value)) == 32 and "@" not in str(value) for value in pseudonyms)
+    assert all(uuid.UUID(str(value)) for value in pseudonyms)  # 128 bits of HMAC
     assert len(set(pseudonyms)) == 3
     # A reader approved for PII in clear, for a purpose the governance folder allows.
     grant(retail, INES, "Customer service", "answer a customer's own data request", clear=True)

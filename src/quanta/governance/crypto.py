@@ -45,9 +45,10 @@ __all__ = [
     "ENCRYPTION_KEY",
     "ENCRYPTION_KEY_SIZE",
     "PLATFORM_PREFIX",
-    "PSEUDONYM_HEX_DIGITS",
+    "PSEUDONYM_BYTES",
     "PSEUDONYM_KEY",
     "PSEUDONYM_KEY_SIZE",
+    "PSEUDONYM_TYPE",
     "canonical",
     "decrypt",
     "encrypt",
@@ -65,7 +66,10 @@ PSEUDONYM_KEY_SIZE = 32
 ENCRYPTION_KEY = "column-encryption"
 ENCRYPTION_KEY_SIZE = 64
 """AES-256-SIV's key: two AES-256 keys, one for the synthetic IV (S2V/CMAC), one for CTR."""
-PSEUDONYM_HEX_DIGITS = 32
+PSEUDONYM_BYTES = 16
+"""128 bits of the HMAC: no two of a mesh's values share one in practice."""
+PSEUDONYM_TYPE = pa.uuid()
+_PSEUDONYM_STORAGE = pa.binary(PSEUDONYM_BYTES)
 """128 bits of the HMAC: no collision is to be expected below 2**64 distinct values."""
 
 PLATFORM_PREFIX = "__quanta_"
@@ -269,15 +273,16 @@ def _each_distinct(array: _A, compute: Callable[[_A], pa.Array]) -> pa.Array:
 
 
 def pseudonyms(array: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
-    """The pseudonym of each value: HMAC-SHA256(key, canonical(value)) in hex, cut to
-    `PSEUDONYM_HEX_DIGITS`; NULL for NULL."""
+    """The pseudonym of each value: the first 128 bits of HMAC-SHA256(key,
+    canonical(value)), as a UUID (Arrow's ``arrow.uuid``, Iceberg's ``uuid``: 16 bytes
+    that engines compare and join as fast as integers); NULL for NULL."""
     if len(key) < PSEUDONYM_KEY_SIZE:
         raise ValueError(f"a pseudonym key has at least {PSEUDONYM_KEY_SIZE} bytes")
     inner, outer = _hmac_pads(key)
     inner_copy, outer_copy = inner.copy, outer.copy
 
     def hashed(chunk: pa.Array) -> pa.Array:
-        out: list[str | None] = []
+        out: list[bytes | None] = []
         append = out.append
         for value in _canonical_values(chunk):
             if value is None:
@@ -289,13 +294,14 @@ def pseudonyms(array: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
             digest.update(value)
             final = outer_copy()
             final.update(digest.digest())
-            append(final.hexdigest()[:PSEUDONYM_HEX_DIGITS])
-        return pa.array(out, pa.string())
+            append(final.digest()[:PSEUDONYM_BYTES])
+        return pa.array(out, _PSEUDONYM_STORAGE)
 
-    return _joined(
+    stored = _joined(
         [_each_distinct(chunk, hashed) for chunk in _chunks(array, "pseudonymized")],
-        pa.string(),
+        _PSEUDONYM_STORAGE,
     )
+    return pa.ExtensionArray.from_storage(PSEUDONYM_TYPE, stored)
 
 
 def _hmac_pads(key: bytes) -> tuple[Any, Any]:

@@ -141,8 +141,8 @@ def at_rest(
     ``encrypt``'s columns encrypted with its context (`encryption_context`)."""
     import pyarrow as pa
 
+    from quanta.governance.crypto import PSEUDONYM_TYPE, pseudonym_column, pseudonyms
     from quanta.governance.crypto import encrypt as sealed
-    from quanta.governance.crypto import pseudonym_column, pseudonyms
 
     names = rows.schema.names
     present = [name for name in columns if name in names]
@@ -153,7 +153,7 @@ def at_rest(
         pa.field(field.name, pa.binary()) if field.name in sealing else field
         for field in rows.schema
     ]
-    fields += [pa.field(pseudonym_column(name), pa.string()) for name in present]
+    fields += [pa.field(pseudonym_column(name), PSEUDONYM_TYPE) for name in present]
     schema = pa.schema(fields)
 
     def batches() -> Iterator[pa.RecordBatch]:
