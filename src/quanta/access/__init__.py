@@ -123,9 +123,19 @@ class Access:
             return True
         now = _now()
         return any(
-            grant.clear_pii and grant.covers(port) and grant.live(now)
+            grant.clear_pii
+            and grant.covers(port)
+            and grant.live(now)
+            and self._clear_purpose(grant.purpose)  # the folder may have withdrawn it
             for grant in self._grants_of(actor, product_id)
         )
+
+    def _clear_purpose(self, purpose: str) -> bool:
+        """Whether the governance folder allows PII in clear for ``purpose`` now."""
+        allowed = self.context.governance.rules.config.clear_pii.purposes
+        return allowed is None or purpose.strip().casefold() in {
+            item.strip().casefold() for item in allowed
+        }
 
     def _grants_of(self, actor: Actor, product_id: str) -> list[AccessRequest]:
         if actor.name == ANONYMOUS:
@@ -243,9 +253,7 @@ class Access:
         if problem:
             raise UserError(f"--pii is not valid: {problem.replace('the data', 'PII in clear')}")
         allowed = self.context.governance.rules.config.clear_pii.purposes
-        if allowed is not None and purpose.strip().casefold() not in {
-            item.strip().casefold() for item in allowed
-        }:
+        if allowed is not None and not self._clear_purpose(purpose):
             raise UserError(
                 "the governance folder allows PII in clear only for the purposes "
                 + "; ".join(repr(item) for item in allowed)
@@ -393,6 +401,16 @@ class Access:
             raise UserError(
                 f"request {request.id} did not ask for PII in clear: approve it without "
                 "--pii, and its consumer asks anew with --pii REASON if it needs to"
+            )
+        if clear_pii and actor.name not in self.directory.owners(record):
+            raise AccessDenied(
+                f"only the members of team {record.owner}, which owns {record.id}, approve "
+                "PII in clear; approve without --pii, or ask them"
+            )
+        if clear_pii and not self._clear_purpose(request.purpose):
+            raise UserError(
+                f"the governance folder no longer allows PII in clear for the purpose of "
+                f"request {request.id}: approve it without --pii"
             )
         note = _checked_note(note)
         now = _now()

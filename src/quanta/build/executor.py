@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from quanta import registry
 from quanta.build import limits as build_limits
@@ -55,6 +55,8 @@ class OutputTable(BaseModel):
     location: str
     contract: dict[str, Any]
     """The port's contract as an ODCS document."""
+    scopes: dict[str, str] = Field(default_factory=dict)
+    """What each private column's pseudonyms are keyed for (`quanta.governance.inherit`)."""
 
     def parsed_contract(self) -> Contract:
         return Contract.model_validate(self.contract)
@@ -261,7 +263,9 @@ class InProcessExecutor:
         self, output: OutputTable, rows: pa.RecordBatchReader, request: BuildRequest
     ) -> StagedTable:
         contract = output.parsed_contract()
-        stored = self.context.governance.stored_rows(contract, rows, str(output.table))
+        stored = self.context.governance.stored_rows(
+            contract, rows, str(output.table), output.scopes
+        )
         return self.storage.stage(
             output.table, stored, request.branch, private=contract.private_columns
         )

@@ -142,7 +142,7 @@ class SubprocessExecutor:
                 with pa.memory_map(str(folder / files[output.port])) as source:
                     contract = output.parsed_contract()
                     rows = self.context.governance.stored_rows(
-                        contract, pa.ipc.open_stream(source), str(output.table)
+                        contract, pa.ipc.open_stream(source), str(output.table), output.scopes
                     )
                     result.staged[output.port] = storage.stage(
                         output.table, rows, request.branch, private=contract.private_columns

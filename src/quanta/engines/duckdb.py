@@ -130,7 +130,7 @@ class DuckDBEngine:
             from quanta.engines.duckdb_protection import register_decrypt
             from quanta.governance.crypto import encryption_key
 
-            register_decrypt(connection, encryption_key(self.keys))
+            register_decrypt(connection, encryption_key(self.keys, create=False))
         spill = processes.scratch(self.scratch_directory)
         session = DuckDBSession(
             connection, bindings, engine=self, limits=limits, descriptors=descriptors

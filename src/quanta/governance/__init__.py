@@ -9,12 +9,13 @@ protections hold.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quanta.errors import UserError
+from quanta.errors import ConfigError, PlatformError, UserError
 from quanta.model.access import AccessRequest, RequestState
 from quanta.model.actor import Actor, ActorKind
 from quanta.model.contract import CLASSIFICATIONS, PLATFORM_PREFIX
@@ -55,7 +56,7 @@ class Governance:
     def __init__(self, context: MeshContext) -> None:
         self.context = context
         self._rules: GovernanceRules | None = None
-        self._stamp: tuple[tuple[str, float, int], ...] | None = None
+        self._stamp: tuple[tuple[str, int, int, int, int], ...] | None = None
 
     @property
     def folder(self) -> Path | None:
@@ -188,11 +189,16 @@ class Governance:
         return LocalKeyStore(self.context.settings.home / "keys")
 
     def stored_rows(
-        self, contract: Contract, rows: pa.RecordBatchReader, table: str
+        self,
+        contract: Contract,
+        rows: pa.RecordBatchReader,
+        table: str,
+        scopes: Mapping[str, str],
     ) -> pa.RecordBatchReader:
         """A build's output as it is stored in ``table``: with the pseudonyms of its
-        private columns, and the columns the mapping encrypts encrypted."""
-        from quanta.governance.crypto import encryption_key, pseudonym_key
+        private columns, each keyed for its scope (``scopes``; by default the column's
+        own), and the columns the mapping encrypts encrypted."""
+        from quanta.governance.crypto import encryption_key, pseudonym_key, scoped_key
         from quanta.governance.protection import at_rest, encryption_context, pseudonymized
 
         reserved = [n for n in rows.schema.names if n.lower().startswith(PLATFORM_PREFIX)]
@@ -205,13 +211,34 @@ class Governance:
         sealed = {name: encryption_context(table, name) for name in self.encrypted(contract)}
         if not columns and not sealed:
             return rows
-        return at_rest(
-            rows,
-            columns,
-            pseudonym_key(self.keys),
-            sealed,
-            encryption_key(self.keys) if sealed else b"",
-        )
+        unscoped = [name for name in columns if name not in scopes]
+        if unscoped:
+            raise PlatformError(f"the build gave no pseudonym scope for {unscoped[0]!r}")
+        # A key is made only for a mesh that has not used one yet: a lost key must not be
+        # replaced by a new one silently (joins and decryption would break unseen).
+        base = self._key(pseudonym_key, "pseudonym")
+        keys = {name: scoped_key(base, scopes[name]) for name in columns}
+        sealing = self._key(encryption_key, "encrypted") if sealed else b""
+        return at_rest(rows, keys, sealed, sealing)
+
+    def _key(self, kind: Callable[..., bytes], what: str) -> bytes:
+        try:
+            return kind(self.keys, create=False)
+        except ConfigError:
+            if self._kept(what):
+                raise
+            return kind(self.keys)
+
+    def _kept(self, what: str) -> bool:
+        """Whether a published version stores pseudonyms (``"pseudonym"``) or encrypted
+        values (``"encrypted"``): then their key exists, or was lost."""
+        catalog = self.context.stores.catalog
+        for record in catalog.products():
+            version = catalog.version(record.id)
+            for port in version.ports if version else ():
+                if any(getattr(column, what) for column in port.columns):
+                    return True
+        return False
 
     def encrypted(self, contract: Contract) -> list[str]:
         """The columns of ``contract`` stored encrypted, as the mapping says now."""
@@ -227,8 +254,9 @@ class Governance:
         return Audit(self.context)
 
 
-def _stamp(folder: Path | None) -> tuple[tuple[str, float, int], ...]:
-    """What changes when a file of the folder does: names, times and sizes."""
+def _stamp(folder: Path | None) -> tuple[tuple[str, int, int, int, int], ...]:
+    """What changes when a file of the folder does: names, inodes, times and sizes (the
+    change time too, which a copy that keeps the modification time cannot keep)."""
     if folder is None:
         return ()
     found = []
@@ -237,5 +265,5 @@ def _stamp(folder: Path | None) -> tuple[tuple[str, float, int], ...]:
             stat = path.stat()
         except OSError:
             continue
-        found.append((path.name, stat.st_mtime, stat.st_size))
+        found.append((path.name, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size))
     return tuple(found)

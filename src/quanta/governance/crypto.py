@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import hmac
 import random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -58,6 +59,7 @@ __all__ = [
     "pseudonym_column",
     "pseudonym_key",
     "pseudonyms",
+    "scoped_key",
 ]
 
 PSEUDONYM_KEY = "pseudonyms"
@@ -85,12 +87,20 @@ _DEDUPLICATE_BELOW = 0.6
 _A = TypeVar("_A", bound=pa.Array)
 
 
-def pseudonym_key(keys: KeyStore) -> bytes:
-    return keys.key(PSEUDONYM_KEY, PSEUDONYM_KEY_SIZE)
+def pseudonym_key(keys: KeyStore, *, create: bool = True) -> bytes:
+    return keys.key(PSEUDONYM_KEY, PSEUDONYM_KEY_SIZE, create=create)
 
 
-def encryption_key(keys: KeyStore) -> bytes:
-    return keys.key(ENCRYPTION_KEY, ENCRYPTION_KEY_SIZE)
+def encryption_key(keys: KeyStore, *, create: bool = True) -> bytes:
+    return keys.key(ENCRYPTION_KEY, ENCRYPTION_KEY_SIZE, create=create)
+
+
+def scoped_key(key: bytes, scope: str) -> bytes:
+    """The pseudonym key of one scope (`quanta.governance.inherit`), derived from the mesh's:
+    pseudonyms of one scope match each other, and no other scope's."""
+    if not scope:
+        raise ValueError("a pseudonym scope names the column its values come from")
+    return hmac.new(key, b"quanta pseudonym scope " + scope.encode("utf-8"), "sha256").digest()
 
 
 def pseudonym_column(name: str) -> str:

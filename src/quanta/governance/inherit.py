@@ -1,67 +1,114 @@
-"""Inherited classification: a product built from classified inputs keeps their protection.
+"""What a product's columns inherit from the input columns they derive from.
 
-An output column derived from a ``pii`` column of an input is at least ``pii``, whatever its
-own contract declares (`quanta.build.lineage` follows a SQL transformation's columns). The
-catalog records, and the read path protects, the stricter of the two. A Python
-transformation cannot be followed: each of its output columns inherits the strictest level
-of every input column it may read.
+- **Classification.** An output column derived from a ``pii`` column of an input is at
+  least ``pii``, whatever its own contract declares (`quanta.build.lineage` follows a SQL
+  transformation's columns; each column of a Python transformation may hold any input
+  value, so it inherits from every input column). The catalog records, and the read path
+  protects, the stricter of the two; a column declared ``restricted`` stays so (owners
+  only is stricter than any grant).
+- **Pseudonym scope.** A pseudonym is keyed per *scope*: the column a value first entered
+  the mesh through. A column keeps its one private source's scope only when its build read
+  that source in clear: then its values are that source's values (or its owners' choice),
+  and joins on their pseudonyms match. Anything else gets a scope of its own, so that
+  nobody can have the platform compute, under another product's scope, the pseudonyms of
+  values they chose: that would let them look up the clear values behind that product's
+  pseudonyms.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from quanta.model.contract import CLASSIFICATIONS, Contract
+from quanta.model.contract import CLASSIFICATIONS, PRIVATE, Contract
 from quanta.reading import PublishedPort
+
+STRICTNESS = ("public", "internal", "confidential", "pii", "pii-sensitive", "restricted")
+"""Levels from least to most strict, as inheritance raises them: ``restricted`` (owners
+only) is stricter than what a grant may read in clear."""
 
 
 def _rank(level: str | None) -> int:
     level = (level or "").lower()
-    return CLASSIFICATIONS.index(level) if level in CLASSIFICATIONS else -1
+    return STRICTNESS.index(level) if level in STRICTNESS else -1
+
+
+@dataclass
+class Inherited:
+    """What the columns of each output port inherit."""
+
+    levels: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    """``{port: {column: (level, the input column it is inherited from)}}``, only where
+    stricter than declared."""
+    scopes: dict[str, dict[str, str]] = field(default_factory=dict)
+    """``{port: {column: scope}}`` of every private column (after inheritance)."""
 
 
 def inherited(
+    product: str,
     language: str,
     code: str,
     contracts: Mapping[str, Contract],
     upstream: Sequence[PublishedPort],
-) -> dict[str, dict[str, tuple[str, str]]]:
-    """Per output port, the columns whose inputs are classified stricter than the column
-    itself: ``{port: {column: (level, what it derives it from)}}``."""
-    levels = {
-        ".".join(name): {column.name: column.classification for column in port.port.columns}
-        for port in upstream
-        for name in port.names
+    read_in_clear: Callable[[PublishedPort], bool],
+) -> Inherited:
+    """The levels and pseudonym scopes of ``product``'s output columns, from what each
+    derives from among the ``upstream`` ports (``read_in_clear``: whether the build reads
+    that port's PII in clear)."""
+    ports = {".".join(name).lower(): port for port in upstream for name in port.names}
+    columns_of = {
+        name: {column.name: column for column in port.port.columns} for name, port in ports.items()
     }
-    if not any(level for columns in levels.values() for level in columns.values()):
+    sources = _sources(language, code, contracts, columns_of)
+    found = Inherited()
+    for port, contract in contracts.items():
+        for column in contract.columns:
+            derived = sorted(sources.get(port, {}).get(column.name, ()))
+            level, origin = _rank(column.classification), ""
+            scopes: set[tuple[str, bool]] = set()  # each private source: (scope, in clear)
+            for name, source in derived:
+                info = columns_of.get(name.lower(), {}).get(source)
+                if info is None:
+                    continue
+                if _rank(info.classification) > level and column.classification != "restricted":
+                    level, origin = _rank(info.classification), f"{name}.{source}"
+                if (info.classification or "").lower() in PRIVATE:
+                    read = ports[name.lower()]
+                    # A build never decrypts: it reads an encrypted column as its pseudonym.
+                    clear = info.encrypted is None and read_in_clear(read)
+                    scopes.add((info.scope or f"{read.address}.{source}", clear))
+            if origin:
+                found.levels.setdefault(port, {})[column.name] = (STRICTNESS[level], origin)
+            final = STRICTNESS[level] if level >= 0 else column.classification
+            if (final or "").lower() in PRIVATE:
+                scope = f"{product}.{port}.{column.name}"  # its own
+                if len(scopes) == 1:
+                    [(theirs, clear)] = scopes
+                    scope = theirs if clear else scope
+                found.scopes.setdefault(port, {})[column.name] = scope
+    return found
+
+
+def _sources(
+    language: str,
+    code: str,
+    contracts: Mapping[str, Contract],
+    columns_of: Mapping[str, Mapping[str, object]],
+) -> dict[str, dict[str, set[tuple[str, str]]]]:
+    """Per output port and column, the (input name, column) pairs it derives from."""
+    if not columns_of:
         return {}
-    found: dict[str, dict[str, tuple[str, str]]] = {}
     if language == "sql":
         from quanta.build.lineage import column_sources
 
         (port, contract), *_ = contracts.items()
-        sources = column_sources(code, {name: list(columns) for name, columns in levels.items()})
-        for column in contract.columns:
-            strictest, origin = _rank(column.classification), ""
-            for name, source in sorted(sources.of(column.name)):
-                level = levels.get(name, {}).get(source)
-                if _rank(level) > strictest:
-                    strictest, origin = _rank(level), f"{name}.{source}"
-            if origin:
-                found.setdefault(port, {})[column.name] = (CLASSIFICATIONS[strictest], origin)
-        return found
-    # Python: any output column may hold any input value.
-    ranked = [
-        (_rank(level), f"{name}.{column}")
-        for name, columns in levels.items()
-        for column, level in columns.items()
-    ]
-    top, origin = max(ranked)
-    for port, contract in contracts.items():
-        for column in contract.columns:
-            if top > _rank(column.classification):
-                found.setdefault(port, {})[column.name] = (CLASSIFICATIONS[top], origin)
-    return found
+        lineage = column_sources(code, {name: list(cols) for name, cols in columns_of.items()})
+        return {port: {c.name: set(lineage.of(c.name)) for c in contract.columns}}
+    everything = {(name, column) for name, cols in columns_of.items() for column in cols}
+    return {
+        port: {column.name: everything for column in contract.columns}
+        for port, contract in contracts.items()
+    }
 
 
 def raised(contract: Contract, levels: Mapping[str, tuple[str, str]]) -> Contract:
@@ -75,6 +122,8 @@ def raised(contract: Contract, levels: Mapping[str, tuple[str, str]]) -> Contrac
         else column
         for column in table.properties
     ]
-    return contract.model_copy(
-        update={"schema_": [table.model_copy(update={"properties": columns})]}
-    )
+    schema = [table.model_copy(update={"properties": columns})]
+    return contract.model_copy(update={"schema_": schema})
+
+
+assert set(STRICTNESS) == set(CLASSIFICATIONS), "every level has its place"

@@ -34,8 +34,9 @@ _SIZES = range(16, 1025)
 
 
 class KeyStore(Protocol):
-    def key(self, name: str, size: int = 32) -> bytes:
-        """The key called ``name``, ``size`` random bytes made when it is first asked for.
+    def key(self, name: str, size: int = 32, *, create: bool = True) -> bytes:
+        """The key called ``name``, ``size`` random bytes made when it is first asked for
+        (with ``create``; else a missing key is a `ConfigError`).
 
         Asking again, from any process of the mesh, gives the same bytes. A key that
         exists with another size is refused: a name means one key.
@@ -52,7 +53,7 @@ class LocalKeyStore:
     def __repr__(self) -> str:
         return f"LocalKeyStore({_shown(self.folder)!r})"
 
-    def key(self, name: str, size: int = 32) -> bytes:
+    def key(self, name: str, size: int = 32, *, create: bool = True) -> bytes:
         if not KEY_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a key name: lowercase letters, digits and '-'")
         if size not in _SIZES:
@@ -60,6 +61,12 @@ class LocalKeyStore:
         descriptor = self._open_folder()
         try:
             found = self._read(descriptor, name, size)
+            if found is None and not create:
+                raise ConfigError(
+                    f"the key {name!r} is missing from {_shown(self.folder)}: restore that "
+                    "folder from a backup of the mesh home; without the key, what was "
+                    "protected with it cannot be read or matched"
+                )
             if found is None:
                 self._create(descriptor, name, size)
                 # Ours, or the one another process linked in first: whichever is there now.

@@ -16,7 +16,7 @@ its version was published) reads masked until the product publishes again.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from quanta.model.actor import ActorKind
@@ -69,6 +69,32 @@ def stored(port: PublishedPort) -> tuple[Exposed, ...]:
     )
 
 
+def _strictest(governance: Governance, port: PublishedPort) -> dict[str, ColumnInfo]:
+    """The port's columns, each classified as strictly as the port's served version
+    classifies it, if that is stricter: a pinned older version is protected as today."""
+    from quanta.governance.inherit import STRICTNESS
+
+    columns = {column.name: column for column in port.port.columns}
+    catalog = governance.context.stores.catalog
+    record = catalog.product(port.product)
+    if record is None or record.current_version in (None, port.version):
+        return columns
+    served = catalog.version(port.product)
+    now = next((p for p in served.ports if p.port == port.port.port), None) if served else None
+    for column in now.columns if now else ():
+        then = columns.get(column.name)
+        if then is None or column.classification is None:
+            continue
+        rank = STRICTNESS.index
+        if then.classification is None or (
+            column.classification in STRICTNESS
+            and then.classification in STRICTNESS
+            and rank(column.classification) > rank(then.classification)
+        ):
+            columns[column.name] = then.model_copy(update={"classification": column.classification})
+    return columns
+
+
 def _decrypted(column: ColumnInfo) -> str:
     assert column.encrypted is not None
     try:
@@ -85,7 +111,7 @@ def protected(governance: Governance) -> ReadRule:
         actor: Actor, port: PublishedPort, columns: tuple[Exposed, ...]
     ) -> tuple[Exposed, ...]:
         config = governance.rules.config
-        info = {column.name: column for column in port.port.columns}
+        info = _strictest(governance, port)
         access = governance.context.access
         sight: dict[str, bool] = {}
 
@@ -132,20 +158,19 @@ def _protected(column: ColumnInfo, protection: Protection) -> str:
 
 def at_rest(
     rows: pa.RecordBatchReader,
-    columns: list[str],
-    key: bytes,
+    keys: Mapping[str, bytes],
     encrypt: dict[str, str] | None = None,
     encryption_key: bytes = b"",
 ) -> pa.RecordBatchReader:
-    """``rows`` as stored: the pseudonym of each of ``columns`` beside it, and each of
-    ``encrypt``'s columns encrypted with its context (`encryption_context`)."""
+    """``rows`` as stored: beside each of ``keys``' columns, its pseudonym under that key;
+    and each of ``encrypt``'s columns encrypted with its context (`encryption_context`)."""
     import pyarrow as pa
 
     from quanta.governance.crypto import PSEUDONYM_TYPE, pseudonym_column, pseudonyms
     from quanta.governance.crypto import encrypt as sealed
 
     names = rows.schema.names
-    present = [name for name in columns if name in names]
+    present = [name for name in keys if name in names]
     sealing = {name: context for name, context in (encrypt or {}).items() if name in names}
     if not present and not sealing:
         return rows
@@ -164,7 +189,7 @@ def at_rest(
                 else batch.column(name)
                 for name in names
             ]
-            arrays += [pseudonyms(batch.column(name), key) for name in present]
+            arrays += [pseudonyms(batch.column(name), keys[name]) for name in present]
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())

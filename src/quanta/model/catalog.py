@@ -20,6 +20,9 @@ class ColumnInfo(BaseModel):
     description: str | None = None
     pseudonym: bool = False
     """Its pseudonym is stored beside it (`quanta.governance.protection`)."""
+    scope: str | None = None
+    """What its pseudonyms are keyed for (`quanta.governance.inherit`); None: its own
+    column (``domain.product.port.column``)."""
     encrypted: str | None = None
     """Its values are stored encrypted, with this context (`quanta.governance.crypto`)."""
 

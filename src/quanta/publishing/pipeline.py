@@ -58,6 +58,8 @@ class PublishContext:
     as what it derives from (`quanta.governance.inherit`)."""
     encrypted: dict[str, list[str]] = field(default_factory=dict)
     """Per output port, the columns stored encrypted."""
+    scopes: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per output port, what each private column's pseudonyms are keyed for."""
     build: Build | None = None
     """The build's record, from the step that starts the build on."""
     staged: dict[str, StagedTable] = field(default_factory=dict)

@@ -20,6 +20,7 @@ def records(
     checks: list[Check],
     contracts: dict[str, Contract] | None = None,
     encrypted: dict[str, list[str]] | None = None,
+    scopes: dict[str, dict[str, str]] | None = None,
 ) -> tuple[ProductRecord, Version]:
     """``contracts``: the output ports' contracts as built (classifications inherited),
     by default the product's own."""
@@ -52,6 +53,7 @@ def records(
                         classification=column.classification,
                         description=column.description,
                         pseudonym=column.private,
+                        scope=(scopes or {}).get(output.name, {}).get(column.name),
                         encrypted=encryption_context(str(table.table), column.name)
                         if column.name in (encrypted or {}).get(output.name, [])
                         else None,

@@ -111,7 +111,13 @@ def build(context: PublishContext) -> None:
         table = port_table(product.id, port, contract.major)
         location = context.mesh.storage.location(table)
         outputs.append(
-            OutputTable(port=port, table=table, location=location, contract=contract.to_document())
+            OutputTable(
+                port=port,
+                table=table,
+                location=location,
+                contract=contract.to_document(),
+                scopes=context.scopes.get(port, {}),
+            )
         )
     try:
         bindings = input_bindings(context, "build")
@@ -143,22 +149,27 @@ def build(context: PublishContext) -> None:
 
 def _inherited(context: PublishContext) -> dict[str, Contract]:
     """The product's contracts with each column at least as strictly classified as the
-    input columns it derives from: as the catalog records and the read path protects it."""
+    input columns it derives from: as the catalog records and the read path protects it;
+    and the scope of each private column's pseudonyms (`quanta.governance.inherit`)."""
     from quanta.governance.inherit import inherited, raised
 
     assert context.inputs is not None
     assert context.code is not None
     product = context.product
+    actor = context.mesh.access.reader(product, "build")
     found = inherited(
+        context.product_id,
         product.transformation.language,
         context.code.text,
         product.contracts,
         context.inputs.upstream,
+        lambda port: context.mesh.access.clear_for(actor, port.product, port.port.port),
     )
-    for port, columns in found.items():
+    for port, columns in found.levels.items():
         for column, (level, origin) in columns.items():
             context.told(f"column {port}.{column} is {level} as {origin} is: protected as that")
-    return {port: raised(c, found.get(port, {})) for port, c in product.contracts.items()}
+    context.scopes = found.scopes
+    return {port: raised(c, found.levels.get(port, {})) for port, c in product.contracts.items()}
 
 
 def _served_inputs(context: PublishContext) -> None:
@@ -270,6 +281,7 @@ def register(context: PublishContext) -> None:
         context.checks,
         context.contracts,
         context.encrypted,
+        context.scopes,
     )
     context.version = context.mesh.stores.catalog.publish(record, version)
 
