@@ -38,8 +38,8 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True)
 class GovernanceRules(CompiledPolicies):
-    """The policies in force, compiled (`quanta.governance.policies.evaluate` takes them),
-    and the settings of ``governance.yaml``."""
+    """The policies in force, compiled and ready to evaluate, and the settings of
+    ``governance.yaml``."""
 
     config: GovernanceFile
     fingerprint: str
