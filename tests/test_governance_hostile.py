@@ -11,6 +11,7 @@ ran; the others were holes it found, fixed since. The holes still open keep thei
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import sqlite3
 import stat
@@ -28,6 +29,7 @@ from quanta.mesh import Mesh
 from quanta.model.access import RequestState
 from quanta.model.actor import Actor
 from quanta.model.result import Outcome
+from quanta.scaffold import scaffold
 
 SAMIR = Actor(name="samir.haddad@retail.example")  # owns customer.profiles
 ANA = Actor(name="ana.lima@retail.example")  # finance's analyst
@@ -369,7 +371,7 @@ def test_holds_the_audit_log_holds_no_value_of_a_pii_column(retail: Mesh) -> Non
 def test_reading_a_pinned_older_version_protects_a_column_classified_pii_since(
     mesh: Mesh, folder_here: Path
 ) -> None:
-    """FAILS TODAY. customer.leads is published with email ``internal``, then again with
+    """Was a hole. customer.leads is published with email ``internal``, then again with
     email ``pii`` (the team found out). A reader granted without clear PII reads the
     served version pseudonymized, but ``mesh.read(..., version=1)`` hands it every email
     in clear: the read path protects each version by the classification that version
@@ -461,7 +463,7 @@ def test_holds_a_public_port_holding_an_inherited_pii_column_is_not_public(
 def test_a_column_declared_restricted_stays_owners_only_when_it_also_inherits_pii(
     retail: Mesh, folder_here: Path
 ) -> None:
-    """FAILS TODAY. The team declares ``contact`` restricted (masked for all but its
+    """Was a hole. The team declares ``contact`` restricted (masked for all but its
     owners); it copies profiles.email, so inheritance "raises" it to pii, the next level of
     the rank, and a reader whose grant of the product covers PII in clear reads every email
     in clear: inheriting made the column less protected than declared. Levels are not a
@@ -586,7 +588,7 @@ def test_holds_an_output_column_named_like_a_stored_pseudonym_is_refused(
 def test_a_user_can_publish_chosen_values_and_read_back_their_pseudonyms_as_an_oracle(
     retail: Mesh, folder_here: Path
 ) -> None:
-    """FAILS TODAY. Pseudonyms are one keyed hash for the whole mesh, computed by the
+    """Was a hole. Pseudonyms are one keyed hash for the whole mesh, computed by the
     platform for any producer's pii column. Ana (a grant on profiles without clear PII)
     publishes lab.guesses (her own new team and domain: a CSV of guessed emails, pii), and
     oracle.hashes (another team of hers) granted lab.guesses without clear PII by herself:
@@ -787,7 +789,7 @@ def test_holds_an_invalid_governance_yaml_stops_reads_and_publishes(
 def test_a_mapping_rewritten_with_the_same_size_and_time_is_followed_at_the_next_read(
     retail: Mesh, kept_files: None
 ) -> None:
-    """FAILS TODAY. The folder is read again only when a file's name, mtime or size
+    """Was a hole. The folder is read again only when a file's name, mtime or size
     changes. ``pii: clear`` rewritten as ``pii: mask `` (same size) with its time kept (cp
     -p, rsync -t, tar, an editor or a file system with coarse times) is never read: the
     reader keeps seeing emails in clear in this process. Fix: quanta/governance/__init__.py
@@ -845,7 +847,7 @@ def test_holds_pii_in_clear_is_approved_only_when_asked_for_an_allowed_purpose(
 
 
 def test_the_governance_group_cannot_approve_pii_in_clear(retail: Mesh, kept_files: None) -> None:
-    """FAILS TODAY. With ``decidesAccess: true`` the governance group decides requests,
+    """Was a hole. With ``decidesAccess: true`` the governance group decides requests,
     and approves --pii too: its member Ines grants a reader PII in clear of
     customer.profiles, and a second member approves Ines's own --pii request (the group
     approving itself). governance.md says clear PII needs "an owner approved that part
@@ -877,7 +879,7 @@ def test_the_governance_group_cannot_approve_pii_in_clear(retail: Mesh, kept_fil
 def test_withdrawing_a_purpose_from_clear_pii_ends_clear_reads_for_it(
     retail: Mesh, kept_files: None
 ) -> None:
-    """FAILS TODAY. The federation removes "Customer service" and "Fraud investigation"
+    """Was a hole. The federation removes "Customer service" and "Fraud investigation"
     from clearPii.purposes. A grant approved for PII in clear for "Customer service" still
     reads emails in clear, and a pending --pii request for "Fraud investigation" is still
     approved for PII in clear after the purpose was withdrawn: the purposes are checked only
@@ -979,7 +981,7 @@ def test_holds_keys_open_to_other_users_are_refused_with_the_chmod_to_run(
 def test_a_deleted_encryption_key_is_a_clear_error_and_no_new_key_is_made(
     mesh: Mesh, folder_here: Path
 ) -> None:
-    """FAILS TODAY. The owner reads an encrypted column after keys/column-encryption was
+    """Was a hole. The owner reads an encrypted column after keys/column-encryption was
     lost: the read makes a new random key in its place (so the next publish encrypts with
     a key the old versions do not match) and fails with "Invalid Input Error (the details
     are not shown...)". It must say the key is missing and to restore it from a backup,
@@ -998,7 +1000,7 @@ def test_a_deleted_encryption_key_is_a_clear_error_and_no_new_key_is_made(
 def test_a_deleted_pseudonym_key_stops_the_publish_instead_of_minting_a_new_one(
     mesh: Mesh, folder_here: Path
 ) -> None:
-    """FAILS TODAY. keys/pseudonyms is lost; the next publish makes a new key without a
+    """Was a hole. keys/pseudonyms is lost; the next publish makes a new key without a
     word, so the new version's pseudonyms match no other product's (joins on pseudonymized
     keys silently stop matching) nor its own older versions'. Fix:
     quanta/governance/keys.py `LocalKeyStore.key` / quanta/governance/crypto.py
@@ -1011,3 +1013,93 @@ def test_a_deleted_pseudonym_key_stops_the_publish_instead_of_minting_a_new_one(
     assert publication.outcome == Outcome.FAILED, "published with a new pseudonym key"
     assert "key" in publication.reason
     assert not key.exists()
+
+
+def test_a_policy_condition_that_builds_a_billion_characters_is_refused_when_it_loads(
+    mesh: Mesh, workspace: Path
+) -> None:
+    """Was a hole. CEL has no unbounded loops, but ``replace`` multiplies a string: a
+    280-character condition of nine chained ``.replace("a", "aaaaaaaaaa")`` builds 10**9
+    characters per product evaluated (13 s and 2.2 GB for one product; ``governance
+    report`` over the example mesh: 70 s; one more ``.replace`` exhausts any machine's
+    memory), and it compiles, type-checks and holds. It must be refused when the folder
+    loads (or its evaluation bounded), as an error naming the file and line. Fix:
+    quanta/governance/policies.py `compile_policies` (a cost bound on the checked
+    expression) and `_findings` (evaluation under a budget of time and memory)."""
+    condition = '"a"' + '.replace("a", "aaaaaaaaaa")' * 9 + ".size() > 0"
+    (mesh.home / "governance" / "policies").mkdir(parents=True)
+    (mesh.home / "governance" / "policies" / "blowup.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "policies": [
+                    {
+                        "id": "blowup",
+                        "title": "A condition that builds a billion characters",
+                        "rationale": "A policy author's mistake, or a hostile one.",
+                        "severity": "block",
+                        "condition": condition,
+                        "fix": "none",
+                    }
+                ]
+            }
+        )
+    )
+    folder = scaffold("finance/targets", "source", workspace, {})
+
+    def bounded() -> None:  # a safety net for the machine running the test
+        resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+
+    try:
+        run = subprocess.run(
+            [sys.executable, "-m", "quanta", "validate", str(folder), "--home", str(mesh.home)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            preexec_fn=bounded,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("validating one product against the policy took more than 30 s")
+    said = run.stdout + run.stderr
+    assert run.returncode != 0, said[-500:]
+    assert "Traceback" not in said
+    assert "blowup.yaml:" in said.replace("\n", ""), said[-500:]
+
+
+def test_a_governance_yaml_that_is_a_broken_link_fails_closed(
+    retail: Mesh, kept_files: None
+) -> None:
+    """Was a hole. The federation maps pii to mask. governance.yaml becomes a link to a
+    file that is not there (a deploy half done, a moved repository): the folder loads as
+    if it had no governance.yaml, and every read falls back to the defaults (pseudonyms,
+    clear PII for any purpose) without a word. A governance.yaml that is there but cannot
+    be read must stop reads, as a broken one does. Fix: quanta/governance/folder.py
+    `load_rules` (``path.exists()`` is false for a dangling link: test ``is_symlink()`` /
+    ``lexists`` and fail)."""
+    mapped(retail, pii="mask")
+    assert first_email(retail, READER) is None
+    path = governance_yaml(retail)
+    path.unlink()
+    path.symlink_to(retail.home / "nowhere" / "governance.yaml")
+    try:
+        shown = first_email(retail, READER)
+        said = f"the read fell back to the default protection: it showed {shown!r}"
+    except ConfigError as error:
+        said = str(error)
+    assert "governance.yaml" in said, said
+
+
+def test_a_governance_file_spelled_yml_is_not_silently_ignored(
+    retail: Mesh, kept_files: None
+) -> None:
+    """Was a hole (minor). The federation writes its mapping as governance.yml (and its
+    policies as policies/*.yml): both are ignored without a word, the defaults hold, and
+    ``pii: mask`` is not applied. Either read them or refuse the folder. Fix:
+    quanta/governance/folder.py `load_rules` (and `_stamp` in quanta/governance/__init__.py)."""
+    governance_yaml(retail).unlink()
+    (retail.home / "governance" / "governance.yml").write_text("protections:\n  pii: mask\n")
+    try:
+        shown = first_email(retail, READER)
+        said = "" if shown is None else f"governance.yml was ignored: the read showed {shown!r}"
+    except ConfigError as error:
+        said = "" if "governance.yml" in str(error) else str(error)
+    assert not said, said

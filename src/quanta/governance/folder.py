@@ -62,7 +62,22 @@ def load_rules(
                 f"there is no governance folder {shown_path(folder)}: create it, or unset "
                 "QUANTA_GOVERNANCE to use the default policies"
             )
+        misnamed = sorted(
+            path.name
+            for path in [folder / "governance.yml", *(folder / POLICIES).glob("*.yml")]
+            if path.exists() or path.is_symlink()
+        )
+        if misnamed:
+            raise ConfigError(
+                f"the governance folder {shown_path(folder)} has {misnamed[0]}: Quanta reads "
+                "files ending in .yaml only; rename it"
+            )
         path = folder / GOVERNANCE_FILE
+        if path.is_symlink() and not path.exists():
+            raise ConfigError(
+                f"{shown_path(path)} is a link to a file that does not exist: no mapping "
+                "is read from it (nothing falls back to the defaults); restore or remove it"
+            )
         if path.exists():
             settings = YamlFile(path, shown_path(path))
             config = _read(settings, GovernanceFile) or config

@@ -281,7 +281,46 @@ def _over_product(policy: Policy) -> str:
     )
 
 
+_LITERAL = re.compile(r"""'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""", re.S)
+_GROWING = re.compile(r"\b(replace|format|join|quote)\s*\(")
+_MACRO = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(")
+MAX_NESTING = 2
+"""Comprehensions within comprehensions: a product's ports and their columns need two. A
+port policy runs within one already, a column policy within two."""
+_WRAPPED = {"product": 0, "port": 1, "column": 2}
+
+
+def _bounded(policy: Policy) -> None:
+    """Refuse a condition whose cost is not bounded by the facts' size: functions that make
+    text grow (nested, they double it at each call) and comprehensions nested deeper than
+    `MAX_NESTING` (each level multiplies the iterations by a list's length)."""
+    code = _LITERAL.sub('""', policy.condition)
+    growing = _GROWING.search(code)
+    if growing:
+        raise ConfigError(
+            f"{_where(policy)} calls {growing.group(1)}(), which makes text grow without "
+            "bound: a condition compares facts, it does not build text"
+        )
+    macros = {match.end() - 1 for match in _MACRO.finditer(code)}
+    depth, deepest, opened = 0, 0, []
+    for index, character in enumerate(code):
+        if character == "(":
+            opened.append(index in macros)
+            depth += index in macros
+            deepest = max(deepest, depth)
+        elif character == ")" and opened:
+            depth -= opened.pop()
+    most = MAX_NESTING - _WRAPPED[policy.each]
+    if deepest > most:
+        raise ConfigError(
+            f"{_where(policy)} nests {deepest} comprehensions (all, exists, map, filter): "
+            f"a condition over each {policy.each} may nest at most {most} (with the "
+            f"{policy.each}s themselves, {MAX_NESTING}, enough for each column of each port)"
+        )
+
+
 def _compile(environment: cel.Env, text: str, policy: Policy) -> cel.Expression:
+    _bounded(policy)
     try:
         return environment.compile(text)
     except RuntimeError as error:
