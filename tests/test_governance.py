@@ -455,3 +455,98 @@ def test_pii_sensitive_values_are_encrypted_at_rest_and_decrypted_for_clear_read
         "SELECT birth_date FROM customer.profiles ORDER BY customer_id", actor=INES
     ).column("birth_date")
     assert ines.to_pylist() == owner.to_pylist()
+
+
+def _source(folder: Path, product: str, owner: str, team: str, emails: list[str]) -> Path:
+    """A source product of one column, ``email`` (pii, concept customer), from a CSV file."""
+    domain, name = product.split(".")
+    (folder / "contracts").mkdir(parents=True)
+    (folder / "data").mkdir()
+    (folder / "data" / "emails.csv").write_text("email\n" + "\n".join(emails) + "\n")
+    (folder / "transform.sql").write_text("SELECT email FROM raw_emails\n")
+    descriptor = {
+        "apiVersion": "v1.0.0",
+        "kind": "DataProduct",
+        "id": product,
+        "domain": domain,
+        "status": "active",
+        "description": {"purpose": "Emails to match."},
+        "tags": ["source-aligned"],
+        "team": {"name": team, "members": [{"username": owner, "role": "owner"}]},
+        "inputPorts": [
+            {
+                "name": "raw_emails",
+                "version": "1",
+                "contractId": "source",
+                "customProperties": [
+                    {"property": "source", "value": {"path": "data/emails.csv", "format": "csv"}}
+                ],
+            }
+        ],
+        "outputPorts": [{"name": name, "version": "1.0.0", "contractId": f"{product}.{name}"}],
+        "customProperties": [
+            {"property": "transformation", "value": {"language": "sql", "path": "transform.sql"}}
+        ],
+    }
+    contract = {
+        "apiVersion": "v3.1.0",
+        "kind": "DataContract",
+        "id": f"{product}.{name}",
+        "version": "1.0.0",
+        "status": "active",
+        "schema": [
+            {
+                "name": name,
+                "properties": [
+                    {
+                        "name": "email",
+                        "logicalType": "string",
+                        "physicalType": "VARCHAR",
+                        "classification": "pii",
+                        "customProperties": [{"property": "concept", "value": "customer"}],
+                    }
+                ],
+            }
+        ],
+        "slaProperties": [{"property": "retention", "value": 1, "unit": "y"}],
+    }
+    (folder / "dataproduct.yaml").write_text(yaml.safe_dump(descriptor))
+    (folder / "contracts" / f"{name}.odcs.yaml").write_text(yaml.safe_dump(contract))
+    return folder
+
+
+def test_pseudonyms_match_across_the_domains_a_concept_is_shared_with_and_nowhere_else(
+    retail: Mesh, tmp_path: Path
+) -> None:
+    """checkout shares the customer concept's scope (the retail governance folder): its
+    emails join profiles' on pseudonyms. A lab of Ana's, outside it, publishing the same
+    emails, gets pseudonyms of its own: no lookup table of others' pseudonyms."""
+    known = [str(e) for e in emails(retail, SAMIR)]
+    tom = Actor(name=retail.product("checkout.orders").contact)
+    checkout = _source(tmp_path / "c", "checkout.emails", tom.name, "checkout-team", known)
+    lab = _source(tmp_path / "l", "lab.emails", ANA.name, "lab-team", known)
+    for folder, owner in ((checkout, tom), (lab, ANA)):
+        [published] = retail.publish(folder, actor=owner)
+        assert published.outcome == Outcome.PASSED, published.reason
+    reader = Actor(name="matcher@retail.example")
+    for target, owner in (
+        ("checkout.emails", tom),
+        ("lab.emails", ANA),
+        ("customer.profiles", SAMIR),
+    ):
+        asked = retail.request_access(target, "Match emails across products", actor=reader)
+        retail.approve_access(asked.id, actor=owner)
+
+    def matched(product: str) -> int:
+        return (
+            retail.query(
+                f"SELECT count(*) AS n FROM {product} x "
+                "JOIN customer.profiles p ON x.email = p.email",
+                actor=reader,
+            )
+            .column("n")[0]
+            .as_py()
+        )
+
+    assert matched("checkout.emails") == len(known)
+    assert matched("lab.emails") == 0

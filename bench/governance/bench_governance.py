@@ -25,7 +25,8 @@ afterwards; all data and facts are generated outside any timing.
    same rows, the reader's emails pseudonyms (UUIDs), the owner's holding ``@``, the
    reader's notes all NULL. Target: protected / clear at most 1.2.
 3. **join**: ``bench.accounts`` and ``bench.orders`` (``--rows`` rows each; every order's
-   ``customer`` drawn from the accounts' keys, both ``customer`` columns VARCHAR
+   ``customer`` drawn from the accounts' keys (the mesh's governance folder shares the
+   concept ``customer``'s pseudonym scope with the domain), both ``customer`` columns VARCHAR
    ``'c-0000042'`` classified pii), joined through ``mesh.query`` as the reader (grants
    without PII in clear: the join runs on the stored pseudonyms) against the same as the
    owner (in clear). Both counts are checked equal. Target: pseudonymized / clear at
@@ -375,7 +376,17 @@ def source_product(root: Path, product_id: str, columns: list[Column], data: Pat
     return folder
 
 
+GOVERNANCE = """\
+# The bench domain's columns naming the customer share one pseudonym scope: joins match.
+concepts:
+  customer: {description: Who buys, domains: [bench]}
+"""
+
+
 def publish(home: Path, path: Path) -> None:
+    rules = home / "governance" / "governance.yaml"
+    rules.parent.mkdir(parents=True, exist_ok=True)
+    rules.write_text(GOVERNANCE)
     with Mesh.open(home, user=OWNER) as mesh:
         for publication in mesh.publish(path):
             if not publication.outcome.ok:

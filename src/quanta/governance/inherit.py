@@ -7,12 +7,13 @@
   protects, the stricter of the two; a column declared ``restricted`` stays so (owners
   only is stricter than any grant).
 - **Pseudonym scope.** A pseudonym is keyed per *scope*: the column a value first entered
-  the mesh through. A column keeps its one private source's scope only when its build read
-  that source in clear: then its values are that source's values (or its owners' choice),
-  and joins on their pseudonyms match. Anything else gets a scope of its own, so that
-  nobody can have the platform compute, under another product's scope, the pseudonyms of
-  values they chose: that would let them look up the clear values behind that product's
-  pseudonyms.
+  the mesh through, or the concept it names where the governance folder shares that
+  concept's scope with the product's domain (`GovernanceFile.shared_scope`). A column
+  keeps its one private source's scope only when its build read that source in clear:
+  then its values are that source's values (or its owners' choice), and joins on their
+  pseudonyms match. Anything else gets a scope of its own, so that nobody can have the
+  platform compute, under another product's scope, the pseudonyms of values they chose:
+  that would let them look up the clear values behind that product's pseudonyms.
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ def inherited(
     contracts: Mapping[str, Contract],
     upstream: Sequence[PublishedPort],
     read_in_clear: Callable[[PublishedPort], bool],
+    shared_scope: Callable[[str | None, str], str | None] = lambda concept, domain: None,
 ) -> Inherited:
     """The levels and pseudonym scopes of ``product``'s output columns, from what each
     derives from among the ``upstream`` ports (``read_in_clear``: whether the build reads
-    that port's PII in clear)."""
+    that port's PII in clear; ``shared_scope``: the scope the governance folder shares for
+    a concept in a domain, `GovernanceFile.shared_scope`)."""
     ports = {".".join(name).lower(): port for port in upstream for name in port.names}
     columns_of = {
         name: {column.name: column for column in port.port.columns} for name, port in ports.items()
@@ -81,7 +84,8 @@ def inherited(
                 found.levels.setdefault(port, {})[column.name] = (STRICTNESS[level], origin)
             final = STRICTNESS[level] if level >= 0 else column.classification
             if (final or "").lower() in PRIVATE:
-                scope = f"{product}.{port}.{column.name}"  # its own
+                domain = product.split(".")[0]
+                scope = shared_scope(column.concept, domain) or f"{product}.{port}.{column.name}"
                 if len(scopes) == 1:
                     [(theirs, clear)] = scopes
                     scope = theirs if clear else scope

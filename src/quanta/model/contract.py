@@ -71,6 +71,15 @@ class Column(OpenDocument):
         return parse_physical_type(self.physical_type) if self.physical_type else None
 
     @property
+    def concept(self) -> str | None:
+        """The concept of its data subject: its ``customProperties`` entry ``concept``."""
+        for item in (self.model_extra or {}).get("customProperties") or []:
+            if isinstance(item, dict) and item.get("property") == "concept":
+                value = item.get("value")
+                return value if isinstance(value, str) and value else None
+        return None
+
+    @property
     def nullable(self) -> bool:
         return not (self.required or self.primary_key)
 

@@ -139,6 +139,17 @@ class ClearPii(_Folder):
     PII in clear; None: any purpose, with a reason."""
 
 
+class Concept(_Folder):
+    """A kind of data subject the mesh shares (``customer``, ``session``)."""
+
+    description: str = ""
+    domains: list[str] = Field(default_factory=list)
+    """The domains whose columns naming this concept share one pseudonym scope: their
+    pseudonyms of the same value match, so products join on them. Only these domains: a
+    shared scope lets whoever publishes in it have the platform pseudonymize values of
+    their choice under it."""
+
+
 class PolicySettings(_Folder):
     disable: list[str] = Field(default_factory=list)
     """Default policies the federation turned off, by id."""
@@ -149,7 +160,13 @@ class GovernanceFile(_Folder):
 
     protections: dict[str, Protection | LevelProtection] = Field(default_factory=dict)
     clear_pii: ClearPii = Field(default_factory=ClearPii)
+    concepts: dict[str, Concept] = Field(default_factory=dict)
     policies: PolicySettings = Field(default_factory=PolicySettings)
+
+    def shared_scope(self, concept: str | None, domain: str) -> str | None:
+        """The pseudonym scope a column naming ``concept`` in ``domain`` shares, if any."""
+        found = self.concepts.get(concept or "")
+        return f"concept {concept}" if found is not None and domain in found.domains else None
 
     @field_validator("protections")
     @classmethod

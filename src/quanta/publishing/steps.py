@@ -164,6 +164,7 @@ def _inherited(context: PublishContext) -> dict[str, Contract]:
         product.contracts,
         context.inputs.upstream,
         lambda port: context.mesh.access.clear_for(actor, port.product, port.port.port),
+        context.mesh.governance.rules.config.shared_scope,
     )
     for port, columns in found.levels.items():
         for column, (level, origin) in columns.items():
