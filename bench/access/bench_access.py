@@ -233,7 +233,12 @@ def source_product(root: Path, product_id: str, columns: list[Column], data: Pat
             {
                 "name": name,
                 "properties": [
-                    {"name": c.name, "logicalType": c.logical, "physicalType": c.physical}
+                    {
+                        "name": c.name,
+                        "logicalType": c.logical,
+                        "physicalType": c.physical,
+                        "classification": "internal",
+                    }
                     for c in columns
                 ],
             }

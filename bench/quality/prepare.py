@@ -86,12 +86,14 @@ schema:
       - name: order_id
         logicalType: integer
         physicalType: BIGINT
+        classification: internal
         quality:
           - {{name: C03, metric: nullValues, mustBe: 0, {warn}}}
           - {{name: C04, metric: duplicateValues, mustBe: 0, {warn}}}
       - name: customer_id
         logicalType: integer
         physicalType: BIGINT
+        classification: internal
         relationships:
           - type: foreignKey
             to: customers.customer_id
@@ -112,28 +114,32 @@ schema:
       - name: country
         logicalType: string
         physicalType: VARCHAR
+        classification: internal
         quality:
           - {{name: C09, metric: invalidValues, arguments: {{validValues: [{countries}]}}, mustBe: 0, {warn}}}
       - name: status
         logicalType: string
         physicalType: VARCHAR
+        classification: internal
         quality:
           - {{name: C10, metric: nullValues, mustBe: 0, {warn}}}
           - {{name: C11, metric: invalidValues, arguments: {{validValues: [{", ".join(STATUSES)}]}}, mustBe: 0, {warn}}}
       - name: amount
         logicalType: number
         physicalType: DOUBLE
+        classification: internal
         quality:
           - {{name: C12, metric: nullValues, mustBe: 0, {warn}}}
           - {{name: C13, metric: invalidValues, arguments: {{minimum: 0, maximum: 10000}}, mustBe: 0, {warn}}}
       - name: quantity
         logicalType: integer
         physicalType: INTEGER
+        classification: internal
         quality:
           - {{name: C14, metric: invalidValues, arguments: {{minimum: 1, maximum: 100}}, mustBe: 0, {warn}}}
-      - {{name: created_at, logicalType: timestamp, physicalType: TIMESTAMP}}
-      - {{name: shipped_at, logicalType: timestamp, physicalType: TIMESTAMP}}
-      - {{name: discount_code, logicalType: string, physicalType: VARCHAR}}
+      - {{name: created_at, logicalType: timestamp, physicalType: TIMESTAMP, classification: internal}}
+      - {{name: shipped_at, logicalType: timestamp, physicalType: TIMESTAMP, classification: internal}}
+      - {{name: discount_code, logicalType: string, physicalType: VARCHAR, classification: internal}}
 slaProperties:
   - {{property: freshness, value: 7, unit: d, element: orders.created_at}}
 """
@@ -147,9 +153,9 @@ status: active
 schema:
   - name: customers
     properties:
-      - {name: customer_id, logicalType: integer, physicalType: BIGINT}
-      - {name: country, logicalType: string, physicalType: VARCHAR}
-      - {name: signup_date, logicalType: date, physicalType: DATE}
+      - {name: customer_id, logicalType: integer, physicalType: BIGINT, classification: internal}
+      - {name: country, logicalType: string, physicalType: VARCHAR, classification: internal}
+      - {name: signup_date, logicalType: date, physicalType: DATE, classification: internal}
 """
 
 
