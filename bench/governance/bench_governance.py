@@ -135,7 +135,7 @@ PLANTED = {
 }
 
 
-def scaffold_facts(scratch: Path) -> list[dict[str, Any]]:
+def scaffold_facts(scratch: Path, keys: frozenset[str]) -> list[dict[str, Any]]:
     """The facts of the three `quanta init` scaffolds, as loaded from their folders."""
     upstream = PortVersion(
         port="items",
@@ -155,11 +155,14 @@ def scaffold_facts(scratch: Path) -> list[dict[str, Any]]:
         loaded = load_folder(folder)
         if loaded.product is None:
             raise SystemExit(f"the {blueprint} scaffold does not load: {loaded.issues}")
-        found.append(product_facts(loaded.product))
+        # As the platform builds them: only the column facts the conditions name.
+        found.append(product_facts(loaded.product, column_keys=keys))
     return found
 
 
-def varied(templates: list[dict[str, Any]], number: int) -> tuple[dict[str, Any], set[str]]:
+def varied(
+    templates: list[dict[str, Any]], number: int, keys: frozenset[str]
+) -> tuple[dict[str, Any], set[str]]:
     """Product ``number``: a scaffold's facts under a new id with 3 to 30 columns, and the
     policies it was made to fail."""
     rng = random.Random(number)
@@ -191,6 +194,7 @@ def varied(templates: list[dict[str, Any]], number: int) -> tuple[dict[str, Any]
             "required": index == 0,
             "description": f"Column {index} of {product_id}.",
         })  # fmt: skip
+        columns[-1] = {key: value for key, value in columns[-1].items() if key in keys}
     port["columns"] = columns
     failing: set[str] = set()
     for modulus, policies in PLANTED.items():
@@ -217,14 +221,15 @@ def varied(templates: list[dict[str, Any]], number: int) -> tuple[dict[str, Any]
 
 def bench_policies(scratch: Path, products: int, runs: int) -> dict[str, Any]:
     say(f"policies: the facts of {products:,} products from the 3 scaffolds")
-    templates = scaffold_facts(scratch / "products")
-    made = [varied(templates, number) for number in range(products)]
-    facts = [item[0] for item in made]
-    planted = {(f["id"], policy) for f, failing in made for policy in failing}
-    columns = sum(len(port["columns"]) for f in facts for port in f["ports"])
     started = time.perf_counter()
     rules = load_rules(None)
     compiled_s = time.perf_counter() - started
+    # The facts as the platform builds them: a column's, only the keys conditions name.
+    templates = scaffold_facts(scratch / "products", rules.column_keys)
+    made = [varied(templates, number, rules.column_keys) for number in range(products)]
+    facts = [item[0] for item in made]
+    planted = {(f["id"], policy) for f, failing in made for policy in failing}
+    columns = sum(len(port["columns"]) for f in facts for port in f["ports"])
     day = date.today()
 
     say("policies: warm-up")

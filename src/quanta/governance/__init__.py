@@ -109,8 +109,11 @@ class Governance:
         from quanta.governance.facts import product_facts
 
         measured = self.measured([str(product.id)])
-        facts = product_facts(product, **measured.get(str(product.id), {}))
-        found = self.rules.evaluate(facts, today())
+        rules = self.rules
+        facts = product_facts(
+            product, **measured.get(str(product.id), {}), column_keys=rules.column_keys
+        )
+        found = rules.evaluate(facts, today())
         return [f for f in found if not f.holds and (drafts or f.state != RolloutState.DRAFT)]
 
     def measured(self, products: list[str]) -> dict[str, dict[str, Any]]:
@@ -150,12 +153,19 @@ class Governance:
         catalog = self.context.stores.catalog
         records = catalog.products()
         measured = self.measured([record.id for record in records])
+        rules = self.rules
         facts = []
         for record in records:
             version = catalog.version(record.id)
             contracts = {port.port: port.contract for port in version.ports} if version else {}
-            facts.append(record_facts(record.descriptor, contracts, **measured.get(record.id, {})))
-        rules = self.rules
+            facts.append(
+                record_facts(
+                    record.descriptor,
+                    contracts,
+                    **measured.get(record.id, {}),
+                    column_keys=rules.column_keys,
+                )
+            )
         day = today()
         drafts = self.context.access.directory.decides_for_all(actor) or (
             actor.name in self.context.access.directory.governance()

@@ -33,7 +33,7 @@ column's ``customProperties`` entry ``concept``: whose data it is), ``required``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +61,7 @@ def product_facts(
     usage: Sequence[ConsumerUsage] | None = None,
     grants: Iterable[AccessRequest] | None = None,
     now: datetime | None = None,
+    column_keys: Collection[str] | None = None,
 ) -> Facts:
     """The facts of a product folder as loaded (`quanta.validation.folder.load_folder`).
 
@@ -75,6 +76,7 @@ def product_facts(
         usage=usage,
         grants=grants,
         now=now,
+        column_keys=column_keys,
     )
 
 
@@ -86,6 +88,7 @@ def record_facts(
     usage: Sequence[ConsumerUsage] | None = None,
     grants: Iterable[AccessRequest] | None = None,
     now: datetime | None = None,
+    column_keys: Collection[str] | None = None,
 ) -> Facts:
     """The facts of a published product, from what the catalog keeps: the descriptor
     document (`ProductRecord.descriptor`) and each output port's contract document
@@ -96,8 +99,9 @@ def record_facts(
     team = _mapping(descriptor.get("team"))
     description = _mapping(descriptor.get("description"))
     tags = [_text(tag) for tag in _list(descriptor.get("tags"))]
+    keys = COLUMN_KEYS if column_keys is None else COLUMN_KEYS & {"name", *column_keys}
     ports = [
-        _port(port, product_id, contracts)
+        _port(port, product_id, contracts, keys)
         for port in map(_mapping, _list(descriptor.get("outputPorts")))
     ]
     purpose = _text(description.get("purpose"))
@@ -128,7 +132,10 @@ def record_facts(
 
 
 def _port(
-    port: Mapping[str, Any], product_id: str, contracts: Mapping[str, Mapping[str, Any]]
+    port: Mapping[str, Any],
+    product_id: str,
+    contracts: Mapping[str, Mapping[str, Any]],
+    keys: frozenset[str],
 ) -> Facts:
     name = _text(port.get("name"))
     contract = contracts.get(name)
@@ -148,16 +155,29 @@ def _port(
             for level in map(_mapping, _list(document.get("slaProperties")))
         ],
         "columns": [
-            _column(column)
+            _column(column, keys)
             for table in map(_mapping, _list(document.get("schema")))
             for column in map(_mapping, _list(table.get("properties")))
         ],
     }
 
 
-def _column(column: Mapping[str, Any]) -> Facts:
+COLUMN_KEYS = frozenset(
+    (
+        "name",
+        "logical_type",
+        "physical_type",
+        "classification",
+        "concept",
+        "required",
+        "description",
+    )
+)
+
+
+def _column(column: Mapping[str, Any], keys: frozenset[str] = COLUMN_KEYS) -> Facts:
     get = column.get
-    return {
+    facts = {
         "name": _text(get("name")),
         "logical_type": _text(get("logicalType")),
         "physical_type": _text(get("physicalType")),
@@ -166,6 +186,8 @@ def _column(column: Mapping[str, Any]) -> Facts:
         "required": get("required") is True,
         "description": _text(get("description")),
     }
+    # Only what some condition reads: CEL converts every key it is given, on every product.
+    return facts if keys is COLUMN_KEYS else {key: facts[key] for key in keys}
 
 
 def _input(port: Mapping[str, Any]) -> Facts:

@@ -181,6 +181,19 @@ class CompiledPolicies:
     def policies(self) -> tuple[Policy, ...]:
         return tuple(item.policy for item in self.compiled)
 
+    @property
+    def column_keys(self) -> frozenset[str]:
+        """The keys of a column's facts that some condition names (``.concept``): the
+        facts need hold no other (a plugin function given a column sees these too)."""
+        from quanta.governance.facts import COLUMN_KEYS
+
+        named = {
+            word
+            for item in self.compiled
+            for word in re.findall(r"\.\s*([A-Za-z_]\w*)", item.policy.condition)
+        }
+        return COLUMN_KEYS & (named | {"name", "classification"})
+
     def evaluate(self, facts: Mapping[str, Any], day: date) -> tuple[Finding, ...]:
         """Every policy whose scope holds the product, over its facts, on ``day``: one
         finding each, whether it holds or not."""
