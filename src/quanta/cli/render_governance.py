@@ -29,7 +29,7 @@ from quanta.governance.report import (
     subjects,
     without_drafts,
 )
-from quanta.model.governance import Compliance, Finding, Policy, RolloutState, Scope
+from quanta.model.governance import Compliance, Finding, Policy, RolloutState
 
 __all__ = ["render_compliance", "render_findings", "render_policies"]
 
@@ -190,20 +190,6 @@ def render_compliance(console: Console, compliance: Compliance, drafts: bool) ->
         console.print(table)
 
 
-def _scope(scope: Scope) -> str:
-    parts = [
-        f"{name}: {', '.join(values)}"
-        for name, values in (
-            ("domains", scope.domains),
-            ("kinds", scope.kinds),
-            ("classifications", scope.classifications),
-            ("products", scope.products),
-        )
-        if values is not None
-    ]
-    return "; ".join(parts) or "every product"
-
-
 def render_policies(policies: Sequence[Policy], console: Console | None = None) -> None:
     """The policies as written (``quanta governance policies``): the rollout as declared,
     where each is written."""
@@ -222,7 +208,7 @@ def render_policies(policies: Sequence[Policy], console: Console | None = None) 
             policy.severity.value,
             rollout,
             policy.each,
-            shown(_scope(policy.scope)),
+            shown(policy.scope.said()),
             shown(policy.source),
         )
     console.print(table)

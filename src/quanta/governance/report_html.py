@@ -34,7 +34,7 @@ from quanta.governance.report import (
     subjects,
     without_drafts,
 )
-from quanta.model.governance import Compliance, Finding, Policy, Scope
+from quanta.model.governance import Compliance, Finding, Policy
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SCRIPT", "html_report"]
 
@@ -478,20 +478,6 @@ def _state(summary: PolicySummary) -> str:
     return summary.state.value
 
 
-def _scope(scope: Scope) -> str:
-    parts = [
-        name + ": " + ", ".join(values)
-        for name, values in (
-            ("domains", scope.domains),
-            ("kinds", scope.kinds),
-            ("classifications", scope.classifications),
-            ("products", scope.products),
-        )
-        if values is not None
-    ]
-    return "; ".join(parts) if parts else "every product"
-
-
 def _finding_row(found: Finding) -> _Html:
     where = standing(found)
     failing: _Node
@@ -526,7 +512,7 @@ def _policy(compliance: Compliance, index: int, policy: Policy, summary: PolicyS
         _element("dt", "fix"),
         _element("dd", policy.fix),
         _element("dt", "scope"),
-        _element("dd", _scope(policy.scope)),
+        _element("dd", policy.scope.said()),
         _element("dt", "judges each"),
         _element("dd", policy.each),
         _element("dt", "state"),

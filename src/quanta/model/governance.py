@@ -56,6 +56,20 @@ class Scope(_Folder):
     those columns only."""
     products: list[str] | None = None
 
+    def said(self) -> str:
+        """The scope in words: ``domains: sales; kinds: source-aligned``."""
+        parts = [
+            f"{name}: {', '.join(values)}"
+            for name, values in (
+                ("domains", self.domains),
+                ("kinds", self.kinds),
+                ("classifications", self.classifications),
+                ("products", self.products),
+            )
+            if values is not None
+        ]
+        return "; ".join(parts) or "every product"
+
     @field_validator("classifications")
     @classmethod
     def _known_levels(cls, value: list[str] | None) -> list[str] | None:
