@@ -684,3 +684,63 @@ def test_the_example_mesh_against_the_default_policies(tmp_path: Path) -> None:
     for finding in compliance.findings:
         if not finding.holds:
             print(finding.product, finding.policy, finding.failing)
+
+
+def test_a_columns_facts_hold_the_keys_conditions_read_or_all_of_them() -> None:
+    from quanta.governance.facts import COLUMN_KEYS
+
+    assert load_rules(None).column_keys == {"name", "classification", "concept"}
+    over_columns = policy(
+        'product.ports.all(p, p.columns.all(c, c.logical_type != "" && c.required))'
+    )
+    assert compile_policies([over_columns]).column_keys == {
+        "name",
+        "classification",
+        "logical_type",
+        "required",
+    }
+    each_column = policy('column.description != ""', each="column")
+    assert "description" in compile_policies([each_column]).column_keys
+    indexed = policy('product.ports[0].columns[0].physical_type != ""')
+    assert compile_policies([indexed]).column_keys == COLUMN_KEYS
+    # A condition sees the same verdict on pruned facts as on whole ones.
+    rules = compile_policies([over_columns])
+    whole = {
+        "id": "a.b",
+        "domain": "a",
+        "ports": [
+            {
+                "name": "p",
+                "columns": [
+                    {
+                        "name": "x",
+                        "logical_type": "string",
+                        "physical_type": "VARCHAR",
+                        "classification": "internal",
+                        "concept": "",
+                        "required": False,
+                        "description": "",
+                    }
+                ],
+            }
+        ],
+    }
+    pruned = {
+        **whole,
+        "ports": [
+            {
+                "name": "p",
+                "columns": [
+                    {
+                        k: v
+                        for k, v in whole["ports"][0]["columns"][0].items()
+                        if k in rules.column_keys
+                    }
+                ],
+            }
+        ],
+    }
+    day = date(2026, 12, 1)
+    assert [f.holds for f in rules.evaluate(whole, day)] == [
+        f.holds for f in rules.evaluate(pruned, day)
+    ]

@@ -183,16 +183,23 @@ class CompiledPolicies:
 
     @property
     def column_keys(self) -> frozenset[str]:
-        """The keys of a column's facts that some condition names (``.concept``): the
-        facts need hold no other (a plugin function given a column sees these too)."""
+        """The keys of a column's facts that some condition reads (``column.concept``, or
+        ``c.concept`` in ``p.columns.all(c, ...)``): the facts need hold no other. Every key
+        where a condition reaches columns otherwise (an index, a function given a column)."""
         from quanta.governance.facts import COLUMN_KEYS
 
-        named = {
-            word
-            for item in self.compiled
-            for word in re.findall(r"\.\s*([A-Za-z_]\w*)", item.policy.condition)
-        }
-        return COLUMN_KEYS & (named | {"name", "classification"})
+        read = {"name", "classification"}  # what evaluating and scoping need
+        for item in self.compiled:
+            code = _LITERAL.sub('""', item.policy.condition)
+            names = set(_OVER_COLUMNS.findall(code)) | (
+                {"column"} if item.each == "column" else set()
+            )
+            reaching = len(re.findall(r"\bcolumns\b", code))
+            if reaching != len(_OVER_COLUMNS.findall(code)) + len(_COLUMNS_SIZE.findall(code)):
+                return COLUMN_KEYS
+            for name in names:
+                read.update(re.findall(rf"\b{name}\s*\.\s*([A-Za-z_]\w*)", code))
+        return COLUMN_KEYS & read
 
     def evaluate(self, facts: Mapping[str, Any], day: date) -> tuple[Finding, ...]:
         """Every policy whose scope holds the product, over its facts, on ``day``: one
@@ -295,6 +302,10 @@ def _over_product(policy: Policy) -> str:
 
 
 _LITERAL = re.compile(r"""'''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*\"""", re.S)
+_OVER_COLUMNS = re.compile(
+    r"\bcolumns\s*\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,"
+)
+_COLUMNS_SIZE = re.compile(r"\bcolumns\s*\.\s*size\s*\(\s*\)|\bsize\s*\([^()]*\bcolumns\s*\)")
 _GROWING = re.compile(r"\b(replace|format|join|quote)\s*\(")
 _MACRO = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(")
 MAX_NESTING = 2
