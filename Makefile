@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit postgresql bench bench-spine bench-quality bench-access bench-governance clean
+.PHONY: browser demo test lint typecheck unit postgresql bench bench-spine bench-quality bench-access bench-governance clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 # runs a part.
 PG_VIRTUALENV := pg_virtualenv -t -o fsync=off
 
-unit: $(STAMP) postgresql
+unit: $(STAMP) postgresql browser
 	$(PG_VIRTUALENV) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 # Debian's PostgreSQL server and pg_virtualenv, installed when missing (as root, as CI runs).
@@ -38,6 +38,15 @@ postgresql:
 		echo "installing PostgreSQL (apt-get install postgresql)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
 		apt-get -qq update && apt-get -qq install -y --no-install-recommends postgresql >/dev/null; \
+	}
+
+# Debian's Chromium, installed when missing: a test opens the governance report in it.
+browser:
+	@command -v chromium >/dev/null || { \
+		[ "$$(id -u)" = 0 ] || { echo "the tests need Chromium: sudo apt-get install chromium" >&2; exit 1; }; \
+		echo "installing Chromium (apt-get install chromium)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get -qq update && apt-get -qq install -y --no-install-recommends chromium >/dev/null; \
 	}
 
 test: lint typecheck unit

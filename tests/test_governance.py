@@ -8,6 +8,7 @@ its governance folder and its grants, always putting them back).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -550,3 +551,37 @@ def test_pseudonyms_match_across_the_domains_a_concept_is_shared_with_and_nowher
 
     assert matched("checkout.emails") == len(known)
     assert matched("lab.emails") == 0
+
+
+def test_the_report_page_opens_in_a_browser_with_no_server(retail: Mesh, tmp_path: Path) -> None:
+    """Headless Chromium (`make test` installs it) renders the page from a file: the
+    products and policies are in its document, and its policy refused nothing."""
+    import shutil
+
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.fail("this test needs Chromium: run it through `make test`", pytrace=False)
+    page = tmp_path / "report.html"
+    run = subprocess.run(
+        [sys.executable, "-m", "quanta", "governance", "report", "--html", str(page),
+         "--home", str(retail.home)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QUANTA_USER": INES.name},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    opened = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+         "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr[-2000:]
+    document = opened.stdout
+    assert "Governance report" in document
+    for product in ("customer.profiles", "marketing.attribution", "source-freshness"):
+        assert product in document
+    assert "Content Security Policy" not in opened.stderr  # it blocked nothing of the page
