@@ -431,6 +431,9 @@ def test_a_function_called_on_a_private_column_reads_it() -> None:
         ("SELECT * FROM (SELECT count(*) FROM __this)", 1),
         ("SELECT * FROM __this", None),
         ("SELECT * FROM (SELECT 1, 2)", 2),
+        ("SELECT count(*) FROM __this UNION ALL SELECT 0", 1),
+        ("SELECT 1, 2 UNION SELECT 3, 4 EXCEPT SELECT 5, 6", 2),
+        ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r", 1),
     ],
 )
 def test_a_rule_returning_star_over_one_value_returns_one_value(sql: str, width: int) -> None:

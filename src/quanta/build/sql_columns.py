@@ -87,7 +87,8 @@ def _width(node: dict[str, Any], ctes: dict[str, Any]) -> int | None:
         body = (entry.get("value") or {}).get("query") or {}
         ctes[fold(str(entry.get("key", "")))] = body.get("node")
     while node.get("type") in ("SET_OPERATION_NODE", "RECURSIVE_CTE_NODE"):
-        node = node["left"]
+        # DuckDB 1.5 keeps a set operation's branches under children (left is null).
+        node = node.get("left") or (node.get("children") or [{}])[0]
     selected = node.get("select_list", [])
     if not any(item.get("class") == "STAR" for item in selected):
         return len(selected)
