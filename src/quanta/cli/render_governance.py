@@ -197,18 +197,21 @@ def render_policies(policies: Sequence[Policy], console: Console | None = None) 
     if not policies:
         console.print("No policy is in force.")
         return
-    table = Table("policy", "title", "severity", "rollout", "each", "scope", "written in")
+    table = Table(expand=True)
+    table.add_column("policy", ratio=5)  # its id, its title and where it is written
+    table.add_column("severity", min_width=8, no_wrap=True)
+    table.add_column("rollout", ratio=2)
+    table.add_column("each", min_width=7, no_wrap=True)
+    table.add_column("scope", ratio=2)
     for policy in policies:
         rollout = policy.rollout.state.value
         if policy.rollout.state == RolloutState.GRACE and policy.rollout.until is not None:
             rollout += f" until {policy.rollout.until.isoformat()}"
+        described = Text("\n").join(
+            [shown(policy.id, "bold"), shown(policy.title)]
+            + ([shown(policy.source, "dim")] if policy.source else [])
+        )
         table.add_row(
-            shown(policy.id),
-            shown(policy.title),
-            policy.severity.value,
-            rollout,
-            policy.each,
-            shown(policy.scope.said()),
-            shown(policy.source),
+            described, policy.severity.value, rollout, policy.each, shown(policy.scope.said())
         )
     console.print(table)
