@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from quanta.model.relations import TableScan
@@ -56,6 +57,60 @@ class StagedTable:
         return TableScan(self.metadata_location, self.snapshot_id, self.location, self.files)
 
 
+@dataclass(frozen=True)
+class RowsMatching:
+    """The rows where any of the columns holds one of its values (a subject's ids)."""
+
+    columns: tuple[tuple[str, tuple[str | int, ...]], ...]
+
+    def __bool__(self) -> bool:
+        return any(values for _, values in self.columns)
+
+
+@dataclass(frozen=True)
+class RowsBefore:
+    """The rows whose time column is earlier than ``cutoff`` (a retention limit)."""
+
+    column: str
+    cutoff: datetime | date
+
+
+RowFilter = RowsMatching | RowsBefore
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One snapshot the table's refs point to, and the snapshot that replaces it without
+    the rows a filter matched: on the side branch ``branch`` until `Storage.repoint`."""
+
+    refs: tuple[str, ...]
+    before: int
+    after: int
+    branch: str | None
+    rows_before: int
+    rows_after: int
+    files_rewritten: int
+    """Data files of ``before`` that ``after`` no longer holds (dropped or rewritten)."""
+    files_written: int
+
+    @property
+    def rows_removed(self) -> int:
+        return self.rows_before - self.rows_after
+
+    @property
+    def changed(self) -> bool:
+        return self.after != self.before
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What expiring a table's unreferenced snapshots removed from its folder."""
+
+    snapshots: int
+    files: int
+    bytes: int
+
+
 class Storage(Protocol):
     name: str
 
@@ -100,3 +155,25 @@ class Storage(Protocol):
     def discard(self, table: TableName, branch: str) -> None: ...
 
     def branches(self, table: TableName) -> list[str]: ...
+
+    def refs(self, table: TableName) -> dict[str, int]:
+        """Every branch and tag of the table, with the snapshot it points to."""
+        ...
+
+    def rewrite(self, table: TableName, where: RowFilter, job: str) -> list[Rewrite]:
+        """For each snapshot a ref points to, write one without the rows ``where`` matches,
+        on a side branch named after ``job``; no ref moves yet. Run again after a kill, it
+        finishes what is left and redoes nothing. A snapshot with no such row is left as
+        it is. The new snapshots' metadata holds nothing of the removed rows (no bound of
+        theirs in a manifest)."""
+        ...
+
+    def repoint(self, table: TableName, job: str) -> None:
+        """Move every ref from its snapshot to its rewrite on ``job``'s branches, and drop
+        those branches, all in one commit."""
+        ...
+
+    def sweep(self, table: TableName) -> Swept:
+        """Expire every snapshot no ref points to, and delete every file under the table's
+        folder that the table's current metadata does not reference."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import warnings
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import NoSuchTableError, ValidationError
-from pyiceberg.manifest import DataFileContent, FileFormat
+from pyiceberg.expressions import BooleanExpression, In, LessThan, Or
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.table import Table
 from pyiceberg.types import (
     DateType,
@@ -29,7 +31,15 @@ from sqlalchemy.exc import DBAPIError
 
 from quanta.errors import PlatformError, UserError
 from quanta.model.catalog import ColumnStats, TableStats
-from quanta.storage import StagedTable, TableName
+from quanta.storage import (
+    Rewrite,
+    RowFilter,
+    RowsBefore,
+    RowsMatching,
+    StagedTable,
+    Swept,
+    TableName,
+)
 from quanta.stores.database import sqlalchemy_url
 
 MAIN = "main"
@@ -185,6 +195,159 @@ class IcebergStorage:
         return sorted(
             name for name, ref in iceberg.metadata.refs.items() if ref.snapshot_ref_type == "branch"
         )
+
+    def refs(self, table: TableName) -> dict[str, int]:
+        iceberg = self._table(table)
+        if iceberg is None:
+            return {}
+        return {name: ref.snapshot_id for name, ref in iceberg.metadata.refs.items()}
+
+    def rewrite(self, table: TableName, where: RowFilter, job: str) -> list[Rewrite]:
+        iceberg = self._table(table)
+        if iceberg is None:
+            return []
+        prefix = f"{job}-"
+        pointed: dict[int, list[str]] = {}
+        for name, ref in iceberg.metadata.refs.items():
+            if not name.startswith(prefix):
+                pointed.setdefault(ref.snapshot_id, []).append(name)
+        expression = _expression(where)
+        done = []
+        for snapshot_id, names in sorted(pointed.items()):
+            iceberg, rewrite = self._rewrite_one(iceberg, snapshot_id, expression, prefix)
+            done.append(replace(rewrite, refs=tuple(sorted(names))))
+        return done
+
+    def _rewrite_one(
+        self, iceberg: Table, snapshot_id: int, expression: BooleanExpression, prefix: str
+    ) -> tuple[Table, Rewrite]:
+        """The snapshot ``snapshot_id`` without the rows ``expression`` matches, as a new
+        snapshot with no parent on the branch ``{prefix}{snapshot_id}``.
+
+        pyiceberg's copy-on-write delete runs on a work branch first; its snapshot's
+        manifests still list the files it replaced, with their column bounds (values of
+        the removed rows). So the live files are appended again, on a branch of their
+        own: that snapshot's one manifest lists them alone.
+        """
+        before = _live_files(iceberg, snapshot_id)
+        rows_before = sum(file.record_count for file in before)
+        clean, work = f"{prefix}{snapshot_id}", f"{prefix}{snapshot_id}-work"
+        refs = iceberg.metadata.refs
+        if clean not in refs:
+            if work not in refs:
+                iceberg.manage_snapshots().create_branch(snapshot_id, work).commit()
+                iceberg = self._reload(iceberg)
+            with warnings.catch_warnings():
+                # Nothing to delete is an answer here, not a problem.
+                warnings.simplefilter("ignore", UserWarning)
+                iceberg.delete(expression, branch=work)
+            iceberg = self._reload(iceberg)
+            kept = _live_files(iceberg, iceberg.metadata.refs[work].snapshot_id)
+            if {file.file_path for file in kept} != {file.file_path for file in before}:
+                with iceberg.transaction() as transaction:
+                    if kept:
+                        with transaction.update_snapshot(branch=clean).fast_append() as append:
+                            for file in kept:
+                                append.append_data_file(file)
+                    else:
+                        transaction.append(iceberg.schema().as_arrow().empty_table(), branch=clean)
+                iceberg = self._reload(iceberg)
+            iceberg.manage_snapshots().remove_branch(work).commit()
+            iceberg = self._reload(iceberg)
+        if clean not in iceberg.metadata.refs:
+            unchanged = Rewrite((), snapshot_id, snapshot_id, None, rows_before, rows_before, 0, 0)
+            return iceberg, unchanged
+        after_id = iceberg.metadata.refs[clean].snapshot_id
+        after = _live_files(iceberg, after_id)
+        old = {file.file_path for file in before}
+        new = {file.file_path for file in after}
+        return iceberg, Rewrite(
+            refs=(),
+            before=snapshot_id,
+            after=after_id,
+            branch=clean,
+            rows_before=rows_before,
+            rows_after=sum(file.record_count for file in after),
+            files_rewritten=len(old - new),
+            files_written=len(new - old),
+        )
+
+    def _reload(self, iceberg: Table) -> Table:
+        return self.catalog.load_table(iceberg.name())
+
+    def repoint(self, table: TableName, job: str) -> None:
+        iceberg = self._table(table)
+        if iceberg is None:
+            return
+        prefix = f"{job}-"
+        refs = iceberg.metadata.refs
+        rewritten = {
+            int(name.removeprefix(prefix)): ref.snapshot_id
+            for name, ref in refs.items()
+            if name.startswith(prefix) and name.removeprefix(prefix).isdigit()
+        }
+        manage = iceberg.manage_snapshots()
+        for name, ref in refs.items():
+            if name.startswith(prefix):
+                manage = manage.remove_branch(name)
+                continue
+            new = rewritten.get(ref.snapshot_id)
+            if new is None:
+                continue
+            if ref.snapshot_ref_type == "tag":
+                manage = manage.remove_tag(name).create_tag(new, name)
+            else:
+                manage = manage.create_branch(new, name)
+        manage.commit()
+
+    def sweep(self, table: TableName) -> Swept:
+        iceberg = self._table(table)
+        if iceberg is None:
+            return Swept(0, 0, 0)
+        kept = {ref.snapshot_id for ref in iceberg.metadata.refs.values()}
+        expired = [s.snapshot_id for s in iceberg.metadata.snapshots if s.snapshot_id not in kept]
+        if expired:
+            iceberg.maintenance.expire_snapshots().by_ids(expired).commit()
+            iceberg = self._reload(iceberg)
+        referenced = {_local(iceberg.metadata_location)}
+        for snapshot in iceberg.metadata.snapshots:
+            referenced.add(_local(snapshot.manifest_list))
+            for manifest in snapshot.manifests(iceberg.io):
+                referenced.add(_local(manifest.manifest_path))
+                for entry in manifest.fetch_manifest_entry(iceberg.io, discard_deleted=True):
+                    referenced.add(_local(entry.data_file.file_path))
+        folder = Path(_local(iceberg.location()))
+        removed = size = 0
+        if folder.is_dir() and self.warehouse.resolve() in folder.resolve().parents:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.is_symlink() and str(path) not in referenced:
+                    size += path.stat().st_size
+                    path.unlink()
+                    removed += 1
+        return Swept(len(expired), removed, size)
+
+
+def _expression(where: RowFilter) -> BooleanExpression:
+    if isinstance(where, RowsBefore):
+        cutoff = where.cutoff
+        return LessThan(term=where.column, value=cutoff.isoformat())
+    assert isinstance(where, RowsMatching)
+    parts: list[BooleanExpression] = [
+        In(term=column, literals=set(values)) for column, values in where.columns if values
+    ]
+    assert parts, "a filter that matches rows"
+    return parts[0] if len(parts) == 1 else Or(*parts)
+
+
+def _live_files(iceberg: Table, snapshot_id: int) -> list[DataFile]:
+    snapshot = iceberg.snapshot_by_id(snapshot_id)
+    if snapshot is None:
+        return []
+    return [
+        entry.data_file
+        for manifest in snapshot.manifests(iceberg.io)
+        for entry in manifest.fetch_manifest_entry(iceberg.io, discard_deleted=True)
+    ]
 
 
 def _unreadable(error: DBAPIError) -> PlatformError:

@@ -1,0 +1,153 @@
+"""Rewriting every snapshot of an Iceberg table without some rows: the storage's part of
+retention and erasure, on real tables in a warehouse folder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyiceberg.manifest import read_manifest_list
+
+from quanta.storage import RowsBefore, RowsMatching, TableName
+from quanta.storage.iceberg import IcebergStorage
+
+TABLE = TableName("customer", "profiles__profiles__v1")
+SUBJECT = "c-0000001"
+
+
+def rows(first: int, count: int) -> pa.RecordBatchReader:
+    ids = [f"c-{i:07d}" for i in range(first, first + count)]
+    at = [datetime(2020 + i % 5, 1, 1, tzinfo=UTC) for i in range(count)]
+    table = pa.table({"customer_id": ids, "at": pa.array(at, pa.timestamp("us", tz="UTC"))})
+    return table.to_reader(max_chunksize=100)
+
+
+def publish(storage: IcebergStorage, data: pa.RecordBatchReader, tag: str) -> int:
+    staged = storage.stage(TABLE, data, f"publish-{tag}")
+    storage.promote(staged, tag)
+    return staged.snapshot_id
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> IcebergStorage:
+    found = IcebergStorage(tmp_path / "warehouse")
+    publish(found, rows(1, 500), "v1")
+    publish(found, rows(0, 500), "v2")
+    return found
+
+
+def everything_under(folder: Path) -> list[str]:
+    """Every value of every Parquet file and every field of every Avro manifest, as text,
+    and every other file's bytes: where a subject's id could still be found."""
+    found = []
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            for column in pq.read_table(path).columns:
+                found.extend(str(value) for value in column.to_pylist())
+        elif path.suffix == ".avro":
+            found.append(repr(_avro(path)))
+        else:
+            found.append(path.read_bytes().decode("utf-8", "replace"))
+    return found
+
+
+def _avro(path: Path) -> object:
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+    from pyiceberg.manifest import ManifestFile
+
+    io = PyArrowFileIO()
+    if path.name.startswith("snap-"):
+        return list(read_manifest_list(io.new_input(str(path))))
+    manifest = ManifestFile.from_args(manifest_path=str(path))
+    return [
+        (entry.data_file.lower_bounds, entry.data_file.upper_bounds, entry.data_file.file_path)
+        for entry in manifest.fetch_manifest_entry(io, discard_deleted=False)
+    ]
+
+
+def holds(folder: Path, value: str) -> bool:
+    return any(value in text for text in everything_under(folder))
+
+
+def test_every_version_loses_the_rows_and_nothing_keeps_them(storage: IcebergStorage) -> None:
+    folder = Path(storage.location(TABLE).removeprefix("file://"))
+    assert holds(folder, SUBJECT)  # the scan finds what is there
+    before = storage.refs(TABLE)
+
+    where = RowsMatching((("customer_id", (SUBJECT,)),))
+    rewrites = storage.rewrite(TABLE, where, "erase-1")
+    assert storage.refs(TABLE)["v1"] == before["v1"]  # nothing moved yet
+    storage.repoint(TABLE, "erase-1")
+    swept = storage.sweep(TABLE)
+
+    after = storage.refs(TABLE)
+    assert set(after) == {"main", "v1", "v2"}
+    assert all(after[ref] != before[ref] for ref in ("v1", "v2"))
+    assert after["main"] == after["v2"]
+    assert sorted(r.rows_removed for r in rewrites) == [1, 1]
+    assert {ref for r in rewrites for ref in r.refs} == {"main", "v1", "v2"}
+    assert swept.snapshots >= 2
+    assert swept.files > 0
+    assert not holds(folder, SUBJECT)
+    assert holds(folder, "c-0000002")  # everyone else is still there
+    for ref in ("v1", "v2"):
+        staged = storage.staged(TABLE, ref, contents=True)
+        assert staged is not None
+        assert staged.rows == 499
+
+
+def test_a_second_run_finishes_and_deletes_nothing_twice(storage: IcebergStorage) -> None:
+    where = RowsMatching((("customer_id", (SUBJECT,)),))
+    first = storage.rewrite(TABLE, where, "erase-2")
+    again = storage.rewrite(TABLE, where, "erase-2")  # as after a kill before repointing
+    assert [(r.before, r.after, r.rows_removed) for r in again] == [
+        (r.before, r.after, r.rows_removed) for r in first
+    ]
+    storage.repoint(TABLE, "erase-2")
+    later = storage.rewrite(TABLE, where, "erase-3")  # a run after it finished
+    assert all(not r.changed and r.rows_removed == 0 for r in later)
+    storage.repoint(TABLE, "erase-3")
+    assert [name for name in storage.refs(TABLE) if name.startswith("erase")] == []
+
+
+def test_rows_older_than_a_limit(storage: IcebergStorage) -> None:
+    where = RowsBefore("at", datetime(2023, 1, 1, tzinfo=UTC))
+    rewrites = storage.rewrite(TABLE, where, "retention-1")
+    storage.repoint(TABLE, "retention-1")
+    storage.sweep(TABLE)
+    assert sorted(r.rows_removed for r in rewrites) == [300, 300]
+    staged = storage.staged(TABLE, "v2", contents=True)
+    assert staged is not None
+    assert staged.rows == 200
+
+
+def test_a_version_with_nothing_to_remove_is_left_as_it_is(storage: IcebergStorage) -> None:
+    before = storage.refs(TABLE)
+    where = RowsMatching((("customer_id", ("c-0000000",)),))  # only in v2
+    rewrites = storage.rewrite(TABLE, where, "erase-4")
+    storage.repoint(TABLE, "erase-4")
+    storage.sweep(TABLE)
+    after = storage.refs(TABLE)
+    assert after["v1"] == before["v1"]
+    assert after["v2"] != before["v2"]
+    assert [r.changed for r in sorted(rewrites, key=lambda r: r.refs)] == [True, False]
+    staged = storage.staged(TABLE, "v1", contents=True)
+    assert staged is not None
+    assert staged.rows == 500
+
+
+def test_every_row_removed_leaves_an_empty_version(storage: IcebergStorage) -> None:
+    where = RowsBefore("at", datetime(2100, 1, 1, tzinfo=UTC))
+    storage.rewrite(TABLE, where, "retention-2")
+    storage.repoint(TABLE, "retention-2")
+    storage.sweep(TABLE)
+    for ref in ("v1", "v2", "main"):
+        staged = storage.staged(TABLE, ref, contents=True)
+        assert staged is not None
+        assert staged.rows == 0
+        assert staged.files == ()
