@@ -39,6 +39,7 @@ HOME_ENTRIES = {
     "audit.head",  # the newest audit entry, kept outside the catalog
     "audit.head.lock",  # taken while that file is written
     "usage-spool",  # reads metered while the catalog was busy (quanta.events.usage)
+    "locks",  # publishes and table rewrites take turns here (quanta.locking)
 }
 
 

@@ -25,6 +25,8 @@ from quanta.settings import Settings, load_settings
 from quanta.stores import Stores
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pyarrow as pa
 
     from quanta.build.logs import BuildLogs
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from quanta.model.access import AccessRequest, RequestState
     from quanta.model.audit import AuditVerification
     from quanta.model.governance import Compliance, Policy
+    from quanta.model.privacy import Erasure, RetentionRun
     from quanta.model.usage import UsageReport
     from quanta.publishing.pipeline import Pipeline
     from quanta.storage import Storage
@@ -314,6 +317,55 @@ class Mesh:
     def verify_audit(self) -> AuditVerification:
         """Check the audit log's chain: what was changed, inserted or deleted."""
         return self.context.governance.audit.verify()
+
+    # -- privacy ---------------------------------------------------------------------------
+    def erase(
+        self,
+        concept: str,
+        subject_id: str,
+        reason: str,
+        *,
+        identifier: str | None = None,
+        actor: Actor | None = None,
+    ) -> Erasure:
+        """Erase one subject's rows from every version of every product, rebuild what
+        derives from them, and return the receipt (`quanta.privacy.erasure`)."""
+        from quanta.privacy.erasure import Erasures
+
+        erasures, who = Erasures(self.context), self._as(actor)
+        started = erasures.start(who, concept, subject_id, reason, identifier)
+        return erasures.run(who, started.id)
+
+    def resume_erasure(self, erasure_id: str, *, actor: Actor | None = None) -> Erasure:
+        """Finish an erasure that a kill or a failed rebuild stopped."""
+        from quanta.privacy.erasure import Erasures
+
+        return Erasures(self.context).run(self._as(actor), erasure_id)
+
+    def erasure(self, erasure_id: str, *, actor: Actor | None = None) -> Erasure:
+        """One erasure and its receipt: the governance group's, or the touched products'
+        owners'."""
+        from quanta.privacy.erasure import Erasures
+
+        return Erasures(self.context).status(self._as(actor), erasure_id)
+
+    def erasures(self, *, actor: Actor | None = None) -> list[Erasure]:
+        from quanta.privacy.erasure import Erasures
+
+        return Erasures(self.context).listed(self._as(actor))
+
+    def enforce_retention(
+        self,
+        product: str | None = None,
+        *,
+        actor: Actor | None = None,
+        now: datetime | None = None,
+    ) -> RetentionRun:
+        """Delete the rows older than each product's declared retention from every version
+        (`quanta.privacy.retention`); ``now`` is for tests."""
+        from quanta.privacy.retention import enforce_retention
+
+        return enforce_retention(self.context, self._as(actor), product, now=now)
 
     def approve_access(
         self,

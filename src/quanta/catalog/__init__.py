@@ -16,6 +16,7 @@ from quanta.model.catalog import (
     Version,
 )
 from quanta.model.usage import ConsumerUsage
+from quanta.privacy.retention import retention_lines
 from quanta.reading import PublishedPort, ReadPath
 from quanta.reading.ports import product_record
 from quanta.stores import CatalogStore, Stores
@@ -42,6 +43,10 @@ class ProductView(BaseModel):
     service_levels: list[ServiceLevelStatus] = []
     consumers: list[ConsumerUsage] = []
     """Who read it (products and people), each with its read count and last read."""
+    retention: list[str] = []
+    """Per output port: its retention as declared, and when it was last enforced."""
+    erasures: int = 0
+    """Subject erasures that deleted from it or rebuilt it."""
 
 
 def describe(
@@ -61,6 +66,8 @@ def describe(
         downstream=stores.catalog.downstream(record.id),
         service_levels=service_levels(stores, record.id),
         consumers=stores.usage.by_consumer(product=record.id),
+        retention=retention_lines(current.ports, stores.privacy.retention_runs(done=True)),
+        erasures=len(stores.privacy.erasures(product=record.id)),
     )
 
 

@@ -301,8 +301,11 @@ from quanta.cli.access import access_app  # noqa: E402  (it uses the options abo
 app.add_typer(access_app, name="access")
 
 from quanta.cli.governance import governance_app  # noqa: E402  (it uses the options above)
+from quanta.cli.privacy import enforce_retention, erase  # noqa: E402  (the same)
 
+governance_app.command("enforce-retention")(enforce_retention)
 app.add_typer(governance_app, name="governance")
+app.command()(erase)
 
 
 @app.command()

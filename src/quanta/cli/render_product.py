@@ -107,6 +107,11 @@ def product_view(view: ProductView, as_json: bool, *, home: Path) -> None:
         )
     for level in view.service_levels:
         console.print(Text.assemble(("service level", "bold"), shown(f" {level}")))
+    for line in view.retention:
+        console.print(Text.assemble(("retention", "bold"), shown(f" {line}")))
+    if view.erasures:
+        erased = f" {view.erasures} subject erasures touched it: quanta erase --list"
+        console.print(Text.assemble(("erasures", "bold"), erased))
     history = ", ".join(f"{v.version} ({v.published_at:%Y-%m-%d %H:%M})" for v in view.versions)
     console.print(Text.assemble(("versions", "bold"), f" {history}"))
 

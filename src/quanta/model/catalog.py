@@ -70,6 +70,22 @@ class PortVersion(BaseModel):
         return int(self.contract_version.split(".")[0])
 
 
+class PortMoved(BaseModel):
+    """One published port whose snapshot was rewritten (retention, erasure): where it reads
+    now, and what the new snapshot holds."""
+
+    product: str
+    version: int
+    port: str
+    before: int
+    """The snapshot it read until now: the move applies only while it still does."""
+    snapshot_id: int
+    rows: int
+    bytes: int
+    files: list[str] | None = None
+    stats: TableStats | None = None
+
+
 class InputUse(BaseModel):
     """What one input port of a version read: another product's port, or a source file."""
 

@@ -73,8 +73,17 @@ class Column(OpenDocument):
     @property
     def concept(self) -> str | None:
         """The concept of its data subject: its ``customProperties`` entry ``concept``."""
+        return self._custom_text("concept")
+
+    @property
+    def identifier(self) -> str | None:
+        """The identifier type of its concept its values are (``customer_id``): its
+        ``customProperties`` entry ``identifier``; None when it identifies nobody."""
+        return self._custom_text("identifier")
+
+    def _custom_text(self, name: str) -> str | None:
         for item in (self.model_extra or {}).get("customProperties") or []:
-            if isinstance(item, dict) and item.get("property") == "concept":
+            if isinstance(item, dict) and item.get("property") == name:
                 value = item.get("value")
                 return value if isinstance(value, str) and value else None
         return None

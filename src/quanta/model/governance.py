@@ -153,10 +153,24 @@ class ClearPii(_Folder):
     PII in clear; None: any purpose, with a reason."""
 
 
+IDENTIFIER_TYPES = ("string", "integer")
+"""The logical types an identifier takes (ODCS ``logicalType``)."""
+
+
+class Identifier(_Folder):
+    """One way the mesh denotes a concept's subjects: ``customer_id``, ``email``."""
+
+    type: Literal["string", "integer"] = "string"
+    description: str = ""
+
+
 class Concept(_Folder):
     """A kind of data subject the mesh shares (``customer``, ``session``)."""
 
     description: str = ""
+    identifiers: dict[str, Identifier] = Field(default_factory=dict)
+    """The identifier types that denote its subjects, by name; a column names one of them
+    (``customProperties`` entry ``identifier``) when its values are those identifiers."""
     domains: list[str] = Field(default_factory=list)
     """The domains whose columns naming this concept share one pseudonym scope: their
     pseudonyms of the same value match, so products join on them. Only these domains: a

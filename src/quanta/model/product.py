@@ -122,6 +122,39 @@ def _build_limits_checked(item: CustomProperty) -> CustomProperty:
     return item
 
 
+class Mapping(BaseModel):
+    """An output port whose rows map identifiers to each other: each row says that the
+    values of its ``columns`` (each naming an identifier of a concept) denote the same
+    subject. Erasure follows mappings to every identifier a subject has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    port: str
+    columns: tuple[str, ...] = Field(min_length=2, max_length=16)
+
+
+def _mappings_checked(item: CustomProperty) -> CustomProperty:
+    """``mappings`` is checked as the descriptor is read, where its line is known."""
+    if item.property != "mappings":
+        return item
+    example = "write it as a list of {port: accounts, columns: [customer_id, user_id]}"
+    if not isinstance(item.value, list) or not item.value:
+        raise ValueError(f"mappings is not a list: {example}")
+    for index, mapping in enumerate(item.value):
+        try:
+            Mapping.model_validate(mapping)
+        except ValidationError:
+            raise ValueError(
+                f"mappings[{index}] is not a mapping of one port and 2 to 16 of its "
+                f"columns: {example}"
+            ) from None
+    return item
+
+
+def _custom_checked(item: CustomProperty) -> CustomProperty:
+    return _mappings_checked(_build_limits_checked(item))
+
+
 class Source(BaseModel):
     """A file (or glob of files) inside the product folder that a source-aligned product reads."""
 
@@ -299,8 +332,8 @@ class Descriptor(Document):
     tenant: str | None = None
     authoritative_definitions: list[AuthoritativeDefinition] = Field(default_factory=list)
     description: Description | None = None
-    custom_properties: list[Annotated[CustomProperty, AfterValidator(_build_limits_checked)]] = (
-        Field(default_factory=list)
+    custom_properties: list[Annotated[CustomProperty, AfterValidator(_custom_checked)]] = Field(
+        default_factory=list
     )
     tags: list[str] = Field(default_factory=list)
     input_ports: list[InputPort] = Field(default_factory=list)
@@ -329,6 +362,12 @@ class Descriptor(Document):
         """What the product declares its build may use (checked as it was read)."""
         found = custom_property(self.custom_properties, "buildLimits")
         return None if found is None else BuildLimits.model_validate(found[1])
+
+    @property
+    def mappings(self) -> tuple[Mapping, ...]:
+        """The output ports that map identifiers to each other (checked as it was read)."""
+        found = custom_property(self.custom_properties, "mappings")
+        return () if found is None else tuple(Mapping.model_validate(m) for m in found[1])
 
     @property
     def owner(self) -> str:

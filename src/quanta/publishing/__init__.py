@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from quanta.context import Progress
 from quanta.events import ProductPublished, PublishFailed
+from quanta.locking import publishing
 from quanta.model.actor import Actor
 from quanta.model.result import Build, Outcome, Publication, Validation
 from quanta.publishing.pipeline import Pipeline, PublishContext
@@ -58,7 +59,8 @@ def publish_batch(
             if not validation.issues and mesh.stores.catalog.product(str(product.id)) is None:
                 mesh.access.built_dev(actor, product)  # its logs are its team's, even failed
             try:
-                publication = pipeline.run(context)
+                with publishing(mesh.settings.home):
+                    publication = pipeline.run(context)
             except BaseException as error:  # interrupted, or could not be carried out
                 _tell_stopped(mesh, context, error)
                 raise
@@ -89,7 +91,8 @@ def build_batch(mesh: MeshContext, path: Path, actor: Actor, progress: Progress)
             mesh, loaded.product, validation, actor, branch=DEV_BRANCH, progress=progress
         )
         mesh.access.built_dev(actor, loaded.product)  # before a byte is written
-        pipeline.run(context)
+        with publishing(mesh.settings.home):
+            pipeline.run(context)
         made = context.started_build()
         if context.outcome is not None and made.outcome.ok:
             # A step beyond the build proper stopped it (a plugin's hook): say why.

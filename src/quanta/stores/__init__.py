@@ -17,8 +17,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from quanta.model.access import AccessRequest, RequestState
 from quanta.model.audit import AuditEntry
-from quanta.model.catalog import CheckRecord, Downstream, ProductRecord, SearchHit, Version
+from quanta.model.catalog import (
+    CheckRecord,
+    Downstream,
+    PortMoved,
+    PortVersion,
+    ProductRecord,
+    SearchHit,
+    Version,
+)
 from quanta.model.events import EventRecord
+from quanta.model.privacy import Erasure, ErasureState, RetentionRun
 from quanta.model.usage import ConsumerUsage, DailyUsage, UsageRecord
 
 if TYPE_CHECKING:
@@ -31,6 +40,7 @@ __all__ = [
     "CheckStore",
     "EventRecord",
     "EventStore",
+    "PrivacyStore",
     "Stores",
     "UsageStore",
 ]
@@ -69,6 +79,22 @@ class CatalogStore(Protocol):
         The version's checks, if any, are kept as a check run (trigger ``"publish"``) in the
         same transaction: the check history never shows a run of a publish that failed.
         """
+        ...
+
+    def table_ports(self, table: str) -> list[tuple[str, int, PortVersion]]:
+        """Every (product, version, port) any version published into the table ``table``."""
+        ...
+
+    def move_ports(self, table: str, metadata_location: str, moved: Sequence[PortMoved]) -> int:
+        """After the table's snapshots were rewritten, in one transaction: every port of the
+        table reads it at ``metadata_location``, and each of ``moved`` that still reads its
+        ``before`` snapshot reads its new one, with its files and statistics. The number
+        of ports moved."""
+        ...
+
+    def scrub_samples(self, values: Collection[str]) -> int:
+        """Drop every sample row of a failed check, kept with a version or a check run, that
+        holds one of ``values``; the number of rows dropped."""
         ...
 
 
@@ -215,6 +241,40 @@ class AuditStore(Protocol):
         ...
 
 
+class PrivacyStore(Protocol):
+    """Subject erasures, saved as they go on so that a second run finishes a killed one."""
+
+    def add(self, erasure: Erasure, sealed: bytes) -> None:
+        """Keep a new erasure, and ``sealed``: its subject's identifiers, encrypted."""
+        ...
+
+    def erasure(self, erasure_id: str) -> Erasure | None: ...
+
+    def sealed(self, erasure_id: str) -> bytes | None:
+        """The encrypted identifiers; None once the erasure is done."""
+        ...
+
+    def erasures(
+        self, *, product: str | None = None, states: Collection[ErasureState] = ()
+    ) -> list[Erasure]:
+        """The erasures that touched ``product`` (all when None), in ``states``; oldest
+        first."""
+        ...
+
+    def save(self, erasure: Erasure, *, forget: bool = False) -> None:
+        """Keep the erasure's state, progress and receipt; with ``forget``, empty its
+        sealed identifiers for good."""
+        ...
+
+    def save_retention(self, run: RetentionRun) -> None:
+        """Keep a retention run as it is now (new, going on, or done)."""
+        ...
+
+    def retention_runs(self, *, done: bool | None = None) -> list[RetentionRun]:
+        """The retention runs (only the finished or unfinished ones), oldest first."""
+        ...
+
+
 @dataclass(eq=False)
 class Stores:
     """The stores of one mesh, sharing one database; closing it closes them all."""
@@ -226,6 +286,7 @@ class Stores:
     access: AccessStore
     usage: UsageStore
     audit: AuditStore
+    privacy: PrivacyStore
 
     def close(self) -> None:
         self.database.close()

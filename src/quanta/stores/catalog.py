@@ -7,6 +7,7 @@ together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from quanta.model.catalog import (
     CheckRecord,
     Downstream,
     InputUse,
+    PortMoved,
     PortVersion,
     ProductRecord,
     SearchHit,
@@ -185,6 +187,94 @@ class SqlCatalogStore:
                     ),
                 )
         return number
+
+    # -- maintenance: retention and erasure ------------------------------------------------
+    def table_ports(self, table: str) -> list[tuple[str, int, PortVersion]]:
+        o = schema.ports
+        query = (
+            select(o.c.product_id, o.c.version)
+            .where(o.c.table_name == table)
+            .order_by(o.c.product_id, o.c.version)
+        )
+        found: list[tuple[str, int, PortVersion]] = []
+        with self.database.engine.connect() as connection:
+            pairs = connection.execute(query).all()
+            for product_id in sorted({row[0] for row in pairs}):
+                numbers = [row[1] for row in pairs if row[0] == product_id]
+                for version in _versions(connection, product_id, numbers):
+                    found.extend(
+                        (product_id, version.version, port)
+                        for port in version.ports
+                        if port.table == table
+                    )
+        return found
+
+    def move_ports(self, table: str, metadata_location: str, moved: Sequence[PortMoved]) -> int:
+        ports = schema.ports
+        changed = 0
+        with self.database.engine.begin() as connection:
+            connection.execute(
+                update(ports)
+                .where(ports.c.table_name == table)
+                .values(metadata_location=metadata_location)
+            )
+            for port in moved:
+                result = connection.execute(
+                    update(ports)
+                    .where(
+                        (ports.c.product_id == port.product)
+                        & (ports.c.version == port.version)
+                        & (ports.c.port == port.port)
+                        & (ports.c.table_name == table)
+                        & (ports.c.snapshot_id == port.before)
+                    )
+                    .values(
+                        snapshot_id=port.snapshot_id,
+                        rows=port.rows,
+                        bytes=port.bytes,
+                        files=port.files,
+                        stats=port.stats.model_dump() if port.stats else None,
+                    )
+                )
+                changed += result.rowcount
+        return changed
+
+    def scrub_samples(self, values: Collection[str]) -> int:
+        wanted = set(values)
+        removed = 0
+        with self.database.engine.begin() as connection:
+            for table, key in (
+                (schema.versions, (schema.versions.c.product_id, schema.versions.c.version)),
+                (schema.check_runs, (schema.check_runs.c.id,)),
+            ):
+                for row in connection.execute(select(*key, table.c.checks)).all():
+                    checks, dropped = _scrubbed(row[-1], wanted)
+                    if dropped:
+                        removed += dropped
+                        where = [column == row[index] for index, column in enumerate(key)]
+                        connection.execute(update(table).where(*where).values(checks=checks))
+        return removed
+
+
+def _scrubbed(checks: Any, values: set[str]) -> tuple[Any, int]:
+    """``checks`` without the sample rows holding any of ``values``; how many went."""
+    if not isinstance(checks, list):
+        return checks, 0
+    dropped = 0
+    kept_checks = []
+    for check in checks:
+        samples = check.get("samples") if isinstance(check, dict) else None
+        if isinstance(samples, list):
+            kept = [
+                row
+                for row in samples
+                if not (isinstance(row, dict) and any(str(v) in values for v in row.values()))
+            ]
+            if len(kept) != len(samples):
+                dropped += len(samples) - len(kept)
+                check = {**check, "samples": kept}
+        kept_checks.append(check)
+    return kept_checks, dropped
 
 
 def _serve(connection: Connection, record: ProductRecord, number: int, now: datetime) -> None:

@@ -7,6 +7,7 @@ and its check run at once) and one URL says where all of the mesh's metadata is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from quanta.errors import ConfigError, PlatformError
 
 # The newest migration; opening a database at this revision skips loading Alembic.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: it only has to be the same for every process migrating one database.
 _MIGRATION_LOCK = 7_130_406_105
@@ -72,6 +73,23 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def scrub(self, tables: Sequence[str]) -> None:
+        """Leave nothing of rows deleted or overwritten in ``tables`` in the database's files.
+
+        SQLite keeps a changed row's old bytes in free pages and in its write-ahead log
+        until they are reused: VACUUM writes the database again from what it holds, and
+        the checkpoint empties the log. PostgreSQL keeps old row versions until VACUUM.
+        """
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                for table in tables:
+                    if not table.isidentifier():
+                        raise ValueError(f"{table!r} is not a table of the stores")
+                    conn.exec_driver_sql(f"VACUUM {table}")
 
     def revision(self) -> str | None:
         """The migration the schema is at; None for an empty database."""

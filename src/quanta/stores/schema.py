@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -195,4 +196,39 @@ audit_log = Table(
     Column("hash", Text, nullable=False),
     Index("ix_audit_log_subject", "subject", "seq"),
     Index("ix_audit_log_kind", "kind", "seq"),
+)
+
+# Subject erasures: one row each, changed as the erasure goes on, so that a second run
+# after a kill finishes it. ``sealed`` holds the subject's identifiers, encrypted with a key
+# only the mesh holds, until the erasure is done; then it is emptied and never read again.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("concept", String(63), nullable=False),
+    Column("identifier", String(63), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("requested_by", String(300), nullable=False),
+    Column("requested_at", DateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("sealed", LargeBinary),
+    Column("progress", JSON, nullable=False),
+    Column("products", JSON, nullable=False),
+    Column("receipt", JSON),
+    Column("finished_at", DateTime),
+    Index("ix_erasures_state", "state", "requested_at"),
+)
+
+# Retention runs: saved as they go on, so that the next run finishes one a kill stopped.
+retention_runs = Table(
+    "retention_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("by", String(300), nullable=False),
+    Column("product", String(130)),
+    Column("done", Boolean, nullable=False),
+    Column("run", JSON, nullable=False),
+    Index("ix_retention_runs_done", "done", "at"),
 )

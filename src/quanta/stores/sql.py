@@ -9,6 +9,7 @@ from quanta.stores.catalog import SqlCatalogStore
 from quanta.stores.checks import SqlCheckStore
 from quanta.stores.database import HEAD_REVISION, MIGRATIONS, Database
 from quanta.stores.events import SqlEventStore
+from quanta.stores.privacy import SqlPrivacyStore
 from quanta.stores.usage import SqlUsageStore
 
 # HEAD_REVISION and MIGRATIONS live in quanta.stores.database; named here for older imports.
@@ -33,4 +34,5 @@ class SqlStores(Stores):
             access=SqlAccessStore(database, events, audit),
             usage=SqlUsageStore(database),
             audit=audit,
+            privacy=SqlPrivacyStore(database),
         )

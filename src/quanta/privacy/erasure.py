@@ -1,0 +1,516 @@
+"""Subject erasure: one person's rows out of every version of every product, with a receipt.
+
+``quanta erase --concept customer --id c-0000042 --reason ...`` (the governance group only):
+
+1. **Identifiers.** The subject's identifier, and every other identifier it has through the
+   mesh's mapping products (a customer's web user and their sessions, through
+   ``customer.identity_map``), read from every version of each mapping port until nothing
+   new turns up. They are kept in the erasure's record encrypted with a key only the mesh
+   holds (never in clear, never in the audit log) until the erasure is done.
+2. **Deleting.** Every table with a column naming one of those identifier types loses the
+   rows holding one of the values, in every version (`quanta.privacy.rewrite`): no old
+   snapshot, orphaned file or manifest bound keeps them. Sample rows of failed checks that
+   the catalog kept are dropped too, and the catalog's database is compacted so that no
+   free page keeps their bytes.
+3. **Rebuilding.** Each product that derives from a product that lost rows, and holds no
+   identifier itself (an aggregate), is published again in dependency order, as itself,
+   from its registered folder; one whose data comes out the same is left as it is.
+4. **Receipt.** Per product and version the rows deleted, files rewritten and the
+   verification count (0); the erasure's id, times, and a hash over it all. The request
+   and the receipt go to the audit log; the record forgets the identifiers.
+
+Each step is saved as it ends, so that running the erasure again after a kill, or after a
+product failed to rebuild, finishes it without deleting twice, and it is never reported done
+before it is.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from quanta.errors import AccessDenied, PlatformError, QuantaError, UserError
+from quanta.model.actor import Actor, ActorKind
+from quanta.model.catalog import PortVersion, ProductRecord
+from quanta.model.contract import Contract
+from quanta.model.privacy import (
+    Erasure,
+    ErasureReceipt,
+    ErasureState,
+    PortErased,
+    Rebuilt,
+    SourceKept,
+    TableSwept,
+)
+from quanta.model.relations import Binding, Exposed
+from quanta.privacy.rewrite import rewrite_table, scan_of, table_name
+from quanta.sql_text import literal, quote
+from quanta.storage import RowsMatching
+
+if TYPE_CHECKING:
+    from quanta.context import MeshContext
+    from quanta.model.governance import Concept
+
+SEAL_KEY = "erasure-seal"
+SUBJECT_KEY = "erasure-subject"
+MAX_IDENTIFIERS = 100_000
+"""More identifiers than this for one subject means a mapping links unrelated subjects."""
+_ROUNDS = 16
+
+Key = tuple[str, str]
+"""An identifier type: (concept, identifier)."""
+
+
+def identifying_columns(port: PortVersion) -> dict[str, Key]:
+    """The port's columns that hold identifiers, with the type of each."""
+    try:
+        contract = Contract.model_validate(port.contract)
+    except ValueError:
+        return {}
+    found = {}
+    for column in contract.columns:
+        if column.concept and column.identifier:
+            found[column.name] = (column.concept, column.identifier)
+    return found
+
+
+class Erasures:
+    """The erasures of one mesh (``context``): starting one, finishing one, showing them."""
+
+    def __init__(self, context: MeshContext) -> None:
+        self.context = context
+        self.store = context.stores.privacy
+
+    # -- asking ---------------------------------------------------------------------------
+    def start(
+        self, actor: Actor, concept: str, value: str, reason: str, identifier: str | None = None
+    ) -> Erasure:
+        self._governs(actor)
+        reason = reason.strip()
+        if not reason or len(reason) > 2000 or any(ord(c) < 32 for c in reason):
+            raise UserError(
+                "an erasure needs a reason of one line, up to 2000 characters, such as "
+                '--reason "GDPR article 17 request of 2026-11-30, ticket 4711"'
+            )
+        found = self.context.governance.rules.config.concepts.get(concept)
+        if found is None:
+            known = ", ".join(sorted(self.context.governance.rules.config.concepts)) or "none"
+            raise UserError(
+                f"the governance folder defines no concept {concept!r} (it defines: {known}): "
+                "name one of them with --concept"
+            )
+        identifier = identifier or _first_identifier(concept, found)
+        if identifier not in found.identifiers:
+            raise UserError(
+                f"concept {concept} has no identifier {identifier!r}: use --identifier with "
+                f"one of {', '.join(sorted(found.identifiers))}"
+            )
+        typed = _typed(value, found.identifiers[identifier].type, identifier)
+        erasure_id = uuid.uuid4().hex[:16]
+        identifiers = self.identifiers({(concept, identifier): {typed}})
+        erasure = Erasure(
+            id=erasure_id,
+            concept=concept,
+            identifier=identifier,
+            subject=self.subject(concept, identifier, typed),
+            reason=reason,
+            requested_by=actor.name,
+            requested_at=datetime.now(UTC),
+            state=ErasureState.PLANNED,
+            progress={"identifiers": {f"{c}.{i}": len(v) for (c, i), v in identifiers.items()}},
+        )
+        self.store.add(erasure, self._seal(erasure_id, identifiers))
+        self.context.governance.audit.record(
+            "erasure.requested",
+            actor,
+            f"erasure {erasure_id}",
+            {
+                "concept": concept,
+                "identifier": identifier,
+                "subject": erasure.subject,
+                "reason": reason,
+                "identifiers": erasure.progress["identifiers"],
+            },
+        )
+        return erasure
+
+    def subject(self, concept: str, identifier: str, value: str | int) -> str:
+        """The keyed hash the receipts name a subject by: the same for the same id, and
+        nobody without the mesh's key can tell which id it is."""
+        key = self.context.governance.keys.key(SUBJECT_KEY)
+        message = json.dumps([concept, identifier, value], ensure_ascii=True).encode()
+        return hmac.new(key, message, "sha256").hexdigest()
+
+    # -- finding the subject -------------------------------------------------------------------
+    def identifiers(self, start: dict[Key, set[Any]]) -> dict[Key, set[Any]]:
+        """Every identifier the subject has: ``start``, and what the mapping ports map it to,
+        in any of their versions, until nothing new turns up."""
+        found = {key: set(values) for key, values in start.items()}
+        mappings = list(self._mappings())
+        for _ in range(_ROUNDS):
+            grown = False
+            for port, columns in mappings:
+                known = [(name, key) for name, key in columns.items() if found.get(key)]
+                if not known:
+                    continue
+                for row in self._mapped(port, columns, {name: found[key] for name, key in known}):
+                    for name, value in row.items():
+                        if value is None:
+                            continue
+                        values = found.setdefault(columns[name], set())
+                        if value not in values:
+                            values.add(value)
+                            grown = True
+            total = sum(len(values) for values in found.values())
+            if total > MAX_IDENTIFIERS:
+                raise UserError(
+                    f"the subject has more than {MAX_IDENTIFIERS} identifiers through the "
+                    "mappings: a mapping port links unrelated subjects (check its rows)"
+                )
+            if not grown:
+                return found
+        return found
+
+    def _mappings(self) -> Iterator[tuple[PortVersion, dict[str, Key]]]:
+        """Each version of each port some product declares a mapping, with its mapped
+        columns' identifier types."""
+        catalog = self.context.stores.catalog
+        for record in catalog.products():
+            declared = _mappings_of(record)
+            if not declared:
+                continue
+            for version in catalog.versions(record.id):
+                for port_name, names in declared:
+                    port = version.port(port_name)
+                    if port is None:
+                        continue
+                    columns = identifying_columns(port)
+                    mapped = {name: columns[name] for name in names if name in columns}
+                    if len(mapped) >= 2:
+                        yield port, mapped
+
+    def _mapped(
+        self, port: PortVersion, columns: dict[str, Key], known: dict[str, set[Any]]
+    ) -> list[dict[str, Any]]:
+        encrypted = {c.name for c in port.columns if c.encrypted}
+        names = [name for name in columns if name not in encrypted]
+        where = " OR ".join(
+            f"{quote(name)} IN ({', '.join(literal(v) for v in sorted(values, key=str))})"
+            for name, values in known.items()
+            if name in names
+        )
+        if not where:
+            return []
+        binding = Binding(
+            (("mapping",),), scan_of(self.context, port), tuple(Exposed(n) for n in names)
+        )
+        select = ", ".join(quote(name) for name in names)
+        sql = f"SELECT DISTINCT {select} FROM mapping WHERE {where}"
+        limits = self.context.build_limits("an erasure's look-up of identifiers", rows=False)
+        with self.context.engine.session([binding], limits=limits) as session:
+            rows: list[dict[str, Any]] = session.to_arrow(sql).to_pylist()
+        return rows
+
+    # -- carrying it out ------------------------------------------------------------------
+    def run(self, actor: Actor, erasure_id: str) -> Erasure:
+        """Carry the erasure out, or finish it after a kill; its record as it ends."""
+        self._governs(actor)
+        erasure = self.store.erasure(erasure_id)
+        if erasure is None:
+            raise UserError(f"there is no erasure {erasure_id!r}: see quanta erase --list")
+        if erasure.state == ErasureState.DONE:
+            return erasure
+        sealed = self.store.sealed(erasure_id)
+        if sealed is None:
+            raise PlatformError(f"erasure {erasure_id} lost its identifiers; it cannot go on")
+        identifiers = self._unseal(erasure_id, sealed)
+        from quanta.locking import maintenance
+
+        with maintenance(self.context.settings.home):
+            return self._carry_out(actor, erasure, identifiers)
+
+    def _carry_out(
+        self, actor: Actor, erasure: Erasure, identifiers: dict[Key, set[Any]]
+    ) -> Erasure:
+        store = self.store
+        progress = erasure.progress
+        tables: dict[str, Any] = progress.setdefault("tables", {})
+
+        def save() -> None:
+            store.save(erasure)
+
+        erasure.state = ErasureState.ERASING
+        save()
+        job = f"erase-{erasure.id}"
+        ports: list[PortErased] = []
+        swept: list[TableSwept] = []
+        for table, where, private in self._targets(identifiers):
+            results, table_swept = rewrite_table(
+                self.context,
+                table_name(table),
+                where,
+                job,
+                tables.setdefault(table, {}),
+                save,
+                private=private,
+            )
+            ports.extend(PortErased(**vars(result)) for result in results)
+            if table_swept is not None:
+                swept.append(table_swept)
+        left = [port for port in ports if port.remaining]
+        if left:
+            raise PlatformError(
+                f"erasure {erasure.id} found rows of the subject left in "
+                f"{', '.join(sorted({p.product for p in left}))} after deleting them (a publish "
+                "ran beside it?): run quanta erase --resume again"
+            )
+        if "scrubbed" not in progress:
+            values = {str(v) for values in identifiers.values() for v in values}
+            progress["scrubbed"] = self.context.stores.catalog.scrub_samples(values)
+            save()
+        erasure.products = sorted({port.product for port in ports if port.rows_removed})
+        erasure.state = ErasureState.REBUILDING
+        save()
+        rebuilt = self._rebuild(erasure, save)
+        failed = [r for r in rebuilt if r.outcome not in ("passed", "warned", "unchanged")]
+        if failed:
+            names = ", ".join(f"{r.product} ({r.reason})" for r in failed)
+            raise UserError(
+                f"erasure {erasure.id} deleted the subject's rows, but could not rebuild "
+                f"{names}: fix it and run quanta erase --resume {erasure.id}"
+            )
+        receipt = ErasureReceipt(
+            id=erasure.id,
+            concept=erasure.concept,
+            identifier=erasure.identifier,
+            subject=erasure.subject,
+            reason=erasure.reason,
+            requested_by=erasure.requested_by,
+            requested_at=erasure.requested_at,
+            finished_at=datetime.now(UTC),
+            identifiers=dict(progress.get("identifiers", {})),
+            ports=ports,
+            swept=swept,
+            rebuilt=rebuilt,
+            scrubbed_samples=int(progress.get("scrubbed", 0)),
+            sources=self._sources(erasure.products),
+        )
+        erasure.receipt = receipt
+        erasure.finished_at = receipt.finished_at
+        erasure.products = sorted(set(erasure.products) | set(receipt.products))
+        erasure.state = ErasureState.DONE
+        store.save(erasure, forget=True)
+        self.context.governance.audit.record(
+            "erasure.completed",
+            actor,
+            f"erasure {erasure.id}",
+            {
+                "receipt": receipt.hash,
+                "rows": receipt.rows_removed,
+                "products": erasure.products,
+                "rebuilt": [r.product for r in rebuilt if r.version is not None],
+            },
+        )
+        self.context.stores.database.scrub(["erasures", "ports", "versions", "check_runs"])
+        return erasure
+
+    def _sources(self, products: Sequence[str]) -> list[SourceKept]:
+        catalog = self.context.stores.catalog
+        found = []
+        for product in products:
+            version = catalog.version(product)
+            for use in version.inputs if version else []:
+                if use.source:
+                    found.append(SourceKept(product=product, port=use.port, source=use.source))
+        return found
+
+    def _targets(
+        self, identifiers: dict[Key, set[Any]]
+    ) -> Iterator[tuple[str, RowsMatching, tuple[str, ...]]]:
+        """Each table holding one of the identifier types, with the filter of the
+        subject's rows in it and its private columns."""
+        catalog = self.context.stores.catalog
+        tables: dict[str, dict[str, Key]] = {}
+        private: dict[str, set[str]] = {}
+        for record in catalog.products():
+            for version in catalog.versions(record.id):
+                for port in version.ports:
+                    columns = identifying_columns(port)
+                    encrypted = {c.name for c in port.columns if c.encrypted}
+                    held = {n: k for n, k in columns.items() if n not in encrypted}
+                    if held:
+                        tables.setdefault(port.table, {}).update(held)
+                    private.setdefault(port.table, set()).update(
+                        c.name for c in port.columns if c.classification in _PRIVATE
+                    )
+        for table in sorted(tables):
+            where = RowsMatching(
+                tuple(
+                    (name, tuple(sorted(identifiers.get(key, set()), key=str)))
+                    for name, key in sorted(tables[table].items())
+                )
+            )
+            if where:
+                yield table, where, tuple(sorted(private.get(table, set())))
+
+    def _rebuild(self, erasure: Erasure, save: Any) -> list[Rebuilt]:
+        """Publish again, in dependency order, each product deriving from one that lost
+        rows and holding no identifier itself; its progress saved product by product."""
+        done: dict[str, Any] = erasure.progress.setdefault("rebuilt", {})
+        results = []
+        for record in self._downstream(set(erasure.products)):
+            if record.id in done:
+                results.append(Rebuilt.model_validate(done[record.id]))
+                continue
+            result = self._publish_again(erasure, record)
+            if result.outcome in ("passed", "warned", "unchanged"):
+                done[record.id] = result.model_dump(mode="json")
+                save()
+            results.append(result)
+        return results
+
+    def _downstream(self, changed: set[str]) -> list[ProductRecord]:
+        """The products to rebuild, upstream first."""
+        catalog = self.context.stores.catalog
+        records = {record.id: record for record in catalog.products()}
+        reads: dict[str, set[str]] = {}
+        for record in records.values():
+            version = catalog.version(record.id)
+            if version is None:
+                continue
+            reads[record.id] = {use.upstream for use in version.inputs if use.upstream}
+        holders = {product for product in records if self._holds_identifiers(catalog, product)}
+        order: list[str] = []
+        affected = set(changed)
+        remaining = dict(reads)
+        while remaining:
+            ready = sorted(p for p, ups in remaining.items() if not (ups & set(remaining)))
+            if not ready:  # a cycle cannot be published; leave the rest
+                break
+            for product in ready:
+                del remaining[product]
+                if reads[product] & affected and product not in changed:
+                    affected.add(product)
+                    if product not in holders:
+                        order.append(product)
+        return [records[product] for product in order]
+
+    @staticmethod
+    def _holds_identifiers(catalog: Any, product: str) -> bool:
+        version = catalog.version(product)
+        return version is not None and any(identifying_columns(p) for p in version.ports)
+
+    def _publish_again(self, erasure: Erasure, record: ProductRecord) -> Rebuilt:
+        from quanta.privacy.rebuild import publish_unless_unchanged
+
+        actor = Actor(
+            name=record.id,
+            kind=ActorKind.PRODUCT,
+            purpose=f"rebuild after erasure {erasure.id}",
+            team=record.owner,
+        )
+        try:
+            return publish_unless_unchanged(self.context, Path(record.folder), actor)
+        except QuantaError as error:
+            return Rebuilt(product=record.id, outcome="failed", reason=str(error))
+
+    # -- showing ---------------------------------------------------------------------------
+    def status(self, actor: Actor, erasure_id: str) -> Erasure:
+        erasure = self.store.erasure(erasure_id)
+        if erasure is None or not self._may_see(actor, erasure):
+            raise UserError(f"there is no erasure {erasure_id!r} you may see")
+        return erasure
+
+    def listed(self, actor: Actor) -> list[Erasure]:
+        return [e for e in self.store.erasures() if self._may_see(actor, e)]
+
+    def _may_see(self, actor: Actor, erasure: Erasure) -> bool:
+        """The governance group sees every erasure; a product's owners, those that touched
+        their products (deleted from them, or rebuilt them)."""
+        if self._in_governance(actor):
+            return True
+        access = self.context.access
+        return any(access.owns(actor, product) for product in erasure.products)
+
+    def _in_governance(self, actor: Actor) -> bool:
+        return (
+            actor.kind == ActorKind.USER
+            and actor.name in self.context.access.directory.governance()
+        )
+
+    def _governs(self, actor: Actor) -> None:
+        if not self._in_governance(actor):
+            raise AccessDenied(
+                f"{actor.name} is not in the governance group: only its members may erase "
+                "a subject's data (teams.yaml names the group)"
+            )
+
+    # -- sealing -----------------------------------------------------------------------------
+    def _seal(self, erasure_id: str, identifiers: dict[Key, set[Any]]) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+        plain = json.dumps(
+            [[c, i, sorted(v, key=str)] for (c, i), v in sorted(identifiers.items())],
+            ensure_ascii=True,
+        ).encode()
+        key = self.context.governance.keys.key(SEAL_KEY, 64)
+        return AESSIV(key).encrypt(plain, [b"quanta erasure " + erasure_id.encode()])
+
+    def _unseal(self, erasure_id: str, sealed: bytes) -> dict[Key, set[Any]]:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+        key = self.context.governance.keys.key(SEAL_KEY, 64, create=False)
+        try:
+            plain = AESSIV(key).decrypt(sealed, [b"quanta erasure " + erasure_id.encode()])
+        except InvalidTag:
+            raise PlatformError(
+                f"the identifiers of erasure {erasure_id} do not decrypt with the mesh's key "
+                "(home/keys/erasure-seal): restore that key from a backup of the mesh home"
+            ) from None
+        return {(c, i): set(values) for c, i, values in json.loads(plain)}
+
+
+_PRIVATE = ("pii", "pii-sensitive", "restricted")
+
+
+def _first_identifier(concept: str, found: Concept) -> str:
+    if not found.identifiers:
+        raise UserError(
+            f"concept {concept} lists no identifiers in the governance folder: add them "
+            "under concepts.<concept>.identifiers in governance.yaml"
+        )
+    return next(iter(found.identifiers))
+
+
+def _typed(value: str, kind: str, identifier: str) -> str | int:
+    if len(value) > 1000 or not value:
+        raise UserError(f"--id takes one {identifier} of 1 to 1000 characters")
+    if kind == "integer":
+        try:
+            return int(value)
+        except ValueError:
+            raise UserError(f"{identifier} is a whole number; --id was not one") from None
+    return value
+
+
+def _mappings_of(record: ProductRecord) -> list[tuple[str, tuple[str, ...]]]:
+    """The mappings the product's published descriptor declares."""
+    for item in record.descriptor.get("customProperties") or []:
+        if isinstance(item, dict) and item.get("property") == "mappings":
+            found = []
+            for mapping in item.get("value") or []:
+                if isinstance(mapping, dict) and isinstance(mapping.get("port"), str):
+                    columns = mapping.get("columns") or []
+                    found.append((mapping["port"], tuple(str(c) for c in columns)))
+            return found
+    return []
+
+
+def receipts_of(erasures: Sequence[Erasure]) -> list[ErasureReceipt]:
+    return [e.receipt for e in erasures if e.receipt is not None]
