@@ -83,6 +83,9 @@ def test_following_the_tutorial_creates_publishes_and_queries_a_product(
     assert "2026-10-29" in joined
     assert joined.count("EUR") == 2
     assert joined.count("GBP") == 2
+    erased = next(out for out in outputs if "receipt hash" in out)
+    assert "rows deleted" in erased
+    assert "rebuilt sales.daily_revenue" in erased
     assert (tmp_path / "finance" / "target_report" / "dataproduct.yaml").is_file()
 
 

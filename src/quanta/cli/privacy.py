@@ -161,14 +161,13 @@ def render_erasure(console: Console, erasure: Erasure) -> None:
             f"{receipt.scrubbed_samples} sample rows dropped from the catalog"
         )
     )
-    for source in receipt.sources:
+    if receipt.sources:
         console.print(
-            shown(
-                f"  not erased: {source.product} reads {source.source} ({source.port}), which "
-                "Quanta does not own: erase the subject there"
-            ),
+            shown("  source files the products read, which Quanta does not change:"),
             style="yellow",
         )
+        for source in receipt.sources:
+            console.print(shown(f"    {source.product}: {source.source}"), style="yellow")
     console.print(shown(f"  subject {receipt.subject[:16]}…  reason: {receipt.reason}"))
     console.print(
         shown(
