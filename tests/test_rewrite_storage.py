@@ -151,3 +151,52 @@ def test_every_row_removed_leaves_an_empty_version(storage: IcebergStorage) -> N
         assert staged is not None
         assert staged.rows == 0
         assert staged.files == ()
+
+
+def test_a_rewrite_waits_for_publishes_and_publishes_for_a_rewrite(tmp_path: Path) -> None:
+    """The tables lock: shared by publishes, exclusive for rewrites, across processes."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    from quanta.locking import maintenance, publishing
+
+    hold = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from quanta.locking import {kind}\n"
+        "with {kind}(Path(sys.argv[1])):\n"
+        "    print('held', flush=True)\n"
+        "    sys.stdin.readline()\n"
+    )
+
+    def free(mode: int) -> bool:
+        """Whether this process could take the lock in ``mode`` now."""
+        descriptor = os.open(tmp_path / "locks" / "tables.lock", os.O_RDWR)
+        try:
+            fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(descriptor)
+        return True
+
+    for kind, shared, exclusive in (("publishing", True, False), ("maintenance", False, False)):
+        child = subprocess.Popen(
+            [sys.executable, "-c", hold.format(kind=kind), str(tmp_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        assert child.stdin is not None
+        assert child.stdout.readline().strip() == "held"
+        assert free(fcntl.LOCK_SH) == shared  # publishes beside a publish, not a rewrite
+        assert free(fcntl.LOCK_EX) == exclusive  # a rewrite beside nothing
+        child.stdin.write("go\n")
+        child.stdin.close()
+        assert child.wait(timeout=60) == 0
+        assert free(fcntl.LOCK_EX)  # let go when it ends
+    with maintenance(tmp_path), publishing(tmp_path):  # its own publishes do not wait
+        assert not free(fcntl.LOCK_SH)

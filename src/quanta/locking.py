@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-_held: dict[str, int] = {}
-"""The locks this process holds exclusive, by path: a rewrite that publishes (an erasure's
-rebuilds) must not wait for itself."""
+class _Held(threading.local):
+    def __init__(self) -> None:
+        self.paths: set[str] = set()
+
+
+_held = _Held()
+"""The locks this thread holds exclusive, by path: a rewrite that publishes (an erasure's
+rebuilds) must not wait for itself. Other threads wait like other processes: ``flock``
+locks belong to an open file, and each taking opens the file anew."""
 
 
 def _path(home: Path) -> Path:
@@ -35,18 +42,19 @@ def _path(home: Path) -> Path:
 def _locked(home: Path, mode: int) -> Iterator[None]:
     path = _path(home)
     key = str(path.resolve())
-    if key in _held:
+    if key in _held.paths:
         yield
         return
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, mode)
         if mode == fcntl.LOCK_EX:
-            _held[key] = descriptor
+            _held.paths.add(key)
         try:
             yield
         finally:
-            _held.pop(key, None)
+            if mode == fcntl.LOCK_EX:
+                _held.paths.discard(key)
             fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:
         os.close(descriptor)

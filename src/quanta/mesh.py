@@ -332,9 +332,9 @@ class Mesh:
         derives from them, and return the receipt (`quanta.privacy.erasure`)."""
         from quanta.privacy.erasure import Erasures
 
-        erasures, who = Erasures(self.context), self._as(actor)
-        started = erasures.start(who, concept, subject_id, reason, identifier)
-        return erasures.run(who, started.id)
+        return Erasures(self.context).erase(
+            self._as(actor), concept, subject_id, reason, identifier
+        )
 
     def resume_erasure(self, erasure_id: str, *, actor: Actor | None = None) -> Erasure:
         """Finish an erasure that a kill or a failed rebuild stopped."""

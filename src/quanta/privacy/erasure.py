@@ -87,6 +87,17 @@ class Erasures:
         self.store = context.stores.privacy
 
     # -- asking ---------------------------------------------------------------------------
+    def erase(
+        self, actor: Actor, concept: str, value: str, reason: str, identifier: str | None = None
+    ) -> Erasure:
+        """Record an erasure and carry it out, all under the tables lock: no publish adds
+        an identifier of the subject between finding them and deleting their rows."""
+        from quanta.locking import maintenance
+
+        with maintenance(self.context.settings.home):
+            started = self.start(actor, concept, value, reason, identifier)
+            return self.run(actor, started.id)
+
     def start(
         self, actor: Actor, concept: str, value: str, reason: str, identifier: str | None = None
     ) -> Erasure:
