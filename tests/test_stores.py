@@ -656,3 +656,120 @@ def test_a_usage_write_told_to_wait_briefly_gives_up_on_a_busy_database(stores: 
             for connection in (first, two):
                 timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
                 assert timeout == 10000
+
+
+# -- privacy: rewrites of published tables, erasures, retention runs -------------------------
+
+
+def test_moving_ports_changes_only_those_still_on_their_old_snapshot(stores: Stores) -> None:
+    from quanta.model.catalog import PortMoved
+
+    table = "sales.revenue_main_v1"
+    stores.catalog.publish(_record(), _version(_port()))
+    stores.catalog.publish(_record(), _version(_port()))
+    assert [(p, v) for p, v, _ in stores.catalog.table_ports(table)] == [
+        ("sales.revenue", 1),
+        ("sales.revenue", 2),
+    ]
+    old = 2**62 + 7
+    stats = TableStats(rows=2, columns={"revenue": ColumnStats(nulls=0)})
+    moved = [
+        PortMoved(
+            product="sales.revenue",
+            version=1,
+            port="main",
+            before=old,
+            snapshot_id=old + 1,
+            rows=2,
+            bytes=10,
+            files=["/warehouse/main/data/00001.parquet"],
+            stats=stats,
+        ),
+        PortMoved(
+            product="sales.revenue",
+            version=2,
+            port="main",
+            before=old - 1,
+            snapshot_id=5,
+            rows=0,
+            bytes=0,
+        ),  # no longer on that snapshot: left as it is
+    ]
+    assert stores.catalog.move_ports(table, "file:///warehouse/main/metadata/2.json", moved) == 1
+    first, second = (stores.catalog.version("sales.revenue", n).ports[0] for n in (1, 2))
+    assert (first.snapshot_id, first.rows, first.stats) == (old + 1, 2, stats)
+    assert first.files == ["/warehouse/main/data/00001.parquet"]
+    assert (second.snapshot_id, second.rows) == (old, 3_000_000_000)
+    assert {first.metadata_location, second.metadata_location} == {
+        "file:///warehouse/main/metadata/2.json"
+    }
+
+
+def test_scrubbing_drops_the_sample_rows_holding_a_value(stores: Stores) -> None:
+    samples = [{"customer_id": "c-1", "n": 1}, {"customer_id": "c-2", "n": 2}]
+    checks = [_check("failed") | {"samples": samples}, _check("passed")]
+    stores.catalog.publish(_record(), _version(checks=checks))
+    assert stores.catalog.scrub_samples({"c-1", "nobody"}) == 2  # the version and its run
+    kept = stores.catalog.version("sales.revenue")
+    assert kept is not None
+    assert kept.checks[0]["samples"] == [{"customer_id": "c-2", "n": 2}]
+    [run] = stores.checks.check_history("sales.revenue", AT - timedelta(days=1))
+    assert run.checks[0]["samples"] == [{"customer_id": "c-2", "n": 2}]
+    assert stores.catalog.scrub_samples({"c-1"}) == 0
+    stores.database.scrub(["versions", "check_runs"])  # compacts SQLite, vacuums PostgreSQL
+
+
+def test_an_erasure_is_saved_as_it_goes_and_forgets_its_identifiers(stores: Stores) -> None:
+    from quanta.model.privacy import Erasure, ErasureReceipt, ErasureState
+
+    erasure = Erasure(
+        id="e1",
+        concept="customer",
+        identifier="customer_id",
+        subject="ab" * 32,
+        reason="a request",
+        requested_by="ines@example.com",
+        requested_at=AT,
+        state=ErasureState.PLANNED,
+    )
+    stores.privacy.add(erasure, b"\x00sealed\xff")
+    assert stores.privacy.erasure("e1") == erasure
+    assert stores.privacy.sealed("e1") == b"\x00sealed\xff"
+    erasure.state = ErasureState.ERASING
+    erasure.progress = {"tables": {"sales.t": {"rewritten": {"1": {"after": 2}}}}}
+    erasure.products = ["sales.revenue"]
+    stores.privacy.save(erasure)
+    assert stores.privacy.erasure("e1") == erasure
+    assert stores.privacy.erasures(product="sales.revenue") == [erasure]
+    assert stores.privacy.erasures(product="web.sessions") == []
+    assert stores.privacy.erasures(states=[ErasureState.DONE]) == []
+    erasure.receipt = ErasureReceipt(
+        id="e1",
+        concept="customer",
+        identifier="customer_id",
+        subject=erasure.subject,
+        reason="a request",
+        requested_by="ines@example.com",
+        requested_at=AT,
+        finished_at=AT + timedelta(seconds=3),
+    )
+    erasure.state, erasure.finished_at = ErasureState.DONE, AT + timedelta(seconds=3)
+    stores.privacy.save(erasure, forget=True)
+    kept = stores.privacy.erasure("e1")
+    assert kept == erasure
+    assert kept.receipt is not None
+    assert kept.receipt.hash == erasure.receipt.hash
+    assert stores.privacy.sealed("e1") is None
+    assert stores.privacy.erasure("e2") is None
+
+
+def test_retention_runs_are_kept_and_found_unfinished(stores: Stores) -> None:
+    from quanta.model.privacy import RetentionRun
+
+    run = RetentionRun(id="r1", at=AT, by="ines@example.com", product="web.sessions")
+    stores.privacy.save_retention(run)
+    assert stores.privacy.retention_runs(done=False) == [run]
+    run.done, run.finished_at = True, AT + timedelta(minutes=1)
+    stores.privacy.save_retention(run)
+    assert stores.privacy.retention_runs(done=False) == []
+    assert stores.privacy.retention_runs(done=True) == [run]
