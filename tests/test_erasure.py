@@ -27,13 +27,13 @@ NEIGHBOUR = "c-0000043"
 REASON = "GDPR article 17 request of 2026-11-30, ticket 4711"
 
 
-def published_retail(home: Path, workspace: Path) -> Mesh:
+def published_retail(home: Path, workspace: Path, catalog_url: str | None = None) -> Mesh:
     """The retail mesh at ``home``, its product folders (and their source files) in
-    ``workspace``."""
+    ``workspace``; its catalog at ``catalog_url`` (default: SQLite in the home)."""
     root = example_root("retail")
     example = load_example(root)
     copy_example(root, workspace)
-    mesh = Mesh.open(home)
+    mesh = Mesh.open(home, catalog_url=catalog_url)
     for seed in example.seeds:
         sql = (workspace / seed.sql).read_text(encoding="utf-8")
         mesh.engine.export(sql, workspace / seed.to, {"scale": SCALE})
@@ -282,7 +282,9 @@ def test_a_killed_erasure_is_finished_by_a_second_run(retail: Mesh, prepare: str
         assert stopped.state != ErasureState.DONE
         assert stopped.receipt is None
         for record in mesh.products():  # every port still reads
-            for port in mesh.stores.catalog.version(record.id).ports:
+            served = mesh.stores.catalog.version(record.id)
+            assert served is not None
+            for port in served.ports:
                 mesh.read(f"{record.id}.{port.port}", actor=Actor(name=record.contact))
         finished = mesh.resume_erasure(stopped.id, actor=PRIVACY_OFFICER)
         assert finished.state == ErasureState.DONE

@@ -6,6 +6,8 @@ quanta.storage.iceberg); nothing of the catalog is left in SQLite files in the h
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import create_engine, inspect, text
 
 from quanta.mesh import Mesh
@@ -89,3 +91,17 @@ def test_the_mesh_opened_again_from_its_url_serves_the_same_catalog(
         assert {record.id for record in again.products()} == PRODUCTS
         total = again.query("SELECT count(*) AS n FROM customer.profiles").to_pylist()
         assert total == [{"n": 1_001}]
+
+
+def test_an_erasure_on_a_postgresql_catalog(tmp_path: Path, postgresql_url: str) -> None:
+    from test_erasure import PRIVACY_OFFICER, REASON, SUBJECT, published_retail, rows_of
+
+    with published_retail(tmp_path / "home", tmp_path / "workspace", postgresql_url) as mesh:
+        assert rows_of(mesh, SUBJECT)["checkout.orders"] > 0
+        erasure = mesh.erase("customer", SUBJECT, REASON, actor=PRIVACY_OFFICER)
+        assert erasure.receipt is not None
+        assert all(port.remaining == 0 for port in erasure.receipt.ports)
+        assert set(rows_of(mesh, SUBJECT).values()) == {0}
+    with Mesh.open(tmp_path / "home", catalog_url=postgresql_url) as again:
+        kept = again.erasure(erasure.id, actor=PRIVACY_OFFICER)
+        assert kept.receipt == erasure.receipt

@@ -42,7 +42,7 @@ def storage(tmp_path: Path) -> IcebergStorage:
 def everything_under(folder: Path) -> list[str]:
     """Every value of every Parquet file and every field of every Avro manifest, as text,
     and every other file's bytes: where a subject's id could still be found."""
-    found = []
+    found: list[str] = []
     for path in folder.rglob("*"):
         if not path.is_file():
             continue
