@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from quanta.interop import ContractImport
     from quanta.model.access import AccessRequest, RequestState
     from quanta.model.audit import AuditVerification
+    from quanta.model.concepts import ConceptMap, JoinWarning
     from quanta.model.governance import Compliance, Policy
     from quanta.model.privacy import Erasure, RetentionRun
     from quanta.model.usage import UsageReport
@@ -267,6 +268,21 @@ class Mesh:
         from quanta.reading.serving import query
 
         return query(self.context, self._as(actor), sql, limit)
+
+    def join_warnings(self, sql: str) -> list[JoinWarning]:
+        """The joins of a query that compare columns of different concepts, or different
+        identifiers of one, each with the mapping ports to join through
+        (`quanta.privacy.joins`). Advice: a query runs whatever they say."""
+        from quanta.privacy.joins import join_warnings
+
+        return join_warnings(self.context, sql)
+
+    def concepts(self) -> ConceptMap:
+        """Every concept of the mesh: its identifiers, the served columns that carry it and
+        the ports that map one identifier to another (`quanta.privacy.concepts`)."""
+        from quanta.privacy.concepts import concept_map
+
+        return concept_map(self.context)
 
     def read(
         self, address: str, version: int | None = None, *, actor: Actor | None = None

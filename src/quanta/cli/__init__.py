@@ -213,10 +213,14 @@ def query(
 ) -> None:
     """Query published products with SQL."""
     from quanta.cli import render
+    from quanta.cli.concepts import print_join_warnings
 
     with _mesh(home, as_json, create=False) as mesh:
         # One row past the limit tells whether there are more; no more rows are fetched.
-        render.arrow_table(mesh.query(sql, limit=limit + 1), limit, as_json)
+        result = mesh.query(sql, limit=limit + 1)
+        warnings = mesh.join_warnings(sql)
+    render.arrow_table(result, limit, as_json)
+    print_join_warnings(warnings)
 
 
 @app.command()
@@ -306,6 +310,10 @@ from quanta.cli.privacy import enforce_retention, erase  # noqa: E402  (the same
 governance_app.command("enforce-retention")(enforce_retention)
 app.add_typer(governance_app, name="governance")
 app.command()(erase)
+
+from quanta.cli.concepts import concepts  # noqa: E402  (it uses the options above)
+
+app.command()(concepts)
 
 
 @app.command()

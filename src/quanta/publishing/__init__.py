@@ -146,6 +146,7 @@ def load_batch(
     """The folders at or below ``path`` in build order, validated for ``actor``: their
     files, the catalog, and access (who may publish each, and read its inputs)."""
     from quanta.access.publishing import check_access
+    from quanta.privacy.concepts import check_concepts
     from quanta.validation.batch import load_batch
 
     loaded = list(load_batch(path, mesh.stores.catalog))
@@ -156,6 +157,7 @@ def load_batch(
     }
     for folder, validation in loaded:
         check_access(mesh.access, actor, folder, validation, teams)
+        check_concepts(mesh.governance.rules.config.concepts, folder, validation)
         if folder.product is not None and not validation.issues:
             validation.findings = mesh.governance.findings(folder.product)
         yield folder, validation
