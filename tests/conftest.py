@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from quanta.examples import copy_example, example_root, load_example, publish_example
 from quanta.mesh import Mesh
 from quanta.scaffold import scaffold
 
@@ -142,3 +144,48 @@ def postgresql_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
             for record in opened.products():
                 grant(opened, record.id)
             yield opened
+
+
+RETAIL_SCALE = 0.002  # 201 customers, 2,000 orders and 2,000 sessions
+
+
+def published_retail(home: Path, workspace: Path, catalog_url: str | None = None) -> Mesh:
+    """The retail example mesh at ``home``, published as the demo does, but with its
+    product folders (and their source files) in ``workspace`` beside it: the home holds
+    only what the platform keeps. Its catalog at ``catalog_url`` (default: SQLite in the
+    home)."""
+    root = example_root("retail")
+    example = load_example(root)
+    copy_example(root, workspace)
+    mesh = Mesh.open(home, catalog_url=catalog_url)
+    for seed in example.seeds:
+        sql = (workspace / seed.sql).read_text(encoding="utf-8")
+        mesh.engine.export(sql, workspace / seed.to, {"scale": RETAIL_SCALE})
+    publications = publish_example(mesh, workspace, example, lambda *_: None)
+    assert all(p.outcome.ok for p in publications), publications
+    return mesh
+
+
+@pytest.fixture(scope="session")
+def retail_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The retail mesh published once, in ``live`` (home and workspace), and a copy of it.
+
+    Its metadata names its files by absolute path, so a test gets it back at the same path:
+    ``live`` emptied and copied again from the copy.
+    """
+    live = tmp_path_factory.mktemp("retail") / "live"
+    published_retail(live / "home", live / "workspace").close()
+    kept = live.parent / "kept"
+    shutil.copytree(live, kept, symlinks=True)
+    return live, kept
+
+
+@pytest.fixture
+def retail(retail_template: tuple[Path, Path]) -> Iterator[Mesh]:
+    """A fresh copy of the published retail mesh, its workspace beside it."""
+    live, kept = retail_template
+    shutil.rmtree(live)
+    shutil.copytree(kept, live, symlinks=True)
+    mesh = Mesh.open(live / "home")
+    yield mesh
+    mesh.close()

@@ -15,38 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from quanta.errors import AccessDenied, UserError
-from quanta.examples import copy_example, example_root, load_example, publish_example
 from quanta.mesh import Mesh
 from quanta.model.actor import Actor
 from quanta.model.privacy import ErasureState
 
-SCALE = 0.002  # 201 customers, 2,000 orders and 2,000 sessions
 PRIVACY_OFFICER = Actor(name="ines.moreau@retail.example")
 SUBJECT = "c-0000042"
 NEIGHBOUR = "c-0000043"
 REASON = "GDPR article 17 request of 2026-11-30, ticket 4711"
-
-
-def published_retail(home: Path, workspace: Path, catalog_url: str | None = None) -> Mesh:
-    """The retail mesh at ``home``, its product folders (and their source files) in
-    ``workspace``; its catalog at ``catalog_url`` (default: SQLite in the home)."""
-    root = example_root("retail")
-    example = load_example(root)
-    copy_example(root, workspace)
-    mesh = Mesh.open(home, catalog_url=catalog_url)
-    for seed in example.seeds:
-        sql = (workspace / seed.sql).read_text(encoding="utf-8")
-        mesh.engine.export(sql, workspace / seed.to, {"scale": SCALE})
-    publications = publish_example(mesh, workspace, example, lambda *_: None)
-    assert all(p.outcome.ok for p in publications), publications
-    return mesh
-
-
-@pytest.fixture
-def retail(tmp_path: Path) -> Iterator[Mesh]:
-    mesh = published_retail(tmp_path / "home", tmp_path / "workspace")
-    yield mesh
-    mesh.close()
 
 
 def subject_identifiers(mesh: Mesh, customer: str) -> set[str]:
@@ -299,10 +275,8 @@ def test_a_killed_erasure_is_finished_by_a_second_run(retail: Mesh, prepare: str
         assert again.receipt == finished.receipt  # done is done: nothing deleted twice
 
 
-def test_a_product_that_fails_to_rebuild_leaves_the_erasure_to_finish(
-    retail: Mesh, tmp_path: Path
-) -> None:
-    transform = tmp_path / "workspace" / "sales" / "daily_revenue" / "transform.sql"
+def test_a_product_that_fails_to_rebuild_leaves_the_erasure_to_finish(retail: Mesh) -> None:
+    transform = retail.home.parent / "workspace" / "sales" / "daily_revenue" / "transform.sql"
     kept = transform.read_text()
     transform.write_text("SELECT no_such_column FROM checkout.orders\n")
     with pytest.raises(UserError, match=r"could not rebuild sales\.daily_revenue"):

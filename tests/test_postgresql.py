@@ -94,7 +94,8 @@ def test_the_mesh_opened_again_from_its_url_serves_the_same_catalog(
 
 
 def test_an_erasure_on_a_postgresql_catalog(tmp_path: Path, postgresql_url: str) -> None:
-    from test_erasure import PRIVACY_OFFICER, REASON, SUBJECT, published_retail, rows_of
+    from conftest import published_retail
+    from test_erasure import PRIVACY_OFFICER, REASON, SUBJECT, rows_of
 
     with published_retail(tmp_path / "home", tmp_path / "workspace", postgresql_url) as mesh:
         assert rows_of(mesh, SUBJECT)["checkout.orders"] > 0

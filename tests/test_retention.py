@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -16,7 +15,7 @@ import pytest
 from quanta.errors import AccessDenied
 from quanta.mesh import Mesh
 from quanta.model.actor import Actor
-from test_erasure import PRIVACY_OFFICER, killed_after, published_retail
+from test_erasure import PRIVACY_OFFICER, killed_after
 
 LATER = datetime(2027, 10, 1, tzinfo=UTC)
 """13 months after this, web sessions before 2026-09-01 are past their retention."""
@@ -25,12 +24,13 @@ WEB_OWNER = Actor(name="mia.jensen@retail.example")
 
 
 @pytest.fixture
-def retail(tmp_path: Path) -> Mesh:
-    mesh = published_retail(tmp_path / "home", tmp_path / "workspace")
-    # A second version of web.sessions: retention reaches every version still readable.
-    [again] = mesh.publish(tmp_path / "workspace" / "web" / "sessions", actor=WEB_OWNER)
+def sessions_twice(retail: Mesh) -> Mesh:
+    """The retail mesh (tests/test_erasure.py), with a second version of web.sessions:
+    retention reaches every version still readable."""
+    folder = retail.home.parent / "workspace" / "web" / "sessions"
+    [again] = retail.publish(folder, actor=WEB_OWNER)
     assert again.version == 2
-    return mesh
+    return retail
 
 
 def old_sessions(mesh: Mesh, version: int) -> int:
@@ -38,7 +38,8 @@ def old_sessions(mesh: Mesh, version: int) -> int:
     return pc.sum(pc.less(table["started_at"], CUTOFF)).as_py() or 0
 
 
-def test_rows_past_retention_leave_every_version_and_the_disk(retail: Mesh) -> None:
+def test_rows_past_retention_leave_every_version_and_the_disk(sessions_twice: Mesh) -> None:
+    retail = sessions_twice
     expected = {version: old_sessions(retail, version) for version in (1, 2)}
     assert all(expected.values())
     total = {
@@ -84,7 +85,8 @@ def test_rows_past_retention_leave_every_version_and_the_disk(retail: Mesh) -> N
     assert again.rows_removed == 0
 
 
-def test_who_may_enforce_retention(retail: Mesh) -> None:
+def test_who_may_enforce_retention(sessions_twice: Mesh) -> None:
+    retail = sessions_twice
     with pytest.raises(AccessDenied, match="governance group"):
         retail.enforce_retention(actor=WEB_OWNER, now=LATER)  # the whole mesh
     with pytest.raises(AccessDenied):
@@ -108,7 +110,8 @@ print("the run was not killed")
 """
 
 
-def test_a_killed_run_is_finished_by_the_next(retail: Mesh) -> None:
+def test_a_killed_run_is_finished_by_the_next(sessions_twice: Mesh) -> None:
+    retail = sessions_twice
     expected = {version: old_sessions(retail, version) for version in (1, 2)}
     home = retail.home
     retail.close()
