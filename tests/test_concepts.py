@@ -640,3 +640,27 @@ def test_quanta_query_tells_a_suspicious_join_on_stderr(demo: Mesh) -> None:
     )
     assert fine.exit_code == 0, fine.output
     assert fine.stderr == ""
+
+
+def test_a_publish_tells_the_suspicious_joins_of_its_transformation(retail: Mesh) -> None:
+    """marketing.attribution matching web users to customers directly, not through the
+    identity map: it publishes (advice, not a block), and its build says why not to."""
+    from quanta.model.actor import Actor
+
+    folder = retail.home.parent / "workspace" / "marketing" / "attribution"
+    transform = folder / "transform.sql"
+    text = transform.read_text()
+    start, end = text.index("WITH touches AS ("), text.index(")\nSELECT")
+    transform.write_text(
+        text[:start]
+        + "WITH touches AS (\n"
+        + "    SELECT s.user_id AS customer_id, s.started_at, s.channel\n"
+        + "    FROM web.sessions AS s\n"
+        + text[end:]
+    )
+    [publication] = retail.publish(folder, actor=Actor(name="tom.greene@retail.example"))
+    assert publication.outcome.ok, publication.reason
+    assert publication.build is not None
+    [told] = [line for line in publication.build.log if "warning:" in line]
+    assert "transform.sql" in told
+    assert "join through customer.identity_map.accounts" in told

@@ -74,6 +74,13 @@ def resolve(context: PublishContext) -> None:
     problems = transform.sql_problems(product, code, inputs.names)
     if problems:
         context.fail_build("; ".join(problems))
+        return
+    if product.transformation.language == "sql" and inputs.upstream:
+        from quanta.privacy.joins import join_warnings
+
+        for warning in join_warnings(context.mesh, code.text, inputs.upstream):
+            line = f" (line {warning.line})" if warning.line else ""
+            context.told(f"warning: {code.filename}{line}: {warning.message}: {warning.hint}")
 
 
 def input_bindings(
