@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+
 class _Held(threading.local):
     def __init__(self) -> None:
         self.paths: set[str] = set()

@@ -31,8 +31,8 @@ class ErasureState(StrEnum):
     """Finished: the receipt is final, the identifiers are forgotten."""
 
 
-class PortErased(BaseModel):
-    """What one table's rewrite did to one output port at one version."""
+class PortRewritten(BaseModel):
+    """What rewriting a table without some rows did to one output port at one version."""
 
     product: str
     version: int
@@ -46,6 +46,10 @@ class PortErased(BaseModel):
     """The query that counted the matching rows left, its values shown as ``?``."""
     remaining: int | None = None
     """What that query counted afterwards: 0, or None while not verified."""
+
+
+class PortErased(PortRewritten):
+    """What an erasure did to one output port at one version."""
 
 
 class TableSwept(BaseModel):
@@ -137,22 +141,13 @@ class Erasure(BaseModel):
     finished_at: datetime | None = None
 
 
-class PortRetained(BaseModel):
+class PortRetained(PortRewritten):
     """What a retention run removed from one output port at one version."""
 
-    product: str
-    version: int
-    port: str
-    table: str
     column: str
     limit: str
     """The declared retention, as the contract states it (``13 months``)."""
     cutoff: datetime
-    rows_removed: int
-    files_rewritten: int = 0
-    files_written: int = 0
-    verification: str = ""
-    remaining: int | None = None
 
 
 class RetentionSkipped(BaseModel):

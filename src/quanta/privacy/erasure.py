@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from quanta.errors import AccessDenied, PlatformError, QuantaError, UserError
 from quanta.model.actor import Actor, ActorKind
 from quanta.model.catalog import PortVersion, ProductRecord
-from quanta.model.contract import Contract
 from quanta.model.privacy import (
     Erasure,
     ErasureReceipt,
@@ -48,6 +47,7 @@ from quanta.model.privacy import (
     TableSwept,
 )
 from quanta.model.relations import Binding, Exposed
+from quanta.privacy.concepts import port_meanings, stored_mappings
 from quanta.privacy.rewrite import rewrite_table, scan_of, table_name
 from quanta.sql_text import literal, quote
 from quanta.storage import RowsMatching
@@ -68,15 +68,11 @@ Key = tuple[str, str]
 
 def identifying_columns(port: PortVersion) -> dict[str, Key]:
     """The port's columns that hold identifiers, with the type of each."""
-    try:
-        contract = Contract.model_validate(port.contract)
-    except ValueError:
-        return {}
-    found = {}
-    for column in contract.columns:
-        if column.concept and column.identifier:
-            found[column.name] = (column.concept, column.identifier)
-    return found
+    return {
+        name: (meaning.concept, meaning.identifier)
+        for name, meaning in port_meanings(port).items()
+        if meaning is not None and meaning.identifier is not None
+    }
 
 
 class Erasures:
@@ -270,7 +266,7 @@ class Erasures:
                 save,
                 private=private,
             )
-            ports.extend(PortErased(**vars(result)) for result in results)
+            ports.extend(PortErased(**result.model_dump()) for result in results)
             if table_swept is not None:
                 swept.append(table_swept)
         left = [port for port in ports if port.remaining]
@@ -512,15 +508,9 @@ def _typed(value: str, kind: str, identifier: str) -> str | int:
 
 def _mappings_of(record: ProductRecord) -> list[tuple[str, tuple[str, ...]]]:
     """The mappings the product's published descriptor declares."""
-    for item in record.descriptor.get("customProperties") or []:
-        if isinstance(item, dict) and item.get("property") == "mappings":
-            found = []
-            for mapping in item.get("value") or []:
-                if isinstance(mapping, dict) and isinstance(mapping.get("port"), str):
-                    columns = mapping.get("columns") or []
-                    found.append((mapping["port"], tuple(str(c) for c in columns)))
-            return found
-    return []
+    return [
+        (mapping.port, tuple(mapping.columns)) for mapping in stored_mappings(record.descriptor)
+    ]
 
 
 def receipts_of(erasures: Sequence[Erasure]) -> list[ErasureReceipt]:

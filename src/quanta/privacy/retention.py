@@ -113,18 +113,10 @@ def _carry_out(context: MeshContext, run: RetentionRun) -> RetentionRun:
         )
         run.ports.extend(
             PortRetained(
-                product=result.product,
-                version=result.version,
-                port=result.port,
-                table=table,
+                **result.model_dump(),
                 column=where.column,
                 limit=limit,
                 cutoff=_as_datetime(where.cutoff),
-                rows_removed=result.rows_removed,
-                files_rewritten=result.files_rewritten,
-                files_written=result.files_written,
-                verification=result.verification,
-                remaining=result.remaining,
             )
             for result in results
         )

@@ -21,33 +21,17 @@ after it reads the rewritten version.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from quanta.errors import PlatformError
 from quanta.model.catalog import PortMoved, PortVersion
-from quanta.model.privacy import TableSwept
+from quanta.model.privacy import PortRewritten, TableSwept
 from quanta.model.relations import Binding, Exposed, TableScan
 from quanta.sql_text import literal, quote
 from quanta.storage import RowFilter, RowsBefore, RowsMatching, TableName
 
 if TYPE_CHECKING:
     from quanta.context import MeshContext
-
-
-@dataclass(frozen=True)
-class PortResult:
-    """What the rewrite of a table did to one port at one version."""
-
-    product: str
-    version: int
-    port: str
-    table: str
-    rows_removed: int
-    files_rewritten: int
-    files_written: int
-    verification: str
-    remaining: int
 
 
 def table_name(text: str) -> TableName:
@@ -64,7 +48,7 @@ def rewrite_table(
     save: Callable[[], None],
     *,
     private: Collection[str] = (),
-) -> tuple[list[PortResult], TableSwept | None]:
+) -> tuple[list[PortRewritten], TableSwept | None]:
     """Remove the rows ``where`` matches from every version of ``table``; ``progress`` is
     this table's part of the job's record, and ``save`` keeps it."""
     storage, catalog = context.storage, context.stores.catalog
@@ -137,7 +121,7 @@ def rewrite_table(
         done_here = _rewrite_of(rewritten, port)
         shown, count = verify(context, port, where)
         results.append(
-            PortResult(
+            PortRewritten(
                 product=product,
                 version=version,
                 port=port.port,
