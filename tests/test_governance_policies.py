@@ -105,6 +105,7 @@ def test_the_facts_of_a_folder_hold_every_key_as_plain_values(source_product: Pa
         "physical_type": "BIGINT",
         "classification": "internal",
         "concept": "",
+        "identifier": "",
         "required": True,
         "description": "Identifies the item.",
     }
@@ -744,3 +745,20 @@ def test_a_columns_facts_hold_the_keys_conditions_read_or_all_of_them() -> None:
     assert [f.holds for f in rules.evaluate(whole, day)] == [
         f.holds for f in rules.evaluate(pruned, day)
     ]
+
+
+def test_the_retail_federation_asks_identifier_columns_to_say_so(source_product: Path) -> None:
+    """Its policy identifiers-declared: a column named like one of the mesh's identifiers
+    that declares none is one an erasure would not search."""
+    from quanta.examples import example_root
+
+    retail = load_rules(example_root("retail") / "governance")
+    edit(contract_of(source_product), lambda d: columns(d)[0].update(name="customer_id"))
+    found = failing(product_facts(loaded(source_product)), retail)
+    assert found["identifiers-declared"].failing == ("column targets.customer_id",)
+    declared = [
+        {"property": "concept", "value": "customer"},
+        {"property": "identifier", "value": "customer_id"},
+    ]
+    edit(contract_of(source_product), lambda d: columns(d)[0].update(customProperties=declared))
+    assert "identifiers-declared" not in failing(product_facts(loaded(source_product)), retail)

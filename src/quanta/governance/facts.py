@@ -26,8 +26,9 @@ A port (``port``, and each of ``product.ports``)::
     columns                       each a column's facts (below)
 
 A column (``column``): ``name, logical_type, physical_type, classification, concept`` (the
-column's ``customProperties`` entry ``concept``: whose data it is), ``required`` (bool) and
-``description``.
+column's ``customProperties`` entry ``concept``: whose data it is), ``identifier`` (its
+entry ``identifier``: which of the concept's identifiers its values are), ``required``
+(bool) and ``description``.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ COLUMN_KEYS = frozenset(
         "physical_type",
         "classification",
         "concept",
+        "identifier",
         "required",
         "description",
     )
@@ -183,6 +185,7 @@ def _column(column: Mapping[str, Any], keys: frozenset[str] = COLUMN_KEYS) -> Fa
         "physical_type": _text(get("physicalType")),
         "classification": _text(get("classification")),
         "concept": _text(_custom(get("customProperties"), "concept")),
+        "identifier": _text(_custom(get("customProperties"), "identifier")),
         "required": get("required") is True,
         "description": _text(get("description")),
     }

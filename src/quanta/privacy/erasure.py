@@ -61,6 +61,8 @@ SUBJECT_KEY = "erasure-subject"
 MAX_IDENTIFIERS = 100_000
 """More identifiers than this for one subject means a mapping links unrelated subjects."""
 _ROUNDS = 16
+_AUDITED_PORTS = 500
+"""Ports listed in the audit entry of a receipt (its hash covers them all)."""
 
 Key = tuple[str, str]
 """An identifier type: (concept, identifier)."""
@@ -320,6 +322,12 @@ class Erasures:
                 "receipt": receipt.hash,
                 "rows": receipt.rows_removed,
                 "products": erasure.products,
+                # Per version what was deleted and what the verification counted: the
+                # receipt's substance, sealed into the chain with it.
+                "ports": [
+                    [p.product, p.version, p.port, p.rows_removed, p.remaining]
+                    for p in receipt.ports[:_AUDITED_PORTS]
+                ],
                 "rebuilt": [r.product for r in rebuilt if r.version is not None],
             },
         )
