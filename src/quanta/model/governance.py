@@ -171,6 +171,10 @@ class Concept(_Folder):
     identifiers: dict[str, Identifier] = Field(default_factory=dict)
     """The identifier types that denote its subjects, by name; a column names one of them
     (``customProperties`` entry ``identifier``) when its values are those identifiers."""
+    belongs_to: str | None = None
+    """The concept whose subjects own this one's (a ``session`` belongs to a
+    ``customer``): erasing a customer erases their sessions, found through the mappings;
+    erasing a session erases that session alone."""
     domains: list[str] = Field(default_factory=list)
     """The domains whose columns naming this concept share one pseudonym scope: their
     pseudonyms of the same value match, so products join on them. Only these domains: a

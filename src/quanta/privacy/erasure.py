@@ -29,7 +29,7 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,7 +60,8 @@ SEAL_KEY = "erasure-seal"
 SUBJECT_KEY = "erasure-subject"
 MAX_IDENTIFIERS = 100_000
 """More identifiers than this for one subject means a mapping links unrelated subjects."""
-_ROUNDS = 16
+_PASSES = 3
+"""Times a table is rewritten before the erasure gives up on it (see `_carry_out`)."""
 _AUDITED_PORTS = 500
 """Ports listed in the audit entry of a receipt (its hash covers them all)."""
 
@@ -101,7 +102,7 @@ class Erasures:
     ) -> Erasure:
         self._governs(actor)
         reason = reason.strip()
-        if not reason or len(reason) > 2000 or any(ord(c) < 32 for c in reason):
+        if not reason or len(reason) > 2000 or not _text(reason):
             raise UserError(
                 "an erasure needs a reason of one line, up to 2000 characters, such as "
                 '--reason "GDPR article 17 request of 2026-11-30, ticket 4711"'
@@ -158,36 +159,62 @@ class Erasures:
     # -- finding the subject -------------------------------------------------------------------
     def identifiers(self, start: dict[Key, set[Any]]) -> dict[Key, set[Any]]:
         """Every identifier the subject has: ``start``, and what the mapping ports map it to,
-        in any of their versions, until nothing new turns up."""
+        in any of their versions, until nothing new turns up.
+
+        Only mappings published in a domain the governance folder lists for the subject's
+        concept are followed (a team elsewhere cannot link the subject to others), and
+        only to identifiers of that concept or of concepts that belong to it (a customer's
+        sessions; never from a session to the customer). The lookup stops, before anything
+        is deleted, when it finds another subject of the kind it started from: a value
+        that several subjects share links them.
+        """
+        concepts = self.context.governance.rules.config.concepts
+        [(concept, identifier)] = list(start)
+        owned = _owned_by(concept, concepts)
+        trusted = set(concepts[concept].domains)
+        # One subject has one value of these: the one asked for, and its concept's first
+        # identifier (its key: a customer_id); a second one is another subject.
+        single = {(concept, identifier), (concept, next(iter(concepts[concept].identifiers)))}
         found = {key: set(values) for key, values in start.items()}
-        mappings = list(self._mappings())
-        for _ in range(_ROUNDS):
+        mappings = [
+            (record, port, {n: k for n, k in columns.items() if k[0] in owned})
+            for record, port, columns in self._mappings()
+            if record.split(".")[0] in trusted
+        ]
+        grown = True
+        while grown:
             grown = False
-            for port, columns in mappings:
+            for record, port, columns in mappings:
                 known = [(name, key) for name, key in columns.items() if found.get(key)]
-                if not known:
+                if len(columns) < 2 or not known:
                     continue
                 for row in self._mapped(port, columns, {name: found[key] for name, key in known}):
                     for name, value in row.items():
-                        if value is None:
+                        if not _usable(value):
                             continue
                         values = found.setdefault(columns[name], set())
                         if value not in values:
                             values.add(value)
                             grown = True
+                            if columns[name] in single and len(values) > 1:
+                                raise UserError(
+                                    f"the mapping {record}.{port.port} links the subject to "
+                                    f"another {concept} (a {columns[name][1]} of another "
+                                    "subject, or a value several share): nothing was "
+                                    "erased; correct the mapping's rows, or erase by "
+                                    "another identifier (--identifier)"
+                                )
             total = sum(len(values) for values in found.values())
             if total > MAX_IDENTIFIERS:
                 raise UserError(
                     f"the subject has more than {MAX_IDENTIFIERS} identifiers through the "
                     "mappings: a mapping port links unrelated subjects (check its rows)"
                 )
-            if not grown:
-                return found
         return found
 
-    def _mappings(self) -> Iterator[tuple[PortVersion, dict[str, Key]]]:
-        """Each version of each port some product declares a mapping, with its mapped
-        columns' identifier types."""
+    def _mappings(self) -> Iterator[tuple[str, PortVersion, dict[str, Key]]]:
+        """Each version of each port some product declares a mapping, with its product and
+        its mapped columns' identifier types."""
         catalog = self.context.stores.catalog
         for record in catalog.products():
             declared = _mappings_of(record)
@@ -201,7 +228,7 @@ class Erasures:
                     columns = identifying_columns(port)
                     mapped = {name: columns[name] for name in names if name in columns}
                     if len(mapped) >= 2:
-                        yield port, mapped
+                        yield record.id, port, mapped
 
     def _mapped(
         self, port: PortVersion, columns: dict[str, Key], known: dict[str, set[Any]]
@@ -233,7 +260,7 @@ class Erasures:
         if erasure is None:
             raise UserError(f"there is no erasure {erasure_id!r}: see quanta erase --list")
         if erasure.state == ErasureState.DONE:
-            return erasure
+            return self._finish(actor, erasure)
         sealed = self.store.sealed(erasure_id)
         if sealed is None:
             raise PlatformError(f"erasure {erasure_id} lost its identifiers; it cannot go on")
@@ -259,18 +286,37 @@ class Erasures:
         ports: list[PortErased] = []
         swept: list[TableSwept] = []
         for table, where, private in self._targets(identifiers):
-            results, table_swept = rewrite_table(
-                self.context,
-                table_name(table),
-                where,
-                job,
-                tables.setdefault(table, {}),
-                save,
-                private=private,
-            )
-            ports.extend(PortErased(**result.model_dump()) for result in results)
-            if table_swept is not None:
-                swept.append(table_swept)
+            # A pass per time the table had to be done again: a version published between
+            # a stop and the resume holds rows the pass before did not see.
+            passes: list[dict[str, Any]] = tables.setdefault(table, {}).setdefault("passes", [{}])
+            done: dict[tuple[str, int, str], PortErased] = {}
+            for number in range(_PASSES):
+                if number == len(passes):
+                    passes.append({})
+                    save()
+                results, table_swept = rewrite_table(
+                    self.context,
+                    table_name(table),
+                    where,
+                    job if number == 0 else f"{job}p{number}",
+                    passes[number],
+                    save,
+                    private=private,
+                )
+                for result in results:
+                    key = (result.product, result.version, result.port)
+                    earlier = done.get(key)
+                    found = PortErased(**result.model_dump())
+                    if earlier is not None:
+                        found.rows_removed += earlier.rows_removed
+                        found.files_rewritten += earlier.files_rewritten
+                        found.files_written += earlier.files_written
+                    done[key] = found
+                if table_swept is not None:
+                    swept.append(table_swept)
+                if not any(result.remaining for result in results):
+                    break
+            ports.extend(done.values())
         left = [port for port in ports if port.remaining]
         if left:
             raise PlatformError(
@@ -314,25 +360,44 @@ class Erasures:
         erasure.products = sorted(set(erasure.products) | set(receipt.products))
         erasure.state = ErasureState.DONE
         store.save(erasure, forget=True)
-        self.context.governance.audit.record(
-            "erasure.completed",
-            actor,
-            f"erasure {erasure.id}",
-            {
-                "receipt": receipt.hash,
-                "rows": receipt.rows_removed,
-                "products": erasure.products,
-                # Per version what was deleted and what the verification counted: the
-                # receipt's substance, sealed into the chain with it.
-                "ports": [
-                    [p.product, p.version, p.port, p.rows_removed, p.remaining]
-                    for p in receipt.ports[:_AUDITED_PORTS]
-                ],
-                "rebuilt": [r.product for r in rebuilt if r.version is not None],
-            },
-        )
-        self.context.stores.database.scrub(["erasures", "ports", "versions", "check_runs"])
+        return self._finish(actor, erasure)
+
+    def _finish(self, actor: Actor, erasure: Erasure) -> Erasure:
+        """Seal the receipt into the audit log and compact the catalog's database; run
+        again until both are done (the erasure is done, its identifiers forgotten)."""
+        receipt = erasure.receipt
+        assert receipt is not None, "a finished erasure has its receipt"
+        if self._sealed_receipt(erasure.id) is None:
+            self.context.governance.audit.record(
+                "erasure.completed",
+                actor,
+                f"erasure {erasure.id}",
+                {
+                    "receipt": receipt.hash,
+                    "rows": receipt.rows_removed,
+                    "products": erasure.products,
+                    # Per version what was deleted and what the verification counted: the
+                    # receipt's substance, sealed into the chain with it.
+                    "ports": [
+                        [p.product, p.version, p.port, p.rows_removed, p.remaining]
+                        for p in receipt.ports[:_AUDITED_PORTS]
+                    ],
+                    "rebuilt": [r.product for r in receipt.rebuilt if r.version is not None],
+                },
+            )
+        if not erasure.progress.get("compacted"):
+            self.context.stores.database.scrub(["erasures", "ports", "versions", "check_runs"])
+            erasure.progress["compacted"] = True
+            self.store.save(erasure)
         return erasure
+
+    def _sealed_receipt(self, erasure_id: str) -> str | None:
+        """The receipt hash the audit log sealed for the erasure, if it did."""
+        for entry in self.context.governance.audit.entries(
+            kind="erasure.completed", subject=f"erasure {erasure_id}"
+        ):
+            return str(entry.details.get("receipt"))
+        return None
 
     def _sources(self, products: Sequence[str]) -> list[SourceKept]:
         catalog = self.context.stores.catalog
@@ -439,6 +504,13 @@ class Erasures:
         erasure = self.store.erasure(erasure_id)
         if erasure is None or not self._may_see(actor, erasure):
             raise UserError(f"there is no erasure {erasure_id!r} you may see")
+        sealed = self._sealed_receipt(erasure_id)
+        if erasure.receipt is not None and sealed is not None and sealed != erasure.receipt.hash:
+            raise PlatformError(
+                f"the receipt of erasure {erasure_id} in the catalog is not the one the audit "
+                f"log sealed (hash {sealed[:16]}…): it was changed; restore the catalog from a "
+                "backup, and run quanta governance verify-audit"
+            )
         return erasure
 
     def listed(self, actor: Actor) -> list[Erasure]:
@@ -494,6 +566,29 @@ class Erasures:
 _PRIVATE = ("pii", "pii-sensitive", "restricted")
 
 
+def _owned_by(concept: str, concepts: Mapping[str, Concept]) -> set[str]:
+    """``concept`` and the concepts that belong to it, directly or through others."""
+    owned = {concept}
+    grown = True
+    while grown:
+        grown = False
+        for name, other in concepts.items():
+            if other.belongs_to in owned and name not in owned:
+                owned.add(name)
+                grown = True
+    return owned
+
+
+def _usable(value: Any) -> bool:
+    """A value that identifies one subject: not NULL, not empty text, nothing SQL text
+    cannot hold."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip()) and "\x00" not in value
+    return True
+
+
 def _first_identifier(concept: str, found: Concept) -> str:
     if not found.identifiers:
         raise UserError(
@@ -503,10 +598,25 @@ def _first_identifier(concept: str, found: Concept) -> str:
     return next(iter(found.identifiers))
 
 
+def _text(value: str) -> bool:
+    """One line of text that encodes: no control character, no lone surrogate (bytes
+    that were not UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return not any(ord(c) < 32 or ord(c) == 127 for c in value)
+
+
 def _typed(value: str, kind: str, identifier: str) -> str | int:
-    if len(value) > 1000 or not value:
-        raise UserError(f"--id takes one {identifier} of 1 to 1000 characters")
+    if len(value) > 1000 or not value or not _text(value):
+        raise UserError(
+            f"--id takes one {identifier} of 1 to 1000 characters, as UTF-8 text without "
+            "control characters"
+        )
     if kind == "integer":
+        if not value.isascii() or not value.lstrip("-").isdigit():
+            raise UserError(f"{identifier} is a whole number; --id was not one")
         try:
             return int(value)
         except ValueError:

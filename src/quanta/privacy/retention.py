@@ -102,15 +102,22 @@ def _carry_out(context: MeshContext, run: RetentionRun) -> RetentionRun:
     run.ports, run.swept = [], []
     job = f"{_JOB}{run.id}"
     for table, (where, limit, private) in sorted(plans.items()):
-        results, swept = rewrite_table(
-            context,
-            table_name(table),
-            where,
-            job,
-            tables.setdefault(table, {}),
-            save,
-            private=private,
-        )
+        try:
+            results, swept = rewrite_table(
+                context,
+                table_name(table),
+                where,
+                job,
+                tables.setdefault(table, {}),
+                save,
+                private=private,
+            )
+        except ValueError as error:  # pyiceberg refusing the filter: this table only
+            product = next((p for p, _, _ in context.stores.catalog.table_ports(table)), table)
+            port = table.rpartition("__")[0].rpartition("__")[2] or table
+            reason = f"its rows could not be filtered by {where.column} ({error})"
+            run.skipped.append(RetentionSkipped(product=product, port=port, reason=reason))
+            continue
         run.ports.extend(
             PortRetained(
                 **result.model_dump(),
@@ -203,16 +210,22 @@ def _plan(port: PortVersion, now: datetime) -> tuple[RowsBefore, str] | str:
             "number and a unit (d, w, m, y) or an ISO 8601 period such as P13M"
         )
     amount, unit = period
-    cutoff = _minus(now, amount, unit)
-    kind = column.type.upper()
+    try:
+        cutoff = _minus(now, amount, unit)
+    except (OverflowError, ValueError):
+        return f"its retention of {amount} {unit} reaches before the calendar begins"
+    kind = " ".join(column.type.upper().split())
     if kind == "DATE":
         typed: datetime | date = cutoff.date()
-    elif "TIME ZONE" in kind or kind == "TIMESTAMPTZ":
+    elif kind in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
         typed = cutoff
-    elif kind.startswith("TIMESTAMP"):
+    elif kind in ("TIMESTAMP", "DATETIME", "TIMESTAMP WITHOUT TIME ZONE") or (
+        kind.startswith("TIMESTAMP(") and "TIME ZONE" not in kind
+    ):
         typed = cutoff.astimezone(UTC).replace(tzinfo=None)
     else:
-        return f"its retention's time column {column_name!r} holds {column.type}, not a time"
+        stored = column.type or "a type its contract does not state (write its physicalType)"
+        return f"its retention's time column {column_name!r} holds {stored}, not a date or a time"
     return RowsBefore(column_name, typed), f"{amount} {unit}"
 
 

@@ -94,7 +94,8 @@ class CatalogStore(Protocol):
 
     def scrub_samples(self, values: Collection[str]) -> int:
         """Drop every sample row of a failed check, kept with a version or a check run, that
-        holds one of ``values``; the number of rows dropped."""
+        holds one of ``values``, and every observed value and reason that does; the number
+        dropped."""
         ...
 
 

@@ -257,12 +257,22 @@ class SqlCatalogStore:
 
 
 def _scrubbed(checks: Any, values: set[str]) -> tuple[Any, int]:
-    """``checks`` without the sample rows holding any of ``values``; how many went."""
+    """``checks`` without the sample rows, observed values and reasons holding any of
+    ``values``; how many went."""
     if not isinstance(checks, list):
         return checks, 0
     dropped = 0
     kept_checks = []
     for check in checks:
+        if isinstance(check, dict):
+            # A rule's observed value, and the reason quoting it, may be one of them too.
+            if check.get("observed") is not None and str(check["observed"]) in values:
+                check = {**check, "observed": None}
+                dropped += 1
+            reason = check.get("reason")
+            if isinstance(reason, str) and any(v in reason for v in values if len(v) >= 4):
+                check = {**check, "reason": "its observed value was erased"}
+                dropped += 1
         samples = check.get("samples") if isinstance(check, dict) else None
         if isinstance(samples, list):
             kept = [
