@@ -166,7 +166,14 @@ def test_freshness_of_a_private_column_does_not_show_its_newest_value(
     assert " d old" not in freshness.reason
 
 
-LATER_TABLES = ("access_requests", "dev_builds", "port_usage", "audit_log", "erasures", "retention_runs")
+LATER_TABLES = (
+    "access_requests",
+    "dev_builds",
+    "port_usage",
+    "audit_log",
+    "erasures",
+    "retention_runs",
+)
 """The tables of the migrations after 0004."""
 
 

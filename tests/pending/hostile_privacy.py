@@ -1,0 +1,1022 @@
+"""The holes a hostile review of privacy (shared concepts, subject erasure, retention) found
+that are still open: each test fails until its hole is fixed, and passes once it is.
+
+Run: .venv/bin/pytest tests/pending/hostile_privacy.py -p no:cacheprovider
+
+Every test runs on the `retail` fixture (tests/conftest.py): a fresh copy of the published
+retail example mesh, its product folders in a workspace beside the home. The attackers are
+users of the mesh (a team publishing its own products, a consumer with grants, anyone
+running the CLI as some QUANTA_USER); nothing here edits the mesh home, except where a test
+says it plays someone who can (the receipt tampering).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: the collected tests' helpers
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import yaml
+
+from quanta.errors import QuantaError, UserError
+from quanta.mesh import Mesh
+from quanta.model.access import RequestState
+from quanta.model.actor import Actor
+from quanta.model.privacy import ErasureState
+from test_erasure import (
+    PRIVACY_OFFICER,
+    REASON,
+    SUBJECT,
+    holding,
+    rows_of,
+)
+
+INES = PRIVACY_OFFICER  # the privacy officer: the governance group
+SAMIR = Actor(name="samir.haddad@retail.example")  # customer-team: profiles, identity_map
+LENA = Actor(name="lena.vogel@retail.example")  # checkout-team: orders
+MIA = Actor(name="mia.jensen@retail.example")  # web-team: sessions
+NOOR = Actor(name="noor.bakker@retail.example")  # sales-analytics: daily_revenue
+TOM = Actor(name="tom.greene@retail.example")  # marketing-analytics: attribution
+NEIGHBOUR = "c-0000043"
+LATER = datetime(2027, 10, 1, tzinfo=UTC)  # web sessions before 2026-09-01 are past 13 months
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def workspace(mesh: Mesh) -> Path:
+    return mesh.home.parent / "workspace"
+
+
+def column(
+    name: str,
+    physical: str = "VARCHAR",
+    logical: str = "string",
+    classification: str = "internal",
+    *,
+    concept: str | None = None,
+    identifier: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "name": name,
+        "logicalType": logical,
+        "physicalType": physical,
+        "classification": classification,
+        **extra,
+    }
+    custom = []
+    if concept:
+        custom.append({"property": "concept", "value": concept})
+    if identifier:
+        custom.append({"property": "identifier", "value": identifier})
+    if custom:
+        found["customProperties"] = custom
+    return found
+
+
+def product_folder(
+    mesh: Mesh,
+    product_id: str,
+    owner: Actor,
+    team: str,
+    columns: Sequence[dict[str, Any]],
+    sql: str,
+    *,
+    inputs: Sequence[str] = (),
+    csv: str | None = None,
+    mappings: list[dict[str, Any]] | None = None,
+    sla: list[dict[str, Any]] | None = None,
+    quality: list[dict[str, Any]] | None = None,
+    port: str | None = None,
+) -> Path:
+    """A product folder in the mesh's workspace: one output port (``port``, default the
+    product's name) of ``columns``, computed by ``sql`` from ``inputs`` (published
+    products, asked for and approved without PII in clear) or from ``csv`` (the text of
+    data/raw.csv, read as the input ``raw``)."""
+    domain, name = product_id.split(".")
+    port = port or name
+    folder = workspace(mesh) / domain / name
+    (folder / "contracts").mkdir(parents=True, exist_ok=True)
+    (folder / "transform.sql").write_text(sql)
+    ports: list[dict[str, Any]] = [
+        {"name": upstream.split(".")[1], "version": "1", "contractId": upstream}
+        for upstream in inputs
+    ]
+    if csv is not None:
+        (folder / "data").mkdir(exist_ok=True)
+        (folder / "data" / "raw.csv").write_text(csv)
+        ports.append(
+            {
+                "name": "raw",
+                "version": "1",
+                "contractId": "source",
+                "customProperties": [
+                    {"property": "source", "value": {"path": "data/raw.csv", "format": "csv"}}
+                ],
+            }
+        )
+    custom: list[dict[str, Any]] = [
+        {"property": "transformation", "value": {"language": "sql", "path": "transform.sql"}}
+    ]
+    if mappings is not None:
+        custom.append({"property": "mappings", "value": mappings})
+    descriptor = {
+        "apiVersion": "v1.0.0",
+        "kind": "DataProduct",
+        "id": product_id,
+        "domain": domain,
+        "status": "active",
+        "description": {"purpose": "A hostile reviewer's product."},
+        "tags": ["source-aligned" if csv is not None else "aggregate"],
+        "team": {"name": team, "members": [{"username": owner.name, "role": "owner"}]},
+        "inputPorts": ports,
+        "outputPorts": [{"name": port, "version": "1.0.0", "contractId": f"{product_id}.{port}"}],
+        "customProperties": custom,
+    }
+    (folder / "dataproduct.yaml").write_text(yaml.safe_dump(descriptor, sort_keys=False))
+    table: dict[str, Any] = {"name": port, "properties": list(columns)}
+    if quality:
+        table["quality"] = quality
+    contract = {
+        "apiVersion": "v3.1.0",
+        "kind": "DataContract",
+        "id": f"{product_id}.{port}",
+        "version": "1.0.0",
+        "status": "active",
+        "schema": [table],
+        "slaProperties": sla
+        if sla is not None
+        else [{"property": "retention", "value": 1, "unit": "y", "element": f"{port}.x"}],
+    }
+    (folder / "contracts" / f"{port}.odcs.yaml").write_text(yaml.safe_dump(contract))
+    for upstream in inputs:
+        asked = mesh.request_access(
+            upstream, "A hostile reviewer's product", for_product=product_id, actor=owner
+        )
+        if asked.state == RequestState.PENDING:
+            mesh.approve_access(asked.id, actor=Actor(name=mesh.product(upstream).contact))
+    return folder
+
+
+def published(mesh: Mesh, folder: Path, actor: Actor) -> int:
+    [publication] = mesh.publish(folder, actor=actor)
+    assert publication.outcome.ok, (publication.reason, publication.validation)
+    assert publication.version is not None
+    return publication.version
+
+
+def count(mesh: Mesh, sql: str, actor: Actor) -> int:
+    return int(mesh.query(sql, actor=actor).column(0)[0].as_py())
+
+
+def customers(mesh: Mesh) -> list[str]:
+    table = mesh.query("SELECT customer_id FROM customer.profiles ORDER BY 1", actor=SAMIR)
+    return [str(value) for value in table.column(0).to_pylist()]
+
+
+def users(mesh: Mesh) -> list[str]:
+    table = mesh.query("SELECT user_id FROM customer.identity_map.accounts ORDER BY 1", actor=SAMIR)
+    return [str(value) for value in table.column(0).to_pylist()]
+
+
+def erase(mesh: Mesh, subject: str = SUBJECT, **options: Any) -> Any:
+    return mesh.erase("customer", subject, REASON, actor=INES, **options)
+
+
+# -- 1. completeness of erasure -------------------------------------------------------------
+
+
+def sessions_of(mesh: Mesh, user: str) -> int:
+    return count(mesh, f"SELECT count(*) FROM web.sessions WHERE user_id = '{user}'", MIA)
+
+
+def test_a_mapping_the_newest_version_no_longer_declares_is_still_followed(retail: Mesh) -> None:
+    """FAILS TODAY. docs/privacy.md: identifiers are found "through every version of every
+    mapping port". `Erasures._mappings` reads which ports are mappings from the product's
+    *current* descriptor only: once the customer team publishes customer.identity_map again
+    without its `mappings` entry (on purpose, or tidying up), no version of it is followed
+    any more, the subject's web user and sessions are never found, and every web session
+    of the subject stays in web.sessions (another team's product) while the receipt says
+    0 left. Fix: quanta/privacy/erasure.py `_mappings` (the mappings each version
+    declared: keep the descriptor per version in the catalog, or the union of every
+    version's mappings)."""
+    assert sessions_of(retail, "u-0000042") > 0
+    path = workspace(retail) / "customer" / "identity_map" / "dataproduct.yaml"
+    descriptor = yaml.safe_load(path.read_text())
+    descriptor["customProperties"] = [
+        item for item in descriptor["customProperties"] if item["property"] != "mappings"
+    ]
+    path.write_text(yaml.safe_dump(descriptor, sort_keys=False))
+    assert published(retail, path.parent, SAMIR) == 2
+    erasure = erase(retail)
+    assert erasure.state == ErasureState.DONE
+    assert sessions_of(retail, "u-0000042") == 0
+
+
+def test_a_chain_of_mapped_identifiers_is_followed_to_its_end(retail: Mesh) -> None:
+    """FAILS TODAY. `Erasures.identifiers` stops after `_ROUNDS` (16) rounds and returns
+    what it found as if complete, with no warning: each round follows one more link of a
+    chain. web.merges maps each web user to the account it was merged into (both columns
+    user_id); the subject's account was merged 30 times. After the erasure, the merges
+    past the 16th link, and every row keyed by those user ids, are still there, and the
+    receipt says 0 left. Fix: quanta/privacy/erasure.py `identifiers` (go on until
+    nothing new turns up, bounded by MAX_IDENTIFIERS; or raise, never return a partial
+    set)."""
+    chain = ["u-0000042", *[f"u-90000{i:02d}" for i in range(1, 31)]]
+    folder = product_folder(
+        retail,
+        "web.merges",
+        MIA,
+        "web-team",
+        [
+            column("user_id", concept="customer", identifier="user_id"),
+            column("merged_into", concept="customer", identifier="user_id"),
+        ],
+        "SELECT CAST(user_id AS VARCHAR) AS user_id, CAST(merged_into AS VARCHAR) AS "
+        "merged_into FROM raw\n",
+        csv="user_id,merged_into\n" + "".join(f"{a},{b}\n" for a, b in itertools.pairwise(chain)),
+        mappings=[{"port": "merges", "columns": ["user_id", "merged_into"]}],
+        sla=[],
+    )
+    published(retail, folder, MIA)
+    erasure = erase(retail)
+    assert erasure.state == ErasureState.DONE
+    left = count(retail, "SELECT count(*) FROM web.merges", MIA)
+    assert left == 0, f"{left} of the subject's 30 merges left"
+
+
+def test_an_undeclared_copy_of_customer_id_keeps_the_subject_in_older_versions(
+    retail: Mesh,
+) -> None:
+    """FAILS TODAY. sales.buyers copies checkout.orders' customer_id into a column `buyer`
+    that names no concept (customer_id is `internal`, so no policy asks it to). The
+    erasure does not search it, and takes the product for an aggregate: it publishes it
+    again (version 2, without the subject) and leaves version 1, still readable at its
+    pin, with the subject's customer id and order count. Column lineage already follows
+    `buyer` to orders.customer_id (classification inheritance uses it). Fix:
+    quanta/governance/inherit.py and quanta/publishing/records.py (a column whose
+    lineage is one identifier column is that identifier, recorded in the catalog), so
+    that quanta/privacy/erasure.py `_targets` deletes from every version of it."""
+    folder = product_folder(
+        retail,
+        "sales.buyers",
+        NOOR,
+        "sales-analytics",
+        [column("buyer"), column("orders", "BIGINT", "integer")],
+        "SELECT customer_id AS buyer, count(*) AS orders FROM checkout.orders GROUP BY 1\n",
+        inputs=["checkout.orders"],
+        sla=[],
+    )
+    published(retail, folder, NOOR)
+    erase(retail)
+    pinned = retail.read("sales.buyers", 1, actor=NOOR).column("buyer").to_pylist()
+    assert SUBJECT not in pinned
+
+
+def test_a_copy_of_the_subjects_name_and_birth_date_is_erased_from_older_versions(
+    retail: Mesh,
+) -> None:
+    """FAILS TODAY. The `pii-concept` policy asks a team to name the concept of its pii
+    columns, and customer.birthdays (the customer team's) does: full_name (in clear) and
+    birth_date (its pseudonym) are `concept: customer`, with no identifier (they are not
+    ids). The erasure searches identifier columns only, takes the product for an
+    aggregate of profiles and publishes it again: version 1 keeps the subject's name and
+    birth date, which together identify them.
+    Fix: quanta/privacy/erasure.py `_rebuild`/`_targets` (a product with columns of the
+    subject's concept is no aggregate: delete the subject's rows from every version by
+    the values their own rows held, e.g. name and birth date as read from the products
+    that lost rows, or require such products to carry an identifier column)."""
+    folder = product_folder(
+        retail,
+        "customer.birthdays",
+        SAMIR,
+        "customer-team",
+        [
+            column("full_name", classification="pii", concept="customer"),
+            # pii-sensitive in profiles: a product of its team reads it as its pseudonym
+            column("birth_date", classification="pii", concept="customer"),
+            column("country"),
+        ],
+        "SELECT full_name, CAST(birth_date AS VARCHAR) AS birth_date, country "
+        "FROM customer.profiles\n",
+        inputs=["customer.profiles"],
+        sla=[],
+    )
+    [publication] = retail.publish(folder, actor=SAMIR)
+    if not publication.outcome.ok and "identifier" in str(publication.validation):
+        return  # a product of a concept's columns without its identifier is refused: a fix
+    assert publication.outcome.ok, publication.reason
+    assert retail.read("customer.birthdays", 1, actor=SAMIR).num_rows == 201  # one a customer
+    erase(retail)
+    assert retail.read("customer.birthdays", 1, actor=SAMIR).num_rows == 200
+
+
+def test_a_product_storing_pseudonyms_of_the_subjects_email_loses_their_row(
+    retail: Mesh,
+) -> None:
+    """FAILS TODAY. marketing.audience reads customer.profiles through a grant without
+    PII in clear, so it reads each email as its pseudonym, and keeps it (honestly
+    declared concept customer, identifier email) with the country: pseudonymous data of
+    every customer, which the mesh's own key links back to them. The erasure matches the
+    subject's clear email only: the subject's row stays in every version, and the receipt
+    says 0 left. Not an aggregate either (it declares an identifier), so it is never
+    rebuilt. The values are `uuid`-shaped pseudonyms of profiles.email under the scope
+    the build read it with; the catalog records no more than that email_key is itself
+    pseudonymized (its own scope). Fix: quanta/governance/inherit.py and
+    quanta/publishing/records.py (record, from lineage, that a column holds the
+    pseudonyms of an identifier column and under which scope) and
+    quanta/privacy/erasure.py `_targets` (match those columns by the pseudonyms of the
+    subject's identifiers, `quanta.governance.crypto.pseudonyms` with the scoped key)."""
+    folder = product_folder(
+        retail,
+        "marketing.audience",
+        TOM,
+        "marketing-analytics",
+        [
+            column("email_key", classification="pii", concept="customer", identifier="email"),
+            column("country"),
+        ],
+        "SELECT CAST(email AS VARCHAR) AS email_key, country FROM customer.profiles\n",
+        inputs=["customer.profiles"],
+        sla=[],
+    )
+    published(retail, folder, TOM)
+    assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 201
+    erase(retail)
+    assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 200
+
+
+def test_an_identifier_classified_pii_sensitive_does_not_opt_its_rows_out(retail: Mesh) -> None:
+    """FAILS TODAY. docs/privacy.md: "A product's descriptor cannot opt out". It can: a
+    team classifies its customer_id column `pii-sensitive`, the governance folder has it
+    encrypted at rest, and `_targets` skips encrypted columns. checkout.returns keeps
+    every return of the erased customer (its owners still read them in clear), and the
+    receipt lists the product with 0 rows deleted and 0 left. The encryption is AES-SIV,
+    deterministic per column: the erasure can encrypt each identifier in the column's
+    context and match the ciphertexts. Fix: quanta/privacy/erasure.py `_targets` and
+    `_mapped` (match encrypted identifier columns by their ciphertexts,
+    `quanta.governance.crypto.encrypt` with `protection.encryption_context`), or refuse to
+    publish an identifier column classified to be encrypted."""
+    rows = [(f"r-{i}", customer) for i, customer in enumerate([SUBJECT, SUBJECT, NEIGHBOUR])]
+    folder = product_folder(
+        retail,
+        "checkout.returns",
+        LENA,
+        "checkout-team",
+        [
+            column("return_id"),
+            column(
+                "customer_id",
+                classification="pii-sensitive",
+                concept="customer",
+                identifier="customer_id",
+            ),
+        ],
+        "SELECT CAST(return_id AS VARCHAR) AS return_id, CAST(customer_id AS VARCHAR) AS "
+        "customer_id FROM raw\n",
+        csv="return_id,customer_id\n" + "".join(f"{r},{c}\n" for r, c in rows),
+        sla=[],
+    )
+    [publication] = retail.publish(folder, actor=LENA)
+    if not publication.outcome.ok and "encrypt" in str(publication.validation):
+        return  # an identifier that would be encrypted is refused at publish: a fix
+    assert publication.outcome.ok, publication.reason
+    sql = f"SELECT count(*) FROM checkout.returns WHERE customer_id = '{SUBJECT}'"
+    assert count(retail, sql, LENA) == 2
+    erase(retail)
+    assert count(retail, sql, LENA) == 0
+
+
+def test_a_dev_build_of_a_product_not_yet_published_keeps_no_row_of_the_subject(
+    retail: Mesh,
+) -> None:
+    """FAILS TODAY. A team builds sales.vip (`quanta build`, into its tables' dev branch)
+    and never publishes it. Its table is in the warehouse, under the mesh home, with the
+    subject's customer id; no version in the catalog names it, so `_targets` never sees
+    it, and the erasure's proof ("nothing under the home keeps them") is false. Fix:
+    quanta/privacy/erasure.py `_targets` (every table in the warehouse: one no version
+    serves has its dev branch dropped, or rewritten by the contract of its dev build)."""
+    folder = product_folder(
+        retail,
+        "sales.vip",
+        NOOR,
+        "sales-analytics",
+        [
+            column("customer_id", concept="customer", identifier="customer_id"),
+            column("orders", "BIGINT", "integer"),
+        ],
+        "SELECT customer_id, count(*) AS orders FROM checkout.orders GROUP BY 1\n",
+        inputs=["checkout.orders"],
+        sla=[],
+    )
+    [build] = retail.build(folder, actor=NOOR)
+    assert build.outcome.ok, build.reason
+    assert holding(retail.home / "warehouse" / "sales", {SUBJECT})
+    erase(retail)
+    assert holding(retail.home / "warehouse" / "sales", {SUBJECT}) == {}
+
+
+def test_a_checks_observed_value_keeps_no_identifier_of_the_subject(retail: Mesh) -> None:
+    """FAILS TODAY. A warning rule of customer.profiles measures `min(customer_id)`; the
+    catalog keeps what it observed, in the version's checks and the check history (value
+    and reason), since customer_id is only `internal`. `CatalogStore.scrub_samples`
+    drops sample rows only: after erasing that customer, the catalog still holds their
+    id, in clear. Fix: quanta/stores/catalog.py `_scrubbed` (blank `observed` and the
+    reason of a check whose value is, or holds, one of the identifiers; better: keep no
+    observed value of a SQL rule that reads an identifier column)."""
+    first = customers(retail)[0]
+    contract = workspace(retail) / "customer" / "profiles" / "contracts" / "profiles.odcs.yaml"
+    document = yaml.safe_load(contract.read_text())
+    document["schema"][0]["quality"] = [
+        {
+            "type": "sql",
+            "name": "first customer",
+            "query": "SELECT min(customer_id) FROM ${table}",
+            "mustBeLessThan": 0,
+            "severity": "warning",
+        }
+    ]
+    contract.write_text(yaml.safe_dump(document, sort_keys=False))
+    published(retail, contract.parent.parent, SAMIR)
+    version = retail.stores.catalog.version("customer.profiles")
+    assert version is not None
+    assert first in json.dumps(version.checks)
+    erase(retail, first)
+    checks = [v.checks for v in retail.stores.catalog.versions("customer.profiles")]
+    assert first not in json.dumps(checks)
+    kept = [p.name for p in retail.home.glob("catalog.db*") if first.encode() in p.read_bytes()]
+    assert not kept, kept
+
+
+# -- 2. collateral damage -------------------------------------------------------------------
+
+
+def mapping_product(mesh: Mesh, rows: list[tuple[str, str]], name: str = "touchpoints") -> None:
+    """marketing.<name>, published by marketing (no owner of any customer data): a source
+    product over its own CSV of (customer_id, user_id) rows, declared a mapping."""
+    folder = product_folder(
+        mesh,
+        f"marketing.{name}",
+        TOM,
+        "marketing-analytics",
+        [
+            column("customer_id", concept="customer", identifier="customer_id"),
+            column("user_id", concept="customer", identifier="user_id"),
+        ],
+        "SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
+        # A missing user id as '' (the CSV reader reads an empty field as NULL).
+        "coalesce(CAST(user_id AS VARCHAR), '') AS user_id FROM raw\n",
+        csv="customer_id,user_id\n" + "".join(f"{c},{u}\n" for c, u in rows),
+        mappings=[{"port": name, "columns": ["customer_id", "user_id"]}],
+        sla=[],
+    )
+    published(mesh, folder, TOM)
+
+
+def test_a_mapping_published_by_another_team_makes_one_erasure_delete_every_customer(
+    retail: Mesh,
+) -> None:
+    """FAILS TODAY. Any team may declare a port a mapping, and an erasure follows every
+    mapping of every team. Marketing (which owns no customer data) publishes
+    marketing.touchpoints mapping customer c-0000042 to every web user of the shop. The
+    privacy officer then erases c-0000042: the erasure takes every user id for the
+    subject's, every customer id behind them through customer.identity_map, and deletes
+    the orders, profiles and sessions of every customer of the shop. MAX_IDENTIFIERS
+    (100,000) does not stop it: the shop has 201. Fix: quanta/privacy/erasure.py
+    `Erasures._mappings` (follow only mappings the governance folder trusts, e.g. those
+    of products in the concept's `domains`, or listed there) and `Erasures.identifiers`
+    (refuse, naming the mapping port, when one value of the subject links to more than a
+    few subjects of the type it started from; show the identifiers found per mapping
+    before deleting anything)."""
+    neighbour = rows_of(retail, NEIGHBOUR)
+    assert neighbour["checkout.orders"] > 0
+    mapping_product(retail, [(SUBJECT, user) for user in users(retail)])
+    # refusing an erasure whose mappings link unrelated subjects is a fix too
+    with contextlib.suppress(QuantaError):
+        erase(retail)
+    assert rows_of(retail, NEIGHBOUR) == neighbour
+    assert len(customers(retail)) >= 200
+
+
+@pytest.mark.parametrize("shared", ["", "unknown"], ids=["empty", "placeholder"])
+def test_a_value_many_subjects_share_in_a_mapping_does_not_link_them(
+    retail: Mesh, shared: str
+) -> None:
+    """FAILS TODAY. A mapping port that writes one value for every customer without a web
+    account (an empty string, or a placeholder such as 'unknown'; NULL is skipped) links
+    all of them: erasing one of them erases every other's orders and profile. Three
+    customers here. Fix: quanta/privacy/erasure.py `Erasures.identifiers` (skip empty
+    values; refuse, naming the port and value, a mapped value that links several
+    subjects of the identifier type the erasure started from)."""
+    others = ["c-0000043", "c-0000044"]
+    before = {customer: rows_of(retail, customer) for customer in others}
+    mapping_product(retail, [(customer, shared) for customer in [SUBJECT, *others]])
+    with contextlib.suppress(QuantaError):
+        erase(retail)
+    assert {customer: rows_of(retail, customer) for customer in others} == before
+
+
+def test_two_customers_sharing_an_email_are_not_erased_together(retail: Mesh) -> None:
+    """FAILS TODAY. No hostile team needed: customer.profiles maps customer_id to email,
+    and nothing makes emails unique (a couple's shared address, a typo fixed by support).
+    Erasing customer c-0000042 finds their email, then through the same mapping every
+    other customer with that email, and erases c-0000043 entirely: profile, orders,
+    account and sessions. Fix: quanta/privacy/erasure.py `identifiers` (a mapped value
+    that leads back to another subject of the identifier type the erasure started from
+    stops the erasure, naming the port and the count, before anything is deleted)."""
+    raw = workspace(retail) / "customer" / "profiles" / "data" / "customers.csv"
+    lines = raw.read_text().splitlines(keepends=True)
+    lines = [line.replace("customer43@mail.example", "customer42@mail.example") for line in lines]
+    raw.write_text("".join(lines))
+    assert published(retail, raw.parent.parent, SAMIR) == 2
+    neighbour = rows_of(retail, NEIGHBOUR)
+    with contextlib.suppress(QuantaError):
+        erase(retail)
+    assert rows_of(retail, NEIGHBOUR) == neighbour
+
+
+def test_erasing_one_web_session_does_not_erase_the_customer_who_had_it(retail: Mesh) -> None:
+    """FAILS TODAY. `Erasures.identifiers` follows mappings across concepts both ways:
+    customer.identity_map.sessions maps (customer_id, user_id, session_id). Erasing one
+    session (`quanta erase --concept session --id <uuid>`: a bot's visit, a device's
+    cookie consent withdrawn) finds the customer logged in during it, then all their
+    identifiers, and deletes the customer's profile, every order, account and other
+    session. A session belongs to a customer; the customer is not part of the session.
+    Fix: quanta/privacy/erasure.py `identifiers` (from the erased concept's identifiers,
+    follow a mapping to identifiers of the same concept, and to other concepts' only as
+    the subject's own, e.g. a customer's sessions; never from another concept back to a
+    subject of a third: the receipt's `identifiers` shows customer.* for a session)."""
+    session = str(
+        retail.query(
+            "SELECT session_id FROM web.sessions WHERE user_id = 'u-0000042' LIMIT 1", actor=MIA
+        )
+        .column(0)[0]
+        .as_py()
+    )
+    before = rows_of(retail, SUBJECT)
+    others = sessions_of(retail, "u-0000042") - 1
+    erasure = retail.erase("session", session, "a bot's session", actor=INES)
+    assert erasure.state == ErasureState.DONE
+    assert rows_of(retail, SUBJECT) == before
+    assert sessions_of(retail, "u-0000042") == others
+
+
+# -- 3. injection -----------------------------------------------------------------------------
+
+
+def test_a_mapped_value_holding_a_nul_character_does_not_stop_erasures(retail: Mesh) -> None:
+    """FAILS TODAY. The look-up of identifiers (`Erasures._mapped`) and the verification
+    (`rewrite.verify`) write every value into the SQL text as a literal
+    (`sql_text.literal`); the engine reads that text as a C string, so a NUL character in
+    a value cuts it: "Parser Error: unterminated quoted string". No injection gets
+    through the cut, but a team that maps customers to a user id holding a NUL (here
+    `u<NUL>' OR true --`, next to the subject) makes their erasure fail before it is
+    even recorded; mapping every customer that way stops every erasure of the mesh.
+    Fix: quanta/privacy/erasure.py `_mapped` and quanta/privacy/rewrite.py `verify`
+    (bind the values as parameters, or read them from an Arrow table the session
+    registers, never as text)."""
+    folder = product_folder(
+        retail,
+        "marketing.touchpoints",
+        TOM,
+        "marketing-analytics",
+        [
+            column("customer_id", concept="customer", identifier="customer_id"),
+            column("user_id", concept="customer", identifier="user_id"),
+        ],
+        "SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
+        "'u' || chr(0) || ''' OR true --' AS user_id FROM raw\n",
+        csv=f"customer_id\n{SUBJECT}\n",
+        mappings=[{"port": "touchpoints", "columns": ["customer_id", "user_id"]}],
+        sla=[],
+    )
+    published(retail, folder, TOM)
+    neighbour = rows_of(retail, NEIGHBOUR)
+    erasure = erase(retail)
+    assert erasure.state == ErasureState.DONE
+    assert set(rows_of(retail, SUBJECT).values()) == {0}
+    assert rows_of(retail, NEIGHBOUR) == neighbour
+
+
+# -- 4. authority -----------------------------------------------------------------------------
+
+
+def test_the_rebuild_publishes_only_code_the_owners_published(retail: Mesh) -> None:
+    """FAILS TODAY. The rebuild publishes, as the product itself, whatever its registered
+    folder holds at the time of the erasure: a change nobody published (work in progress,
+    or written by someone who may edit the folder but is no owner, and could never
+    publish it) goes live under the owners' name, with no owner involved. Here the
+    folder's transform.sql was changed to report no revenue; the erasure publishes it as
+    sales.daily_revenue version 2. The catalog does not record what code a version was
+    built from, so nothing can tell. Fix: quanta/publishing/records.py (keep a hash of
+    the descriptor, contracts and code of each version) and quanta/privacy/rebuild.py
+    `publish_unless_unchanged` (rebuild only when the folder still holds what the served
+    version was built from, else fail that rebuild, naming the changed files)."""
+    transform = workspace(retail) / "sales" / "daily_revenue" / "transform.sql"
+    transform.write_text(
+        transform.read_text().replace(
+            "CAST(sum(amount) AS DECIMAL(18, 2)) AS revenue",
+            "CAST(0 AS DECIMAL(18, 2)) AS revenue",
+        )
+    )
+    # the rebuild refused: the erasure waits for the owners (a fix)
+    with contextlib.suppress(UserError):
+        erase(retail)
+    revenue = count(retail, "SELECT sum(revenue) FROM sales.daily_revenue", NOOR)
+    assert revenue > 0, "the erasure published code no owner published"
+
+
+# -- 5. consistency ---------------------------------------------------------------------------
+
+
+def test_a_publish_between_a_failed_rebuild_and_its_resume_does_not_wedge_the_erasure(
+    retail: Mesh,
+) -> None:
+    """FAILS TODAY. An erasure whose rebuild failed waits for `--resume`; meanwhile the
+    checkout team publishes checkout.orders again (from its source file, which still holds
+    the subject: docs/privacy.md says so). Resuming finds the table marked "rewritten" in
+    its progress, never rewrites the new version, counts the subject's rows in it and
+    fails "run quanta erase --resume again", and so does every resume after it: the
+    erasure can never finish, and the subject stays (a retention run does the same to a
+    killed erasure: see below). Fix: quanta/privacy/rewrite.py `rewrite_table` (progress per
+    snapshot: on resume, rewrite every snapshot a ref points to that is neither a
+    rewrite's input nor its output, then repoint and move those)."""
+    transform = workspace(retail) / "sales" / "daily_revenue" / "transform.sql"
+    kept = transform.read_text()
+    transform.write_text("SELECT no_such_column FROM checkout.orders\n")
+    with pytest.raises(UserError, match="could not rebuild"):
+        erase(retail)
+    [stopped] = retail.erasures(actor=INES)
+    assert published(retail, workspace(retail) / "checkout" / "orders", LENA) == 2
+    transform.write_text(kept)
+    said = []
+    for _ in range(3):
+        try:
+            retail.resume_erasure(stopped.id, actor=INES)
+        except QuantaError as error:
+            said.append(str(error))
+            continue
+        break
+    assert retail.erasure(stopped.id, actor=INES).state == ErasureState.DONE, said
+    assert rows_of(retail, SUBJECT)["checkout.orders"] == 0
+
+
+KILLED_AT_SCRUB = """
+import quanta.stores.database as database
+def killing(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+database.Database.scrub = killing
+"""
+
+
+def test_an_erasure_killed_before_compacting_the_catalog_is_not_done(retail: Mesh) -> None:
+    """FAILS TODAY. The erasure saves itself `done` (and audits its receipt) before it
+    compacts the catalog's database; killed in between, it is reported done, `--resume`
+    returns at once, and the free pages of catalog.db keep the sample rows it dropped,
+    with the subject's id, until some later erasure happens to compact it. Fix:
+    quanta/privacy/erasure.py `_carry_out` (compact before saving it done; or save a
+    step "compacted" and have `run` finish it even when the state is done)."""
+    from test_erasure import ERASE
+
+    checks = [
+        *retail.stores.catalog.version("customer.profiles").checks,  # type: ignore[union-attr]
+        {"name": "planted", "samples": [{"customer_id": SUBJECT}]},
+    ]
+    with sqlite3.connect(retail.home / "catalog.db") as connection:
+        connection.execute(
+            "UPDATE versions SET checks = ? WHERE product_id = 'customer.profiles'",
+            (json.dumps(checks),),
+        )
+    home = retail.home
+    retail.close()
+    child = subprocess.run(
+        [sys.executable, "-c", ERASE.format(prepare=KILLED_AT_SCRUB), str(home), SUBJECT],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with Mesh.open(home) as mesh:
+        [erasure] = mesh.erasures(actor=INES)
+        mesh.resume_erasure(erasure.id, actor=INES)
+        kept = [p.name for p in home.glob("catalog.db*") if SUBJECT.encode() in p.read_bytes()]
+        assert not kept, f"{kept} keep the subject's id after the erasure is done"
+
+
+def test_a_receipt_changed_in_the_database_is_noticed(retail: Mesh) -> None:
+    """FAILS TODAY (plays someone who can write the catalog database). The audit log
+    seals each receipt's hash (`erasure.completed`), but nothing compares them: a receipt
+    edited in the `erasures` table (here: checkout.orders' entries dropped, as if the
+    erasure had never had to delete from it) is served by `quanta erase --status` with a
+    hash computed afresh from the edited text, and `quanta governance verify-audit` says
+    the log is intact. Fix: quanta/privacy/erasure.py `status`/`listed` (compare the
+    receipt's hash with the audited one, and say when they differ) and
+    quanta/governance/audit.py `verify` (check each completed erasure's receipt)."""
+    erasure = erase(retail)
+    receipt = erasure.receipt
+    assert receipt is not None
+    with sqlite3.connect(retail.home / "catalog.db") as connection:
+        [stored] = connection.execute(
+            "SELECT receipt FROM erasures WHERE id = ?", (erasure.id,)
+        ).fetchone()
+        changed = json.loads(stored)
+        changed["ports"] = [p for p in changed["ports"] if p["product"] != "checkout.orders"]
+        connection.execute(
+            "UPDATE erasures SET receipt = ? WHERE id = ?", (json.dumps(changed), erasure.id)
+        )
+    try:
+        shown = retail.erasure(erasure.id, actor=INES)
+    except QuantaError:
+        return  # refusing a receipt that is not the one audited is a fix
+    assert shown.receipt is not None
+    assert shown.receipt.hash != receipt.hash  # the change
+    assert not retail.verify_audit().ok, "a receipt that is not the audited one is served"
+
+
+def test_an_aggregate_whose_folder_is_gone_does_not_hold_every_erasure_hostage(
+    retail: Mesh,
+) -> None:
+    """FAILS TODAY. The rebuild publishes each aggregate from the folder it was last
+    published from: a path on the publisher's machine. When that folder is gone (a
+    laptop's workspace, a CI runner's checkout, a team that left; or a consumer team that
+    deletes it on purpose, having published an aggregate of checkout.orders, which
+    approves such requests by itself), every erasure touching what it reads stops in
+    `rebuilding`, forever: no receipt, the subject's identifiers kept (sealed) "until it
+    is done", and nothing the governance group can do but restore another team's folder.
+    Fix: quanta/privacy/erasure.py `_carry_out` (an aggregate that cannot be rebuilt is
+    recorded in the receipt as not rebuilt, with why, its served version flagged or
+    withdrawn, and the erasure done; or a `--resume ID --skip PRODUCT` for the governance
+    group)."""
+    shutil.rmtree(workspace(retail) / "sales" / "daily_revenue")
+    with pytest.raises(UserError, match="could not rebuild"):
+        erase(retail)
+    [stopped] = retail.erasures(actor=INES)
+    with contextlib.suppress(UserError):
+        retail.resume_erasure(stopped.id, actor=INES)
+    finished = retail.erasure(stopped.id, actor=INES)
+    assert finished.state == ErasureState.DONE, finished.state
+    assert finished.receipt is not None
+    [rebuilt] = [r for r in finished.receipt.rebuilt if r.product == "sales.daily_revenue"]
+    assert rebuilt.outcome not in ("passed", "warned", "unchanged")
+
+
+KILLED_BEFORE_MOVING_SESSIONS = """
+import quanta.storage.iceberg as module
+original = module.IcebergStorage.repoint
+def killing(self, table, job):
+    if table.name.startswith("sessions__"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, table, job)
+module.IcebergStorage.repoint = killing
+"""
+
+
+def test_a_retention_run_after_a_killed_erasure_does_not_wedge_it(retail: Mesh) -> None:
+    """FAILS TODAY. An erasure is killed after rewriting web.sessions on its side branches,
+    before moving its refs. A retention run does not look for unfinished erasures: it
+    rewrites every ref, the erasure's side branches too, and moves `main` and the tags
+    to its own snapshots. `quanta erase --resume` then repoints nothing (no ref reads the
+    snapshot it rewrote any more), counts the subject's sessions in the version
+    retention made and fails "run quanta erase --resume again", every time: the subject's
+    web sessions stay for good. Fix: quanta/privacy/retention.py `enforce_retention`
+    (finish, or refuse to start beside, an unfinished erasure) and
+    quanta/privacy/rewrite.py `rewrite_table` (progress per snapshot, see above)."""
+    from test_erasure import ERASE
+
+    home = retail.home
+    retail.close()
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ERASE.format(prepare=KILLED_BEFORE_MOVING_SESSIONS),
+            str(home),
+            SUBJECT,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    with Mesh.open(home) as mesh:
+        # refusing to run beside an unfinished erasure is a fix
+        with contextlib.suppress(QuantaError):
+            mesh.enforce_retention(actor=INES, now=LATER)
+        [stopped] = mesh.erasures(actor=INES)
+        said = []
+        for _ in range(2):
+            try:
+                mesh.resume_erasure(stopped.id, actor=INES)
+                break
+            except QuantaError as error:
+                said.append(str(error))
+        assert mesh.erasure(stopped.id, actor=INES).state == ErasureState.DONE, said
+        assert sessions_of(mesh, "u-0000042") == 0
+
+
+# -- 6. retention -----------------------------------------------------------------------------
+
+
+def days_product(mesh: Mesh, name: str, retention: dict[str, Any]) -> Path:
+    """sales.<name>: orders per day (a DATE column ``day``), with ``retention``."""
+    return product_folder(
+        mesh,
+        f"sales.{name}",
+        NOOR,
+        "sales-analytics",
+        [column("day", "DATE", "date"), column("orders", "BIGINT", "integer")],
+        "SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders FROM checkout.orders "
+        "GROUP BY 1\n",
+        inputs=["checkout.orders"],
+        sla=[{"property": "retention", "element": f"{name}.day", **retention}],
+    )
+
+
+@pytest.mark.parametrize(
+    "retention",
+    [
+        {"value": 9999, "unit": "y"},  # "keep it forever"
+        {"value": 2100, "unit": "years"},
+        {"value": 1000000000, "unit": "d"},
+        {"value": "P5000Y"},
+    ],
+    ids=["9999y", "2100y", "1e9d", "P5000Y"],
+)
+def test_one_products_huge_retention_does_not_stop_retention_on_every_product(
+    retail: Mesh, retention: dict[str, Any]
+) -> None:
+    """FAILS TODAY. A retention of 9999 years (a team's way of saying "forever"; or 2100
+    years, or 10**9 days) publishes, and then `_minus` raises ValueError or OverflowError
+    (a year before 1, a timedelta too large) inside `_plans`: the whole-mesh run crashes
+    with a traceback, after saving itself unfinished. Every later run, the governance
+    group's or another team's on its own product, first finishes the unfinished ones, and
+    crashes the same: one team's contract stops retention on the whole mesh until it is
+    published again. `quanta show` of the product crashes too (`retention_lines`).
+    Fix: quanta/privacy/retention.py `_plan`/`_minus` (a cutoff before the first
+    representable day is "nothing is past it"; a retention longer than, say, 1000 years
+    is refused with a reason), and validate the retention service level at publish."""
+    published(retail, days_product(retail, "forever", retention), NOOR)
+    crashed: Exception | None = None
+    try:
+        retail.enforce_retention(actor=INES, now=LATER)
+    except QuantaError:
+        pass  # refused with a reason: a fix
+    except Exception as error:  # the hole's first sign
+        crashed = error
+    # The web team's own run, on its own product, which declares 13 months:
+    run = retail.enforce_retention("web.sessions", actor=MIA, now=LATER)
+    assert run.rows_removed > 0
+    assert crashed is None, repr(crashed)
+    retail.describe("sales.forever", actor=NOOR)
+
+
+@pytest.mark.parametrize(
+    "retention",
+    [
+        None,  # as customer.profiles ships it: value and unit, no element
+        {"property": "retention", "value": "13", "unit": "m", "element": "profiles.registered_at"},
+        {"property": "retention", "value": "forever", "element": "profiles.registered_at"},
+        {"property": "retention", "value": 2, "unit": "y", "element": "profiles.country"},
+        {"property": "retention", "value": 2, "unit": "y", "element": "profiles.no_such_column"},
+        {
+            "property": "retention",
+            "value": 2,
+            "unit": "fortnights",
+            "element": "profiles.registered_at",
+        },
+    ],
+    ids=["no-element", "quoted-number", "forever", "not-a-time", "no-such-column", "bad-unit"],
+)
+def test_a_retention_no_run_can_enforce_fails_the_retention_policy(
+    retail: Mesh, retention: dict[str, Any] | None
+) -> None:
+    """FAILS TODAY. The `retention` policy (enforced, warn) holds when the contract's
+    retention has any value (`facts._retention`): a retention that names no time column,
+    a column that is not a time or not a column, a value that is not a number ("13" in
+    quotes, "forever") or a unit nobody knows, passes it, publishes with no warning, and
+    every run lists the port as "not enforced", forever. The retail example's own
+    customer.profiles ships that way: its personal data has never been enforced. A
+    team opts out of retention by its contract. Fix: quanta/governance/facts.py
+    `_retention` (the fact is the retention a run can enforce: `retention._plan` answers
+    a plan, not a reason), so that the policy warns, naming the reason."""
+    folder = workspace(retail) / "customer" / "profiles"
+    if retention is not None:
+        path = folder / "contracts" / "profiles.odcs.yaml"
+        document = yaml.safe_load(path.read_text())
+        document["slaProperties"] = [retention]
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+    [validation] = retail.validate(folder, actor=SAMIR)
+    if any("retention" in issue.message for issue in validation.issues):
+        return  # refused as the folder is validated: a fix
+    assert not validation.issues, validation.issues
+    policy = {finding.policy: finding for finding in validation.findings}.get("retention")
+    if retention is not None:
+        published(retail, folder, SAMIR)
+    run = retail.enforce_retention("customer.profiles", actor=SAMIR, now=LATER)
+    skipped = [s.reason for s in run.skipped if s.product == "customer.profiles"]
+    # What the policy says must be what a run does: enforced, or the policy fails.
+    assert not skipped or (policy is not None and not policy.holds), (
+        f"the retention policy holds, and every run skips it: {skipped}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("physical", "sql"),
+    [
+        (None, "ordered_at"),  # physicalType left out: logicalType timestamp, data TIMESTAMPTZ
+        ("DATETIME", "CAST(ordered_at AS TIMESTAMP)"),  # DuckDB's name for TIMESTAMP
+    ],
+    ids=["no-physical-type", "DATETIME"],
+)
+def test_retention_judges_the_time_column_by_the_type_it_is_stored_as(
+    retail: Mesh, physical: str | None, sql: str
+) -> None:
+    """FAILS TODAY. `retention._plan` judges the time column by `ColumnInfo.type`, which
+    is the contract's physicalType as written (or the logicalType when there is none),
+    not the type the table stores. A contract that leaves physicalType out of a
+    TIMESTAMPTZ column (logicalType timestamp: the publish accepts it) gets a naive
+    cutoff, which pyiceberg refuses ("Missing zone offset"): the run crashes and, left
+    unfinished, wedges every later run of the mesh (see the huge retention). A contract
+    that spells TIMESTAMP as DuckDB's `DATETIME` is "not a time": never enforced, and the
+    `retention` policy holds. Fix: quanta/publishing/records.py (record the stored type
+    of each column, from the staged table's schema) or quanta/privacy/retention.py
+    `_plan` (read the type from the table: `Storage.staged(...).columns` with types)."""
+    ts = column("ts", physical or "X", "timestamp")
+    if physical is None:
+        ts.pop("physicalType")
+    folder = product_folder(
+        retail,
+        "sales.stamped",
+        NOOR,
+        "sales-analytics",
+        [column("order_id"), ts],
+        f"SELECT order_id, {sql} AS ts FROM checkout.orders\n",
+        inputs=["checkout.orders"],
+        sla=[{"property": "retention", "value": 1, "unit": "y", "element": "stamped.ts"}],
+    )
+    published(retail, folder, NOOR)
+    old = (
+        "SELECT count(*) FROM sales.stamped "
+        "WHERE CAST(ts AS TIMESTAMPTZ) < TIMESTAMPTZ '2026-10-01 00:00:00+00'"
+    )
+    assert count(retail, old, NOOR) > 0
+    retail.enforce_retention("sales.stamped", actor=NOOR, now=LATER)
+    assert count(retail, old, NOOR) == 0
+
+
+# -- 7. output --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--id", os.fsdecode(b"c-00\xff42"), "--reason", "GDPR request 4711"],
+        ["--id", SUBJECT, "--reason", os.fsdecode(b"GDPR request \xff")],
+    ],
+    ids=["id", "reason"],
+)
+def test_an_erasure_asked_with_bytes_that_are_not_utf8_is_refused_with_a_message(
+    retail: Mesh, args: list[str]
+) -> None:
+    """FAILS TODAY. A shell argument can hold any bytes. `quanta erase --id` (or
+    `--reason`) with one that is not UTF-8 ends in a Python traceback from deep inside
+    the engine (UnicodeEncodeError in DuckDB's `connection.sql`, or in SQLite's insert),
+    with the platform's absolute paths, instead of a refusal: the query path refuses such
+    text before DuckDB sees it (docs/security.md), the erasure does not. Fix:
+    quanta/privacy/erasure.py `start` (refuse `value` and `reason` that hold lone
+    surrogates, as `quanta.reading` refuses such SQL)."""
+    home = retail.home
+    retail.close()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quanta",
+            "erase",
+            "--concept",
+            "customer",
+            *args,
+            "--home",
+            str(home),
+        ],
+        capture_output=True,
+        env={**os.environ, "QUANTA_USER": INES.name},
+        timeout=300,
+    )
+    said = (run.stdout + run.stderr).decode("utf-8", "replace")
+    assert run.returncode != 0
+    assert "Traceback" not in said, said[-600:]
