@@ -43,165 +43,34 @@ from test_erasure import (
     holding,
     rows_of,
 )
-
-INES = PRIVACY_OFFICER  # the privacy officer: the governance group
-SAMIR = Actor(name="samir.haddad@retail.example")  # customer-team: profiles, identity_map
-LENA = Actor(name="lena.vogel@retail.example")  # checkout-team: orders
-MIA = Actor(name="mia.jensen@retail.example")  # web-team: sessions
-NOOR = Actor(name="noor.bakker@retail.example")  # sales-analytics: daily_revenue
-TOM = Actor(name="tom.greene@retail.example")  # marketing-analytics: attribution
-NEIGHBOUR = "c-0000043"
-LATER = datetime(2027, 10, 1, tzinfo=UTC)  # web sessions before 2026-09-01 are past 13 months
-
+from test_privacy_hostile import (  # the helpers of the review's collected tests
+    INES,
+    KILLED_AT_SCRUB,
+    KILLED_BEFORE_MOVING_SESSIONS,
+    LATER,
+    LENA,
+    MIA,
+    NEIGHBOUR,
+    NOOR,
+    SAMIR,
+    TOM,
+    column,
+    count,
+    customers,
+    days_product,
+    erase,
+    mapping_product,
+    product_folder,
+    published,
+    sessions_of,
+    users,
+    workspace,
+)
 
 # -- helpers --------------------------------------------------------------------------------
 
 
-def workspace(mesh: Mesh) -> Path:
-    return mesh.home.parent / "workspace"
-
-
-def column(
-    name: str,
-    physical: str = "VARCHAR",
-    logical: str = "string",
-    classification: str = "internal",
-    *,
-    concept: str | None = None,
-    identifier: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "name": name,
-        "logicalType": logical,
-        "physicalType": physical,
-        "classification": classification,
-        **extra,
-    }
-    custom = []
-    if concept:
-        custom.append({"property": "concept", "value": concept})
-    if identifier:
-        custom.append({"property": "identifier", "value": identifier})
-    if custom:
-        found["customProperties"] = custom
-    return found
-
-
-def product_folder(
-    mesh: Mesh,
-    product_id: str,
-    owner: Actor,
-    team: str,
-    columns: Sequence[dict[str, Any]],
-    sql: str,
-    *,
-    inputs: Sequence[str] = (),
-    csv: str | None = None,
-    mappings: list[dict[str, Any]] | None = None,
-    sla: list[dict[str, Any]] | None = None,
-    quality: list[dict[str, Any]] | None = None,
-    port: str | None = None,
-) -> Path:
-    """A product folder in the mesh's workspace: one output port (``port``, default the
-    product's name) of ``columns``, computed by ``sql`` from ``inputs`` (published
-    products, asked for and approved without PII in clear) or from ``csv`` (the text of
-    data/raw.csv, read as the input ``raw``)."""
-    domain, name = product_id.split(".")
-    port = port or name
-    folder = workspace(mesh) / domain / name
-    (folder / "contracts").mkdir(parents=True, exist_ok=True)
-    (folder / "transform.sql").write_text(sql)
-    ports: list[dict[str, Any]] = [
-        {"name": upstream.split(".")[1], "version": "1", "contractId": upstream}
-        for upstream in inputs
-    ]
-    if csv is not None:
-        (folder / "data").mkdir(exist_ok=True)
-        (folder / "data" / "raw.csv").write_text(csv)
-        ports.append(
-            {
-                "name": "raw",
-                "version": "1",
-                "contractId": "source",
-                "customProperties": [
-                    {"property": "source", "value": {"path": "data/raw.csv", "format": "csv"}}
-                ],
-            }
-        )
-    custom: list[dict[str, Any]] = [
-        {"property": "transformation", "value": {"language": "sql", "path": "transform.sql"}}
-    ]
-    if mappings is not None:
-        custom.append({"property": "mappings", "value": mappings})
-    descriptor = {
-        "apiVersion": "v1.0.0",
-        "kind": "DataProduct",
-        "id": product_id,
-        "domain": domain,
-        "status": "active",
-        "description": {"purpose": "A hostile reviewer's product."},
-        "tags": ["source-aligned" if csv is not None else "aggregate"],
-        "team": {"name": team, "members": [{"username": owner.name, "role": "owner"}]},
-        "inputPorts": ports,
-        "outputPorts": [{"name": port, "version": "1.0.0", "contractId": f"{product_id}.{port}"}],
-        "customProperties": custom,
-    }
-    (folder / "dataproduct.yaml").write_text(yaml.safe_dump(descriptor, sort_keys=False))
-    table: dict[str, Any] = {"name": port, "properties": list(columns)}
-    if quality:
-        table["quality"] = quality
-    contract = {
-        "apiVersion": "v3.1.0",
-        "kind": "DataContract",
-        "id": f"{product_id}.{port}",
-        "version": "1.0.0",
-        "status": "active",
-        "schema": [table],
-        "slaProperties": sla
-        if sla is not None
-        else [{"property": "retention", "value": 1, "unit": "y", "element": f"{port}.x"}],
-    }
-    (folder / "contracts" / f"{port}.odcs.yaml").write_text(yaml.safe_dump(contract))
-    for upstream in inputs:
-        asked = mesh.request_access(
-            upstream, "A hostile reviewer's product", for_product=product_id, actor=owner
-        )
-        if asked.state == RequestState.PENDING:
-            mesh.approve_access(asked.id, actor=Actor(name=mesh.product(upstream).contact))
-    return folder
-
-
-def published(mesh: Mesh, folder: Path, actor: Actor) -> int:
-    [publication] = mesh.publish(folder, actor=actor)
-    assert publication.outcome.ok, (publication.reason, publication.validation)
-    assert publication.version is not None
-    return publication.version
-
-
-def count(mesh: Mesh, sql: str, actor: Actor) -> int:
-    return int(mesh.query(sql, actor=actor).column(0)[0].as_py())
-
-
-def customers(mesh: Mesh) -> list[str]:
-    table = mesh.query("SELECT customer_id FROM customer.profiles ORDER BY 1", actor=SAMIR)
-    return [str(value) for value in table.column(0).to_pylist()]
-
-
-def users(mesh: Mesh) -> list[str]:
-    table = mesh.query("SELECT user_id FROM customer.identity_map.accounts ORDER BY 1", actor=SAMIR)
-    return [str(value) for value in table.column(0).to_pylist()]
-
-
-def erase(mesh: Mesh, subject: str = SUBJECT, **options: Any) -> Any:
-    return mesh.erase("customer", subject, REASON, actor=INES, **options)
-
-
 # -- 1. completeness of erasure -------------------------------------------------------------
-
-
-def sessions_of(mesh: Mesh, user: str) -> int:
-    return count(mesh, f"SELECT count(*) FROM web.sessions WHERE user_id = '{user}'", MIA)
 
 
 def test_a_mapping_the_newest_version_no_longer_declares_is_still_followed(retail: Mesh) -> None:
@@ -433,28 +302,6 @@ def test_a_dev_build_of_a_product_not_yet_published_keeps_no_row_of_the_subject(
 # -- 2. collateral damage -------------------------------------------------------------------
 
 
-def mapping_product(mesh: Mesh, rows: list[tuple[str, str]], name: str = "touchpoints") -> None:
-    """marketing.<name>, published by marketing (no owner of any customer data): a source
-    product over its own CSV of (customer_id, user_id) rows, declared a mapping."""
-    folder = product_folder(
-        mesh,
-        f"marketing.{name}",
-        TOM,
-        "marketing-analytics",
-        [
-            column("customer_id", concept="customer", identifier="customer_id"),
-            column("user_id", concept="customer", identifier="user_id"),
-        ],
-        "SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
-        # A missing user id as '' (the CSV reader reads an empty field as NULL).
-        "coalesce(CAST(user_id AS VARCHAR), '') AS user_id FROM raw\n",
-        csv="customer_id,user_id\n" + "".join(f"{c},{u}\n" for c, u in rows),
-        mappings=[{"port": name, "columns": ["customer_id", "user_id"]}],
-        sla=[],
-    )
-    published(mesh, folder, TOM)
-
-
 def test_erasing_one_web_session_does_not_erase_the_customer_who_had_it(retail: Mesh) -> None:
     """FAILS TODAY. `Erasures.identifiers` follows mappings across concepts both ways:
     customer.identity_map.sessions maps (customer_id, user_id, session_id). Erasing one
@@ -515,14 +362,6 @@ def test_the_rebuild_publishes_only_code_the_owners_published(retail: Mesh) -> N
 # -- 5. consistency ---------------------------------------------------------------------------
 
 
-KILLED_AT_SCRUB = """
-import quanta.stores.database as database
-def killing(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)
-database.Database.scrub = killing
-"""
-
-
 def test_an_aggregate_whose_folder_is_gone_does_not_hold_every_erasure_hostage(
     retail: Mesh,
 ) -> None:
@@ -550,33 +389,7 @@ def test_an_aggregate_whose_folder_is_gone_does_not_hold_every_erasure_hostage(
     assert rebuilt.outcome not in ("passed", "warned", "unchanged")
 
 
-KILLED_BEFORE_MOVING_SESSIONS = """
-import quanta.storage.iceberg as module
-original = module.IcebergStorage.repoint
-def killing(self, table, job):
-    if table.name.startswith("sessions__"):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, table, job)
-module.IcebergStorage.repoint = killing
-"""
-
-
 # -- 6. retention -----------------------------------------------------------------------------
-
-
-def days_product(mesh: Mesh, name: str, retention: dict[str, Any]) -> Path:
-    """sales.<name>: orders per day (a DATE column ``day``), with ``retention``."""
-    return product_folder(
-        mesh,
-        f"sales.{name}",
-        NOOR,
-        "sales-analytics",
-        [column("day", "DATE", "date"), column("orders", "BIGINT", "integer")],
-        "SELECT CAST(ordered_at AS DATE) AS day, count(*) AS orders FROM checkout.orders "
-        "GROUP BY 1\n",
-        inputs=["checkout.orders"],
-        sla=[{"property": "retention", "element": f"{name}.day", **retention}],
-    )
 
 
 @pytest.mark.parametrize(
