@@ -80,17 +80,24 @@ class SourceKept(BaseModel):
     source: str
 
 
-class ErasureReceipt(BaseModel):
-    """The proof of one finished erasure: per product and version what was deleted and
-    the verification that nothing is left; overall its id, time and a hash over it all."""
+class ErasureRequest(BaseModel):
+    """What was asked: whose data (by concept, identifier type and keyed hash), why, by
+    whom and when."""
 
     id: str
     concept: str
     identifier: str
     subject: str
+    """The keyed hash of the identifier it was asked for (`quanta.privacy.erasure`)."""
     reason: str
     requested_by: str
     requested_at: datetime
+
+
+class ErasureReceipt(ErasureRequest):
+    """The proof of one finished erasure: per product and version what was deleted and
+    the verification that nothing is left; overall its id, time and a hash over it all."""
+
     finished_at: datetime
     identifiers: dict[str, int] = Field(default_factory=dict)
     """How many identifiers of each type (``customer.user_id``) the subject had."""
@@ -121,17 +128,9 @@ class ErasureReceipt(BaseModel):
         )
 
 
-class Erasure(BaseModel):
+class Erasure(ErasureRequest):
     """One erasure as recorded: resumable until it is done."""
 
-    id: str
-    concept: str
-    identifier: str
-    subject: str
-    """The keyed hash of the identifier it was asked for (`quanta.privacy.erasure`)."""
-    reason: str
-    requested_by: str
-    requested_at: datetime
     state: ErasureState
     progress: dict[str, Any] = Field(default_factory=dict)
     """What is done so far, table by table: what a second run skips."""

@@ -40,6 +40,7 @@ from quanta.model.catalog import PortVersion, ProductRecord
 from quanta.model.privacy import (
     Erasure,
     ErasureReceipt,
+    ErasureRequest,
     ErasureState,
     PortErased,
     Rebuilt,
@@ -340,13 +341,7 @@ class Erasures:
                 f"{names}: fix it and run quanta erase --resume {erasure.id}"
             )
         receipt = ErasureReceipt(
-            id=erasure.id,
-            concept=erasure.concept,
-            identifier=erasure.identifier,
-            subject=erasure.subject,
-            reason=erasure.reason,
-            requested_by=erasure.requested_by,
-            requested_at=erasure.requested_at,
+            **erasure.model_dump(include=set(ErasureRequest.model_fields)),
             finished_at=datetime.now(UTC),
             identifiers=dict(progress.get("identifiers", {})),
             ports=ports,
