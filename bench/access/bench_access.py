@@ -55,7 +55,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -74,6 +73,10 @@ from quanta.model.actor import Actor
 from quanta.scaffold import scaffold
 from quanta.settings import load_settings
 from quanta.sql_text import literal
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import median, ratio, say
+from common import rounded as _r
 
 WORK = Path(__file__).resolve().parents[1] / ".work"
 OWNER = "owner@bench.example"
@@ -121,22 +124,6 @@ def build(inputs):
         """
     )
 '''
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
-
-
-def ratio(value: float, baseline: float) -> float | None:
-    return value / baseline if baseline > 0 else None
-
-
-def _r(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 # -- data and product folders --------------------------------------------------------------

@@ -50,7 +50,6 @@ import os
 import platform
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -77,6 +76,10 @@ from quanta.scaffold import SAMPLE_COLUMNS, scaffold
 from quanta.sql_text import literal
 from quanta.validation.folder import load_folder
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import load_average, median, ratio, say
+from common import rounded as _r
+
 WORK = Path(__file__).resolve().parents[1] / ".work"
 OWNER = "owner@bench.example"
 READER = "analyst@bench.example"
@@ -91,26 +94,6 @@ JOIN_SQL = (
     "SELECT count(*) AS orders, sum(o.amount) AS amount "
     "FROM bench.orders o JOIN bench.accounts a ON o.customer = a.customer"
 )
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
-
-
-def ratio(value: float, baseline: float) -> float | None:
-    return value / baseline if baseline > 0 else None
-
-
-def _r(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-def load_average() -> list[float]:
-    return [round(x, 1) for x in os.getloadavg()]
 
 
 # -- 1. the default policies over many products --------------------------------------------

@@ -59,7 +59,6 @@ import platform
 import pstats
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -73,6 +72,10 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import load_average, median, ratio, say
+from common import rounded as _r
 
 WORK = Path(__file__).resolve().parents[1] / ".work"
 BASE = WORK / "privacy"
@@ -91,26 +94,6 @@ SIDES = {
 TARGET_S = 60.0
 TARGET_RATIO = 1.5
 ROWS_PER_SCALE = 2_580_000  # about, at scale 1.0
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
-
-
-def ratio(value: float, base: float) -> float | None:
-    return value / base if base > 0 else None
-
-
-def _r(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
-
-
-def load_average() -> list[float]:
-    return [round(x, 1) for x in os.getloadavg()]
 
 
 def peak_mb() -> dict[str, float]:

@@ -46,7 +46,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -63,6 +62,9 @@ from quanta.examples import copy_example, example_root, load_example, publish_ex
 from quanta.mesh import Mesh
 from quanta.settings import Settings
 from quanta.validation.folder import load_folder
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: common.py
+from common import median, ratio, say
 
 EXAMPLE = "retail"
 WORK = Path(__file__).resolve().parents[1] / ".work"
@@ -286,18 +288,6 @@ def duckdb_run(workspace: Path, out: Path, products: list[Product], settings: Se
 
 
 # -- the whole bench -----------------------------------------------------------------------
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else 0.0
-
-
-def ratio(quanta: float, baseline: float) -> float | None:
-    return quanta / baseline if baseline > 0 else None
-
-
 def bench(scale: float, runs: int) -> dict[str, Any]:
     root = example_root(EXAMPLE)
     example = load_example(root)
