@@ -6,15 +6,16 @@ Product ids, ports, reasons and sources are the teams' words: each goes through 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from quanta.cli import HomeOption, JsonOption, _mesh
-from quanta.cli.output import shown
-from quanta.model.privacy import Erasure, ErasureState, RetentionRun
+
+if TYPE_CHECKING:  # the commands load them when they run: the CLI starts faster
+    from rich.console import Console
+
+    from quanta.model.privacy import Erasure, RetentionRun
 
 
 def erase(
@@ -108,6 +109,10 @@ def _json(erasure: Erasure) -> dict[str, object]:
 
 
 def render_erasures(console: Console, erasures: list[Erasure]) -> None:
+    from rich.table import Table
+
+    from quanta.cli.output import shown
+
     if not erasures:
         console.print("No erasures you may see.")
         return
@@ -125,6 +130,11 @@ def render_erasures(console: Console, erasures: list[Erasure]) -> None:
 
 
 def render_erasure(console: Console, erasure: Erasure) -> None:
+    from rich.table import Table
+
+    from quanta.cli.output import shown
+    from quanta.model.privacy import ErasureState
+
     receipt = erasure.receipt
     if erasure.state != ErasureState.DONE or receipt is None:
         console.print(
@@ -179,6 +189,10 @@ def render_erasure(console: Console, erasure: Erasure) -> None:
 
 
 def render_retention(console: Console, run: RetentionRun) -> None:
+    from rich.table import Table
+
+    from quanta.cli.output import shown
+
     console.print(shown(f"Retention run {run.id}: {run.rows_removed} rows deleted"))
     if run.ports:
         table = Table(
