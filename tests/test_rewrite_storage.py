@@ -200,3 +200,63 @@ def test_a_rewrite_waits_for_publishes_and_publishes_for_a_rewrite(tmp_path: Pat
         assert free(fcntl.LOCK_EX)  # let go when it ends
     with maintenance(tmp_path), publishing(tmp_path):  # its own publishes do not wait
         assert not free(fcntl.LOCK_SH)
+
+
+def every_type(count: int) -> pa.Table:
+    """Rows of every column type a flat table holds, ``customer_id`` null in every 7th."""
+    from decimal import Decimal
+
+    return pa.table(
+        {
+            "customer_id": [None if i % 7 == 0 else f"c-{i % 50:07d}" for i in range(count)],
+            "n": pa.array(range(count), pa.int32()),
+            "big": pa.array([i * 10**10 for i in range(count)], pa.int64()),
+            "ratio": pa.array([i / 3 for i in range(count)], pa.float32()),
+            "share": [i / 7 for i in range(count)],
+            "amount": pa.array([Decimal(i) / 100 for i in range(count)], pa.decimal128(12, 2)),
+            "day": pa.array(list(range(count)), pa.date32()),
+            "local": pa.array([i * 10**6 for i in range(count)], pa.timestamp("us")),
+            "at": pa.array([i * 10**6 for i in range(count)], pa.timestamp("us", tz="UTC")),
+            "paid": [i % 2 == 0 for i in range(count)],
+        }
+    )
+
+
+def test_a_rewritten_file_keeps_every_other_row_as_it_was(tmp_path: Path) -> None:
+    storage = IcebergStorage(tmp_path / "warehouse")
+    data = every_type(1000)
+    staged = storage.stage(TABLE, data.to_reader(max_chunksize=250), "p", private={"share"})
+    storage.promote(staged, "v1")
+    where = RowsMatching((("customer_id", (SUBJECT, "c-0000002")),))
+    [rewrite] = storage.rewrite(TABLE, where, "erase-5")
+    storage.repoint(TABLE, "erase-5")
+    storage.sweep(TABLE)
+
+    iceberg = storage.catalog.load_table((TABLE.namespace, TABLE.name))
+    read = iceberg.scan(snapshot_id=iceberg.metadata.refs["v1"].snapshot_id).to_arrow()
+    gone = pa.compute.is_in(data["customer_id"], pa.array([SUBJECT, "c-0000002"]))
+    expected = data.filter(pa.compute.invert(pa.compute.fill_null(gone, False)))
+    assert rewrite.rows_removed == data.num_rows - expected.num_rows > 0
+    assert read.sort_by("n").equals(expected.cast(read.schema))  # nulls kept, values exact
+    ids = {field.name: field.field_id for field in iceberg.schema().fields}
+    share = ids["share"]
+    for task in iceberg.scan().plan_files():
+        written = pq.read_schema(task.file.file_path.removeprefix("file://"))
+        assert {f.name: int(f.metadata[b"PARQUET:field_id"]) for f in written} == ids
+        assert share not in (task.file.lower_bounds or {})  # a private column: counts only
+        assert task.file.null_value_counts[ids["customer_id"]] > 0
+
+
+def test_a_table_with_nested_columns_is_rewritten_too(tmp_path: Path) -> None:
+    storage = IcebergStorage(tmp_path / "warehouse")
+    ids = [f"c-{i:07d}" for i in range(100)]
+    data = pa.table({"customer_id": ids, "tags": [[f"t{i}", "x"] for i in range(100)]})
+    staged = storage.stage(TABLE, data.to_reader(), "p")
+    storage.promote(staged, "v1")
+    folder = Path(storage.location(TABLE).removeprefix("file://"))
+    [rewrite] = storage.rewrite(TABLE, RowsMatching((("customer_id", (SUBJECT,)),)), "erase-6")
+    storage.repoint(TABLE, "erase-6")
+    storage.sweep(TABLE)
+    assert rewrite.rows_removed == 1
+    assert not any(value == SUBJECT for value in everything_under(folder))
+    assert [name for name in storage.refs(TABLE) if name.startswith("erase")] == []

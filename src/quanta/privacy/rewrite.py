@@ -27,8 +27,7 @@ from quanta.errors import PlatformError
 from quanta.model.catalog import PortMoved, PortVersion
 from quanta.model.privacy import PortRewritten, TableSwept
 from quanta.model.relations import Binding, Exposed, TableScan
-from quanta.sql_text import literal, quote
-from quanta.storage import RowFilter, RowsBefore, RowsMatching, TableName
+from quanta.storage import RowFilter, RowsBefore, TableName, filter_sql
 
 if TYPE_CHECKING:
     from quanta.context import MeshContext
@@ -173,7 +172,7 @@ def verify(context: MeshContext, port: PortVersion, where: RowFilter) -> tuple[s
         scan_of(context, port),
         tuple(Exposed(name) for name in present),
     )
-    run_condition, shown = _condition(where, only=set(present))
+    run_condition, shown = filter_sql(where, only=set(present))
     sql = f"SELECT count(*) AS n FROM {relation} WHERE {run_condition}"
     limits = context.build_limits("the verification of a rewrite", rows=False)
     with context.engine.session([binding], limits=limits) as session:
@@ -197,20 +196,3 @@ def _filter_columns(where: RowFilter) -> tuple[str, ...]:
     if isinstance(where, RowsBefore):
         return (where.column,)
     return tuple(column for column, _ in where.columns)
-
-
-def _condition(where: RowFilter, only: set[str] | None = None) -> tuple[str, str]:
-    """The filter as SQL to run, and as SQL to show (its values as ``?``)."""
-    if isinstance(where, RowsBefore):
-        sql = f"{quote(where.column)} < {literal(where.cutoff)}"
-        return sql, f"{quote(where.column)} < ?"
-    assert isinstance(where, RowsMatching)
-    run, shown = [], []
-    for column, values in where.columns:
-        if not values or (only is not None and column not in only):
-            continue
-        run.append(f"{quote(column)} IN ({', '.join(literal(v) for v in values)})")
-        shown.append(f"{quote(column)} IN ({', '.join('?' for _ in values)})")
-    if not run:
-        return "false", "false"
-    return " OR ".join(run), " OR ".join(shown)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from quanta.model.relations import TableScan
+from quanta.sql_text import literal, quote
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,6 +77,24 @@ class RowsBefore:
 
 
 RowFilter = RowsMatching | RowsBefore
+
+
+def filter_sql(where: RowFilter, only: Collection[str] | None = None) -> tuple[str, str]:
+    """The filter as DuckDB SQL to run, and as SQL to show (its values as ``?``); ``only``
+    limits it to the columns a table has ("false" when it has none of them)."""
+    if isinstance(where, RowsBefore):
+        if only is not None and where.column not in only:
+            return "false", "false"
+        return f"{quote(where.column)} < {literal(where.cutoff)}", f"{quote(where.column)} < ?"
+    run, shown = [], []
+    for column, values in where.columns:
+        if not values or (only is not None and column not in only):
+            continue
+        run.append(f"{quote(column)} IN ({', '.join(literal(v) for v in values)})")
+        shown.append(f"{quote(column)} IN ({', '.join('?' for _ in values)})")
+    if not run:
+        return "false", "false"
+    return " OR ".join(run), " OR ".join(shown)
 
 
 @dataclass(frozen=True)

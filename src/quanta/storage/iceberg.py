@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 import warnings
 from collections.abc import Collection
 from dataclasses import replace
@@ -10,27 +11,39 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.conversions import from_bytes
 from pyiceberg.exceptions import NoSuchTableError, ValidationError
 from pyiceberg.expressions import BooleanExpression, In, LessThan, Or
+from pyiceberg.io.pyarrow import (
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+)
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.table import Table
 from pyiceberg.types import (
+    BooleanType,
     DateType,
+    DecimalType,
     DoubleType,
     FloatType,
     IntegerType,
     LongType,
     PrimitiveType,
+    StringType,
     TimestampType,
     TimestamptzType,
 )
 from sqlalchemy.exc import DBAPIError
 
+from quanta.engines.duckdb_sandbox import lock
 from quanta.errors import PlatformError, UserError
 from quanta.model.catalog import ColumnStats, TableStats
+from quanta.sql_text import literal
 from quanta.storage import (
     Rewrite,
     RowFilter,
@@ -39,6 +52,7 @@ from quanta.storage import (
     StagedTable,
     Swept,
     TableName,
+    filter_sql,
 )
 from quanta.stores.database import sqlalchemy_url
 
@@ -211,39 +225,31 @@ class IcebergStorage:
         for name, ref in iceberg.metadata.refs.items():
             if not name.startswith(prefix):
                 pointed.setdefault(ref.snapshot_id, []).append(name)
-        expression = _expression(where)
         done = []
         for snapshot_id, names in sorted(pointed.items()):
-            iceberg, rewrite = self._rewrite_one(iceberg, snapshot_id, expression, prefix)
+            iceberg, rewrite = self._rewrite_one(iceberg, snapshot_id, where, prefix)
             done.append(replace(rewrite, refs=tuple(sorted(names))))
         return done
 
     def _rewrite_one(
-        self, iceberg: Table, snapshot_id: int, expression: BooleanExpression, prefix: str
+        self, iceberg: Table, snapshot_id: int, where: RowFilter, prefix: str
     ) -> tuple[Table, Rewrite]:
-        """The snapshot ``snapshot_id`` without the rows ``expression`` matches, as a new
+        """The snapshot ``snapshot_id`` without the rows ``where`` matches, as a new
         snapshot with no parent on the branch ``{prefix}{snapshot_id}``.
 
-        pyiceberg's copy-on-write delete runs on a work branch first; its snapshot's
-        manifests still list the files it replaced, with their column bounds (values of
-        the removed rows). So the live files are appended again, on a branch of their
-        own: that snapshot's one manifest lists them alone.
+        The new snapshot's one manifest lists its live files alone: a snapshot grown from
+        the old one would keep the replaced files in its manifests as deleted entries, with
+        their column bounds (values of the removed rows).
         """
         before = _live_files(iceberg, snapshot_id)
         rows_before = sum(file.record_count for file in before)
-        clean, work = f"{prefix}{snapshot_id}", f"{prefix}{snapshot_id}-work"
-        refs = iceberg.metadata.refs
-        if clean not in refs:
-            if work not in refs:
-                iceberg.manage_snapshots().create_branch(snapshot_id, work).commit()
-                iceberg = self._reload(iceberg)
-            with warnings.catch_warnings():
-                # Nothing to delete is an answer here, not a problem.
-                warnings.simplefilter("ignore", UserWarning)
-                iceberg.delete(expression, branch=work)
-            iceberg = self._reload(iceberg)
-            kept = _live_files(iceberg, iceberg.metadata.refs[work].snapshot_id)
-            if {file.file_path for file in kept} != {file.file_path for file in before}:
+        clean = f"{prefix}{snapshot_id}"
+        if clean not in iceberg.metadata.refs:
+            if _plain(iceberg, before):
+                kept = _filtered(iceberg, before, where)
+            else:
+                iceberg, kept = self._deleted(iceberg, snapshot_id, where, prefix)
+            if kept is not None:
                 with iceberg.transaction() as transaction:
                     if kept:
                         with transaction.update_snapshot(branch=clean).fast_append() as append:
@@ -252,8 +258,6 @@ class IcebergStorage:
                     else:
                         transaction.append(iceberg.schema().as_arrow().empty_table(), branch=clean)
                 iceberg = self._reload(iceberg)
-            iceberg.manage_snapshots().remove_branch(work).commit()
-            iceberg = self._reload(iceberg)
         if clean not in iceberg.metadata.refs:
             unchanged = Rewrite((), snapshot_id, snapshot_id, None, rows_before, rows_before, 0, 0)
             return iceberg, unchanged
@@ -271,6 +275,27 @@ class IcebergStorage:
             files_rewritten=len(old - new),
             files_written=len(new - old),
         )
+
+    def _deleted(
+        self, iceberg: Table, snapshot_id: int, where: RowFilter, prefix: str
+    ) -> tuple[Table, list[DataFile] | None]:
+        """The live files of the snapshot without the rows ``where`` matches, through
+        pyiceberg's copy-on-write delete on a work branch (for tables `_filtered` does not
+        take); None when no row matched."""
+        work = f"{prefix}{snapshot_id}-work"
+        if work not in iceberg.metadata.refs:
+            iceberg.manage_snapshots().create_branch(snapshot_id, work).commit()
+            iceberg = self._reload(iceberg)
+        with warnings.catch_warnings():
+            # Nothing to delete is an answer here, not a problem.
+            warnings.simplefilter("ignore", UserWarning)
+            iceberg.delete(_expression(where), branch=work)
+        iceberg = self._reload(iceberg)
+        kept = _live_files(iceberg, iceberg.metadata.refs[work].snapshot_id)
+        iceberg.manage_snapshots().remove_branch(work).commit()
+        iceberg = self._reload(iceberg)
+        before = {file.file_path for file in _live_files(iceberg, snapshot_id)}
+        return iceberg, None if {file.file_path for file in kept} == before else kept
 
     def _reload(self, iceberg: Table) -> Table:
         return self.catalog.load_table(iceberg.name())
@@ -325,6 +350,116 @@ class IcebergStorage:
                     path.unlink()
                     removed += 1
         return Swept(len(expired), removed, size)
+
+
+FILTERED_TYPES = (
+    BooleanType,
+    IntegerType,
+    LongType,
+    FloatType,
+    DoubleType,
+    DecimalType,
+    DateType,
+    TimestampType,
+    TimestamptzType,
+    StringType,
+)
+"""Column types that DuckDB writes back to Parquet exactly as Iceberg stores them."""
+CODECS = {"snappy": "snappy", "zstd": "zstd", "gzip": "gzip", "uncompressed": "uncompressed"}
+
+
+def _plain(iceberg: Table, files: list[DataFile]) -> bool:
+    """Whether `_filtered` takes the table: unpartitioned, flat columns of `FILTERED_TYPES`,
+    Parquet data files only."""
+    return (
+        iceberg.spec().is_unpartitioned()
+        and all(isinstance(f.field_type, FILTERED_TYPES) for f in iceberg.schema().fields)
+        and all(
+            f.content == DataFileContent.DATA and f.file_format == FileFormat.PARQUET for f in files
+        )
+    )
+
+
+def _filtered(iceberg: Table, files: list[DataFile], where: RowFilter) -> list[DataFile] | None:
+    """``files`` without the rows ``where`` matches: a file with none of them as it is, a
+    file of nothing but them left out, any other written again by DuckDB without them (its
+    rows in their order, its column ids and the table's Parquet settings kept); None when
+    no row matched.
+
+    DuckDB reads only the filter's columns to find the files, and writes on every core;
+    pyiceberg's delete reads every file whole and writes through Arrow on one.
+    """
+    schema = iceberg.schema()
+    condition, _ = filter_sql(where, only={field.name for field in schema.fields})
+    if condition == "false" or not files:
+        return None
+    location = iceberg.location().rstrip("/")
+    properties = iceberg.metadata.properties
+    codec = CODECS.get(properties.get("write.parquet.compression-codec", "zstd"), "zstd")
+    group = int(properties.get("write.parquet.row-group-limit", "131072"))
+    ids = {field.name: field.field_id for field in schema.fields}
+    # Parquet is built in: nothing to load, and nothing may be fetched.
+    connection = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    try:
+        lock(connection, files=set(), folders={_local(location) + "/"})
+        kept: list[DataFile] = []
+        changed = False
+        for file in files:
+            path = literal(_local(file.file_path))
+            row = connection.execute(
+                f"SELECT count(*) FROM read_parquet({path}) WHERE {condition}"
+            ).fetchone()
+            matched = int(row[0]) if row else 0
+            if not matched:
+                kept.append(file)
+                continue
+            changed = True
+            if matched == file.record_count:
+                continue
+            names = [
+                column[0]
+                for column in connection.execute(
+                    f"SELECT * FROM read_parquet({path}) LIMIT 0"
+                ).description
+            ]
+            field_ids = literal({name: ids[name] for name in names})
+            target = f"{location}/data/{uuid.uuid4()}.parquet"
+            connection.execute(
+                f"COPY (SELECT * FROM read_parquet({path}) WHERE ({condition}) IS NOT TRUE) "
+                f"TO {literal(_local(target))} (FORMAT parquet, COMPRESSION {codec}, "
+                f"ROW_GROUP_SIZE {group}, FIELD_IDS {field_ids})"
+            )
+            kept.append(_data_file(iceberg, target, file))
+    finally:
+        connection.close()
+    return kept if changed else None
+
+
+def _data_file(iceberg: Table, target: str, replaced: DataFile) -> DataFile:
+    """The manifest entry of the Parquet file ``target``, which holds rows of ``replaced``:
+    its statistics read from its footer, as the table's metrics settings allow."""
+    path = _local(target)
+    footer = pq.read_metadata(path)
+    schema = iceberg.schema()
+    statistics = data_file_statistics_from_parquet_metadata(
+        parquet_metadata=footer,
+        stats_columns=compute_statistics_plan(schema, iceberg.metadata.properties),
+        parquet_column_mapping=parquet_path_to_id_mapping(schema),
+    )
+    return DataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=target,
+        file_format=FileFormat.PARQUET,
+        partition=replaced.partition,
+        file_size_in_bytes=Path(path).stat().st_size,
+        sort_order_id=None,
+        spec_id=replaced.spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **statistics.to_serialized_dict(),
+    )
 
 
 def _expression(where: RowFilter) -> BooleanExpression:
