@@ -248,3 +248,17 @@ def test_the_first_words_of_duckdbs_messages_name_their_kind(sql: str) -> None:
     error = engine_error(sql, EMAIL)
 
     assert duckdb_errors.kind_named(str(error)) == type(error).__name__
+
+
+@pytest.mark.parametrize("folder", ["runs[1]", "all*", "which?"])
+def test_an_export_into_a_folder_named_like_a_pattern_counts_its_own_file(
+    tmp_path: Path, folder: str
+) -> None:
+    """DuckDB's readers take ``[1]``, ``*`` and ``?`` in a path as a glob: the file just
+    written is read back as the path it is, not as a pattern matching a neighbour's."""
+    engine = DuckDBEngine(tmp_path / "extensions", threads=1, scratch_directory=tmp_path)
+    neighbour = tmp_path / folder.replace("[", "").replace("]", "").rstrip("*?")
+    neighbour.mkdir()
+    (neighbour / "seed.csv").write_text("n\n1\n2\n3\n4\n5\n")
+    target = tmp_path / folder / "seed.csv"
+    assert engine.export("SELECT range AS n FROM range(2)", target, {}) == 2

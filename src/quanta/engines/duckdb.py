@@ -168,11 +168,11 @@ class DuckDBEngine:
                 connection.execute(f"SET VARIABLE {quote(name)} = {literal(value)}")
             target = literal(str(path.resolve()))
             try:
-                connection.execute(f"COPY ({sql}) TO {target} ({options})")
+                # COPY answers the rows it wrote: reading the file back to count them would
+                # take its path as a pattern (a folder ``runs[1]`` reads ``runs1``).
+                count = connection.execute(f"COPY ({sql}) TO {target} ({options})").fetchone()
             except duckdb.Error as error:
                 raise ConfigError(f"cannot write {path.name}: {first_line(error)}") from None
-            reader = f"read_{path.suffix.lower().lstrip('.')}"
-            count = connection.execute(f"SELECT count(*) FROM {reader}({target})").fetchone()
         finally:
             connection.close()
         return int(count[0]) if count else 0
