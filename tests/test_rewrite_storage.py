@@ -3,6 +3,7 @@ retention and erasure, on real tables in a warehouse folder."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -218,6 +219,10 @@ def every_type(count: int) -> pa.Table:
             "local": pa.array([i * 10**6 for i in range(count)], pa.timestamp("us")),
             "at": pa.array([i * 10**6 for i in range(count)], pa.timestamp("us", tz="UTC")),
             "paid": [i % 2 == 0 for i in range(count)],
+            "sealed": [bytes([i % 256, 0, 255]) for i in range(count)],
+            "pseudonym": pa.array(
+                [uuid.uuid5(uuid.NAMESPACE_OID, str(i)).bytes for i in range(count)], pa.uuid()
+            ),
         }
     )
 
@@ -240,11 +245,15 @@ def test_a_rewritten_file_keeps_every_other_row_as_it_was(tmp_path: Path) -> Non
     assert read.sort_by("n").equals(expected.cast(read.schema))  # nulls kept, values exact
     ids = {field.name: field.field_id for field in iceberg.schema().fields}
     share = ids["share"]
+    writers = set()
     for task in iceberg.scan().plan_files():
-        written = pq.read_schema(task.file.file_path.removeprefix("file://"))
+        path = task.file.file_path.removeprefix("file://")
+        writers.add(pq.read_metadata(path).created_by.split()[0])
+        written = pq.read_schema(path)
         assert {f.name: int(f.metadata[b"PARQUET:field_id"]) for f in written} == ids
         assert share not in (task.file.lower_bounds or {})  # a private column: counts only
         assert task.file.null_value_counts[ids["customer_id"]] > 0
+    assert writers == {"DuckDB"}  # the one file, written again without the rows
 
 
 def test_a_table_with_nested_columns_is_rewritten_too(tmp_path: Path) -> None:
@@ -258,5 +267,28 @@ def test_a_table_with_nested_columns_is_rewritten_too(tmp_path: Path) -> None:
     storage.repoint(TABLE, "erase-6")
     storage.sweep(TABLE)
     assert rewrite.rows_removed == 1
+    iceberg = storage.catalog.load_table((TABLE.namespace, TABLE.name))
+    for task in iceberg.scan().plan_files():  # pyiceberg's delete wrote them
+        assert pq.read_metadata(task.file.file_path.removeprefix("file://")).created_by.startswith(
+            "parquet-cpp-arrow"
+        )
     assert not any(value == SUBJECT for value in everything_under(folder))
     assert [name for name in storage.refs(TABLE) if name.startswith("erase")] == []
+
+
+def test_a_version_written_before_the_filtered_column_was_added_keeps_its_rows(
+    tmp_path: Path,
+) -> None:
+    storage = IcebergStorage(tmp_path / "warehouse")
+    first = pa.table({"n": list(range(10))})
+    storage.promote(storage.stage(TABLE, first.to_reader(), "p1"), "v1")
+    second = pa.table({"n": list(range(10)), "customer_id": [f"c-{i:07d}" for i in range(10)]})
+    storage.promote(storage.stage(TABLE, second.to_reader(), "p2"), "v2")
+    rewrites = storage.rewrite(TABLE, RowsMatching((("customer_id", (SUBJECT,)),)), "erase-7")
+    storage.repoint(TABLE, "erase-7")
+    storage.sweep(TABLE)
+    assert {r.refs: r.rows_removed for r in rewrites} == {("v1",): 0, ("main", "v2"): 1}
+    for ref, rows in (("v1", 10), ("v2", 9)):
+        staged = storage.staged(TABLE, ref, contents=True)
+        assert staged is not None
+        assert staged.rows == rows

@@ -209,8 +209,9 @@ def instrument() -> Steps:
     steps.per_publish_step(quanta.publishing.pipeline)
     storage = iceberg.IcebergStorage
     steps.wrap(Erasures, "identifiers", "find identifiers (mapping look-ups)")
-    steps.wrap(storage, "rewrite", "rewrite: branches, re-append, commits")
-    steps.wrap(Table, "delete", "rewrite: pyiceberg table.delete")
+    steps.wrap(storage, "rewrite", "rewrite: commits of the new snapshots")
+    steps.wrap(iceberg, "_filtered", "rewrite: DuckDB finds the rows, writes the files")
+    steps.wrap(Table, "delete", "rewrite: pyiceberg table.delete (partitioned, nested)")
     steps.wrap(iceberg, "_live_files", "rewrite: manifest reads (_live_files)")
     steps.wrap(storage, "repoint", "repoint refs")
     steps.wrap(storage, "staged", "staged: files and stats from manifests")

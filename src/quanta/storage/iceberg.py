@@ -26,6 +26,7 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.table import Table
 from pyiceberg.types import (
+    BinaryType,
     BooleanType,
     DateType,
     DecimalType,
@@ -37,6 +38,7 @@ from pyiceberg.types import (
     StringType,
     TimestampType,
     TimestamptzType,
+    UUIDType,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -245,8 +247,9 @@ class IcebergStorage:
         rows_before = sum(file.record_count for file in before)
         clean = f"{prefix}{snapshot_id}"
         if clean not in iceberg.metadata.refs:
-            if _plain(iceberg, before):
-                kept = _filtered(iceberg, before, where)
+            columns = _columns_by_file(iceberg, before)
+            if columns is not None:
+                kept = _filtered(iceberg, before, where, columns)
             else:
                 iceberg, kept = self._deleted(iceberg, snapshot_id, where, prefix)
             if kept is not None:
@@ -363,50 +366,66 @@ FILTERED_TYPES = (
     TimestampType,
     TimestamptzType,
     StringType,
+    BinaryType,
+    UUIDType,
 )
 """Column types that DuckDB writes back to Parquet exactly as Iceberg stores them."""
 CODECS = {"snappy": "snappy", "zstd": "zstd", "gzip": "gzip", "uncompressed": "uncompressed"}
 
 
-def _plain(iceberg: Table, files: list[DataFile]) -> bool:
-    """Whether `_filtered` takes the table: unpartitioned, flat columns of `FILTERED_TYPES`,
-    Parquet data files only."""
-    return (
-        iceberg.spec().is_unpartitioned()
-        and all(isinstance(f.field_type, FILTERED_TYPES) for f in iceberg.schema().fields)
-        and all(
-            f.content == DataFileContent.DATA and f.file_format == FileFormat.PARQUET for f in files
-        )
-    )
+def _columns_by_file(iceberg: Table, files: list[DataFile]) -> dict[str, dict[str, int]] | None:
+    """Each data file's columns and their field ids, from its footer, when `_filtered`
+    takes the table: unpartitioned, flat columns of `FILTERED_TYPES`, Parquet data files
+    whose every column is the table's column of that name (None otherwise)."""
+    schema = iceberg.schema()
+    if not iceberg.spec().is_unpartitioned() or not all(
+        isinstance(field.field_type, FILTERED_TYPES) for field in schema.fields
+    ):
+        return None
+    ids = {field.name: field.field_id for field in schema.fields}
+    found = {}
+    for file in files:
+        if file.content != DataFileContent.DATA or file.file_format != FileFormat.PARQUET:
+            return None
+        columns = {}
+        for field in pq.read_schema(_local(file.file_path)):
+            raw = (field.metadata or {}).get(b"PARQUET:field_id")
+            if raw is None or ids.get(field.name) != int(raw):
+                return None
+            columns[field.name] = int(raw)
+        found[file.file_path] = columns
+    return found
 
 
-def _filtered(iceberg: Table, files: list[DataFile], where: RowFilter) -> list[DataFile] | None:
+def _filtered(
+    iceberg: Table, files: list[DataFile], where: RowFilter, columns: dict[str, dict[str, int]]
+) -> list[DataFile] | None:
     """``files`` without the rows ``where`` matches: a file with none of them as it is, a
     file of nothing but them left out, any other written again by DuckDB without them (its
     rows in their order, its column ids and the table's Parquet settings kept); None when
-    no row matched.
+    no row matched. ``columns``: each file's, as `_columns_by_file` found them.
 
     DuckDB reads only the filter's columns to find the files, and writes on every core;
-    pyiceberg's delete reads every file whole and writes through Arrow on one.
+    pyiceberg's delete reads every file whole and writes through Arrow.
     """
-    schema = iceberg.schema()
-    condition, _ = filter_sql(where, only={field.name for field in schema.fields})
-    if condition == "false" or not files:
-        return None
     location = iceberg.location().rstrip("/")
     properties = iceberg.metadata.properties
     codec = CODECS.get(properties.get("write.parquet.compression-codec", "zstd"), "zstd")
     group = int(properties.get("write.parquet.row-group-limit", "131072"))
-    ids = {field.name: field.field_id for field in schema.fields}
-    # Parquet is built in: nothing to load, and nothing may be fetched.
+    # Parquet is built in: nothing to load, and nothing may be fetched. No spilling: a
+    # filtered copy streams, and DuckDB's default spill folder is the working folder.
     connection = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     try:
+        connection.execute("SET temp_directory = ''")
         lock(connection, files=set(), folders={_local(location) + "/"})
         kept: list[DataFile] = []
         changed = False
         for file in files:
+            held = columns[file.file_path]
+            # A file written before the filter's column was added holds no value of it.
+            condition, _ = filter_sql(where, only=held)
             path = literal(_local(file.file_path))
             row = connection.execute(
                 f"SELECT count(*) FROM read_parquet({path}) WHERE {condition}"
@@ -418,18 +437,11 @@ def _filtered(iceberg: Table, files: list[DataFile], where: RowFilter) -> list[D
             changed = True
             if matched == file.record_count:
                 continue
-            names = [
-                column[0]
-                for column in connection.execute(
-                    f"SELECT * FROM read_parquet({path}) LIMIT 0"
-                ).description
-            ]
-            field_ids = literal({name: ids[name] for name in names})
             target = f"{location}/data/{uuid.uuid4()}.parquet"
             connection.execute(
                 f"COPY (SELECT * FROM read_parquet({path}) WHERE ({condition}) IS NOT TRUE) "
                 f"TO {literal(_local(target))} (FORMAT parquet, COMPRESSION {codec}, "
-                f"ROW_GROUP_SIZE {group}, FIELD_IDS {field_ids})"
+                f"ROW_GROUP_SIZE {group}, FIELD_IDS {literal(held)})"
             )
             kept.append(_data_file(iceberg, target, file))
     finally:
