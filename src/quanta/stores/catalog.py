@@ -40,6 +40,7 @@ _PORT_FIELDS = {
     "bytes",
     "description",
     "contract",
+    "mapped",
 }
 
 

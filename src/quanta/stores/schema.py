@@ -72,6 +72,8 @@ ports = Table(
     # the quality rules answer what the statistics can without a scan. NULL: not known.
     Column("files", JSON),
     Column("stats", JSON),
+    # The columns this version declared a mapping of (erasure follows them); NULL: none.
+    Column("mapped", JSON),
     ForeignKeyConstraint(["product_id", "version"], ["versions.product_id", "versions.version"]),
 )
 
