@@ -596,3 +596,40 @@ def test_a_mapping_the_newest_version_no_longer_declares_is_still_followed(retai
     erasure = erase(retail)
     assert erasure.state == ErasureState.DONE
     assert sessions_of(retail, "u-0000042") == 0
+
+
+def test_an_identifier_classified_pii_sensitive_does_not_opt_its_rows_out(retail: Mesh) -> None:
+    """A product's descriptor cannot opt out: a team classifies its customer_id column
+    `pii-sensitive`, which the governance folder encrypts at rest (AES-SIV, the same
+    ciphertext for the same value in one column), and the erasure matches the ciphertexts
+    of the subject's identifiers in that column."""
+    rows = [(f"r-{i}", customer) for i, customer in enumerate([SUBJECT, SUBJECT, NEIGHBOUR])]
+    folder = product_folder(
+        retail,
+        "checkout.returns",
+        LENA,
+        "checkout-team",
+        [
+            column("return_id"),
+            column(
+                "customer_id",
+                classification="pii-sensitive",
+                concept="customer",
+                identifier="customer_id",
+            ),
+        ],
+        "SELECT CAST(return_id AS VARCHAR) AS return_id, CAST(customer_id AS VARCHAR) AS "
+        "customer_id FROM raw\n",
+        csv="return_id,customer_id\n" + "".join(f"{r},{c}\n" for r, c in rows),
+        sla=[],
+    )
+    [publication] = retail.publish(folder, actor=LENA)
+    assert publication.outcome.ok, publication.reason
+    sql = f"SELECT count(*) FROM checkout.returns WHERE customer_id = '{SUBJECT}'"
+    assert count(retail, sql, LENA) == 2
+    erasure = erase(retail)
+    assert count(retail, sql, LENA) == 0
+    deleted = {p.product: p.rows_removed for p in erasure.receipt.ports}
+    assert deleted["checkout.returns"] == 2
+    neighbour = f"SELECT count(*) FROM checkout.returns WHERE customer_id = '{NEIGHBOUR}'"
+    assert count(retail, neighbour, LENA) == 1

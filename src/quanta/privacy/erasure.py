@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from quanta.errors import AccessDenied, PlatformError, QuantaError, UserError
 from quanta.model.actor import Actor, ActorKind
 from quanta.model.catalog import PortVersion, ProductRecord
@@ -411,14 +413,13 @@ class Erasures:
         """Each table holding one of the identifier types, with the filter of the
         subject's rows in it and its private columns."""
         catalog = self.context.stores.catalog
-        tables: dict[str, dict[str, Key]] = {}
+        tables: dict[str, dict[str, tuple[Key, str | None]]] = {}
         private: dict[str, set[str]] = {}
         for record in catalog.products():
             for version in catalog.versions(record.id):
                 for port in version.ports:
-                    columns = identifying_columns(port)
-                    encrypted = {c.name for c in port.columns if c.encrypted}
-                    held = {n: k for n, k in columns.items() if n not in encrypted}
+                    contexts = {c.name: c.encrypted for c in port.columns}
+                    held = {n: (k, contexts.get(n)) for n, k in identifying_columns(port).items()}
                     if held:
                         tables.setdefault(port.table, {}).update(held)
                     private.setdefault(port.table, set()).update(
@@ -427,12 +428,25 @@ class Erasures:
         for table in sorted(tables):
             where = RowsMatching(
                 tuple(
-                    (name, tuple(sorted(identifiers.get(key, set()), key=str)))
-                    for name, key in sorted(tables[table].items())
+                    (name, self._stored(identifiers.get(key, set()), context))
+                    for name, (key, context) in sorted(tables[table].items())
                 )
             )
             if where:
                 yield table, where, tuple(sorted(private.get(table, set())))
+
+    def _stored(self, values: set[Any], context: str | None) -> tuple[Any, ...]:
+        """The identifier ``values`` as a column stores them: as they are, or for a column
+        encrypted at rest (AES-SIV, the same ciphertext for the same value) as the
+        ciphertexts of the column's ``context``, so that no classification hides rows."""
+        ordered = tuple(sorted(values, key=str))
+        if context is None or not ordered:
+            return ordered
+        from quanta.governance.crypto import encrypt, encryption_key
+
+        key = encryption_key(self.context.governance.keys)
+        sealed = encrypt(pa.array(list(ordered)), key, context=context)
+        return tuple(sorted(value for value in sealed.to_pylist() if value is not None))
 
     def _rebuild(self, erasure: Erasure, save: Any) -> list[Rebuilt]:
         """Publish again, in dependency order, each product deriving from one that lost

@@ -62,7 +62,8 @@ class StagedTable:
 class RowsMatching:
     """The rows where any of the columns holds one of its values (a subject's ids)."""
 
-    columns: tuple[tuple[str, tuple[str | int, ...]], ...]
+    columns: tuple[tuple[str, tuple[str | int | bytes, ...]], ...]
+    """Each column and its values; an encrypted column's values are their ciphertexts."""
 
     def __bool__(self) -> bool:
         return any(values for _, values in self.columns)

@@ -51,7 +51,8 @@ def _declared(descriptor: Any) -> dict[str, list[str]]:
     for item in properties if isinstance(properties, list) else []:
         if not isinstance(item, dict) or item.get("property") != "mappings":
             continue
-        for value in item.get("value") if isinstance(item.get("value"), list) else []:
+        values = item.get("value")
+        for value in values if isinstance(values, list) else []:
             port = value.get("port") if isinstance(value, dict) else None
             columns = value.get("columns") if isinstance(value, dict) else None
             if (
