@@ -633,3 +633,67 @@ def test_an_identifier_classified_pii_sensitive_does_not_opt_its_rows_out(retail
     assert deleted["checkout.returns"] == 2
     neighbour = f"SELECT count(*) FROM checkout.returns WHERE customer_id = '{NEIGHBOUR}'"
     assert count(retail, neighbour, LENA) == 1
+
+
+@pytest.mark.parametrize(
+    "retention",
+    [
+        {"value": 9999, "unit": "y"},  # "keep it forever"
+        {"value": 2100, "unit": "years"},
+        {"value": 1000000000, "unit": "d"},
+        {"value": "P5000Y"},
+    ],
+    ids=["9999y", "2100y", "1e9d", "P5000Y"],
+)
+def test_one_products_huge_retention_does_not_stop_retention_on_every_product(
+    retail: Mesh, retention: dict[str, Any]
+) -> None:
+    """A retention of 9999 years (a team's way of saying "forever"; or 2100 years, or
+    10**9 days) has a cutoff before the first representable day: nothing is past it. The
+    product is listed as skipped with its reason, the whole-mesh run goes on with every
+    other product, and `quanta show` of the product still works."""
+    published(retail, days_product(retail, "forever", retention), NOOR)
+    run = retail.enforce_retention(actor=INES, now=LATER)  # no crash: a run of the mesh
+    removed = {port.product: port.rows_removed for port in run.ports}
+    assert removed["web.sessions"] > 0  # every other product's retention enforced
+    assert [s.product for s in run.skipped if s.product == "sales.forever"] == ["sales.forever"]
+    assert "sales.forever" not in removed
+    retail.describe("sales.forever", actor=NOOR)
+
+
+@pytest.mark.parametrize(
+    ("physical", "sql"),
+    [
+        (None, "ordered_at"),  # physicalType left out: logicalType timestamp, data TIMESTAMPTZ
+        ("DATETIME", "CAST(ordered_at AS TIMESTAMP)"),  # DuckDB's name for TIMESTAMP
+    ],
+    ids=["no-physical-type", "DATETIME"],
+)
+def test_retention_judges_the_time_column_by_the_type_it_is_stored_as(
+    retail: Mesh, physical: str | None, sql: str
+) -> None:
+    """A time column is judged by what the table stores: a contract that leaves
+    physicalType out of a TIMESTAMPTZ column (logicalType timestamp) gets its old rows
+    removed (DuckDB compares the cutoff in UTC), and one that spells TIMESTAMP as
+    DuckDB's `DATETIME` is enforced too."""
+    ts = column("ts", physical or "X", "timestamp")
+    if physical is None:
+        ts.pop("physicalType")
+    folder = product_folder(
+        retail,
+        "sales.stamped",
+        NOOR,
+        "sales-analytics",
+        [column("order_id"), ts],
+        f"SELECT order_id, {sql} AS ts FROM checkout.orders\n",
+        inputs=["checkout.orders"],
+        sla=[{"property": "retention", "value": 1, "unit": "y", "element": "stamped.ts"}],
+    )
+    published(retail, folder, NOOR)
+    old = (
+        "SELECT count(*) FROM sales.stamped "
+        "WHERE CAST(ts AS TIMESTAMPTZ) < TIMESTAMPTZ '2026-10-01 00:00:00+00'"
+    )
+    assert count(retail, old, NOOR) > 0
+    retail.enforce_retention("sales.stamped", actor=NOOR, now=LATER)
+    assert count(retail, old, NOOR) == 0
