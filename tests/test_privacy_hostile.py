@@ -697,3 +697,49 @@ def test_retention_judges_the_time_column_by_the_type_it_is_stored_as(
     assert count(retail, old, NOOR) > 0
     retail.enforce_retention("sales.stamped", actor=NOOR, now=LATER)
     assert count(retail, old, NOOR) == 0
+
+
+@pytest.mark.parametrize(
+    "retention",
+    [
+        None,  # as customer.profiles ships it: value and unit, no element
+        {"property": "retention", "value": "13", "unit": "m", "element": "profiles.registered_at"},
+        {"property": "retention", "value": "forever", "element": "profiles.registered_at"},
+        {"property": "retention", "value": 2, "unit": "y", "element": "profiles.country"},
+        {"property": "retention", "value": 2, "unit": "y", "element": "profiles.no_such_column"},
+        {
+            "property": "retention",
+            "value": 2,
+            "unit": "fortnights",
+            "element": "profiles.registered_at",
+        },
+    ],
+    ids=["no-element", "quoted-number", "forever", "not-a-time", "no-such-column", "bad-unit"],
+)
+def test_a_retention_no_run_can_enforce_fails_the_retention_policy(
+    retail: Mesh, retention: dict[str, Any] | None
+) -> None:
+    """The `retention` policy holds only for a retention a run can enforce: one that
+    names no time column, a column that is not a time or not a column, a value that is not
+    a number ("13" in quotes, "forever") or a unit nobody knows fails it, as the retail
+    example's customer.profiles (no time column) does: a team cannot opt out of retention
+    by its contract without the policy saying so."""
+    folder = workspace(retail) / "customer" / "profiles"
+    if retention is not None:
+        path = folder / "contracts" / "profiles.odcs.yaml"
+        document = yaml.safe_load(path.read_text())
+        document["slaProperties"] = [retention]
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+    [validation] = retail.validate(folder, actor=SAMIR)
+    if any("retention" in issue.message for issue in validation.issues):
+        return  # refused as the folder is validated: a fix
+    assert not validation.issues, validation.issues
+    policy = {finding.policy: finding for finding in validation.findings}.get("retention")
+    if retention is not None:
+        published(retail, folder, SAMIR)
+    run = retail.enforce_retention("customer.profiles", actor=SAMIR, now=LATER)
+    skipped = [s.reason for s in run.skipped if s.product == "customer.profiles"]
+    # What the policy says must be what a run does: enforced, or the policy fails.
+    assert not skipped or (policy is not None and not policy.holds), (
+        f"the retention policy holds, and every run skips it: {skipped}"
+    )

@@ -179,7 +179,7 @@ def scaffold(
                 "properties": [_property(column) for column in columns],
             }
         ],
-        "slaProperties": [{"property": "retention", "value": 1, "unit": "y"}],
+        "slaProperties": [_retention(port, columns)],
     }
     _write_yaml(folder / "dataproduct.yaml", descriptor)
     _write_yaml(folder / "contracts" / f"{port}.odcs.yaml", contract)
@@ -189,6 +189,16 @@ def scaffold(
         (folder / "data" / "items.csv").write_text(SAMPLE_CSV, encoding="utf-8")
     (folder / "README.md").write_text(_readme(product_id, blueprint), encoding="utf-8")
     return folder
+
+
+def _retention(port: str, columns: list[ColumnInfo]) -> dict[str, Any]:
+    """A year's retention, dated by the first date or time column (none: the `retention`
+    policy asks for one)."""
+    level: dict[str, Any] = {"property": "retention", "value": 1, "unit": "y"}
+    dated = next((c.name for c in columns if c.logical_type in ("date", "timestamp")), None)
+    if dated is not None:
+        level["element"] = f"{port}.{dated}"
+    return level
 
 
 def _property(column: ColumnInfo) -> dict[str, Any]:

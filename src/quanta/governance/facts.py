@@ -11,7 +11,8 @@ unknown list ``[]``, an unknown count ``0``. ``product``::
     status, tags
     description, purpose          description.purpose (the same text under both names)
     usage_text                    description.usage
-    retention                     the first output contract's retention service level: "2 y"
+    retention                     the first output contract's retention, when a run can
+                                  enforce it (a period and a time column): "2 y"; else ""
     inputs                        [{name, product ("" for a file source), source (bool)}]
     ports                         the output ports, each a port's facts (below)
     checks                        {run (bool), passed, warned, failed}: the last check run;
@@ -120,7 +121,7 @@ def record_facts(
         "purpose": purpose,
         "usage_text": _text(description.get("usage")),
         "tags": tags,
-        "retention": _retention(descriptor, contracts),
+        "retention": _retention(descriptor, contracts, now or datetime.now(UTC)),
         "inputs": [_input(port) for port in map(_mapping, _list(descriptor.get("inputPorts")))],
         "ports": ports,
         "checks": _checks(checks),
@@ -199,12 +200,26 @@ def _input(port: Mapping[str, Any]) -> Facts:
     return {"name": _text(port.get("name")), "product": upstream, "source": source}
 
 
-def _retention(descriptor: Mapping[str, Any], contracts: Mapping[str, Mapping[str, Any]]) -> str:
+def _retention(
+    descriptor: Mapping[str, Any], contracts: Mapping[str, Mapping[str, Any]], now: datetime
+) -> str:
+    """The first output contract's retention as declared, when a retention run can enforce
+    it (a period, and a date or time column to judge rows by); else ``""``."""
+    from quanta.model.contract import Contract
+    from quanta.privacy.retention import retention_plan
+
     for port in map(_mapping, _list(descriptor.get("outputPorts"))):
         document = contracts.get(_text(port.get("name"))) or {}
         for level in map(_mapping, _list(document.get("slaProperties"))):
-            if level.get("property") == "retention" and _text(level.get("value")):
-                return f"{_text(level.get('value'))} {_text(level.get('unit'))}".strip()
+            if level.get("property") != "retention" or not _text(level.get("value")):
+                continue
+            try:
+                planned = retention_plan(Contract.model_validate(document), now)
+            except ValueError:
+                return ""
+            if isinstance(planned, str):
+                return ""
+            return f"{_text(level.get('value'))} {_text(level.get('unit'))}".strip()
     return ""
 
 

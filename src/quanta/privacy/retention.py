@@ -191,6 +191,12 @@ def _plan(port: PortVersion, now: datetime) -> tuple[RowsBefore, str] | str:
         contract = Contract.model_validate(port.contract)
     except ValueError:
         return "its contract cannot be read"
+    return retention_plan(contract, now)
+
+
+def retention_plan(contract: Contract, now: datetime) -> tuple[RowsBefore, str] | str:
+    """The rows past the contract's retention at ``now``, and the retention as declared;
+    or why a run cannot enforce it (what the `retention` policy reads)."""
     level = contract.service_level("retention")
     if level is None:
         return "its contract declares no retention"
@@ -200,7 +206,7 @@ def _plan(port: PortVersion, now: datetime) -> tuple[RowsBefore, str] | str:
             "retention service level"
         )
     column_name = level.element.rpartition(".")[2]
-    column = next((c for c in port.columns if c.name == column_name), None)
+    column = next((c for c in contract.columns if c.name == column_name), None)
     if column is None:
         return f"its retention's time column {column_name!r} is not one of its columns"
     period = _period(level.value, level.unit)
@@ -214,7 +220,8 @@ def _plan(port: PortVersion, now: datetime) -> tuple[RowsBefore, str] | str:
         cutoff = _minus(now, amount, unit)
     except (OverflowError, ValueError):
         return f"its retention of {amount} {unit} reaches before the calendar begins"
-    kind = " ".join(column.type.upper().split())
+    stated = column.physical_type or column.logical_type or ""
+    kind = " ".join(stated.upper().split())
     if kind == "DATE":
         typed: datetime | date = cutoff.date()
     elif kind in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
@@ -224,7 +231,7 @@ def _plan(port: PortVersion, now: datetime) -> tuple[RowsBefore, str] | str:
     ):
         typed = cutoff.astimezone(UTC).replace(tzinfo=None)
     else:
-        stored = column.type or "a type its contract does not state (write its physicalType)"
+        stored = stated or "a type its contract does not state (write its physicalType)"
         return f"its retention's time column {column_name!r} holds {stored}, not a date or a time"
     return RowsBefore(column_name, typed), f"{amount} {unit}"
 
