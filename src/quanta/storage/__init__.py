@@ -176,6 +176,11 @@ class Storage(Protocol):
 
     def branches(self, table: TableName) -> list[str]: ...
 
+    def tables(self) -> list[TableName]:
+        """Every table the storage holds, served or not (a dev build of a product never
+        published has a table no version names)."""
+        ...
+
     def refs(self, table: TableName) -> dict[str, int]:
         """Every branch and tag of the table, with the snapshot it points to."""
         ...

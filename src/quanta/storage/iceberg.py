@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 import warnings
 from collections.abc import Collection
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from pyiceberg.types import (
     DecimalType,
     DoubleType,
     FloatType,
+    IcebergType,
     IntegerType,
     LongType,
     PrimitiveType,
@@ -45,7 +47,7 @@ from sqlalchemy.exc import DBAPIError
 from quanta.engines.duckdb_sandbox import lock
 from quanta.errors import PlatformError, UserError
 from quanta.model.catalog import ColumnStats, TableStats
-from quanta.sql_text import literal
+from quanta.sql_text import fold, literal
 from quanta.storage import (
     Rewrite,
     RowFilter,
@@ -212,6 +214,17 @@ class IcebergStorage:
             name for name, ref in iceberg.metadata.refs.items() if ref.snapshot_ref_type == "branch"
         )
 
+    def tables(self) -> list[TableName]:
+        try:
+            found = [
+                TableName(namespace[0], identifier[-1])
+                for namespace in self.catalog.list_namespaces()
+                for identifier in self.catalog.list_tables(namespace)
+            ]
+            return sorted(found, key=str)
+        except DBAPIError as error:
+            raise _unreadable(error) from None
+
     def refs(self, table: TableName) -> dict[str, int]:
         iceberg = self._table(table)
         if iceberg is None:
@@ -249,7 +262,7 @@ class IcebergStorage:
         if clean not in iceberg.metadata.refs:
             columns = _columns_by_file(iceberg, before)
             if columns is not None:
-                kept = _filtered(iceberg, before, where, columns)
+                kept = _filtered(iceberg, before, _typed(where, iceberg), columns)
             else:
                 iceberg, kept = self._deleted(iceberg, snapshot_id, where, prefix)
             if kept is not None:
@@ -375,26 +388,88 @@ CODECS = {"snappy": "snappy", "zstd": "zstd", "gzip": "gzip", "uncompressed": "u
 
 def _columns_by_file(iceberg: Table, files: list[DataFile]) -> dict[str, dict[str, int]] | None:
     """Each data file's columns and their field ids, from its footer, when `_filtered`
-    takes the table: unpartitioned, flat columns of `FILTERED_TYPES`, Parquet data files
-    whose every column is the table's column of that name (None otherwise)."""
+    takes the table (None otherwise): unpartitioned; flat columns of `FILTERED_TYPES`
+    (decimals of at most 18 digits, which DuckDB stores as Iceberg asks), named apart as
+    DuckDB names them (ASCII case folded) and not as DuckDB's own options; Parquet data
+    files whose every column is the table's column of that name, decimals at the table's
+    precision (a file from before a decimal was widened keeps its narrower one)."""
     schema = iceberg.schema()
-    if not iceberg.spec().is_unpartitioned() or not all(
-        isinstance(field.field_type, FILTERED_TYPES) for field in schema.fields
+    fields = schema.fields
+    if (
+        not iceberg.spec().is_unpartitioned()
+        or not all(_filtered_type(field.field_type) for field in fields)
+        or len({fold(field.name) for field in fields}) < len(fields)
+        or any(fold(field.name).startswith("__duckdb") for field in fields)
     ):
         return None
-    ids = {field.name: field.field_id for field in schema.fields}
+    by_name = {field.name: field for field in fields}
     found = {}
     for file in files:
         if file.content != DataFileContent.DATA or file.file_format != FileFormat.PARQUET:
             return None
         columns = {}
-        for field in pq.read_schema(_local(file.file_path)):
-            raw = (field.metadata or {}).get(b"PARQUET:field_id")
-            if raw is None or ids.get(field.name) != int(raw):
+        for stored in pq.read_schema(_local(file.file_path)):
+            raw = (stored.metadata or {}).get(b"PARQUET:field_id")
+            field = by_name.get(stored.name)
+            if raw is None or field is None or field.field_id != int(raw):
                 return None
-            columns[field.name] = int(raw)
+            kind = field.field_type
+            if isinstance(kind, DecimalType) and stored.type != pa.decimal128(
+                kind.precision, kind.scale
+            ):
+                return None
+            columns[stored.name] = int(raw)
         found[file.file_path] = columns
     return found
+
+
+def _filtered_type(kind: IcebergType) -> bool:
+    if isinstance(kind, DecimalType):
+        return kind.precision <= 18
+    return isinstance(kind, FILTERED_TYPES)
+
+
+def _typed(where: RowFilter, iceberg: Table) -> RowFilter:
+    """``where`` with its values as the table stores its columns, so that DuckDB compares
+    without a cast: an integer value matches a text column as its digits (``7`` is not
+    ``007``), a text value an integer column only when it is an integer; a time limit is
+    a literal of its column's own type, compared in no time zone."""
+    kinds = {field.name: field.field_type for field in iceberg.schema().fields}
+    if isinstance(where, RowsBefore):
+        return RowsBefore(where.column, _instant(where.cutoff, kinds.get(where.column)))
+    columns = []
+    for name, values in where.columns:
+        kind = kinds.get(name)
+        if isinstance(kind, StringType):
+            typed: list[str | int | bytes] = [v if isinstance(v, str) else str(v) for v in values]
+        elif isinstance(kind, IntegerType | LongType):
+            typed = [
+                int(v)
+                for v in values
+                if isinstance(v, int) or (isinstance(v, str) and _INTEGER.fullmatch(v))
+            ]
+        else:
+            typed = list(values)
+        columns.append((name, tuple(typed)))
+    return RowsMatching(tuple(columns))
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _instant(cutoff: datetime | date, kind: IcebergType | None) -> datetime | date:
+    """A time limit as a value of the column's type (a naive time is UTC)."""
+    if isinstance(kind, DateType):
+        if isinstance(cutoff, datetime):
+            return (cutoff.astimezone(UTC) if cutoff.tzinfo else cutoff).date()
+        return cutoff
+    moment = cutoff if isinstance(cutoff, datetime) else datetime.combine(cutoff, time(), UTC)
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if isinstance(kind, TimestamptzType):
+        return aware.astimezone(UTC)
+    if isinstance(kind, TimestampType):
+        return aware.astimezone(UTC).replace(tzinfo=None)
+    return cutoff
 
 
 def _filtered(
