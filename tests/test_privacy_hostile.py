@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -26,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-from quanta.errors import QuantaError, UserError
+from quanta.errors import AccessDenied, QuantaError, UserError
 from quanta.mesh import Mesh
 from quanta.model.access import RequestState
 from quanta.model.actor import Actor
@@ -773,3 +774,46 @@ def test_a_dev_build_of_a_product_not_yet_published_keeps_no_row_of_the_subject(
     assert holding(retail.home / "warehouse" / "sales", {SUBJECT}) == {}
     assert erasure.receipt.dropped == ["sales.vip__vip__v1"]
     assert holding(retail.home / "warehouse", {NEIGHBOUR})  # the served tables keep the rest
+
+
+def test_an_aggregate_whose_folder_is_gone_does_not_hold_every_erasure_hostage(
+    retail: Mesh,
+) -> None:
+    """The rebuild publishes each aggregate from the folder it was last published from: a
+    path on the publisher's machine. When that folder is gone, the erasure stops in
+    `rebuilding`; the governance group finishes it with ``--resume ID --skip PRODUCT``,
+    which leaves the aggregate as it is and says so, by whom, on the receipt. Only a
+    product whose rebuild failed can be skipped."""
+    shutil.rmtree(workspace(retail) / "sales" / "daily_revenue")
+    with pytest.raises(UserError, match=r"--skip sales\.daily_revenue"):
+        erase(retail)
+    [stopped] = retail.erasures(actor=INES)
+    with pytest.raises(UserError, match="could not rebuild"):
+        retail.resume_erasure(stopped.id, actor=INES)  # still gone: still stopped
+    with pytest.raises(UserError, match=r"no failed rebuild of 'marketing\.attribution'"):
+        retail.resume_erasure(stopped.id, actor=INES, skip=["marketing.attribution"])
+    with pytest.raises(AccessDenied):
+        retail.resume_erasure(stopped.id, actor=NOOR, skip=["sales.daily_revenue"])
+    home = retail.home
+    retail.close()
+    command = [sys.executable, "-m", "quanta", "erase", "--home", str(home), "--json"]
+    run = subprocess.run(
+        [*command, "--resume", stopped.id, "--skip", "sales.daily_revenue"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QUANTA_USER": INES.name},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    shown = json.loads(run.stdout)
+    assert shown["state"] == "done"
+    with Mesh.open(home) as mesh:
+        finished = mesh.erasure(stopped.id, actor=INES)
+    assert finished.receipt is not None
+    outcomes = {r.product: r for r in finished.receipt.rebuilt}
+    assert outcomes["sales.daily_revenue"].outcome == "skipped"
+    assert INES.name in outcomes["sales.daily_revenue"].reason
+    assert outcomes["marketing.attribution"].outcome in ("passed", "warned", "unchanged")
+    alone = subprocess.run([*command, "--skip", "x"], capture_output=True, text=True)
+    assert alone.returncode != 0
+    assert "--skip goes with --resume" in alone.stdout + alone.stderr

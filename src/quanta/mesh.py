@@ -25,6 +25,7 @@ from quanta.settings import Settings, load_settings
 from quanta.stores import Stores
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     import pyarrow as pa
@@ -352,11 +353,14 @@ class Mesh:
             self._as(actor), concept, subject_id, reason, identifier
         )
 
-    def resume_erasure(self, erasure_id: str, *, actor: Actor | None = None) -> Erasure:
-        """Finish an erasure that a kill or a failed rebuild stopped."""
+    def resume_erasure(
+        self, erasure_id: str, *, actor: Actor | None = None, skip: Sequence[str] = ()
+    ) -> Erasure:
+        """Finish an erasure that a kill or a failed rebuild stopped; ``skip``: products
+        whose failed rebuild the governance group leaves as it is (on the receipt)."""
         from quanta.privacy.erasure import Erasures
 
-        return Erasures(self.context).run(self._as(actor), erasure_id)
+        return Erasures(self.context).run(self._as(actor), erasure_id, skip)
 
     def erasure(self, erasure_id: str, *, actor: Actor | None = None) -> Erasure:
         """One erasure and its receipt: the governance group's, or the touched products'

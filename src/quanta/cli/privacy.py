@@ -39,6 +39,12 @@ def erase(
     resume: Annotated[
         str | None, typer.Option(help="Finish an erasure a kill or a failed rebuild stopped.")
     ] = None,
+    skip: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --resume: a product whose rebuild failed, left as it is (repeatable)."
+        ),
+    ] = None,
     listed: Annotated[
         bool, typer.Option("--list", help="The erasures you may see, oldest first.")
     ] = False,
@@ -55,6 +61,8 @@ def erase(
         asked.append("--list")
     erasing = concept is not None or subject_id is not None or reason is not None
     with _mesh(home, as_json, create=False) as mesh:
+        if skip and resume is None:
+            raise UserError("--skip goes with --resume ID: the erasure whose rebuild failed")
         if len(asked) + erasing != 1:
             raise UserError(
                 "say one thing: --concept C --id ID --reason R to erase, or --status ID, "
@@ -70,7 +78,7 @@ def erase(
         if status is not None:
             erasure = mesh.erasure(status)
         elif resume is not None:
-            erasure = mesh.resume_erasure(resume)
+            erasure = mesh.resume_erasure(resume, skip=skip or ())
         else:
             if concept is None or subject_id is None or reason is None:
                 raise UserError(

@@ -258,14 +258,23 @@ class Erasures:
         return rows
 
     # -- carrying it out ------------------------------------------------------------------
-    def run(self, actor: Actor, erasure_id: str) -> Erasure:
-        """Carry the erasure out, or finish it after a kill; its record as it ends."""
+    def run(self, actor: Actor, erasure_id: str, skip: Sequence[str] = ()) -> Erasure:
+        """Carry the erasure out, or finish it after a kill; its record as it ends.
+
+        ``skip``: products whose rebuild failed that the governance group decides to leave
+        as they are (a folder that is gone, code that no longer builds), each recorded on
+        the receipt as skipped, by whom.
+        """
         self._governs(actor)
         erasure = self.store.erasure(erasure_id)
         if erasure is None:
             raise UserError(f"there is no erasure {erasure_id!r}: see quanta erase --list")
         if erasure.state == ErasureState.DONE:
+            if skip:
+                raise UserError(f"erasure {erasure_id} is done: there is nothing to skip")
             return self._finish(actor, erasure)
+        if skip:
+            self._skip(actor, erasure, skip)
         sealed = self.store.sealed(erasure_id)
         if sealed is None:
             raise PlatformError(f"erasure {erasure_id} lost its identifiers; it cannot go on")
@@ -338,12 +347,16 @@ class Erasures:
         erasure.state = ErasureState.REBUILDING
         save()
         rebuilt = self._rebuild(erasure, save)
-        failed = [r for r in rebuilt if r.outcome not in ("passed", "warned", "unchanged")]
+        failed = [
+            r for r in rebuilt if r.outcome not in ("passed", "warned", "unchanged", "skipped")
+        ]
         if failed:
             names = ", ".join(f"{r.product} ({r.reason})" for r in failed)
+            skips = " ".join(f"--skip {r.product}" for r in failed)
             raise UserError(
                 f"erasure {erasure.id} deleted the subject's rows, but could not rebuild "
-                f"{names}: fix it and run quanta erase --resume {erasure.id}"
+                f"{names}: fix it and run quanta erase --resume {erasure.id}, or leave it as "
+                f"it is with quanta erase --resume {erasure.id} {skips}"
             )
         receipt = ErasureReceipt(
             **erasure.model_dump(include=set(ErasureRequest.model_fields)),
@@ -485,6 +498,26 @@ class Erasures:
         sealed = encrypt(pa.array(list(ordered)), key, context=context)
         return tuple(sorted(value for value in sealed.to_pylist() if value is not None))
 
+    def _skip(self, actor: Actor, erasure: Erasure, products: Sequence[str]) -> None:
+        """Record ``products`` as not to be rebuilt: only products whose rebuild this
+        erasure tried and that failed."""
+        failed = erasure.progress.get("failed", {})
+        for product in products:
+            if product not in failed:
+                tried = ", ".join(sorted(failed)) or "none"
+                raise UserError(
+                    f"erasure {erasure.id} has no failed rebuild of {product!r} to skip "
+                    f"(failed: {tried})"
+                )
+        done: dict[str, Any] = erasure.progress.setdefault("rebuilt", {})
+        for product in products:
+            done[product] = Rebuilt(
+                product=product,
+                outcome="skipped",
+                reason=f"not rebuilt, skipped by {actor.name} after: {failed[product]}",
+            ).model_dump(mode="json")
+        self.store.save(erasure)
+
     def _rebuild(self, erasure: Erasure, save: Any) -> list[Rebuilt]:
         """Publish again, in dependency order, each product deriving from one that lost
         rows and holding no identifier itself; its progress saved product by product."""
@@ -495,9 +528,13 @@ class Erasures:
                 results.append(Rebuilt.model_validate(done[record.id]))
                 continue
             result = self._publish_again(erasure, record)
+            failed: dict[str, str] = erasure.progress.setdefault("failed", {})
             if result.outcome in ("passed", "warned", "unchanged"):
                 done[record.id] = result.model_dump(mode="json")
-                save()
+                failed.pop(record.id, None)
+            else:
+                failed[record.id] = result.reason or result.outcome
+            save()
             results.append(result)
         return results
 
