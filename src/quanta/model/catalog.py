@@ -107,6 +107,9 @@ class Version(BaseModel):
     ports: list[PortVersion] = Field(default_factory=list)
     inputs: list[InputUse] = Field(default_factory=list)
     checks: list[dict[str, Any]] = Field(default_factory=list)
+    code: str | None = None
+    """SHA-256 of what it was built from: descriptor, contracts, transformation code
+    (`quanta.publishing.records.code_of`); None for versions published before it was kept."""
 
     @property
     def outcome(self) -> Outcome:

@@ -31,6 +31,7 @@ def publish_unless_unchanged(context: MeshContext, folder: Path, actor: Actor) -
             reason=f"its folder {folder} has no dataproduct.yaml any more",
         )
     pipeline = Pipeline(PUBLISH_STEPS)
+    pipeline.insert("same code", _same_code, after="resolve inputs")
     pipeline.insert("compare", _unchanged, after="check")
     found = [
         publication
@@ -52,6 +53,23 @@ def publish_unless_unchanged(context: MeshContext, folder: Path, actor: Actor) -
         version=publication.version,
         reason=publication.reason,
     )
+
+
+def _same_code(context: PublishContext) -> None:
+    """Stop the rebuild when the folder no longer holds what the served version was built
+    from: publishing it would put, under the owners' name, changes no owner published."""
+    from quanta.publishing.records import code_of
+
+    served = context.mesh.stores.catalog.version(context.product_id)
+    if served is None or served.code is None or context.code is None:
+        return
+    if code_of(context.product, context.code.text) != served.code:
+        context.stop(
+            Outcome.FAILED,
+            f"its folder holds changes to its descriptor, contracts or code that were not "
+            f"published (version {served.version} was built from other ones): its owners "
+            "publish them, or put the folder back as it was",
+        )
 
 
 def _unchanged(context: PublishContext) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from quanta.governance.protection import encryption_context
+from quanta.model.audit import canonical_json
 from quanta.model.catalog import ColumnInfo, InputUse, PortVersion, ProductRecord, Version
 from quanta.model.contract import Contract
 from quanta.model.product import DataProduct
@@ -21,6 +23,7 @@ def records(
     contracts: dict[str, Contract] | None = None,
     encrypted: dict[str, list[str]] | None = None,
     scopes: dict[str, dict[str, str]] | None = None,
+    code: str | None = None,
 ) -> tuple[ProductRecord, Version]:
     """``contracts``: the output ports' contracts as built (classifications inherited),
     by default the product's own."""
@@ -92,5 +95,18 @@ def records(
         ports=ports,
         inputs=uses,
         checks=[check.model_dump(mode="json") for check in checks],
+        code=code_of(product, code) if code is not None else None,
     )
     return record, version
+
+
+def code_of(product: DataProduct, code: str) -> str:
+    """SHA-256 (hex) of what a version is built from: the folder's descriptor and
+    contracts as read, and the text of its transformation (``code``, read once by the
+    build). The same folder gives the same hash; any change to them, another."""
+    body = {
+        "descriptor": product.descriptor.to_document(),
+        "contracts": {name: contract.to_document() for name, contract in product.contracts.items()},
+        "code": code,
+    }
+    return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()

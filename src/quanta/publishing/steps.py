@@ -290,6 +290,7 @@ def register(context: PublishContext) -> None:
         context.contracts,
         context.encrypted,
         context.scopes,
+        code=context.code.text if context.code is not None else None,
     )
     context.version = context.mesh.stores.catalog.publish(record, version)
 

@@ -151,6 +151,7 @@ class SqlCatalogStore:
                     published_at=naive_utc(version.published_at),
                     seconds=version.seconds,
                     checks=version.checks,
+                    code=version.code,
                 )
             )
             for port in version.ports:
@@ -359,6 +360,7 @@ def _versions(connection: Connection, product_id: str, numbers: list[int]) -> li
             published_at=aware(row.published_at),
             seconds=row.seconds,
             checks=row.checks,
+            code=row.code,
             ports=[
                 PortVersion(table=r.table_name, **_without(r._mapping, "table_name"))
                 for r in port_rows

@@ -49,6 +49,8 @@ versions = Table(
     Column("published_at", DateTime, nullable=False),
     Column("seconds", Float, nullable=False),
     Column("checks", JSON, nullable=False),
+    # SHA-256 of what the version was built from (`quanta.publishing.records.code_of`).
+    Column("code", String(64)),
 )
 
 ports = Table(
