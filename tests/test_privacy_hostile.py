@@ -12,6 +12,7 @@ says it plays someone who can (the receipt tampering).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -836,3 +837,32 @@ def test_the_rebuild_publishes_only_code_the_owners_published(retail: Mesh) -> N
         erase(retail)
     revenue = count(retail, "SELECT sum(revenue) FROM sales.daily_revenue", NOOR)
     assert revenue > 0, "the erasure published code no owner published"
+
+
+def test_a_chain_of_mapped_identifiers_is_followed_to_its_end(retail: Mesh) -> None:
+    """A chain of mapped identifiers is followed to its end, however long: the customer
+    team's customer.merges maps each web user to the account it was merged into (both
+    columns user_id); the subject's account was merged 30 times, and every link goes.
+    (A mapping published outside the concept's domains is not followed at all: see
+    test_a_mapping_published_by_another_team_makes_one_erasure_delete_every_customer.)"""
+    chain = ["u-0000042", *[f"u-90000{i:02d}" for i in range(1, 31)]]
+    folder = product_folder(
+        retail,
+        "customer.merges",
+        SAMIR,
+        "customer-team",
+        [
+            column("user_id", concept="customer", identifier="user_id"),
+            column("merged_into", concept="customer", identifier="user_id"),
+        ],
+        "SELECT CAST(user_id AS VARCHAR) AS user_id, CAST(merged_into AS VARCHAR) AS "
+        "merged_into FROM raw\n",
+        csv="user_id,merged_into\n" + "".join(f"{a},{b}\n" for a, b in itertools.pairwise(chain)),
+        mappings=[{"port": "merges", "columns": ["user_id", "merged_into"]}],
+        sla=[],
+    )
+    published(retail, folder, SAMIR)
+    erasure = erase(retail)
+    assert erasure.state == ErasureState.DONE
+    left = count(retail, "SELECT count(*) FROM customer.merges", SAMIR)
+    assert left == 0, f"{left} of the subject's 30 merges left"
