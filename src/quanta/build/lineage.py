@@ -106,6 +106,10 @@ class ColumnSources(dict[str, frozenset[Source]]):
     it, which may not read as sqlglot's)."""
     reasons: tuple[str, ...]
     """What could not be followed, and why: one line each."""
+    copies: dict[str, frozenset[Source]]
+    """Output columns whose every value is an input column's value as it is (through
+    aliases, casts, and relations in FROM or WITH), with the input columns it is: a copy
+    of an identifier identifies as it does. Empty when the answer is conservative."""
 
     def __init__(
         self,
@@ -114,16 +118,26 @@ class ColumnSources(dict[str, frozenset[Source]]):
         unresolved: Iterable[str] = (),
         unnamed: frozenset[Source] | None = None,
         reasons: Iterable[str] = (),
+        copies: dict[str, frozenset[Source]] | None = None,
     ) -> None:
         super().__init__(sources)
         self.unresolved = frozenset(unresolved)
         self.unnamed = unnamed
         self.reasons = tuple(reasons)
+        self.copies = copies or {}
 
     @property
     def complete(self) -> bool:
         """Whether every output column was named and followed."""
         return not self.unresolved and self.unnamed is None
+
+    def copy_of(self, column: str) -> frozenset[Source]:
+        """The input columns the output column ``column`` is a copy of (none: it is not
+        one, or it could not be followed), its name compared as DuckDB does."""
+        for name, sources in self.copies.items():
+            if name == column or fold(name) == fold(column):
+                return sources
+        return frozenset()
 
     def of(self, column: str) -> frozenset[Source]:
         """What the output column ``column`` derives from, its name compared as DuckDB does;
@@ -413,6 +427,7 @@ class _Analysis:
         if duckdb_names is not None and len(duckdb_names) != len(selects):
             duckdb_names = None
         found: dict[str, frozenset[Source]] = {}
+        copies: dict[str, frozenset[Source]] = {}
         unresolved: dict[str, str] = {}
         reasons: list[str] = []
         unnamed: frozenset[Source] | None = None
@@ -432,13 +447,69 @@ class _Analysis:
                 unresolved.setdefault(name, error.reason)
                 derived = everything
             found[name] = found.get(name, frozenset()) | derived  # two columns of one name
+            copied = None if by_name else self.copied(branches, index)
+            if copied and name not in copies:
+                copies[name] = copied
+            else:
+                copies.pop(name, None)  # two columns of one name: not one copy
             inner = projection.this if isinstance(projection, exp.Alias) else projection
             if _TEXT in inner.meta and not duckdb_names:
                 # DuckDB names it by its own text of the expression, which may read otherwise.
                 unnamed = (unnamed or frozenset()) | derived
                 reasons.append(f"{name}: an expression without a name; name it with AS")
         reasons[:0] = [f"{name}: {reason}" for name, reason in unresolved.items()]
-        return ColumnSources(found.items(), unresolved=unresolved, unnamed=unnamed, reasons=reasons)
+        copies = {name: copied for name, copied in copies.items() if name not in unresolved}
+        return ColumnSources(
+            found.items(), unresolved=unresolved, unnamed=unnamed, reasons=reasons, copies=copies
+        )
+
+    def copied(self, branches: list[Scope], index: int) -> frozenset[Source] | None:
+        """The input columns the ``index``-th output column is a copy of, in every branch
+        of a set operation; None when any branch computes it."""
+        found: set[Source] = set()
+        for branch in branches:
+            selects = _selects(branch.expression)
+            if index >= len(selects):
+                return None
+            copied = self.copy(selects[index], branch, 0)
+            if copied is None:
+                return None
+            found |= copied
+        return frozenset(found)
+
+    def copy(self, node: exp.Expr, scope: Scope, depth: int) -> frozenset[Source] | None:
+        """The input columns whose value ``node``, read in ``scope``, is as it is (through
+        aliases, casts, and the relations in FROM or WITH it reads); None when it computes
+        anything, or cannot be followed."""
+        while isinstance(node, exp.Alias | exp.Cast | exp.Paren):
+            node = node.this
+        if (
+            depth > 64
+            or not isinstance(node, exp.Column)
+            or not isinstance(node.this, exp.Identifier)
+        ):
+            return None
+        owner = _owner(scope, node.table) if node.table else None
+        source = owner.sources.get(node.table) if owner is not None else None
+        if isinstance(source, exp.Table):
+            if not isinstance(source.this, exp.Identifier) or owner is None:
+                return None  # a table function's output
+            try:
+                return self.source_column(source, node.name, owner)
+            except _CannotFollow:
+                return None
+        if not isinstance(source, Scope) or id(source) not in self.traversed:
+            return None
+        found: set[Source] = set()
+        for branch in _branches(source):
+            selects = [s for s in _selects(branch.expression) if s.alias_or_name == node.name]
+            if len(selects) != 1 or _unexpanded(selects[0]):
+                return None
+            copied = self.copy(selects[0], branch, depth + 1)
+            if copied is None:
+                return None
+            found |= copied
+        return frozenset(found)
 
     def by_position(self, branches: list[Scope], index: int) -> frozenset[Source]:
         derived: frozenset[Source] = frozenset()

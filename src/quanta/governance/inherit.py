@@ -43,6 +43,10 @@ class Inherited:
     stricter than declared."""
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)
     """``{port: {column: scope}}`` of every private column (after inheritance)."""
+    identifiers: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    """``{port: {column: (concept, identifier)}}`` of each column that names no concept
+    and is a copy of input columns that are all that one identifier (SQL lineage): its
+    values identify as theirs do, and erasure finds them there."""
 
 
 def inherited(
@@ -62,8 +66,9 @@ def inherited(
     columns_of = {
         name: {column.name: column for column in port.port.columns} for name, port in ports.items()
     }
-    sources = _sources(language, code, contracts, columns_of)
+    sources, copies = _sources(language, code, contracts, columns_of)
     found = Inherited()
+    found.identifiers = _identifiers(contracts, copies, ports)
     for port, contract in contracts.items():
         for column in contract.columns:
             derived = sorted(sources.get(port, {}).get(column.name, ()))
@@ -93,26 +98,61 @@ def inherited(
     return found
 
 
+Sources = dict[str, dict[str, set[tuple[str, str]]]]
+"""Per output port and column, (input name, column) pairs."""
+
+
 def _sources(
     language: str,
     code: str,
     contracts: Mapping[str, Contract],
     columns_of: Mapping[str, Mapping[str, object]],
-) -> dict[str, dict[str, set[tuple[str, str]]]]:
-    """Per output port and column, the (input name, column) pairs it derives from."""
+) -> tuple[Sources, Sources]:
+    """Per output port and column, the (input name, column) pairs it derives from, and
+    those it is a copy of (SQL only: a Python transformation's columns may hold anything)."""
     if not columns_of:
-        return {}
+        return {}, {}
     if language == "sql":
         from quanta.build.lineage import column_sources
 
         (port, contract), *_ = contracts.items()
         lineage = column_sources(code, {name: list(cols) for name, cols in columns_of.items()})
-        return {port: {c.name: set(lineage.of(c.name)) for c in contract.columns}}
+        derived = {port: {c.name: set(lineage.of(c.name)) for c in contract.columns}}
+        copied = {port: {c.name: set(lineage.copy_of(c.name)) for c in contract.columns}}
+        return derived, copied
     everything = {(name, column) for name, cols in columns_of.items() for column in cols}
-    return {
+    derived = {
         port: {column.name: everything for column in contract.columns}
         for port, contract in contracts.items()
     }
+    return derived, {}
+
+
+def _identifiers(
+    contracts: Mapping[str, Contract],
+    copies: Sources,
+    ports: Mapping[str, PublishedPort],
+) -> dict[str, dict[str, tuple[str, str]]]:
+    """The identifier each undeclared column copies, where all it copies is that one."""
+    from quanta.privacy.concepts import port_meanings
+
+    meanings = {name: port_meanings(port.port) for name, port in ports.items()}
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    for port, contract in contracts.items():
+        for column in contract.columns:
+            copied = copies.get(port, {}).get(column.name)
+            if column.concept is not None or not copied:
+                continue
+            kinds = set()
+            for name, source in copied:
+                meaning = meanings.get(name.lower(), {}).get(source)
+                if meaning is None or meaning.identifier is None:
+                    break
+                kinds.add((meaning.concept, meaning.identifier))
+            else:
+                if len(kinds) == 1:
+                    found.setdefault(port, {})[column.name] = kinds.pop()
+    return found
 
 
 def raised(contract: Contract, levels: Mapping[str, tuple[str, str]]) -> Contract:

@@ -25,6 +25,9 @@ class ColumnInfo(BaseModel):
     column (``domain.product.port.column``)."""
     encrypted: str | None = None
     """Its values are stored encrypted, with this context (`quanta.governance.crypto`)."""
+    copies: str | None = None
+    """``concept.identifier`` when its contract names no concept and its values are those
+    of input columns that are that identifier (SQL lineage): erasure searches it."""
 
 
 class ColumnStats(BaseModel):

@@ -131,16 +131,25 @@ def mapped(
 def port_meanings(port: PortVersion) -> dict[str, Meaning | None]:
     """Every column of a served port, in order, with what its values are as its contract
     says (None: it names no concept)."""
+    copies = {column.name: column.copies for column in port.columns if column.copies}
     try:
         contract = Contract.model_validate(port.contract)
     except ValueError:  # a contract that no longer reads as one: its columns, unjudged
-        return {column.name: None for column in port.columns}
+        return {column.name: _copied(copies.get(column.name)) for column in port.columns}
     return {
-        column.name: None
+        column.name: _copied(copies.get(column.name))
         if column.concept is None
         else Meaning(concept=column.concept, identifier=column.identifier)
         for column in contract.columns
     }
+
+
+def _copied(identifier: str | None) -> Meaning | None:
+    """The meaning of a column that copies ``concept.identifier`` without naming it."""
+    if identifier is None:
+        return None
+    concept, _, name = identifier.partition(".")
+    return Meaning(concept=concept, identifier=name)
 
 
 def stored_mappings(descriptor: Mapping[str, Any]) -> tuple[PortMapping, ...]:

@@ -59,6 +59,8 @@ class PublishContext:
     encrypted: dict[str, list[str]] = field(default_factory=dict)
     """Per output port, the columns stored encrypted."""
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)
+    copies: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    """Per port, the columns that copy an identifier without naming it (`Inherited`)."""
     """Per output port, what each private column's pseudonyms are keyed for."""
     build: Build | None = None
     """The build's record, from the step that starts the build on."""

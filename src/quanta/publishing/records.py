@@ -24,6 +24,7 @@ def records(
     encrypted: dict[str, list[str]] | None = None,
     scopes: dict[str, dict[str, str]] | None = None,
     code: str | None = None,
+    copies: dict[str, dict[str, tuple[str, str]]] | None = None,
 ) -> tuple[ProductRecord, Version]:
     """``contracts``: the output ports' contracts as built (classifications inherited),
     by default the product's own."""
@@ -57,6 +58,9 @@ def records(
                         description=column.description,
                         pseudonym=column.private,
                         scope=(scopes or {}).get(output.name, {}).get(column.name),
+                        copies=".".join(copied)
+                        if (copied := (copies or {}).get(output.name, {}).get(column.name))
+                        else None,
                         encrypted=encryption_context(str(table.table), column.name)
                         if column.name in (encrypted or {}).get(output.name, [])
                         else None,

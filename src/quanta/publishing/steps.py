@@ -177,6 +177,7 @@ def _inherited(context: PublishContext) -> dict[str, Contract]:
         for column, (level, origin) in columns.items():
             context.told(f"column {port}.{column} is {level} as {origin} is: protected as that")
     context.scopes = found.scopes
+    context.copies = found.identifiers
     return {port: raised(c, found.levels.get(port, {})) for port, c in product.contracts.items()}
 
 
@@ -291,6 +292,7 @@ def register(context: PublishContext) -> None:
         context.encrypted,
         context.scopes,
         code=context.code.text if context.code is not None else None,
+        copies=context.copies,
     )
     context.version = context.mesh.stores.catalog.publish(record, version)
 
