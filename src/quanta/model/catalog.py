@@ -28,6 +28,10 @@ class ColumnInfo(BaseModel):
     copies: str | None = None
     """``concept.identifier`` when its contract names no concept and its values are those
     of input columns that are that identifier (SQL lineage): erasure searches it."""
+    pseudonyms_of: str | None = None
+    """The pseudonym scope its values are pseudonyms of: a copy of private columns its
+    build read as their pseudonyms (`quanta.governance.inherit`); erasure searches it for
+    the pseudonyms of the subject's identifiers."""
 
 
 class ColumnStats(BaseModel):

@@ -39,7 +39,7 @@ import pyarrow as pa
 
 from quanta.errors import AccessDenied, PlatformError, QuantaError, UserError
 from quanta.model.actor import Actor, ActorKind
-from quanta.model.catalog import PortVersion, ProductRecord
+from quanta.model.catalog import ColumnInfo, PortVersion, ProductRecord
 from quanta.model.privacy import (
     Erasure,
     ErasureReceipt,
@@ -429,14 +429,14 @@ class Erasures:
         """Each table holding one of the identifier types, with the filter of the
         subject's rows in it and its private columns."""
         catalog = self.context.stores.catalog
-        tables: dict[str, dict[str, tuple[Key, str | None, str | None]]] = {}
+        tables: dict[str, dict[str, tuple[Key, ColumnInfo]]] = {}
         private: dict[str, set[str]] = {}
         for record in catalog.products():
             for version in catalog.versions(record.id):
                 for port in version.ports:
                     stored = {c.name: c for c in port.columns}
                     held = {
-                        n: (k, stored[n].encrypted, stored[n].logical_type)
+                        n: (k, stored[n])
                         for n, k in identifying_columns(port).items()
                         if n in stored
                     }
@@ -448,8 +448,8 @@ class Erasures:
         for table in sorted(tables):
             where = RowsMatching(
                 tuple(
-                    (name, self._stored(identifiers.get(key, set()), context, logical))
-                    for name, (key, context, logical) in sorted(tables[table].items())
+                    (name, self._stored(identifiers.get(key, set()), column))
+                    for name, (key, column) in sorted(tables[table].items())
                 )
             )
             if where:
@@ -477,25 +477,29 @@ class Erasures:
                 storage.discard(table, branch)
         return sorted(dropped)
 
-    def _stored(
-        self, values: set[Any], context: str | None, logical: str | None
-    ) -> tuple[Any, ...]:
-        """The identifier ``values`` as a column stores them: of its logical type (the
-        integer 7 is the text "7" in a text column, never "007"; a text that is no integer
-        matches no integer column), and for a column encrypted at rest (AES-SIV, the same
-        ciphertext for the same value) as the ciphertexts of the column's ``context``, so
-        that no classification hides rows."""
-        if logical == "string":
+    def _stored(self, values: set[Any], column: ColumnInfo) -> tuple[Any, ...]:
+        """The identifier ``values`` as ``column`` stores them: its pseudonyms, where the
+        column holds pseudonyms of a scope (their text, as a copy of a pseudonym reads);
+        of its logical type (the integer 7 is the text "7" in a text column, never "007";
+        a text that is no integer matches no integer column); for a column encrypted at
+        rest (AES-SIV, the same ciphertext for the same value) as the ciphertexts of its
+        context: no classification hides rows."""
+        from quanta.governance import crypto
+
+        keys = self.context.governance.keys
+        if column.pseudonyms_of is not None and values:
+            scoped = crypto.scoped_key(crypto.pseudonym_key(keys), column.pseudonyms_of)
+            made = crypto.pseudonyms(pa.array([str(v) for v in sorted(values, key=str)]), scoped)
+            values = {str(value) for value in made.to_pylist() if value is not None}
+        if column.logical_type == "string":
             values = {str(value) for value in values}
-        elif logical == "integer":
+        elif column.logical_type == "integer":
             values = {int(v) for v in values if isinstance(v, int) or _is_integer(v)}
         ordered = tuple(sorted(values, key=str))
-        if context is None or not ordered:
+        if column.encrypted is None or not ordered:
             return ordered
-        from quanta.governance.crypto import encrypt, encryption_key
-
-        key = encryption_key(self.context.governance.keys)
-        sealed = encrypt(pa.array(list(ordered)), key, context=context)
+        key = crypto.encryption_key(keys)
+        sealed = crypto.encrypt(pa.array(list(ordered)), key, context=column.encrypted)
         return tuple(sorted(value for value in sealed.to_pylist() if value is not None))
 
     def _skip(self, actor: Actor, erasure: Erasure, products: Sequence[str]) -> None:

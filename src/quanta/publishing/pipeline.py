@@ -61,6 +61,8 @@ class PublishContext:
     scopes: dict[str, dict[str, str]] = field(default_factory=dict)
     copies: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     """Per port, the columns that copy an identifier without naming it (`Inherited`)."""
+    pseudonyms: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per port, the columns that hold pseudonyms of a scope (`Inherited`)."""
     """Per output port, what each private column's pseudonyms are keyed for."""
     build: Build | None = None
     """The build's record, from the step that starts the build on."""

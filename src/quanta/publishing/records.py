@@ -25,6 +25,7 @@ def records(
     scopes: dict[str, dict[str, str]] | None = None,
     code: str | None = None,
     copies: dict[str, dict[str, tuple[str, str]]] | None = None,
+    pseudonyms: dict[str, dict[str, str]] | None = None,
 ) -> tuple[ProductRecord, Version]:
     """``contracts``: the output ports' contracts as built (classifications inherited),
     by default the product's own."""
@@ -61,6 +62,7 @@ def records(
                         copies=".".join(copied)
                         if (copied := (copies or {}).get(output.name, {}).get(column.name))
                         else None,
+                        pseudonyms_of=(pseudonyms or {}).get(output.name, {}).get(column.name),
                         encrypted=encryption_context(str(table.table), column.name)
                         if column.name in (encrypted or {}).get(output.name, [])
                         else None,

@@ -178,6 +178,7 @@ def _inherited(context: PublishContext) -> dict[str, Contract]:
             context.told(f"column {port}.{column} is {level} as {origin} is: protected as that")
     context.scopes = found.scopes
     context.copies = found.identifiers
+    context.pseudonyms = found.pseudonyms
     return {port: raised(c, found.levels.get(port, {})) for port, c in product.contracts.items()}
 
 
@@ -293,6 +294,7 @@ def register(context: PublishContext) -> None:
         context.scopes,
         code=context.code.text if context.code is not None else None,
         copies=context.copies,
+        pseudonyms=context.pseudonyms,
     )
     context.version = context.mesh.stores.catalog.publish(record, version)
 
