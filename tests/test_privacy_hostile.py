@@ -815,6 +815,15 @@ def test_an_aggregate_whose_folder_is_gone_does_not_hold_every_erasure_hostage(
     assert outcomes["sales.daily_revenue"].outcome == "skipped"
     assert INES.name in outcomes["sales.daily_revenue"].reason
     assert outcomes["marketing.attribution"].outcome in ("passed", "warned", "unchanged")
+    text = [c for c in command if c != "--json"]
+    status = subprocess.run(
+        [*text, "--status", stopped.id],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QUANTA_USER": INES.name, "COLUMNS": "200"},
+        timeout=300,
+    )
+    assert "not rebuilt sales.daily_revenue: not rebuilt, skipped by" in status.stdout
     alone = subprocess.run([*command, "--skip", "x"], capture_output=True, text=True)
     assert alone.returncode != 0
     assert "--skip goes with --resume" in alone.stdout + alone.stderr

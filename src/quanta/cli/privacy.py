@@ -170,8 +170,17 @@ def render_erasure(console: Console, erasure: Erasure) -> None:
         )
     console.print(table)
     for rebuilt in receipt.rebuilt:
+        if rebuilt.outcome == "skipped":
+            console.print(
+                shown(f"  not rebuilt {rebuilt.product}: {rebuilt.reason}"), style="yellow"
+            )
+            continue
         version = f" as version {rebuilt.version}" if rebuilt.version else ""
         console.print(shown(f"  rebuilt {rebuilt.product}{version}: {rebuilt.outcome}"))
+    if receipt.dropped:
+        console.print(
+            shown(f"  dropped tables no version served (dev builds): {', '.join(receipt.dropped)}")
+        )
     files = sum(swept.files for swept in receipt.swept)
     console.print(
         shown(
