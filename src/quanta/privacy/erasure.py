@@ -352,7 +352,7 @@ class Erasures:
         ]
         if failed:
             names = ", ".join(f"{r.product} ({r.reason})" for r in failed)
-            skips = " ".join(f"--skip {r.product}" for r in failed)
+            skips = " ".join(f"--skip {r.product}" for r in failed if r.outcome != "waiting")
             raise UserError(
                 f"erasure {erasure.id} deleted the subject's rows, but could not rebuild "
                 f"{names}: fix it and run quanta erase --resume {erasure.id}, or leave it as "
@@ -470,11 +470,19 @@ class Erasures:
         for table in storage.tables():
             if str(table) in served:
                 continue
+            for branch in storage.branches(table):
+                storage.discard(table, branch)
+            if table in storage.tables():
+                # Tags: versions a catalog served, which this one does not name.
+                raise PlatformError(
+                    f"the table {table} holds published versions no product in the catalog "
+                    "names (a catalog restored from an older backup?), and may hold the "
+                    "subject: restore the catalog that served it, or drop the table, then "
+                    "run quanta erase --resume again"
+                )
             if str(table) not in dropped:
                 dropped.append(str(table))
                 save()
-            for branch in storage.branches(table):
-                storage.discard(table, branch)
         return sorted(dropped)
 
     def _stored(self, values: set[Any], column: ColumnInfo) -> tuple[Any, ...]:
@@ -527,23 +535,37 @@ class Erasures:
         rows and holding no identifier itself; its progress saved product by product."""
         done: dict[str, Any] = erasure.progress.setdefault("rebuilt", {})
         results = []
-        for record in self._downstream(set(erasure.products)):
-            if record.id in done:
+        waiting: set[str] = set()  # failed in this pass, or waiting for one that did
+        fresh: set[str] = set()  # published again in this pass
+        for record, upstream in self._downstream(set(erasure.products)):
+            if upstream & waiting:
+                waiting.add(record.id)
+                names = ", ".join(sorted(upstream & waiting))
+                results.append(
+                    Rebuilt(product=record.id, outcome="waiting", reason=f"it reads {names}")
+                )
+                continue
+            if record.id in done and not upstream & fresh:
                 results.append(Rebuilt.model_validate(done[record.id]))
                 continue
+            # Not done, or done from an input published again since: built from that.
             result = self._publish_again(erasure, record)
+            if result.version is not None:
+                fresh.add(record.id)
             failed: dict[str, str] = erasure.progress.setdefault("failed", {})
             if result.outcome in ("passed", "warned", "unchanged"):
                 done[record.id] = result.model_dump(mode="json")
                 failed.pop(record.id, None)
             else:
                 failed[record.id] = result.reason or result.outcome
+                done.pop(record.id, None)
+                waiting.add(record.id)
             save()
             results.append(result)
         return results
 
-    def _downstream(self, changed: set[str]) -> list[ProductRecord]:
-        """The products to rebuild, upstream first."""
+    def _downstream(self, changed: set[str]) -> list[tuple[ProductRecord, set[str]]]:
+        """The products to rebuild, upstream first, each with the products it reads."""
         catalog = self.context.stores.catalog
         records = {record.id: record for record in catalog.products()}
         reads: dict[str, set[str]] = {}
@@ -566,7 +588,7 @@ class Erasures:
                     affected.add(product)
                     if product not in holders:
                         order.append(product)
-        return [records[product] for product in order]
+        return [(records[product], reads[product]) for product in order]
 
     @staticmethod
     def _holds_identifiers(catalog: Any, product: str) -> bool:

@@ -61,7 +61,15 @@ def _same_code(context: PublishContext) -> None:
     from quanta.publishing.records import code_of
 
     served = context.mesh.stores.catalog.version(context.product_id)
-    if served is None or served.code is None or context.code is None:
+    if served is None or context.code is None:
+        return
+    if served.code is None:
+        context.stop(
+            Outcome.FAILED,
+            f"version {served.version} was published before Quanta kept what a version is "
+            "built from, so nothing tells whether its folder still holds it: its owners "
+            "publish it again",
+        )
         return
     if code_of(context.product, context.code.text) != served.code:
         context.stop(
