@@ -342,3 +342,23 @@ def test_a_version_published_before_migration_0012_lets_a_rebuild_publish_unpubl
         erase(retail)
     revenue = count(retail, "SELECT sum(revenue) FROM sales.daily_revenue", NOOR)
     assert revenue > 0, "the erasure published a transformation no owner published"
+
+
+def test_a_mapping_column_classified_pii_sensitive_hides_the_subjects_other_identifiers(
+    retail: Mesh,
+) -> None:
+    """FAILS TODAY (documented in docs/privacy.md as "a mapping column stored encrypted is
+    not followed", against its own rule that "a product's descriptor cannot opt out").
+    The customer team classifies the user_id of its mapping customer.links pii-sensitive
+    (encrypted at rest). `Erasures._mapped` (src/quanta/privacy/erasure.py, `names = [name
+    for name in columns if name not in encrypted]`) leaves that column out, so the
+    subject's web user u-7777777 is never found, and customer.logins keeps their rows.
+    The same classification no longer opts an identifier column's rows out of deleting
+    (`_stored` matches its ciphertexts, with the key the erasure holds): the look-up can
+    match encrypted columns by the ciphertexts of the known values and decrypt what it
+    reads (AES-SIV, context `PortVersion.columns[].encrypted`). With the column `internal`
+    the rows go (tests/test_erasure_hostile_2.py)."""
+    links(retail, "pii-sensitive")
+    erase(retail)
+    left = count(retail, "SELECT count(*) FROM customer.logins WHERE user_id = 'u-7777777'", SAMIR)
+    assert left == 0, "the subject's logins stay: their user id was not followed"

@@ -64,7 +64,7 @@ def encryption_context(table: str, column: str) -> str:
 def stored(port: PublishedPort) -> tuple[Exposed, ...]:
     """Every column of ``port`` as its values are, in clear: encrypted ones decrypted."""
     return tuple(
-        Exposed(column.name, _decrypted(column)) if column.encrypted else Exposed(column.name)
+        Exposed(column.name, clear_sql(column)) if column.encrypted else Exposed(column.name)
         for column in port.port.columns
     )
 
@@ -95,7 +95,8 @@ def _strictest(governance: Governance, port: PublishedPort) -> dict[str, ColumnI
     return columns
 
 
-def _decrypted(column: ColumnInfo) -> str:
+def clear_sql(column: ColumnInfo) -> str:
+    """The expression that shows the encrypted ``column`` in clear, as its stored type."""
     assert column.encrypted is not None
     try:
         kind = str(parse_physical_type(column.type))
@@ -138,7 +139,7 @@ def protected(governance: Governance) -> ReadRule:
                 elif building:
                     shown.append(Exposed(exposed.name, _protected(column, Protection.ENCRYPT)))
                 else:
-                    shown.append(Exposed(exposed.name, _decrypted(column)))
+                    shown.append(Exposed(exposed.name, clear_sql(column)))
             else:
                 shown.append(Exposed(exposed.name, _protected(column, level.protection)))
         return tuple(shown)

@@ -238,18 +238,32 @@ class Erasures:
     def _mapped(
         self, port: PortVersion, columns: dict[str, Key], known: dict[str, set[Any]]
     ) -> list[dict[str, Any]]:
-        encrypted = {c.name for c in port.columns if c.encrypted}
-        names = [name for name in columns if name not in encrypted]
-        where = " OR ".join(
-            f"{quote(name)} IN ({', '.join(literal(v) for v in sorted(values, key=str))})"
-            for name, values in known.items()
-            if name in names
-        )
-        if not where:
+        """The rows of the mapping ``port`` holding one of the ``known`` values, with the
+        values of its mapped ``columns`` in clear. A column encrypted at rest is matched by
+        the ciphertexts of the known values, and shown decrypted: a classification does
+        not stop the erasure from following a mapping."""
+        from quanta.governance.crypto import PLATFORM_PREFIX
+        from quanta.governance.protection import clear_sql
+
+        stored = {column.name: column for column in port.columns}
+        # A column of pseudonyms links pseudonyms, not the subject's identifiers.
+        names = [n for n in columns if n in stored and stored[n].pseudonyms_of is None]
+        exposed, conditions = [], []
+        for name in names:
+            column = stored[name]
+            matched = name
+            if column.encrypted is None:
+                exposed.append(Exposed(name))
+            else:
+                matched = f"{PLATFORM_PREFIX}sealed__{name}"
+                exposed += [Exposed(name, clear_sql(column)), Exposed(matched, quote(name))]
+            values = self._stored(known.get(name, set()), column)
+            if values:
+                conditions.append(f"{quote(matched)} IN ({', '.join(map(literal, values))})")
+        if not conditions:
             return []
-        binding = Binding(
-            (("mapping",),), scan_of(self.context, port), tuple(Exposed(n) for n in names)
-        )
+        where = " OR ".join(conditions)
+        binding = Binding((("mapping",),), scan_of(self.context, port), tuple(exposed))
         select = ", ".join(quote(name) for name in names)
         sql = f"SELECT DISTINCT {select} FROM mapping WHERE {where}"
         limits = self.context.build_limits("an erasure's look-up of identifiers", rows=False)
