@@ -25,11 +25,12 @@ typecheck: $(STAMP)
 # The tests run beside a throwaway PostgreSQL cluster that pg_virtualenv starts, points the PG*
 # variables at, and drops (-t: in a temporary folder, so that runs side by side do not clash).
 # The stores' tests need it: they fail without it. `make unit PYTEST_ARGS=tests/test_stores.py`
-# runs a part.
+# runs a part. The tests run on PYTEST_WORKERS processes (pytest-xdist), one per core here.
 PG_VIRTUALENV := pg_virtualenv -t -o fsync=off
+PYTEST_WORKERS ?= 2
 
 unit: $(STAMP) postgresql browser
-	$(PG_VIRTUALENV) $(BIN)/pytest -q $(PYTEST_ARGS)
+	$(PG_VIRTUALENV) $(BIN)/pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Debian's PostgreSQL server and pg_virtualenv, installed when missing (as root, as CI runs).
 postgresql:

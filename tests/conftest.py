@@ -24,6 +24,9 @@ granted every port of the example mesh."""
 os.environ["QUANTA_USER"] = TESTER  # also for the fixtures of a module or the session
 # No settings file of whoever runs the tests (~/.config/quanta/settings.toml) reaches them.
 os.environ["QUANTA_CONFIG"] = str(Path(__file__).parent / "no-settings-file.toml")
+# pytest-xdist hands each worker the terminal's COLUMNS, and the CLI's consoles would fix
+# their width to it as they are made: each command a test runs sets its own width.
+os.environ.pop("COLUMNS", None)
 
 
 @pytest.fixture(autouse=True)
