@@ -23,10 +23,30 @@ def import_contract(path: str | Path, out: str | Path) -> tuple[ContractImport, 
     """
     import yaml
 
+    _, result = read_contract_file(Path(path))
+    folder = Path(out)
+    targets = {name: folder / f"{name}.odcs.yaml" for name in result.contracts}
+    existing = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
+    if existing:
+        raise UserError(f"{', '.join(existing)} exists already: remove it or choose --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, target in targets.items():
+        text = yaml.safe_dump(result.contracts[name], sort_keys=False, allow_unicode=True)
+        try:
+            # Created, never opened: no file, and no link to one, is written through.
+            with target.open("x", encoding="utf-8") as file:
+                file.write(text)
+        except FileExistsError:
+            raise UserError(f"{target} exists already: remove it or choose --out") from None
+    return result, list(targets.values())
+
+
+def read_contract_file(source: Path) -> tuple[dict[str, Any], ContractImport]:
+    """An ODCS v3 or DCS file as written, and as Quanta contracts, one per table (named
+    as a table may be); a clear error for a file that is neither."""
     from quanta.interop import import_document
     from quanta.validation.yaml_lines import YamlProblem, read_located
 
-    source = Path(path)
     try:
         document = read_located(source).data
         result = import_document(document)
@@ -46,21 +66,7 @@ def import_contract(path: str | Path, out: str | Path) -> tuple[ContractImport, 
         refused = name_problem(str(name), "table name")
         if refused:
             raise UserError(f"{source}: {refused}")
-    folder = Path(out)
-    targets = {name: folder / f"{name}.odcs.yaml" for name in result.contracts}
-    existing = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
-    if existing:
-        raise UserError(f"{', '.join(existing)} exists already: remove it or choose --out")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, target in targets.items():
-        text = yaml.safe_dump(result.contracts[name], sort_keys=False, allow_unicode=True)
-        try:
-            # Created, never opened: no file, and no link to one, is written through.
-            with target.open("x", encoding="utf-8") as file:
-                file.write(text)
-        except FileExistsError:
-            raise UserError(f"{target} exists already: remove it or choose --out") from None
-    return result, list(targets.values())
+    return document, result
 
 
 def export_contract(

@@ -280,6 +280,25 @@ def import_contract(
     render.contract_import(result, written, as_json)
 
 
+@contract_app.command("test")
+def check_contract_data(
+    file: Annotated[Path, typer.Argument(help="An ODCS v3 or Data Contract Specification file.")],
+    server: Annotated[
+        str | None, typer.Option(help="The contract's server to check [default: its first].")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the data a contract describes where it lives (its servers), every rule,
+    without a mesh home and without publishing anything."""
+    from quanta.cli import render
+    from quanta.quality.external import run_contract_test
+
+    with _errors(as_json):
+        result = run_contract_test(file, server)
+    render.contract_test(result, as_json)
+    _finish(result.outcome.ok)
+
+
 @contract_app.command("export")
 def export_contract(
     port: Annotated[str, typer.Argument(help="domain.product or domain.product.port")],

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from quanta.mesh import Progress
     from quanta.model.catalog import ProductRecord, SearchHit
     from quanta.model.result import Build, CheckRun, Issue, Outcome, Publication, Validation
+    from quanta.quality.external import ContractTest
 
 __all__ = [
     "arrow_table",
@@ -291,6 +292,46 @@ def demo_summary(home: Path, workspace: Path, items: Sequence[Publication], as_j
         'quanta access request sales.daily_revenue --purpose "..."',
     ):
         console.print(f"  {line}{home_flag}")
+
+
+def contract_test(result: ContractTest, as_json: bool) -> None:
+    """Each check of ``quanta contract test``, by schema object, and the verdict."""
+    verdict = {"passed": "pass", "warned": "warn"}.get(result.outcome.value, "fail")
+    if as_json:
+        print_json(
+            {
+                "contract": result.contract,
+                "server": result.server,
+                "verdict": verdict,
+                "outcome": result.outcome,
+                "checks": [check.model_dump(mode="json") for check in result.checks],
+                "unmapped": result.unmapped,
+            }
+        )
+        return
+    console.print(
+        Text.assemble(
+            outcome(result.outcome),
+            shown(f" {result.contract} on server {result.server}: {verdict}"),
+        )
+    )
+    table = Table("schema object", "check", "outcome", "observed", "expected")
+    for check in result.checks:
+        table.add_row(
+            shown(check.port),
+            shown(check.name),
+            outcome(check.outcome),
+            cell(check.observed),
+            cell(check.expected),
+        )
+    console.print(table)
+    for check in result.checks:
+        if check.reason and not check.outcome.ok:
+            console.print(shown(f"  {check.port}: {check.name}: {check.reason}"))
+    if result.unmapped:
+        console.print(f"{len(result.unmapped)} part(s) not checked:", style="yellow")
+        for item in result.unmapped:
+            console.print(shown(f"  {item}"))
 
 
 def contract_import(result: ContractImport, written: Sequence[Path], as_json: bool) -> None:

@@ -1,0 +1,191 @@
+"""Checking the data a contract from elsewhere describes, where it lives: ``quanta contract
+test FILE``.
+
+A contract in ODCS v3 or the Data Contract Specification names its data in ``servers``.
+This reads files on this machine in Parquet, CSV or JSON (a ``{model}`` in a server's path
+stands for each schema object's name; a ``*`` matches files), imports the contract as
+``quanta contract import`` does, and runs every rule of every schema object in one scan
+per object, with the engine and rules a publish uses (`quanta.quality.checking`). Nothing
+is published, and no mesh home is needed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quanta.errors import UserError
+from quanta.model.contract import Contract
+from quanta.model.relations import Binding, FileScan
+from quanta.model.result import Check, Outcome, worst
+from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
+
+FORMATS = {"parquet": "parquet", "csv": "csv", "json": "json", "ndjson": "json"}
+"""Server formats Quanta reads, as its readers name them."""
+LOCAL = frozenset({"local", "file", "filesystem"})
+"""Server types that are files on this machine."""
+
+
+@dataclass(frozen=True)
+class Server:
+    """One entry of a contract's ``servers``: where its data lives."""
+
+    name: str
+    type: str
+    path: str | None = None
+    format: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ContractTest:
+    """What ``quanta contract test`` found: per schema object, its checks."""
+
+    contract: str
+    server: str
+    checks: list[Check] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+    """Parts of the contract Quanta does not check, each with where and why."""
+
+    @property
+    def outcome(self) -> Outcome:
+        return worst([check.outcome for check in self.checks])
+
+
+def servers_of(document: Mapping[str, Any]) -> list[Server]:
+    """The servers of an ODCS v3 document (a list) or a DCS one (a mapping by name)."""
+    found = document.get("servers")
+    entries: list[tuple[str, Any]]
+    if isinstance(found, list):
+        entries = [(str(item.get("server", "")), item) for item in found if isinstance(item, dict)]
+    elif isinstance(found, dict):
+        entries = [(str(name), item) for name, item in found.items() if isinstance(item, dict)]
+    else:
+        entries = []
+    servers = []
+    for name, item in entries:
+        options = {
+            key: item[key]
+            for key in ("delimiter", "header")
+            if key in item and item[key] is not None
+        }
+        path = item.get("path", item.get("location"))
+        servers.append(
+            Server(
+                name=name,
+                type=str(item.get("type", "")).lower(),
+                path=str(path) if path is not None else None,
+                format=str(item["format"]).lower() if item.get("format") else None,
+                options=options,
+            )
+        )
+    return servers
+
+
+def choose(servers: list[Server], name: str | None, source: Path) -> Server:
+    """The server to test: the one named, else the first."""
+    if not servers:
+        raise UserError(
+            f"{source}: the contract names no servers: add one, such as servers: [{{server: "
+            "local, type: local, path: data/{model}.parquet, format: parquet}]"
+        )
+    if name is None:
+        return servers[0]
+    for server in servers:
+        if server.name == name:
+            return server
+    names = ", ".join(server.name for server in servers)
+    raise UserError(f"{source}: no server {name!r} in the contract (it has: {names})")
+
+
+def scan(server: Server, table: str, base: Path) -> FileScan:
+    """The files of schema object ``table`` on ``server``, paths relative to ``base`` (the
+    contract's folder)."""
+    if server.type not in LOCAL:
+        raise UserError(
+            f"server {server.name!r} is of type {server.type or 'none'!r}: quanta contract "
+            "test reads local files (type: local) so far"
+        )
+    if not server.path:
+        raise UserError(f"server {server.name!r} has no path: add path: data/{{model}}.parquet")
+    written = server.path.replace("{model}", table)
+    pattern = Path(written) if Path(written).is_absolute() else base / written
+    fixed = _fixed_part(pattern)
+    if any(char in str(pattern) for char in "*?["):
+        # Python's glob, not DuckDB's: the paths handed over are files, never patterns.
+        paths = sorted(fixed.glob(str(pattern.relative_to(fixed))))
+    else:
+        paths = [pattern] if pattern.exists() else []
+    paths = [path for path in paths if path.is_file()]
+    if not paths:
+        raise UserError(f"server {server.name!r}: no file matches {written} (for {table})")
+    kind = server.format or paths[0].suffix.lstrip(".").lower()
+    reader = FORMATS.get(kind)
+    if reader is None:
+        raise UserError(
+            f"server {server.name!r}: Quanta reads parquet, csv and json files, not {kind!r}"
+        )
+    return FileScan(
+        paths=tuple(str(path.resolve()) for path in paths),
+        format=reader,
+        options=_options(server, reader),
+        label=written,
+        root=str(fixed.resolve()),
+    )
+
+
+def _fixed_part(pattern: Path) -> Path:
+    """The folder of ``pattern`` above its first wildcard: where its files are opened."""
+    parts = []
+    for part in pattern.parts[:-1]:
+        if any(char in part for char in "*?["):
+            break
+        parts.append(part)
+    return Path(*parts) if parts else Path()
+
+
+def _options(server: Server, reader: str) -> dict[str, Any]:
+    known = SOURCE_OPTIONS.get(reader, {})
+    options: dict[str, Any] = {}
+    if reader == "csv" and "delimiter" in server.options and "delim" in known:
+        options["delim"] = server.options["delimiter"]
+    if reader == "csv" and "header" in server.options and "header" in known:
+        options["header"] = bool(server.options["header"])
+    return {key: value for key, value in options.items() if option_value_fits(known[key], value)}
+
+
+def run_contract_test(path: Path, server_name: str | None = None) -> ContractTest:
+    """Check the data ``path``'s contract describes, on its server ``server_name`` (default:
+    the first), every rule of every schema object."""
+    from quanta.catalog.contracts import read_contract_file
+    from quanta.engines import Limits
+    from quanta.engines.duckdb import DuckDBEngine
+    from quanta.quality.checking import Checked, check_ports, relation_name
+
+    document, imported = read_contract_file(path)
+    server = choose(servers_of(document), server_name, path)
+    base = path.resolve().parent
+    ports = []
+    for table, contract_document in imported.contracts.items():
+        try:
+            contract = Contract.model_validate(contract_document)
+        except ValueError as error:
+            raise UserError(f"{path}: schema object {table!r} cannot be checked: {error}") from None
+        binding = Binding((relation_name(table),), scan(server, table, base))
+        ports.append(Checked(table, contract, binding))
+    result = ContractTest(
+        contract=str(document.get("id") or path.name),
+        server=server.name,
+        # Servers are what this reads; the import's note that it does not is not news here.
+        unmapped=[
+            f"{item.where}: {item.reason}" for item in imported.unmapped if item.where != "servers"
+        ],
+    )
+    with tempfile.TemporaryDirectory(prefix="quanta-contract-test-") as scratch:
+        engine = DuckDBEngine(Path(scratch) / "extensions", scratch_directory=Path(scratch))
+        limits = Limits("the contract's checks")
+        result.checks = check_ports(engine, ports, [], limits)
+    return result
