@@ -163,3 +163,16 @@ def test_a_server_it_cannot_read_is_a_clear_error(
 def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"no file matches data/orders\.parquet"):
         run_contract_test(contract(tmp_path))
+
+
+def test_a_missing_column_does_not_hide_the_other_problems(tmp_path: Path) -> None:
+    orders(tmp_path, planted=True)
+    table = pq.read_table(tmp_path / "data" / "orders.parquet").drop_columns(["status"])
+    pq.write_table(table, tmp_path / "data" / "orders.parquet")
+    result = run_contract_test(contract(tmp_path))
+    found = {check.name: check for check in result.checks}
+    assert found["column status exists"].outcome == Outcome.FAILED
+    assert found["status invalidValues = 0"].outcome == Outcome.SKIPPED
+    assert "missing" in found["status invalidValues = 0"].reason
+    assert found["order_id unique"].outcome == Outcome.FAILED  # still checked
+    assert found["column order_id not null"].outcome == Outcome.PASSED

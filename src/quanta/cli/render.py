@@ -296,6 +296,7 @@ def demo_summary(home: Path, workspace: Path, items: Sequence[Publication], as_j
 
 def contract_test(result: ContractTest, as_json: bool) -> None:
     """Each check of ``quanta contract test``, by schema object, and the verdict."""
+    from quanta.model.result import Outcome
     verdict = {"passed": "pass", "warned": "warn"}.get(result.outcome.value, "fail")
     if as_json:
         print_json(
@@ -326,7 +327,7 @@ def contract_test(result: ContractTest, as_json: bool) -> None:
         )
     console.print(table)
     for check in result.checks:
-        if check.reason and not check.outcome.ok:
+        if check.reason and check.outcome != Outcome.PASSED:
             console.print(shown(f"  {check.port}: {check.name}: {check.reason}"))
     if result.unmapped:
         console.print(f"{len(result.unmapped)} part(s) not checked:", style="yellow")

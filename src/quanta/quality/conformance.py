@@ -196,7 +196,20 @@ def contract_quality_rule(target: Target) -> Plan:
     parsed = parsing.parse_rules(target.contract)
     present = [r for r in parsed.rules if r.column is None or r.column in target.columns]
     runnable = [r for r in present if r.reference is None or r.reference in target.readable]
-    skipped = [
+    # A rule on a column the data lacks: the schema check fails that column; the rule says
+    # it did not run, and every other rule runs.
+    missing = [
+        Check(
+            name=r.name,
+            port=target.port,
+            outcome=Outcome.SKIPPED,
+            severity=r.severity,
+            reason=f"its column {r.column} is missing from the data",
+        )
+        for r in parsed.rules
+        if r not in present
+    ]
+    skipped = missing + [
         Check(
             name=r.name,
             port=target.port,
