@@ -176,3 +176,33 @@ def test_a_missing_column_does_not_hide_the_other_problems(tmp_path: Path) -> No
     assert "missing" in found["status invalidValues = 0"].reason
     assert found["order_id unique"].outcome == Outcome.FAILED  # still checked
     assert found["column order_id not null"].outcome == Outcome.PASSED
+
+
+@pytest.mark.parametrize(
+    ("values", "outcome"), [([1, 2**31 - 1], "passed"), ([1, 2**31], "failed")]
+)
+def test_an_integer_width_the_data_satisfies_is_no_failure(
+    tmp_path: Path, values: list[int], outcome: str
+) -> None:
+    """The contract says INTEGER; the file stores BIGINT (as pyarrow writes Python ints):
+    the type holds while every value fits INTEGER."""
+    (tmp_path / "data").mkdir()
+    table = pa.table({"order_id": values, "status": ["paid"] * 2, "amount": [1.0, 2.0]})
+    pq.write_table(table, tmp_path / "data" / "orders.parquet")
+    result = run_contract_test(contract(tmp_path, ODCS.replace("BIGINT", "INTEGER")))
+    [check] = [c for c in result.checks if c.name == "column order_id type"]
+    assert check.outcome == Outcome(outcome)
+    assert (check.observed, check.expected) == ("BIGINT", "INTEGER")
+
+
+def test_a_column_the_contract_does_not_declare_is_reported_not_failed(tmp_path: Path) -> None:
+    orders(tmp_path, planted=False)
+    table = pq.read_table(tmp_path / "data" / "orders.parquet")
+    pq.write_table(
+        table.append_column("note", pa.array(["x"] * 4)), tmp_path / "data" / "orders.parquet"
+    )
+    result = run_contract_test(contract(tmp_path))
+    [check] = [c for c in result.checks if c.name == "column note declared"]
+    assert check.outcome == Outcome.PASSED
+    assert "does not declare" in check.reason
+    assert result.outcome == Outcome.PASSED

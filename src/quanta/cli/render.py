@@ -297,6 +297,7 @@ def demo_summary(home: Path, workspace: Path, items: Sequence[Publication], as_j
 def contract_test(result: ContractTest, as_json: bool) -> None:
     """Each check of ``quanta contract test``, by schema object, and the verdict."""
     from quanta.model.result import Outcome
+
     verdict = {"passed": "pass", "warned": "warn"}.get(result.outcome.value, "fail")
     if as_json:
         print_json(

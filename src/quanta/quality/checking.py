@@ -40,6 +40,8 @@ class Checked:
     contract: Contract
     binding: Binding
     stats: TableStats | None = None
+    foreign: bool = False
+    """Data from elsewhere (see `conformance.Target.foreign`)."""
 
 
 def relation_name(port: str) -> tuple[str, ...]:
@@ -60,7 +62,7 @@ def check_ports(
         for port in ports:
             relation = quote(relation_name(port.port)[0])
             target = conformance.Target(
-                port.port, port.contract, {}, readable, relation, port.stats
+                port.port, port.contract, {}, readable, relation, port.stats, foreign=port.foreign
             )
             checks.extend(checks_on(session, target, rules))
     return checks

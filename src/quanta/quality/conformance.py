@@ -35,6 +35,10 @@ class Target:
     code: str | None = None
     """The transformation's code, when known: a column it does not declare is named only
     when its code spells the name out (`quanta.model.names.told_names`)."""
+    foreign: bool = False
+    """Data from elsewhere (``quanta contract test``), not a build Quanta casts to its
+    contract: an integer column of another width passes when every value fits the
+    contract's, and a column the contract does not declare is reported, not failed."""
 
 
 @dataclass
@@ -48,8 +52,25 @@ class Plan:
 Rule = Callable[[Target], Plan]
 
 
+INTEGER_RANGES = {
+    "TINYINT": (-(2**7), 2**7 - 1),
+    "SMALLINT": (-(2**15), 2**15 - 1),
+    "INTEGER": (-(2**31), 2**31 - 1),
+    "BIGINT": (-(2**63), 2**63 - 1),
+    "HUGEINT": (-(2**127), 2**127 - 1),
+    "UTINYINT": (0, 2**8 - 1),
+    "USMALLINT": (0, 2**16 - 1),
+    "UINTEGER": (0, 2**32 - 1),
+    "UBIGINT": (0, 2**64 - 1),
+    "UHUGEINT": (0, 2**128 - 1),
+}
+"""What each integer type holds: data from elsewhere fits a contract's width or not."""
+
+
 def schema_rule(target: Target) -> Plan:
     checks: list[Check] = []
+    measures: dict[str, str] = {}
+    widths: list[tuple[int, str, str, str]] = []  # (place in checks, column, stored, declared)
     for column in target.contract.columns:
         actual = target.columns.get(column.name)
         name = f"column {column.name}"
@@ -66,7 +87,19 @@ def schema_rule(target: Target) -> Plan:
             continue
         stored = parse_physical_type(storable_type(actual) or actual)
         declared = column.physical
-        if declared is not None and stored != declared:
+        if (
+            target.foreign
+            and declared is not None
+            and str(stored) in INTEGER_RANGES
+            and str(declared) in INTEGER_RANGES
+            and stored != declared
+        ):
+            key = f"schema_width_{len(widths)}"
+            measures[f"{key}_min"] = f"min({quote(column.name)})"
+            measures[f"{key}_max"] = f"max({quote(column.name)})"
+            widths.append((len(checks), column.name, str(stored), str(declared)))
+            checks.append(Check(name=f"{name} type", port=target.port, outcome=Outcome.PASSED))
+        elif declared is not None and stored != declared:
             checks.append(
                 Check(
                     name=f"{name} type",
@@ -106,6 +139,18 @@ def schema_rule(target: Target) -> Plan:
         for name in set(target.columns) - declared_names
         if not name.lower().startswith(PLATFORM_PREFIX)
     )
+    if target.foreign:  # the data's own column names: the user's, shown
+        checks.extend(
+            Check(
+                name=f"column {extra} declared",
+                port=target.port,
+                outcome=Outcome.PASSED,
+                reason="the data has it and the contract does not declare it (its schema is open)",
+                observed=extra,
+            )
+            for extra in extras
+        )
+        extras = []
     named = [name for name in extras if target.code is not None and name in target.code]
     for extra in named:
         checks.append(
@@ -128,7 +173,29 @@ def schema_rule(target: Target) -> Plan:
                 "contract does not declare, named by what its code computed",
             )
         )
-    return Plan(judge=lambda _values: checks)
+
+    def judge(values: dict[str, Any]) -> list[Check]:
+        judged = list(checks)
+        for number, (place, column, stored, declared) in enumerate(widths):
+            low, high = (
+                values.get(f"schema_width_{number}_min"),
+                values.get(f"schema_width_{number}_max"),
+            )
+            least, most = INTEGER_RANGES[declared]
+            fits = (low is None or least <= low) and (high is None or high <= most)
+            judged[place] = Check(
+                name=f"column {column} type",
+                port=target.port,
+                outcome=Outcome.PASSED if fits else Outcome.FAILED,
+                reason=f"stored as {stored}; every value fits {declared}"
+                if fits
+                else f"stored as {stored}, with values outside {declared}",
+                observed=stored,
+                expected=declared,
+            )
+        return judged
+
+    return Plan(measures, judge)
 
 
 def not_null_rule(target: Target) -> Plan:

@@ -175,7 +175,7 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
         except ValueError as error:
             raise UserError(f"{path}: schema object {table!r} cannot be checked: {error}") from None
         binding = Binding((relation_name(table),), scan(server, table, base))
-        ports.append(Checked(table, contract, binding))
+        ports.append(Checked(table, contract, binding, foreign=True))
     result = ContractTest(
         contract=str(document.get("id") or path.name),
         server=server.name,
