@@ -206,3 +206,46 @@ def test_a_column_the_contract_does_not_declare_is_reported_not_failed(tmp_path:
     assert check.outcome == Outcome.PASSED
     assert "does not declare" in check.reason
     assert result.outcome == Outcome.PASSED
+
+
+WRITTEN_ELSEWHERE = """
+apiVersion: v3.0.2
+kind: DataContract
+id: shop.orders
+name: orders
+version: 1.0.0
+status: active
+servers:
+  - {server: local, type: local, path: "data/{model}.parquet"}
+schema:
+  - name: orders
+    properties:
+      - {name: order_id, logicalType: integer, physicalType: BIGINT}
+      - {name: amount, logicalType: number, physicalType: DOUBLE}
+      - {name: day, logicalType: date}
+    quality:
+      - {type: sql, query: "SELECT count(*) FROM orders WHERE amount < 0", mustBe: 0}
+      - {metric: duplicateValues, arguments: {properties: [order_id, day]}, mustBe: 0}
+slaProperties:
+  - {property: freshness, value: PT72H, element: orders.day}
+"""
+
+
+def test_rules_as_other_tools_write_them_run(tmp_path: Path) -> None:
+    """SQL naming the table by its schema name, duplicateValues over several columns, and
+    freshness as an ISO 8601 duration: accepted as other tools accept them."""
+    from datetime import date, timedelta
+
+    (tmp_path / "data").mkdir()
+    today = date.today()
+    days = [today, today, today - timedelta(days=1), today]
+    table = pa.table({"order_id": [1, 1, 2, 3], "amount": [1.0, -1.0, 2.0, 3.0], "day": days})
+    pq.write_table(table, tmp_path / "data" / "orders.parquet")
+    result = run_contract_test(contract(tmp_path, WRITTEN_ELSEWHERE))
+    found = {check.name: check for check in result.checks}
+    sql = found["sql = 0: SELECT COUNT(*) FROM ${table} WHERE amount < 0"]
+    assert (sql.outcome, sql.observed) == (Outcome.FAILED, 1)
+    duplicates = found["order_id, day duplicateValues = 0"]
+    assert (duplicates.outcome, duplicates.observed) == (Outcome.FAILED, 1)
+    assert found["freshness day within PT72H"].outcome == Outcome.PASSED
+    assert not [c for c in result.checks if c.outcome == Outcome.ERROR]

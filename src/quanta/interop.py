@@ -120,6 +120,7 @@ def _from_odcs(document: dict[str, Any]) -> ContractImport:
                     "a column",
                 )
             )
+        table = _rows_named(table, name)
         contract = {**keep, "apiVersion": ODCS_VERSION, "schema": [table]}
         if len(objects) > 1:
             contract["id"] = f"{document.get('id', 'contract')}.{name}"
@@ -130,6 +131,34 @@ def _from_odcs(document: dict[str, Any]) -> ContractImport:
     if not objects:
         result.unmapped.append(Unmapped("schema", "the contract declares no table"))
     return result
+
+
+def _rows_named(table: dict[str, Any], name: str) -> dict[str, Any]:
+    """The schema object with each SQL rule reading ``${table}`` where it names the object
+    (``FROM orders``), as other tools accept them."""
+
+    def renamed(rules: Any) -> Any:
+        if not isinstance(rules, list):
+            return rules
+        return [
+            {**rule, "query": _name_rows(rule["query"], name)}
+            if isinstance(rule, dict) and isinstance(rule.get("query"), str)
+            else rule
+            for rule in rules
+        ]
+
+    found = (
+        {**table, "quality": renamed(table.get("quality"))} if "quality" in table else dict(table)
+    )
+    properties = table.get("properties")
+    if isinstance(properties, list):
+        found["properties"] = [
+            {**item, "quality": renamed(item["quality"])}
+            if isinstance(item, dict) and "quality" in item
+            else item
+            for item in properties
+        ]
+    return found
 
 
 # -- the Data Contract Specification --------------------------------------------------
@@ -334,7 +363,8 @@ def _dcs_quality(
 
 
 def _name_rows(query: str, model: str) -> str:
-    """DCS queries name the model's table; Quanta's name the port's rows ``${table}``.
+    """Other tools' SQL rules name the table (``FROM orders``); Quanta's name the port's
+    rows ``${table}``.
 
     Only table references are renamed, never a string or a column that reads the same.
     """
@@ -346,14 +376,16 @@ def _name_rows(query: str, model: str) -> str:
     # the rule is checked by the SQL guard at validate anyway.
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     try:
-        tree = sqlglot.parse_one(query)
+        tree = sqlglot.parse_one(query, dialect="duckdb")
     except ParseError:
         return query
+    named = [t for t in tree.find_all(exp.Table) if t.name == model and not t.db]
+    if not named:
+        return query  # as written: regenerating it could change what it says
     marker = "quanta_rows_of_this_port"
-    for table in tree.find_all(exp.Table):
-        if table.name == model and not table.db:
-            table.set("this", exp.to_identifier(marker))
-    return tree.sql().replace(marker, "${table}")
+    for table in named:
+        table.set("this", exp.to_identifier(marker))
+    return tree.sql(dialect="duckdb").replace(marker, "${table}")
 
 
 def _dcs_service_levels(levels: dict[str, Any], result: ContractImport) -> list[dict[str, Any]]:

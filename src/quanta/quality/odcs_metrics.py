@@ -108,10 +108,25 @@ def _range_statistic(column: str, logical: str, arguments: Mapping[str, Any]) ->
     return Statistic("outside", column, logical, comparisons) if comparisons else None
 
 
+@whole_table
 def duplicate_values(rule: LibraryRule) -> QualityRule | RuleProblem:
+    """Rows repeating another's value of the rule's column, or, on the table, of the
+    columns ``arguments: {properties: [a, b]}`` names together."""
+    columns = [rule.column] if rule.column else rule.arguments.get("properties")
+    if (
+        not isinstance(columns, list)
+        or not columns
+        or not all(isinstance(name, str) and name in rule.types for name in columns)
+    ):
+        return RuleProblem(
+            rule.loc,
+            "duplicateValues needs a column, or the columns it compares together",
+            "declare the rule under a column's quality, or add arguments: {properties: "
+            "[column, column]} naming declared columns",
+        )
     return repeats(
         rule.name,
-        [rule.column or ""],
+        columns,
         threshold=rule.threshold,
         column=rule.column,
         percent=rule.percent,

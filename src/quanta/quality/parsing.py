@@ -274,7 +274,9 @@ def _library_rule(
         )
         return
     percent = unit == "percent"
-    label = f"{target + ' ' if target else ''}{metric} {threshold}{' %' if percent else ''}"
+    together = arguments.get("properties")
+    subject = target or (", ".join(map(str, together)) if isinstance(together, list) else "")
+    label = f"{subject + ' ' if subject else ''}{metric} {threshold}{' %' if percent else ''}"
     made = measure(
         metrics.LibraryRule(
             metric=metric,

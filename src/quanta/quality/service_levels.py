@@ -7,6 +7,7 @@ rule does. Quanta measures ``freshness`` and ``completeness``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from quanta.model.result import Severity
@@ -34,6 +35,23 @@ SECONDS = {
 }
 
 
+ISO_DURATION = re.compile(
+    r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?",
+    re.IGNORECASE,
+)
+
+
+def iso_seconds(text: str) -> float | None:
+    """The seconds of an ISO 8601 duration of weeks, days, hours, minutes and seconds
+    (``P3D``, ``PT72H``, ``P1DT12H``); None for anything else (years and months have no
+    one length)."""
+    found = ISO_DURATION.fullmatch(text.strip())
+    if found is None or not any(found.groups()):
+        return None
+    weeks, days, hours, minutes, seconds = (float(part or 0) for part in found.groups())
+    return (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
 def parse_freshness(
     level: Any,
     loc: tuple[str | int, ...],
@@ -55,22 +73,28 @@ def parse_freshness(
         return
     unit = str(level.unit or "d").lower()
     value = level.value
-    if unit not in SECONDS or isinstance(value, bool) or not isinstance(value, int | float):
+    iso = iso_seconds(value) if isinstance(value, str) and not level.unit else None
+    if iso is not None:  # P3D, PT72H: as other tools write it
+        value, unit = value.strip().upper(), "s"
+        limit: float = iso
+    elif unit not in SECONDS or isinstance(value, bool) or not isinstance(value, int | float):
         parsed.problems.append(
             RuleProblem(
                 (*loc, "unit" if unit not in SECONDS else "value"),
                 f"freshness of {value!r} {unit!r} is not a duration",
-                "write a number and a unit: s, min, h, d or w (e.g. value: 1, unit: d)",
+                "write a number and a unit: s, min, h, d or w (e.g. value: 1, unit: d), or an "
+                "ISO 8601 duration (e.g. value: P1D, PT36H)",
             )
         )
         return
-    limit = value * SECONDS[unit]
+    else:
+        limit = value * SECONDS[unit]
     newest = f"CAST(max({quote(column)}) AS TIMESTAMPTZ)"
     if types[column] == "date":
         newest = f"({newest} + INTERVAL 1 DAY)"  # a day's data is complete at its end
     parsed.rules.append(
         QualityRule(
-            name=f"freshness {column} within {value} {unit}",
+            name=f"freshness {column} within {value}" + ("" if iso is not None else f" {unit}"),
             threshold=Threshold("mustBeLessOrEqualTo", limit),
             table_sql=f"date_diff('second', {newest}, now())",
             column=column,
