@@ -249,3 +249,36 @@ def test_rules_as_other_tools_write_them_run(tmp_path: Path) -> None:
     assert (duplicates.outcome, duplicates.observed) == (Outcome.FAILED, 1)
     assert found["freshness day within PT72H"].outcome == Outcome.PASSED
     assert not [c for c in result.checks if c.outcome == Outcome.ERROR]
+
+
+DCS_LIBRARY = """
+dataContractSpecification: 1.2.1
+id: events
+info: {title: Events, version: 1.0.0}
+servers:
+  local: {type: local, path: "data/{model}.parquet", format: parquet}
+models:
+  events:
+    type: table
+    fields:
+      id: {type: long, required: true}
+      at: {type: timestamp, required: true}
+    quality:
+      - {type: library, metric: rowCount, mustBeGreaterThan: 5}
+      - {type: library, metric: duplicateValues, arguments: {properties: [id, at]}, mustBe: 0}
+"""
+
+
+@pytest.mark.parametrize("zone", [None, "UTC"], ids=["without-zone", "with-zone"])
+def test_a_dcs_timestamp_holds_either_kind_and_library_rules_run(
+    tmp_path: Path, zone: str | None
+) -> None:
+    (tmp_path / "data").mkdir()
+    at = pa.array([0, 10**6, 2 * 10**6], pa.timestamp("us", tz=zone))
+    pq.write_table(pa.table({"id": [1, 2, 2], "at": at}), tmp_path / "data" / "events.parquet")
+    result = run_contract_test(contract(tmp_path, DCS_LIBRARY))
+    found = {check.name: check.outcome for check in result.checks}
+    assert found["column at type"] == Outcome.PASSED
+    assert found["rowCount > 5"] == Outcome.FAILED  # 3 rows
+    assert found["id, at duplicateValues = 0"] == Outcome.PASSED
+    assert Outcome.ERROR not in found.values()

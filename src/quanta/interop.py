@@ -177,7 +177,8 @@ DCS_TYPES = {
     "long": ("integer", "BIGINT"),
     "bigint": ("integer", "BIGINT"),
     "boolean": ("boolean", "BOOLEAN"),
-    "timestamp": ("timestamp", "TIMESTAMP WITH TIME ZONE"),
+    # Plain `timestamp` says nothing of a time zone: the data's own kind of timestamp holds.
+    "timestamp": ("timestamp", None),
     "timestamp_tz": ("timestamp", "TIMESTAMP WITH TIME ZONE"),
     "timestamp_ntz": ("timestamp", "TIMESTAMP"),
     "date": ("date", "DATE"),
@@ -265,7 +266,9 @@ def _dcs_field(
                 f"{where}.type", f"type {kind!r} has no storable equivalent: imported as a string"
             )
         )
-    column: dict[str, Any] = {"name": name, "logicalType": logical, "physicalType": physical}
+    column: dict[str, Any] = {"name": name, "logicalType": logical}
+    if physical is not None:
+        column["physicalType"] = physical
     if kind in ("decimal", "numeric") and spec.get("precision"):
         column["physicalType"] = f"DECIMAL({spec['precision']},{spec.get('scale', 0)})"
     for source, target in (
@@ -354,6 +357,8 @@ def _dcs_quality(
     kind = spec.get("type", "sql")
     if kind == "text":
         return {k: v for k, v in spec.items() if k in ("type", "description", "name")}
+    if kind == "library":  # a metric (rowCount, duplicateValues, ...), as ODCS writes one
+        return {key: value for key, value in spec.items() if key != "type"}
     if kind != "sql":
         result.unmapped.append(Unmapped(where, f"quality of type {kind!r} is not carried over"))
         return None
