@@ -282,3 +282,20 @@ def test_a_dcs_timestamp_holds_either_kind_and_library_rules_run(
     assert found["rowCount > 5"] == Outcome.FAILED  # 3 rows
     assert found["id, at duplicateValues = 0"] == Outcome.PASSED
     assert Outcome.ERROR not in found.values()
+
+
+def test_csv_columns_are_read_as_the_contract_types_them(tmp_path: Path) -> None:
+    """A value that does not read as its column's type is a failed check counting the rows,
+    not a failed read, and the other rules still run on the values that do read."""
+    (tmp_path / "csv").mkdir()
+    rows = "order_id;status\n1;paid\n2;paid\nthree;refunded\n4;lost\n"
+    (tmp_path / "csv" / "orders.csv").write_text(rows)
+    (tmp_path / "csv" / "customers.csv").write_text("customer_id\nc-1\n")
+    result = run_contract_test(contract(tmp_path, DCS))
+    found = {(c.port, c.name): c for c in result.checks}
+    unreadable = found[("orders", "column order_id values read as BIGINT")]
+    assert (unreadable.outcome, unreadable.observed) == (Outcome.FAILED, 1)
+    assert found[("orders", "column order_id type")].outcome == Outcome.PASSED
+    assert found[("orders", "status invalidValues = 0")].observed == 1  # lost
+    assert found[("orders", "order_id unique")].outcome == Outcome.PASSED
+    assert all(not name.startswith("column __quanta") for _, name in found)

@@ -18,11 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from quanta.errors import UserError
-from quanta.model.contract import Contract
-from quanta.model.relations import Binding, FileScan
+from quanta.model.contract import PLATFORM_PREFIX, Contract
+from quanta.model.relations import Binding, Exposed, FileScan
 from quanta.model.result import Check, Outcome, worst
 from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
+from quanta.model.types import parse_physical_type
+from quanta.quality.conformance import RULES, Plan, Target
+from quanta.sql_text import quote
 
+RAW = PLATFORM_PREFIX + "raw__"
+"""A CSV column's text as the file holds it, beside its value read as the contract's type."""
+LOGICAL_TYPES = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+"""How a CSV column without a physical type is read, by its logical type."""
 FORMATS = {"parquet": "parquet", "csv": "csv", "json": "json", "ndjson": "json"}
 """Server formats Quanta reads, as its readers name them."""
 LOCAL = frozenset({"local", "file", "filesystem"})
@@ -174,7 +188,17 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
             contract = Contract.model_validate(contract_document)
         except ValueError as error:
             raise UserError(f"{path}: schema object {table!r} cannot be checked: {error}") from None
-        binding = Binding((relation_name(table),), scan(server, table, base))
+        files = scan(server, table, base)
+        columns = _as_typed(files, contract) if files.format == "csv" else None
+        if columns is not None:
+            files = FileScan(
+                files.paths,
+                files.format,
+                {**files.options, "all_varchar": True},
+                files.label,
+                files.root,
+            )
+        binding = Binding((relation_name(table),), files, columns)
         ports.append(Checked(table, contract, binding, foreign=True))
     result = ContractTest(
         contract=str(document.get("id") or path.name),
@@ -187,5 +211,68 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
     with tempfile.TemporaryDirectory(prefix="quanta-contract-test-") as scratch:
         engine = DuckDBEngine(Path(scratch) / "extensions", scratch_directory=Path(scratch))
         limits = Limits("the contract's checks")
-        result.checks = check_ports(engine, ports, [], limits)
+        result.checks = check_ports(engine, ports, [], limits, (*RULES, unreadable_rule))
     return result
+
+
+def _as_typed(files: FileScan, contract: Contract) -> tuple[Exposed, ...] | None:
+    """A CSV file's columns as the contract types them: each declared column read as text
+    and cast to its type (a value that does not read as it is NULL there, and counted by
+    `unreadable_rule`), beside its text; the others as text. None: no header to go by."""
+    import csv
+
+    if files.options.get("header", True) is False:
+        return None
+    delimiter = str(files.options.get("delim", ","))
+    with Path(files.paths[0]).open(newline="", encoding="utf-8", errors="replace") as file:
+        header = next(csv.reader(file, delimiter=delimiter), [])
+    declared = {column.name: column for column in contract.columns}
+    exposed = []
+    for name in header:
+        column = declared.get(name)
+        kind = None
+        if column is not None:
+            kind = column.physical or (
+                parse_physical_type(LOGICAL_TYPES[column.logical_type])
+                if column.logical_type in LOGICAL_TYPES
+                else None
+            )
+        if kind is None or str(kind) == "VARCHAR":
+            exposed.append(Exposed(name))
+            continue
+        exposed.append(Exposed(name, f"TRY_CAST({quote(name)} AS {kind})"))
+        exposed.append(Exposed(f"{RAW}{name}", quote(name)))
+    return tuple(exposed)
+
+
+def unreadable_rule(target: Target) -> Plan:
+    """For a CSV column read as its contract's type: the rows whose text does not read as
+    that type (a failed check counting them, not a failed read)."""
+    names = [c.name for c in target.contract.columns if f"{RAW}{c.name}" in target.columns]
+    measures = {
+        f"unreadable_{index}": (
+            f"count(*) FILTER (WHERE {quote(RAW + name)} IS NOT NULL AND {quote(name)} IS NULL)"
+        )
+        for index, name in enumerate(names)
+    }
+
+    def judge(values: dict[str, Any]) -> list[Check]:
+        checks = []
+        for index, name in enumerate(names):
+            bad = int(values.get(f"unreadable_{index}") or 0)
+            kind = target.columns.get(name, "")
+            checks.append(
+                Check(
+                    name=f"column {name} values read as {kind}",
+                    port=target.port,
+                    outcome=Outcome.FAILED if bad else Outcome.PASSED,
+                    reason=f"{bad} row{'s' if bad != 1 else ''} hold text that is no {kind}"
+                    if bad
+                    else "",
+                    observed=bad,
+                    expected=0,
+                )
+            )
+        return checks
+
+    return Plan(measures, judge)
