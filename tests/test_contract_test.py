@@ -299,3 +299,16 @@ def test_csv_columns_are_read_as_the_contract_types_them(tmp_path: Path) -> None
     assert found[("orders", "status invalidValues = 0")].observed == 1  # lost
     assert found[("orders", "order_id unique")].outcome == Outcome.PASSED
     assert all(not name.startswith("column __quanta") for _, name in found)
+
+
+def test_the_readmes_example_contract_passes() -> None:
+    """The README's first screen runs `quanta contract test` on the example beside it."""
+    root = Path(__file__).parents[1]
+    readme = (root / "README.md").read_text()
+    command = ".venv/bin/quanta contract test examples/contract-test/orders.odcs.yaml"
+    assert command in readme
+    run = runner.invoke(app, ["contract", "test", str(root / command.split()[-1]), "--json"])
+    assert run.exit_code == 0, run.output
+    shown = json.loads(run.output)
+    assert shown["verdict"] == "pass"
+    assert len(shown["checks"]) >= 10
