@@ -85,7 +85,20 @@ def schema_rule(target: Target) -> Plan:
                 )
             )
             continue
-        stored = parse_physical_type(storable_type(actual) or actual)
+        try:
+            stored = parse_physical_type(storable_type(actual) or actual)
+        except ValueError:  # a nested value (a list, a struct): no type a contract states
+            checks.append(
+                Check(
+                    name=f"{name} type",
+                    port=target.port,
+                    outcome=Outcome.FAILED,
+                    reason=f"the data holds {actual}, which is no type a contract column has",
+                    observed=actual,
+                    expected=column.physical_type or column.logical_type,
+                )
+            )
+            continue
         declared = column.physical
         if (
             target.foreign

@@ -24,7 +24,7 @@ from quanta.model.result import Check, Outcome, worst
 from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
 from quanta.model.types import parse_physical_type
 from quanta.quality.conformance import RULES, Plan, Target
-from quanta.sql_text import quote
+from quanta.sql_text import fold, quote
 
 RAW = PLATFORM_PREFIX + "raw__"
 """A CSV column's text as the file holds it, beside its value read as the contract's type."""
@@ -143,7 +143,8 @@ def scan(server: Server, table: str, base: Path) -> FileScan:
             f"server {server.name!r}: Quanta reads parquet, csv and json files, not {kind!r}"
         )
     return FileScan(
-        paths=tuple(str(path.resolve()) for path in paths),
+        # As found, not resolved: a link is opened beneath the folder, or refused clearly.
+        paths=tuple(str(fixed.resolve() / path.relative_to(fixed)) for path in paths),
         format=reader,
         options=_options(server, reader),
         label=written,
@@ -165,9 +166,17 @@ def _options(server: Server, reader: str) -> dict[str, Any]:
     known = SOURCE_OPTIONS.get(reader, {})
     options: dict[str, Any] = {}
     if reader == "csv" and "delimiter" in server.options and "delim" in known:
-        options["delim"] = server.options["delimiter"]
+        delimiter = server.options["delimiter"]
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            raise UserError(
+                f"server {server.name!r}: delimiter must be one character, not {delimiter!r}"
+            )
+        options["delim"] = delimiter
     if reader == "csv" and "header" in server.options and "header" in known:
-        options["header"] = bool(server.options["header"])
+        header = server.options["header"]
+        if isinstance(header, str):
+            header = header.strip().lower() in ("true", "yes", "1")
+        options["header"] = bool(header)
     return {key: value for key, value in options.items() if option_value_fits(known[key], value)}
 
 
@@ -223,9 +232,19 @@ def _as_typed(files: FileScan, contract: Contract) -> tuple[Exposed, ...] | None
 
     if files.options.get("header", True) is False:
         return None
-    delimiter = str(files.options.get("delim", ","))
-    with Path(files.paths[0]).open(newline="", encoding="utf-8", errors="replace") as file:
-        header = next(csv.reader(file, delimiter=delimiter), [])
+    # utf-8-sig: a byte order mark is no part of the first name, as DuckDB reads it.
+    with Path(files.paths[0]).open(newline="", encoding="utf-8-sig", errors="replace") as file:
+        first = file.readline()
+    delimiter = files.options.get("delim")
+    if delimiter is None:  # as DuckDB would guess it, told to DuckDB so that both agree
+        delimiter = max(",;\t|", key=first.count) if first else ","
+        files.options["delim"] = delimiter
+    header = next(csv.reader([first], delimiter=str(delimiter)), [])
+    if len({fold(name) for name in header}) < len(header):
+        raise UserError(
+            f"{files.label}: its header names a column twice (or twice but for case): "
+            "give each column its own name"
+        )
     declared = {column.name: column for column in contract.columns}
     exposed = []
     for name in header:

@@ -1,0 +1,316 @@
+"""``quanta contract test`` against a hostile contract or hostile data: attacks it withstands.
+
+Each test plants something a contract or a data file from elsewhere could hold (SQL in
+names, rules that read or write files, control characters, broken files) and asserts
+that the command refuses it clearly, or checks the data with the right verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from quanta.cli import app
+from quanta.errors import UserError
+from quanta.model.result import Outcome
+from quanta.quality.external import run_contract_test
+
+runner = CliRunner()
+
+
+def odcs(
+    properties: str,
+    *,
+    path: str = "d/{model}.csv",
+    fmt: str = "csv",
+    name: str = "orders",
+    quality: str = "",
+    id: str = "x",
+    extra: str = "",
+) -> str:
+    return f"""
+apiVersion: v3.0.2
+kind: DataContract
+id: {json.dumps(id)}
+name: x
+version: 1.0.0
+status: active
+servers:
+  - {{server: local, type: local, path: {json.dumps(path)}, format: {fmt}{extra}}}
+schema:
+  - name: {json.dumps(name)}
+    properties:
+{properties}
+{quality}
+"""
+
+
+ID = "      - {name: id, logicalType: integer, physicalType: BIGINT, required: true}\n"
+
+
+def write(folder: Path, text: str, files: dict[str, str | bytes] | None = None) -> Path:
+    for name, content in (files or {}).items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
+    contract = folder / "c.yaml"
+    contract.write_text(text)
+    return contract
+
+
+def invoke(contract: Path, *args: str) -> object:
+    return runner.invoke(app, ["contract", "test", str(contract), *args], env={"COLUMNS": "250"})
+
+
+def by_name(result: object) -> dict[str, object]:
+    return {check.name: check for check in result.checks}  # type: ignore[attr-defined]
+
+
+def test_quotes_and_semicolons_in_csv_header_names_are_columns_not_sql(tmp_path: Path) -> None:
+    properties = (
+        ID + "      - {name: 'a\"b', logicalType: integer, physicalType: BIGINT}\n"
+        "      - {name: 'semi;x', logicalType: string}\n"
+    )
+    contract = write(
+        tmp_path, odcs(properties), {"d/orders.csv": 'id,"a""b",semi;x\n1,2,z\n2,x,y\n'}
+    )
+    found = by_name(run_contract_test(contract))
+    assert found['column a"b values read as BIGINT'].outcome == Outcome.FAILED
+    assert found['column a"b values read as BIGINT'].observed == 1
+    assert found["column semi;x type"].outcome == Outcome.PASSED
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        'o"rders',
+        "o\") AS x FROM read_csv('/etc/passwd') --",
+        "../../../../etc/passwd",
+        "d/../../x",
+    ],
+)
+def test_a_schema_object_name_that_is_sql_or_a_path_is_refused(tmp_path: Path, name: str) -> None:
+    contract = write(tmp_path, odcs(ID, name=name), {"d/orders.csv": "id\n1\n"})
+    with pytest.raises(UserError, match=r"table name .* is not allowed"):
+        run_contract_test(contract)
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ("SELECT count(*) FROM read_csv('/etc/passwd')", "read_csv() is not allowed"),
+        ("SELECT count(*) FROM read_text('/etc/passwd')", "read_text() is not allowed"),
+        ("SELECT count(*) FROM '/etc/passwd'", "reads the file '/etc/passwd' directly"),
+        ("SELECT count(*) FROM 'd/other.csv'", "reads the file 'd/other.csv' directly"),
+        ("SELECT count(*) FROM glob('/*')", "glob() is not allowed"),
+        ("SELECT length(getenv('HOME'))", "getenv() is not allowed"),
+        ("SELECT length(current_setting('allowed_paths'))", "current_setting() is not allowed"),
+        ("SELECT count(*) FROM read_parquet('https://example.com/x.parquet')", "read_parquet()"),
+        ("ATTACH '{out}/evil.db' AS e", "this statement is ATTACH"),
+        ("COPY (SELECT 1) TO '{out}/evil.csv'", "this statement is COPY"),
+        ("SELECT count(*) FROM orders; COPY (SELECT 1) TO '{out}/e.csv'", "exactly one SELECT"),
+        ("INSTALL httpfs", "this statement is INSTALL"),
+        ("SET enable_external_access = true", "this statement is SET"),
+        ("SELECT count(*) FROM __port_orders", "'__port_orders', which is not declared"),
+    ],
+)
+def test_a_sql_rule_that_reaches_outside_its_table_is_an_error_and_fails(
+    tmp_path: Path, query: str, refusal: str
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    query = query.replace("{out}", str(out))
+    quality = f"    quality:\n      - {{type: sql, query: {json.dumps(query)}, mustBe: 0}}\n"
+    files = {"d/orders.csv": "id\n1\n2\n", "d/other.csv": "a\n1\n"}
+    contract = write(tmp_path, odcs(ID, quality=quality), files)
+    result = run_contract_test(contract)
+    [rule] = [c for c in result.checks if c.name.startswith("rule at")]
+    assert rule.outcome == Outcome.ERROR
+    assert refusal in rule.reason
+    assert result.outcome == Outcome.ERROR
+    run = invoke(contract, "--json")
+    assert run.exit_code == 1, run.output  # an error is no pass
+    assert json.loads(run.output)["verdict"] == "fail"
+    assert list(out.iterdir()) == []  # nothing written
+
+
+def test_a_sql_rule_on_the_table_still_runs(tmp_path: Path) -> None:
+    query = 'SELECT count(*) FROM (SELECT * FROM "orders") t WHERE t.id > 1'
+    quality = f"    quality:\n      - {{type: sql, query: {json.dumps(query)}, mustBe: 0}}\n"
+    contract = write(tmp_path, odcs(ID, quality=quality), {"d/orders.csv": "id\n1\n2\n"})
+    [sql] = [c for c in run_contract_test(contract).checks if c.name.startswith("sql")]
+    assert (sql.outcome, sql.observed) == (Outcome.FAILED, 1)
+
+
+def test_control_characters_and_markup_are_shown_not_obeyed(tmp_path: Path) -> None:
+    name = "i\x1b[31md[red]x[/red]"
+    properties = (
+        f"      - {{name: {json.dumps(name)}, logicalType: string, required: true, quality: "
+        "[{metric: invalidValues, arguments: {validValues: [a]}, mustBe: 0}]}\n"
+    )
+    data = f'"{name}"\n"\x1b]0;pwn\x07v[red]"\n'
+    contract = write(tmp_path, odcs(properties, id="a\x1b[2Jb[bold]c"), {"d/orders.csv": data})
+    run = invoke(contract)
+    assert run.exit_code == 1, run.output
+    assert "\x1b" not in run.output
+    assert "\x07" not in run.output
+    assert "a\\x1b[2Jb[bold]c on server local: fail" in run.output
+    assert "i\\x1b[31md[red]x[/red] invalidValues = 0" in run.output
+    shown = invoke(contract, "--json")
+    assert "\x1b" not in shown.output
+    assert json.loads(shown.output)["contract"] == "a\x1b[2Jb[bold]c"
+
+
+def test_a_csv_column_named_like_the_raw_text_cannot_hide_unreadable_values(
+    tmp_path: Path,
+) -> None:
+    """``__quanta_raw__id`` in the file, empty, beside an ``id`` that is no integer."""
+    properties = "      - {name: id, logicalType: integer, physicalType: BIGINT}\n"
+    data = "id,__quanta_raw__id\nx,\n1,\n"
+    contract = write(tmp_path, odcs(properties), {"d/orders.csv": data})
+    found = by_name(run_contract_test(contract))
+    check = found["column id values read as BIGINT"]
+    assert (check.outcome, check.observed) == (Outcome.FAILED, 1)
+
+
+def test_files_matched_by_a_wildcard_are_read_by_column_name(tmp_path: Path) -> None:
+    properties = ID + "      - {name: b, logicalType: string}\n"
+    files = {"d/a/orders.csv": "id,b\n1,x\n", "d/b/orders.csv": "b,id\n2,bad\n"}
+    contract = write(tmp_path, odcs(properties, path="d/*/{model}.csv"), files)
+    found = by_name(run_contract_test(contract))
+    assert found["column id values read as BIGINT"].observed == 1  # bad, from the 2nd file
+
+
+@pytest.mark.parametrize(
+    ("physical", "logical", "values", "unreadable"),
+    [
+        ("DECIMAL(38,10)", "number", ["12345678901234567890.0123456789", "1.5"], 0),
+        ("DECIMAL(38,10)", "number", ["1234567890123456789012345678901.5"], 1),
+        ("TIMESTAMP WITH TIME ZONE", "timestamp", ["2024-01-01T10:00:00+02:00"], 0),
+        (None, "date", ["31/12/2024", "2024-12-31"], 1),
+        (None, "boolean", ["true", "false", "maybe"], 1),
+    ],
+)
+def test_csv_values_are_read_as_the_contract_types_them(
+    tmp_path: Path, physical: str | None, logical: str, values: list[str], unreadable: int
+) -> None:
+    typed = f', physicalType: "{physical}"' if physical else ""
+    properties = f"      - {{name: a, logicalType: {logical}{typed}}}\n"
+    data = "a\n" + "".join(f"{value}\n" for value in values)
+    contract = write(tmp_path, odcs(properties), {"d/orders.csv": data})
+    [check] = [c for c in run_contract_test(contract).checks if "values read as" in c.name]
+    assert check.observed == unreadable
+    assert check.outcome == (Outcome.FAILED if unreadable else Outcome.PASSED)
+
+
+@pytest.mark.parametrize(
+    ("text", "files", "message"),
+    [
+        (
+            odcs(ID).replace("servers:\n  - {server: local", "x:\n  - {server: local"),
+            {},
+            "names no servers",
+        ),
+        (odcs(ID).replace('path: "d/{model}.csv", ', ""), {}, "has no path"),
+        (odcs(ID, fmt="avro"), {"d/orders.csv": "id\n1\n"}, "not 'avro'"),
+        (odcs(ID), {"d/orders.csv": ""}, "is an empty file"),
+        (
+            odcs(ID, path="d/{model}.json", fmt="json"),
+            {"d/orders.json": '{"id": 1'},
+            "malformed JSON",
+        ),
+        (odcs(ID), {"d/orders.csv/x": "id\n1\n"}, "no file matches d/orders.csv"),
+        (odcs(ID), {"d/orders.csv": b"id,\xff\xfe\n1,2\n"}, "cannot be read as csv"),
+    ],
+    ids=["no-servers", "no-path", "unknown-format", "empty", "bad-json", "directory", "not-utf8"],
+)
+def test_data_it_cannot_read_is_a_clear_error(
+    tmp_path: Path, text: str, files: dict[str, str | bytes], message: str
+) -> None:
+    contract = write(tmp_path, text, files)
+    run = invoke(contract)
+    assert run.exit_code == 2, run.output
+    assert run.exception is None or isinstance(run.exception, SystemExit)
+    assert message in " ".join(run.output.split())
+
+
+def test_json_lines_are_read(tmp_path: Path) -> None:
+    files = {"d/orders.json": '{"id": 1}\n{"id": 2}\n{"id": null}\n'}
+    contract = write(tmp_path, odcs(ID, path="d/{model}.json", fmt="json"), files)
+    found = by_name(run_contract_test(contract))
+    assert (found["column id not null"].outcome, found["column id not null"].observed) == (
+        Outcome.FAILED,
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"id: \xff\xfe\nkind: DataContract\n", "can't decode"),
+        ("a: " + "[" * 500 + "]" * 500 + "\n", "nested more than 64 levels"),
+        ("a: &a [1, 2]\nb: [*a, *a]\n", "anchors and aliases"),
+        ("apiVersion: v3.0.2\nd: " + "x" * 1_100_000 + "\n", "over the limit"),
+        ("- 1\n- 2\n", "not a mapping"),
+        ('{"apiVersion": 3}', "not a contract Quanta can import"),
+    ],
+    ids=["not-utf8", "deep", "aliases", "huge", "list", "no-kind"],
+)
+def test_a_contract_file_it_cannot_take_is_a_clear_error(
+    tmp_path: Path, text: str | bytes, message: str
+) -> None:
+    contract = tmp_path / "c.yaml"
+    if isinstance(text, bytes):
+        contract.write_bytes(text)
+    else:
+        contract.write_text(text)
+    run = invoke(contract)
+    assert run.exit_code == 2, run.output
+    assert message in " ".join(run.output.split())
+
+
+def test_a_delimiter_is_a_value_not_sql(tmp_path: Path) -> None:
+    """A one-character delimiter with a quote in it reaches DuckDB as a literal."""
+    text = odcs(ID, extra=', delimiter: "\'"')
+    contract = write(tmp_path, text, {"d/orders.csv": "id'x\n1'a\nz'b\n"})
+    found = by_name(run_contract_test(contract))
+    assert found["column id values read as BIGINT"].observed == 1
+
+
+def test_nothing_is_written_beside_the_contract_or_in_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work, home = tmp_path / "work", tmp_path / "home"
+    home.mkdir()
+    contract = write(work, odcs(ID), {"d/orders.csv": "id\n1\n"})
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("QUANTA_HOME", raising=False)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    run = invoke(contract, "--json")
+    assert run.exit_code == 0, run.output
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert not (work / ".quanta").exists()
+    assert not (work / ".tmp").exists()
+
+
+def test_a_folder_of_data_that_is_a_link_is_read(tmp_path: Path) -> None:
+    """The data folder itself may be a link (the user's layout): its files are read."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    pq.write_table(pa.table({"id": [1, 1]}), elsewhere / "orders.parquet")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "d").symlink_to(elsewhere)
+    contract = write(work, odcs(ID, path="d/{model}.parquet", fmt="parquet"))
+    found = by_name(run_contract_test(contract))
+    assert found["column id not null"].outcome == Outcome.PASSED
+    assert found["column id type"].outcome == Outcome.PASSED
