@@ -74,6 +74,11 @@ def by_name(result: object) -> dict[str, object]:
     return {check.name: check for check in result.checks}  # type: ignore[attr-defined]
 
 
+def clear_error(run: object) -> None:
+    assert run.exit_code == 2, run.output  # type: ignore[attr-defined]
+    assert run.exception is None or isinstance(run.exception, SystemExit), run.exception  # type: ignore[attr-defined]
+
+
 def test_quotes_and_semicolons_in_csv_header_names_are_columns_not_sql(tmp_path: Path) -> None:
     properties = (
         ID + "      - {name: 'a\"b', logicalType: integer, physicalType: BIGINT}\n"
@@ -314,3 +319,91 @@ def test_a_folder_of_data_that_is_a_link_is_read(tmp_path: Path) -> None:
     found = by_name(run_contract_test(contract))
     assert found["column id not null"].outcome == Outcome.PASSED
     assert found["column id type"].outcome == Outcome.PASSED
+
+
+def test_a_data_file_that_links_outside_its_folder_is_a_clear_error(tmp_path: Path) -> None:
+    """Fixed: A link inside the data folder (d/orders.csv -> /elsewhere/x.csv), or a
+    ``*`` that matches one (``/etc/*`` matches /etc/localtime), ends in a ValueError
+    traceback, not a refusal. `scan` hands over ``path.resolve()`` (the link's target,
+    src/quanta/quality/external.py:154) with ``root`` the unresolved pattern's folder
+    (:157); `open_inside` then calls ``path.relative_to(root)``
+    (src/quanta/product_files.py:89), which raises ValueError, which is no `OutsideFolder`
+    and so is not turned into `QueryRefused` (src/quanta/engines/duckdb.py:125)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.csv").write_text("id\n1\n")
+    (tmp_path / "work" / "d").mkdir(parents=True)
+    (tmp_path / "work" / "d" / "orders.csv").symlink_to(elsewhere / "secret.csv")
+    clear_error(invoke(write(tmp_path / "work", odcs(ID))))
+
+
+def test_a_declared_column_of_nested_values_is_a_failed_check_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """Fixed: A declared column whose data is a STRUCT, a LIST or DuckDB's JSON
+    (JSON lines whose values mix numbers and text) ends in a ValueError traceback
+    ("unknown type 'BIGINT[]'"): `schema_rule` calls ``parse_physical_type(storable_type(
+    actual) or actual)`` on the data's type (src/quanta/quality/conformance.py:88), and
+    neither knows nested types. It should be a failed "column l type" check (or the type
+    accepted for an array field)."""
+    properties = ID + "      - {name: l, logicalType: array, items: {logicalType: integer}}\n"
+    files = {"d/orders.json": '{"id": 1, "l": [1, 2]}\n{"id": 2, "l": [3]}\n'}
+    contract = write(tmp_path, odcs(properties, path="d/{model}.json", fmt="json"), files)
+    run = invoke(contract, "--json")
+    assert run.exit_code in (0, 1), run.output
+    assert run.exception is None or isinstance(run.exception, SystemExit), run.exception
+
+
+def test_a_csv_without_a_delimiter_is_read_as_duckdb_reads_it(tmp_path: Path) -> None:
+    """Fixed: A semicolon (or tab) separated CSV whose server names no delimiter is a
+    "Binder Error: Referenced column "id;status" not found" (the file's first line, shown
+    in the error) instead of being checked: `_as_typed` splits the header on ','
+    (src/quanta/quality/external.py:226-228) while DuckDB, given no ``delim``
+    (`_options`, :163-167), sniffs ';' and names the columns id and status. The two
+    readers must agree: pass ``delim`` ',' to DuckDB, or take the header DuckDB reads."""
+    properties = ID + "      - {name: status, logicalType: string}\n"
+    contract = write(tmp_path, odcs(properties), {"d/orders.csv": "id;status\n1;x\ny;z\n"})
+    result = run_contract_test(contract)
+    found = {check.name: check for check in result.checks}
+    assert found["column id values read as BIGINT"].observed == 1
+
+
+def test_a_delimiter_of_several_characters_is_a_clear_error(tmp_path: Path) -> None:
+    """Fixed: ``delimiter: "||"`` (or ``""``) ends in a TypeError traceback
+    (""delimiter" must be a 1-character string") from ``csv.reader(file,
+    delimiter=delimiter)`` (src/quanta/quality/external.py:228): `_options` lets any
+    string through (:164) and nothing checks it before Python's csv module does."""
+    contract = write(tmp_path, odcs(ID, extra=', delimiter: "||"'), {"d/orders.csv": "id\n1\n"})
+    clear_error(invoke(contract))
+
+
+def test_header_false_written_as_text_means_no_header(tmp_path: Path) -> None:
+    """Fixed: ``header: "false"`` (a string, as YAML writes it quoted) is taken as a
+    header: ``bool(server.options["header"])`` is True for every non-empty string
+    (src/quanta/quality/external.py:166). A file without a header then loses its first
+    row, read as column names: here the bad first value ``x`` is never checked, and the
+    contract's ``id`` is reported missing instead of checked."""
+    text = odcs("      - {name: column0, logicalType: string}\n", extra=', header: "false"')
+    contract = write(tmp_path, text, {"d/orders.csv": "x\n1\n2\n"})
+    found = {check.name: check for check in run_contract_test(contract).checks}
+    assert found["column column0 type"].outcome == Outcome.PASSED  # column0: no header
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Fixed: A UTF-8 CSV starting with a byte order mark (as spreadsheet programs
+    write them) is "Binder Error: Referenced column "\\ufeffid" not found": `_as_typed`
+    opens it with ``encoding="utf-8"`` (src/quanta/quality/external.py:227), which keeps
+    the mark in the first header name, while DuckDB drops it. ``utf-8-sig`` reads it as
+    DuckDB does."""
+    contract = write(tmp_path, odcs(ID), {"d/orders.csv": "\ufeffid\n1\nx\n".encode()})
+    found = {check.name: check for check in run_contract_test(contract).checks}
+    assert found["column id values read as BIGINT"].observed == 1
+
+
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    """Fixed: a header ``id,id`` (or ``id,ID``) would have let the second column go
+    unread, both names resolving to the first: it is refused, named."""
+    for text in ("id,id\n1,x\n2,y\n", "id,ID\n1,x\n"):
+        contract = write(tmp_path, odcs(ID), {"d/orders.csv": text})
+        with pytest.raises(UserError, match="names a column twice"):
+            run_contract_test(contract)
