@@ -29,6 +29,7 @@ from test_privacy_hostile import (
     erase,
     product_folder,
     published,
+    vip_folder,
     workspace,
 )
 
@@ -282,30 +283,10 @@ def test_an_aggregate_rebuilt_before_its_failed_input_is_not_rebuilt_after_it(
 
 
 def test_a_table_the_catalog_lost_is_listed_dropped_and_keeps_the_subject(retail: Mesh) -> None:
-    """Fixed: The catalog is restored from a backup taken before sales.vip was
-    published (what `quanta erase --status` itself advises when a receipt was altered), so
-    no catalog row names its table sales.vip__vip__v1, which holds the subject's
-    customer_id in its tag v1 and on main. `Erasures._targets` does not see it (it reads
-    the catalog), and `Erasures._drop_unserved` (src/quanta/privacy/erasure.py) appends it
-    to progress["dropped"] *before* calling `IcebergStorage.discard` for each branch,
-    which (src/quanta/storage/iceberg.py, `discard`) drops a table only when it has no
-    ref but main and no rows: a table with a tag is kept. The receipt lists the table as
-    dropped; the table, and the subject's rows, are still there. Fix: list a table only
-    once it is gone (check `storage.tables()` after), and either drop a tagged unserved
-    table outright or stop the erasure naming it (its contract is unknown)."""
-    folder = product_folder(
-        retail,
-        "sales.vip",
-        NOOR,
-        "sales-analytics",
-        [
-            column("customer_id", concept="customer", identifier="customer_id"),
-            column("orders", "BIGINT", "integer"),
-        ],
-        "SELECT customer_id, count(*) AS orders FROM checkout.orders GROUP BY 1\n",
-        inputs=["checkout.orders"],
-        sla=[],
-    )
+    """The catalog is restored from a backup taken before sales.vip was published, so no
+    catalog row names its table, which holds the subject in its tag v1: the erasure stops,
+    naming the table, instead of listing it as dropped while it keeps the subject."""
+    folder = vip_folder(retail)
     published(retail, folder, NOOR)
     with sqlite3.connect(retail.home / "catalog.db") as db:  # the restored backup
         for table in ("ports", "inputs", "versions", "products"):

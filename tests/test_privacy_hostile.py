@@ -755,19 +755,7 @@ def test_a_dev_build_of_a_product_not_yet_published_keeps_no_row_of_the_subject(
     publishes it: no version names the table, so no contract says which of its columns
     identify anyone. The erasure drops it (the receipt lists it), so nothing under the
     home keeps the subject."""
-    folder = product_folder(
-        retail,
-        "sales.vip",
-        NOOR,
-        "sales-analytics",
-        [
-            column("customer_id", concept="customer", identifier="customer_id"),
-            column("orders", "BIGINT", "integer"),
-        ],
-        "SELECT customer_id, count(*) AS orders FROM checkout.orders GROUP BY 1\n",
-        inputs=["checkout.orders"],
-        sla=[],
-    )
+    folder = vip_folder(retail)
     [build] = retail.build(folder, actor=NOOR)
     assert build.outcome.ok, build.reason
     assert holding(retail.home / "warehouse" / "sales", {SUBJECT})
@@ -970,3 +958,20 @@ def test_a_product_storing_pseudonyms_of_the_subjects_email_loses_their_row(
     assert count(retail, "SELECT count(*) FROM marketing.audience", TOM) == 200
     deleted = {p.product: p.rows_removed for p in erasure.receipt.ports}
     assert deleted["marketing.audience"] == 1
+
+
+def vip_folder(mesh: Mesh) -> Path:
+    """sales.vip: the sales team's orders per customer, keyed by customer_id."""
+    return product_folder(
+        mesh,
+        "sales.vip",
+        NOOR,
+        "sales-analytics",
+        [
+            column("customer_id", concept="customer", identifier="customer_id"),
+            column("orders", "BIGINT", "integer"),
+        ],
+        "SELECT customer_id, count(*) AS orders FROM checkout.orders GROUP BY 1\n",
+        inputs=["checkout.orders"],
+        sla=[],
+    )
