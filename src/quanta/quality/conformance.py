@@ -152,26 +152,21 @@ def schema_rule(target: Target) -> Plan:
         for name in set(target.columns) - declared_names
         if not name.lower().startswith(PLATFORM_PREFIX)
     )
-    if target.foreign:  # the data's own column names: the user's, shown
-        checks.extend(
-            Check(
-                name=f"column {extra} declared",
-                port=target.port,
-                outcome=Outcome.PASSED,
-                reason="the data has it and the contract does not declare it (its schema is open)",
-                observed=extra,
-            )
-            for extra in extras
-        )
-        extras = []
-    named = [name for name in extras if target.code is not None and name in target.code]
+    # Data from elsewhere: its own column names, the user's, shown; reported, not failed.
+    named = [
+        name
+        for name in extras
+        if target.foreign or (target.code is not None and name in target.code)
+    ]
     for extra in named:
         checks.append(
             Check(
                 name=f"column {extra} declared",
                 port=target.port,
-                outcome=Outcome.FAILED,
-                reason="the output has a column the contract does not declare",
+                outcome=Outcome.PASSED if target.foreign else Outcome.FAILED,
+                reason="the data has it and the contract does not declare it (its schema is open)"
+                if target.foreign
+                else "the output has a column the contract does not declare",
                 observed=extra,
             )
         )
