@@ -37,8 +37,12 @@ class ContractImport:
     unmapped: list[Unmapped] = field(default_factory=list)
 
 
-def import_document(document: Any) -> ContractImport:
-    """Turn an ODCS v3 or DCS document into Quanta contracts; say what could not be kept."""
+def import_document(document: Any, *, together: bool = False) -> ContractImport:
+    """Turn an ODCS v3 or DCS document into Quanta contracts; say what could not be kept.
+
+    ``together``: the tables are checked side by side where their data lives (``quanta
+    contract test``), so a SQL rule of one may read the others.
+    """
     if not isinstance(document, dict):
         raise ValueError("the document is not a mapping: expected an ODCS or DCS contract")
     if "dataContractSpecification" in document:
@@ -53,7 +57,8 @@ def import_document(document: Any) -> ContractImport:
             "Contract Specification (dataContractSpecification: 1.x)"
         )
     for name, contract in result.contracts.items():
-        _check(name, contract, result)
+        others = frozenset(result.contracts) - {name} if together else frozenset()
+        _check(name, contract, result, others)
     return result
 
 
@@ -69,7 +74,9 @@ def export_document(contract: Contract) -> dict[str, Any]:
     return {**heading, **{k: v for k, v in contract.to_document().items() if k not in heading}}
 
 
-def _check(name: str, contract: dict[str, Any], result: ContractImport) -> None:
+def _check(
+    name: str, contract: dict[str, Any], result: ContractImport, tables: frozenset[str]
+) -> None:
     """Every rule that will not run in Quanta is reported against its table."""
     try:
         parsed = Contract.model_validate(contract)
@@ -78,7 +85,7 @@ def _check(name: str, contract: dict[str, Any], result: ContractImport) -> None:
             where = ".".join(str(part) for part in detail["loc"])
             result.unmapped.append(Unmapped(f"{name}: {where}", detail["msg"]))
         return
-    for problem in compile_contract(parsed).problems:
+    for problem in compile_contract(parsed, tables=tables).problems:
         where = ".".join(str(part) for part in problem.loc)
         result.unmapped.append(Unmapped(f"{name}: {where}", problem.message))
 

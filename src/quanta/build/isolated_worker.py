@@ -101,6 +101,9 @@ def rules(request: dict[str, Any], config: dict[str, Any], folder: Path) -> sand
                 readable.update(relation["files"])
             else:  # planned from the table's metadata: its folder
                 readable.add(str(relation["location"]).removeprefix("file://"))
+        elif "kind" in relation:  # a database: its file (PostgreSQL is reached by network)
+            if relation["kind"] != "postgres":
+                readable.add(relation["location"])
         else:
             readable.update(relation["paths"])
             if relation["root"]:

@@ -41,15 +41,18 @@ def import_contract(path: str | Path, out: str | Path) -> tuple[ContractImport, 
     return result, list(targets.values())
 
 
-def read_contract_file(source: Path) -> tuple[dict[str, Any], ContractImport]:
+def read_contract_file(
+    source: Path, *, together: bool = False
+) -> tuple[dict[str, Any], ContractImport]:
     """An ODCS v3 or DCS file as written, and as Quanta contracts, one per table (named
-    as a table may be); a clear error for a file that is neither."""
+    as a table may be); a clear error for a file that is neither. ``together``: see
+    `quanta.interop.import_document`."""
     from quanta.interop import import_document
     from quanta.validation.yaml_lines import YamlProblem, read_located
 
     try:
         document = read_located(source).data
-        result = import_document(document)
+        result = import_document(document, together=together)
     except (AttributeError, TypeError, KeyError) as error:
         raise UserError(
             f"{source} is not a contract Quanta can read: a part has an unexpected shape ({error})"

@@ -18,7 +18,7 @@ from quanta.engines import Limits, processes
 from quanta.engines.duckdb_sandbox import close_descriptors, folder, lock, opened, readable
 from quanta.engines.duckdb_session import DuckDBSession
 from quanta.errors import ConfigError, QueryRefused, first_line
-from quanta.model.relations import Binding, TableScan
+from quanta.model.relations import Binding, DatabaseTable, TableScan
 from quanta.product_files import OutsideFolder
 from quanta.sql_text import literal, quote
 
@@ -88,18 +88,8 @@ class DuckDBEngine:
         connection.execute("SET TimeZone = 'UTC'")
         # Quanta reports progress itself; DuckDB's bar would write into stdout (and --json).
         connection.execute("SET enable_progress_bar = false")
-        if not iceberg:
-            return connection
-        installed = {
-            row[0]
-            for row in connection.execute(
-                "SELECT extension_name FROM duckdb_extensions() WHERE installed"
-            ).fetchall()
-        }
-        for name in EXTENSIONS:
-            if name not in installed:
-                connection.execute(f"INSTALL {literal(str(_extension_file(name)))}")
-            connection.execute(f"LOAD {name}")
+        if iceberg:
+            _load(connection, EXTENSIONS)
         return connection
 
     @contextmanager
@@ -140,6 +130,8 @@ class DuckDBEngine:
             # DuckDB's own temporary files go here, not into ./.tmp (which its sandbox
             # would then let queries read).
             connection.execute(f"SET temp_directory = {literal(str(spill))}")
+            # Databases are opened read-only while the connection may still open them.
+            _attach(connection, bindings)
             files, folders = readable(bindings)
             folders |= {folder(location) for location in also_readable}
             # Locked before anything a user declared reaches the connection: a view over a
@@ -176,6 +168,50 @@ class DuckDBEngine:
         finally:
             connection.close()
         return int(count[0]) if count else 0
+
+
+def _load(connection: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
+    """Load extensions from their pinned packages (installed into the extension folder once)."""
+    installed = {
+        row[0]
+        for row in connection.execute(
+            "SELECT extension_name FROM duckdb_extensions() WHERE installed"
+        ).fetchall()
+    }
+    for name in names:
+        if name not in installed:
+            connection.execute(f"INSTALL {literal(str(_extension_file(name)))}")
+        connection.execute(f"LOAD {name}")
+
+
+DATABASES: dict[str, tuple[str, str | None]] = {
+    "duckdb": ("", None),
+    "sqlite": ("sqlite", "sqlite_scanner"),
+    "postgres": ("postgres", "postgres_scanner"),
+}
+"""How each kind of `DatabaseTable` is attached: its ATTACH type and extension."""
+
+
+def _attach(connection: duckdb.DuckDBPyConnection, bindings: Sequence[Binding]) -> None:
+    """Attach, read-only, the databases of the bindings' `DatabaseTable` relations."""
+    attached: set[str] = set()
+    for binding in bindings:
+        relation = binding.relation
+        if not isinstance(relation, DatabaseTable) or relation.database in attached:
+            continue
+        kind, extension = DATABASES[relation.kind]
+        if extension is not None:
+            _load(connection, (extension,))
+        options = f"TYPE {kind}, READ_ONLY" if kind else "READ_ONLY"
+        try:
+            connection.execute(
+                f"ATTACH {literal(relation.location)} AS {quote(relation.database)} ({options})"
+            )
+        except duckdb.Error as error:
+            raise QueryRefused(
+                f"cannot open the {relation.kind} database of {relation.label}: {first_line(error)}"
+            ) from None
+        attached.add(relation.database)
 
 
 def _decrypts(bindings: Sequence[Binding]) -> bool:

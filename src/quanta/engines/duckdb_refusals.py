@@ -16,7 +16,7 @@ import duckdb
 from quanta.engines import duckdb_errors
 from quanta.engines.duckdb_sandbox import folder
 from quanta.errors import PlatformError, QueryRefused
-from quanta.model.relations import Binding, FileScan
+from quanta.model.relations import Binding, DatabaseTable, FileScan
 from quanta.sql_text import quote
 
 TOO_DEEP = "Max expression depth limit of"
@@ -82,6 +82,9 @@ def labels(bindings: Sequence[Binding]) -> dict[str, str]:
         if isinstance(relation, FileScan):
             for path in relation.paths:
                 found[path] = relation.label or name
+            continue
+        if isinstance(relation, DatabaseTable):
+            found[relation.location] = f"the database of {relation.label or name}"
             continue
         for path in relation.files or ():
             found[path] = f"a data file of {name}"

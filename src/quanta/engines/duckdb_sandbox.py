@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from quanta.model.relations import Binding, FileScan
+from quanta.model.relations import Binding, DatabaseTable, FileScan
 from quanta.product_files import open_inside, opened_path
 from quanta.sql_text import literal
 
@@ -65,6 +65,8 @@ def readable(bindings: Sequence[Binding]) -> tuple[set[str], set[str]]:
         relation = binding.relation
         if isinstance(relation, FileScan):
             files.update(relation.paths)
+        elif isinstance(relation, DatabaseTable):
+            continue  # attached before the lock, and read through that alone
         elif relation.files:
             files.update(relation.files)
         else:

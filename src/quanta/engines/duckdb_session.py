@@ -25,7 +25,7 @@ from quanta.engines.duckdb_sandbox import close_descriptors
 from quanta.engines.duckdb_sql import projection, scan_sql, storable_select
 from quanta.engines.duckdb_watchdog import Watchdog
 from quanta.errors import PlatformError, QueryRefused
-from quanta.model.relations import Binding, FileScan
+from quanta.model.relations import Binding, DatabaseTable, FileScan
 from quanta.sql_text import quote
 
 if TYPE_CHECKING:
@@ -127,6 +127,11 @@ class DuckDBSession:
                     target = self._target(name)
                     self.connection.execute(f"CREATE VIEW {target} AS SELECT {shown} FROM {scan}")
         except QueryRefused as error:
+            if isinstance(relation, DatabaseTable):
+                raise QueryRefused(
+                    f"the table {relation.label} cannot be read: "
+                    + str(error).removeprefix("the query failed: ")
+                ) from None
             if not isinstance(relation, FileScan):
                 raise
             raise QueryRefused(

@@ -5,10 +5,12 @@ never by a caller."""
 from __future__ import annotations
 
 from quanta.errors import QueryRefused
-from quanta.model.relations import Exposed, Relation, TableScan
+from quanta.model.relations import DatabaseTable, Exposed, Relation, TableScan
 from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
 from quanta.model.types import storable_type
 from quanta.sql_text import literal, quote
+
+DEFAULT_SCHEMAS = {"duckdb": "main", "sqlite": "main", "postgres": "public"}
 
 
 def scan_sql(relation: Relation) -> str:
@@ -19,6 +21,9 @@ def scan_sql(relation: Relation) -> str:
             f"iceberg_scan({literal(relation.metadata_location)}, "
             f"snapshot_from_id => {int(relation.snapshot_id)})"
         )
+    if isinstance(relation, DatabaseTable):
+        schema = relation.schema or DEFAULT_SCHEMAS[relation.kind]
+        return f"{quote(relation.database)}.{quote(schema)}.{quote(relation.table)}"
     known = SOURCE_OPTIONS.get(relation.format)
     if known is None:
         raise QueryRefused(f"{relation.label}: Quanta reads no {relation.format!r} files")

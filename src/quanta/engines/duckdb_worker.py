@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 from quanta.build import sandbox
 from quanta.engines import Limits, TransformationFailed, duckdb_errors, processes
 from quanta.errors import PlatformError, QuantaError, QueryRefused, first_line
-from quanta.model.relations import Binding, Exposed, FileScan, Relation, TableScan
+from quanta.model.relations import Binding, DatabaseTable, Exposed, FileScan, Relation, TableScan
 from quanta.sql_text import quote
 
 if TYPE_CHECKING:
@@ -155,6 +155,9 @@ def _confine(bindings: Sequence[Binding], extensions: str, folder: Path) -> None
         relation = shown.relation
         if isinstance(relation, FileScan):
             readable.update(relation.paths)
+        elif isinstance(relation, DatabaseTable):
+            if relation.kind != "postgres":  # a file; PostgreSQL is reached by network
+                readable.add(relation.location)
         elif relation.files:
             readable.update(relation.files)
         else:  # a scan planned from the table's metadata reads its folder
@@ -332,6 +335,10 @@ def binding(item: dict[str, Any]) -> Binding:
             int(found["snapshot_id"]),
             found["location"],
             None if files is None else tuple(files),
+        )
+    elif "kind" in found:
+        relation = DatabaseTable(
+            found["kind"], found["location"], found["table"], found["schema"], found["label"]
         )
     else:
         relation = FileScan(

@@ -38,7 +38,32 @@ class FileScan:
     root: str = ""
 
 
-Relation = TableScan | FileScan
+@dataclass(frozen=True)
+class DatabaseTable:
+    """A table in a database that is not Quanta's: a DuckDB or SQLite file, or PostgreSQL.
+
+    ``location`` is the file's path, or a PostgreSQL connection string that holds no
+    secret (the password comes from the environment, as libpq reads it). An engine opens
+    the database read-only before anything a user wrote reaches it. ``label`` names the
+    table for messages.
+    """
+
+    kind: str
+    location: str
+    table: str
+    schema: str | None = None
+    label: str = ""
+
+    @property
+    def database(self) -> str:
+        """The name an engine attaches the database under: one per kind and location."""
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.kind}\0{self.location}".encode()).hexdigest()
+        return f"__quanta_db_{digest[:12]}"
+
+
+Relation = TableScan | FileScan | DatabaseTable
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ _ALIASES = {
     "TEXT": "VARCHAR",
     "CHAR": "VARCHAR",
     "BPCHAR": "VARCHAR",
+    "CHARACTER": "VARCHAR",
+    "CHARACTER VARYING": "VARCHAR",
     "BOOL": "BOOLEAN",
     "LOGICAL": "BOOLEAN",
     "INT": "INTEGER",
@@ -45,10 +47,12 @@ _ALIASES = {
     "LONG": "BIGINT",
     "INT8": "BIGINT",
     "REAL": "FLOAT",
+    "DOUBLE PRECISION": "DOUBLE",
     "FLOAT4": "FLOAT",
     "FLOAT8": "DOUBLE",
     "NUMERIC": "DECIMAL",
     "DATETIME": "TIMESTAMP",
+    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
     "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
     "BYTEA": "BLOB",
     "BINARY": "BLOB",
@@ -76,7 +80,9 @@ WIDENED: dict[str, str] = {
 }
 
 _DECIMAL = re.compile(r"^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)$")
-_VARCHAR_LENGTH = re.compile(r"^(?:VARCHAR|CHAR|STRING|TEXT)\s*\(\s*\d+\s*\)$")
+_VARCHAR_LENGTH = re.compile(
+    r"^(?:VARCHAR|CHAR|STRING|TEXT|CHARACTER|CHARACTER VARYING)\s*\(\s*\d+\s*\)$"
+)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,8 @@ def schema_rule(target: Target) -> Plan:
                     name=f"{name} exists",
                     port=target.port,
                     outcome=Outcome.FAILED,
-                    reason="the column is missing from the output",
+                    reason="the column is missing from the "
+                    + ("data" if target.foreign else "output"),
                     expected=column.physical_type or column.logical_type,
                 )
             )
@@ -207,7 +208,19 @@ def schema_rule(target: Target) -> Plan:
 
 
 def not_null_rule(target: Target) -> Plan:
-    columns = [c for c in target.contract.columns if not c.nullable and c.name in target.columns]
+    required = [c for c in target.contract.columns if not c.nullable]
+    columns = [c for c in required if c.name in target.columns]
+    # A required column the data lacks: the schema check fails it; this says it did not run.
+    missing = [
+        Check(
+            name=f"column {column.name} not null",
+            port=target.port,
+            outcome=Outcome.SKIPPED,
+            reason=f"its column {column.name} is missing from the data",
+        )
+        for column in required
+        if column.name not in target.columns
+    ]
     known: dict[str, Any] = {}
     measures: dict[str, str] = {}
     for column in columns:
@@ -234,7 +247,7 @@ def not_null_rule(target: Target) -> Plan:
                     expected=0,
                 )
             )
-        return checks
+        return checks + missing
 
     return Plan(measures, judge)
 
@@ -268,7 +281,9 @@ def contract_quality_rule(target: Target) -> Plan:
     """
     from quanta.quality import judging, measuring, parsing
 
-    parsed = parsing.parse_rules(target.contract)
+    # Data from elsewhere: a SQL rule may join the contract's other tables, bound here.
+    tables = target.readable if target.foreign else frozenset()
+    parsed = parsing.parse_rules(target.contract, tables=tables)
     present = [r for r in parsed.rules if r.column is None or r.column in target.columns]
     runnable = [r for r in present if r.reference is None or r.reference in target.readable]
     # A rule on a column the data lacks: the schema check fails that column; the rule says

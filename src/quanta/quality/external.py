@@ -19,7 +19,7 @@ from typing import Any
 
 from quanta.errors import UserError
 from quanta.model.contract import PLATFORM_PREFIX, Contract
-from quanta.model.relations import Binding, Exposed, FileScan
+from quanta.model.relations import Binding, DatabaseTable, Exposed, FileScan
 from quanta.model.result import Check, Outcome, worst
 from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
 from quanta.model.types import parse_physical_type
@@ -41,6 +41,13 @@ FORMATS = {"parquet": "parquet", "csv": "csv", "json": "json", "ndjson": "json"}
 """Server formats Quanta reads, as its readers name them."""
 LOCAL = frozenset({"local", "file", "filesystem"})
 """Server types that are files on this machine."""
+DATABASES = {
+    "duckdb": "duckdb",
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+}
+"""Server types that are databases Quanta reads, by the kind of `DatabaseTable`."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,11 @@ class Server:
     path: str | None = None
     format: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    database: str | None = None
+    """A database file's path (DuckDB, SQLite), or PostgreSQL's database name."""
+    schema: str | None = None
+    host: str | None = None
+    port: int | None = None
 
 
 @dataclass
@@ -87,6 +99,7 @@ def servers_of(document: Mapping[str, Any]) -> list[Server]:
             if key in item and item[key] is not None
         }
         path = item.get("path", item.get("location"))
+        port = item.get("port")
         servers.append(
             Server(
                 name=name,
@@ -94,9 +107,19 @@ def servers_of(document: Mapping[str, Any]) -> list[Server]:
                 path=str(path) if path is not None else None,
                 format=str(item["format"]).lower() if item.get("format") else None,
                 options=options,
+                database=_text(item.get("database")),
+                schema=_text(item.get("schema")),
+                host=_text(item.get("host")),
+                port=port if isinstance(port, int) and not isinstance(port, bool) else None,
             )
         )
+        if port is not None and servers[-1].port is None:
+            raise UserError(f"server {name!r}: port must be a number, not {port!r}")
     return servers
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def choose(servers: list[Server], name: str | None, source: Path) -> Server:
@@ -113,6 +136,66 @@ def choose(servers: list[Server], name: str | None, source: Path) -> Server:
             return server
     names = ", ".join(server.name for server in servers)
     raise UserError(f"{source}: no server {name!r} in the contract (it has: {names})")
+
+
+def relation_of(
+    server: Server, table: str, base: Path, physical: str | None = None
+) -> FileScan | DatabaseTable:
+    """Where ``server`` holds schema object ``table``: its files, or its database table
+    (``physical``, the table's name there, else ``table``); a file's path is relative to
+    ``base``, the contract's folder."""
+    if server.type in LOCAL:
+        return scan(server, table, base)
+    table = physical or table
+    kind = DATABASES.get(server.type)
+    if server.type == "custom" and server.format == "sqlite":
+        kind = "sqlite"
+    if kind is None:
+        raise UserError(
+            f"server {server.name!r} is of type {server.type or 'none'!r}: quanta contract "
+            "test reads local files (type: local), DuckDB and SQLite database files (type: "
+            "duckdb, sqlite) and PostgreSQL (type: postgres)"
+        )
+    label = f"{server.name}: {'.'.join(filter(None, (server.schema, table)))}"
+    if kind == "postgres":
+        return DatabaseTable("postgres", conninfo(server), table, server.schema or "public", label)
+    written = server.database or server.path
+    if not written:
+        raise UserError(
+            f"server {server.name!r} names no database file: add database: data/{kind}.db"
+        )
+    path = Path(written) if Path(written).is_absolute() else base / written
+    if not path.is_file():
+        raise UserError(f"server {server.name!r}: no database file {written}")
+    with path.open("rb") as file:
+        start = file.read(16)
+    if not _is_database(kind, start):
+        raise UserError(f"server {server.name!r}: {written} is not a {kind} database file")
+    schema = server.schema if kind == "duckdb" else None
+    return DatabaseTable(kind, str(path.resolve()), table, schema, label)
+
+
+def _is_database(kind: str, start: bytes) -> bool:
+    """Whether a file's first bytes are a database of ``kind``'s (SQLite's header string,
+    DuckDB's magic bytes after its checksum)."""
+    if kind == "sqlite":
+        return start.startswith(b"SQLite format 3\0")
+    return start[8:12] == b"DUCK"
+
+
+def conninfo(server: Server) -> str:
+    """A PostgreSQL connection string for ``server``: its host, port and database, and no
+    secret; libpq takes the user and password from the environment (PGUSER, PGPASSWORD,
+    or a password file), and whatever the server leaves out (PGHOST, PGPORT, PGDATABASE)."""
+    parts = {"host": server.host, "port": server.port, "dbname": server.database}
+    written = [f"{key}={_libpq(str(value))}" for key, value in parts.items() if value]
+    # A server that does not answer is reported, not waited on forever.
+    return " ".join([*written, "connect_timeout=10"])
+
+
+def _libpq(value: str) -> str:
+    """A libpq connection-string value, quoted: spaces, quotes and backslashes stay data."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def scan(server: Server, table: str, base: Path) -> FileScan:
@@ -188,18 +271,24 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
     from quanta.engines.duckdb import DuckDBEngine
     from quanta.quality.checking import Checked, check_ports, relation_name
 
-    document, imported = read_contract_file(path)
+    document, imported = read_contract_file(path, together=True)
     server = choose(servers_of(document), server_name, path)
     base = path.resolve().parent
+    physical_names = _physical_names(document)
     ports = []
+    tables: list[Binding] = []
     for table, contract_document in imported.contracts.items():
         try:
             contract = Contract.model_validate(contract_document)
         except ValueError as error:
             raise UserError(f"{path}: schema object {table!r} cannot be checked: {error}") from None
-        files = scan(server, table, base)
-        columns = _as_typed(files, contract) if files.format == "csv" else None
-        if columns is not None:
+        files = relation_of(server, table, base, physical_names.get(table))
+        columns = (
+            _as_typed(files, contract)
+            if isinstance(files, FileScan) and files.format == "csv"
+            else None
+        )
+        if isinstance(files, FileScan) and columns is not None:
             files = FileScan(
                 files.paths,
                 files.format,
@@ -209,6 +298,8 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
             )
         binding = Binding((relation_name(table),), files, columns)
         ports.append(Checked(table, contract, binding, foreign=True))
+        # Under its own name too: references and SQL rules of the others read it so.
+        tables.append(Binding(((table,),), files, columns))
     result = ContractTest(
         contract=str(document.get("id") or path.name),
         server=server.name,
@@ -220,8 +311,22 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
     with tempfile.TemporaryDirectory(prefix="quanta-contract-test-") as scratch:
         engine = DuckDBEngine(Path(scratch) / "extensions", scratch_directory=Path(scratch))
         limits = Limits("the contract's checks")
-        result.checks = check_ports(engine, ports, [], limits, (*RULES, unreadable_rule))
+        rules = (*RULES, unreadable_rule)
+        result.checks = check_ports(engine, ports, tables, limits, rules)
     return result
+
+
+def _physical_names(document: Mapping[str, Any]) -> dict[str, str]:
+    """The table each schema object is stored as, where the contract says (ODCS
+    ``physicalName``); a database server reads that table, files keep ``{model}``."""
+    found = document.get("schema")
+    if not isinstance(found, list):
+        return {}
+    return {
+        str(item["name"]): str(item["physicalName"])
+        for item in found
+        if isinstance(item, dict) and item.get("name") and item.get("physicalName")
+    }
 
 
 def _as_typed(files: FileScan, contract: Contract) -> tuple[Exposed, ...] | None:

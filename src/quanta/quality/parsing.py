@@ -37,11 +37,15 @@ MAX_RULES = 1000
 """A port's contract is checked in one statement: past these, it would be slow to compile."""
 
 
-def parse_rules(contract: Contract, inputs: set[str] | None = None) -> ParsedRules:
+def parse_rules(
+    contract: Contract, inputs: set[str] | None = None, *, tables: frozenset[str] = frozenset()
+) -> ParsedRules:
     """Every quality rule of the contract's table, or the problems that keep one from running.
 
     ``inputs`` names the product's input ports, which references must point at; None
-    leaves that unchecked (the build resolves them).
+    leaves that unchecked (the build resolves them). ``tables`` are what a SQL rule may
+    read beside its own rows: a contract from elsewhere checked where its data lives may
+    join its other schema objects; a port's rules read its own rows alone.
     """
     parsed = ParsedRules()
     declared = len(contract.table.quality) + len(contract.sla_properties)
@@ -72,7 +76,8 @@ def parse_rules(contract: Contract, inputs: set[str] | None = None) -> ParsedRul
             )
         parse_column_options(column.name, column.logical_type, extra, column.unique, loc, parsed)
         for rule_index, spec in enumerate(column.quality):
-            _listed_rule(spec, column.name, (*loc, "quality", rule_index), types, hidden, parsed)
+            where = (*loc, "quality", rule_index)
+            _listed_rule(spec, column.name, where, types, hidden, parsed, tables)
         relationships = extra.get("relationships") or []
         if not isinstance(relationships, list):
             parsed.problems.append(
@@ -86,7 +91,8 @@ def parse_rules(contract: Contract, inputs: set[str] | None = None) -> ParsedRul
         for rule_index, relation in enumerate(relationships):
             _reference(column.name, relation, (*loc, "relationships", rule_index), inputs, parsed)
     for rule_index, spec in enumerate(contract.table.quality):
-        _listed_rule(spec, None, ("schema", 0, "quality", rule_index), types, hidden, parsed)
+        where = ("schema", 0, "quality", rule_index)
+        _listed_rule(spec, None, where, types, hidden, parsed, tables)
     for index, level in enumerate(contract.sla_properties):
         if level.property == "freshness":
             parse_freshness(
@@ -185,6 +191,7 @@ def _listed_rule(
     types: dict[str, str],
     hidden: set[str],
     parsed: ParsedRules,
+    tables: frozenset[str] = frozenset(),
 ) -> None:
     """A rule of a ``quality`` list: prose, a SQL query, or a library metric."""
     if not isinstance(spec, dict):
@@ -198,7 +205,7 @@ def _listed_rule(
     if kind == "text":
         return  # prose for people; nothing to run
     if kind == "sql":
-        _sql_rule(spec, column, loc, hidden, parsed)
+        _sql_rule(spec, column, loc, hidden, parsed, tables)
         return
     if kind != "library":
         parsed.problems.append(
@@ -303,8 +310,10 @@ def _sql_rule(
     loc: tuple[str | int, ...],
     hidden: set[str],
     parsed: ParsedRules,
+    tables: frozenset[str] = frozenset(),
 ) -> None:
-    """A custom SQL rule: one value from a query that reads only this port's own rows.
+    """A custom SQL rule: one value from a query that reads only this port's own rows
+    (and ``tables``).
 
     The query names the port's rows as ``${table}`` (or ``${object}``); it runs read-only,
     as a subquery of the same statement as the other rules.
@@ -326,7 +335,8 @@ def _sql_rule(
         return
     # The guard checks the very text that runs.
     checked = measuring.sql_rule_text(query)
-    for problem in check_sql(checked, [(measuring.THIS_NAME,)], purpose="a quality rule"):
+    declared = [(measuring.THIS_NAME,), *((name,) for name in sorted(tables))]
+    for problem in check_sql(checked, declared, purpose="a quality rule"):
         message = problem.message.replace(f"'{measuring.THIS_NAME}'", "${table}")
         hint = (
             "read only this port's rows, as ${table}" if "not declared" in message else problem.hint
