@@ -131,6 +131,11 @@ def _from_odcs(document: dict[str, Any]) -> ContractImport:
         contract = {**keep, "apiVersion": ODCS_VERSION, "schema": [table]}
         if len(objects) > 1:
             contract["id"] = f"{document.get('id', 'contract')}.{name}"
+            levels = keep.get("slaProperties")
+            if isinstance(levels, list):
+                contract["slaProperties"] = [
+                    level for level in levels if _concerns(level, name, objects)
+                ]
         contract.setdefault("kind", "DataContract")
         contract.setdefault("status", "active")
         contract.setdefault("version", "1.0.0")
@@ -195,6 +200,15 @@ DCS_TYPES = {
 # A sensitive field keeps its values protected (restricted), rather than merely labelled.
 DCS_CLASSIFICATIONS = {"sensitive": "restricted", "secret": "restricted"}
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
+
+
+def _concerns(level: Any, name: str, objects: list[Any]) -> bool:
+    """Whether a service level of a contract with several tables is ``name``'s: its
+    element names that table (``orders.created_at``), or no table of the contract."""
+    element = str(level.get("element") or "") if isinstance(level, dict) else ""
+    table = element.split(".", 1)[0] if "." in element else None
+    names = {str(item.get("name")) for item in objects if isinstance(item, dict)}
+    return table is None or table == name or table not in names
 
 
 def _from_dcs(document: dict[str, Any]) -> ContractImport:

@@ -14,6 +14,7 @@ from quanta.stores import CatalogStore
 
 if TYPE_CHECKING:
     from quanta.interop import ContractImport
+    from quanta.validation.yaml_lines import LocatedYaml
 
 
 def import_contract(path: str | Path, out: str | Path) -> tuple[ContractImport, list[Path]]:
@@ -43,16 +44,16 @@ def import_contract(path: str | Path, out: str | Path) -> tuple[ContractImport, 
 
 def read_contract_file(
     source: Path, *, together: bool = False
-) -> tuple[dict[str, Any], ContractImport]:
-    """An ODCS v3 or DCS file as written, and as Quanta contracts, one per table (named
-    as a table may be); a clear error for a file that is neither. ``together``: see
-    `quanta.interop.import_document`."""
+) -> tuple[LocatedYaml, ContractImport]:
+    """An ODCS v3 or DCS file as written (with its lines), and as Quanta contracts, one per
+    table (named as a table may be); a clear error for a file that is neither.
+    ``together``: see `quanta.interop.import_document`."""
     from quanta.interop import import_document
     from quanta.validation.yaml_lines import YamlProblem, read_located
 
     try:
-        document = read_located(source).data
-        result = import_document(document, together=together)
+        document = read_located(source)
+        result = import_document(document.data, together=together)
     except (AttributeError, TypeError, KeyError) as error:
         raise UserError(
             f"{source} is not a contract Quanta can read: a part has an unexpected shape ({error})"

@@ -329,7 +329,8 @@ def contract_test(result: ContractTest, as_json: bool) -> None:
     console.print(table)
     for check in result.checks:
         if check.reason and check.outcome != Outcome.PASSED:
-            console.print(shown(f"  {check.port}: {check.name}: {check.reason}"))
+            line = f" (line {check.line})" if check.line else ""
+            console.print(shown(f"  {check.port}: {check.name}{line}: {check.reason}"))
     if result.unmapped:
         console.print(f"{len(result.unmapped)} part(s) not checked:", style="yellow")
         for item in result.unmapped:

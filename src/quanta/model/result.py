@@ -92,6 +92,15 @@ class Check(BaseModel):
     severity: Severity = Severity.ERROR
     samples: list[dict[str, Any]] = Field(default_factory=list)
     """A few failing rows, without the columns classified as PII or restricted."""
+    kind: str = ""
+    """What is checked, as the contract names it: ``type``, ``required``, ``nullValues``,
+    ``minimum``, ``sql``, ``freshness``..."""
+    columns: list[str] = Field(default_factory=list)
+    """The columns the check concerns (none: the whole table)."""
+    location: str = ""
+    """Where the contract declares what is checked, as a dotted path."""
+    line: int | None = None
+    """The line of the contract file ``location`` is written at, where known."""
 
 
 class CheckRun(BaseModel):

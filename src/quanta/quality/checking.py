@@ -42,6 +42,8 @@ class Checked:
     stats: TableStats | None = None
     foreign: bool = False
     """Data from elsewhere (see `conformance.Target.foreign`)."""
+    closed: bool = False
+    """Its contract closes its schema (see `conformance.Target.closed`)."""
 
 
 def relation_name(port: str) -> tuple[str, ...]:
@@ -62,7 +64,14 @@ def check_ports(
         for port in ports:
             relation = quote(relation_name(port.port)[0])
             target = conformance.Target(
-                port.port, port.contract, {}, readable, relation, port.stats, foreign=port.foreign
+                port.port,
+                port.contract,
+                {},
+                readable,
+                relation,
+                port.stats,
+                foreign=port.foreign,
+                closed=port.closed,
             )
             checks.extend(checks_on(session, target, rules))
     return checks

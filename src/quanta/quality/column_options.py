@@ -9,6 +9,7 @@ the ``invalidValues`` metric takes the same arguments.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -30,7 +31,8 @@ def parse_column_options(
 ) -> None:
     column = quote(name)
     if unique:
-        parsed.rules.append(repeats(f"{name} unique", [name], column=name))
+        unique_rule = repeats(f"{name} unique", [name], column=name)
+        parsed.rules.append(replace(unique_rule, kind="unique", loc=(*loc, "unique")))
     options = extra.get("logicalTypeOptions") or {}
     if not isinstance(options, dict):
         parsed.problems.append(
@@ -56,6 +58,8 @@ def parse_column_options(
                 count_sql=f"NOT ({column} {symbol} {literal(value)})",
                 column=name,
                 statistic=Statistic("outside", name, logical, ((symbol, value),)),
+                kind=key,
+                loc=(*loc, "logicalTypeOptions", key),
             )
         )
     if "pattern" in options:
@@ -74,6 +78,8 @@ def parse_column_options(
                     threshold=Threshold("mustBe", 0),
                     count_sql=f"NOT regexp_full_match({column}, {literal(pattern)})",
                     column=name,
+                    kind="pattern",
+                    loc=(*loc, "logicalTypeOptions", "pattern"),
                 )
             )
     for key, symbol in (("minLength", ">="), ("maxLength", "<=")):
@@ -104,6 +110,8 @@ def parse_column_options(
                 threshold=Threshold("mustBe", 0),
                 count_sql=f"NOT (length({column}) {symbol} {value})",
                 column=name,
+                kind=key,
+                loc=(*loc, "logicalTypeOptions", key),
             )
         )
 

@@ -8,9 +8,10 @@ own tuple of rules; the quality engine adds its rules the same way.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quanta.model.catalog import TableStats
 from quanta.model.contract import PLATFORM_PREFIX, Contract
@@ -18,6 +19,9 @@ from quanta.model.result import Check, Outcome
 from quanta.model.types import parse_physical_type, storable_type
 from quanta.quality.statistics import UNKNOWN, Statistic, answer
 from quanta.sql_text import quote
+
+if TYPE_CHECKING:
+    from quanta.quality.rules import QualityRule
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class Target:
     """Data from elsewhere (``quanta contract test``), not a build Quanta casts to its
     contract: an integer column of another width passes when every value fits the
     contract's, and a column the contract does not declare is reported, not failed."""
+    closed: bool = False
+    """Data from elsewhere whose contract closes its schema (DCS ``additionalFields:
+    false``): a column it does not declare fails, as in a build."""
 
 
 @dataclass
@@ -70,15 +77,24 @@ INTEGER_RANGES = {
 def schema_rule(target: Target) -> Plan:
     checks: list[Check] = []
     measures: dict[str, str] = {}
-    widths: list[tuple[int, str, str, str]] = []  # (place in checks, column, stored, declared)
-    for column in target.contract.columns:
+    closed = not target.foreign or target.closed
+    widths: list[tuple[int, str, str]] = []  # (place in checks, stored, declared)
+    for index, column in enumerate(target.contract.columns):
         actual = target.columns.get(column.name)
         name = f"column {column.name}"
+        about: dict[str, Any] = {
+            "columns": [column.name],
+            "location": f"schema.0.properties.{index}",
+        }
+        written = "physicalType" if column.physical_type else "logicalType"
+        typed = {**about, "location": f"{about['location']}.{written}"}
         if actual is None:
             checks.append(
                 Check(
                     name=f"{name} exists",
                     port=target.port,
+                    kind="exists",
+                    **about,
                     outcome=Outcome.FAILED,
                     reason="the column is missing from the "
                     + ("data" if target.foreign else "output"),
@@ -93,6 +109,8 @@ def schema_rule(target: Target) -> Plan:
                 Check(
                     name=f"{name} type",
                     port=target.port,
+                    kind="type",
+                    **typed,
                     outcome=Outcome.FAILED,
                     reason=f"the data holds {actual}, which is no type a contract column has",
                     observed=actual,
@@ -111,13 +129,23 @@ def schema_rule(target: Target) -> Plan:
             key = f"schema_width_{len(widths)}"
             measures[f"{key}_min"] = f"min({quote(column.name)})"
             measures[f"{key}_max"] = f"max({quote(column.name)})"
-            widths.append((len(checks), column.name, str(stored), str(declared)))
-            checks.append(Check(name=f"{name} type", port=target.port, outcome=Outcome.PASSED))
+            widths.append((len(checks), str(stored), str(declared)))
+            checks.append(
+                Check(
+                    name=f"{name} type",
+                    port=target.port,
+                    outcome=Outcome.PASSED,
+                    kind="type",
+                    **typed,
+                )
+            )
         elif declared is not None and stored != declared:
             checks.append(
                 Check(
                     name=f"{name} type",
                     port=target.port,
+                    kind="type",
+                    **typed,
                     outcome=Outcome.FAILED,
                     reason=f"the output has type {stored}, the contract says {declared}",
                     observed=str(stored),
@@ -129,6 +157,8 @@ def schema_rule(target: Target) -> Plan:
                 Check(
                     name=f"{name} type",
                     port=target.port,
+                    kind="type",
+                    **typed,
                     outcome=Outcome.FAILED,
                     reason=f"the output has type {stored} ({stored.logical}), the "
                     f"contract says {column.logical_type}",
@@ -141,6 +171,8 @@ def schema_rule(target: Target) -> Plan:
                 Check(
                     name=f"{name} type",
                     port=target.port,
+                    kind="type",
+                    **typed,
                     outcome=Outcome.PASSED,
                     observed=str(stored),
                     expected=str(declared or column.logical_type),
@@ -160,15 +192,21 @@ def schema_rule(target: Target) -> Plan:
         if target.foreign or (target.code is not None and name in target.code)
     ]
     for extra in named:
+        if not target.foreign:
+            reason = "the output has a column the contract does not declare"
+        elif closed:
+            reason = "the data has it and the contract does not declare it (its schema is closed)"
+        else:
+            reason = "the data has it and the contract does not declare it (its schema is open)"
         checks.append(
             Check(
                 name=f"column {extra} declared",
                 port=target.port,
-                outcome=Outcome.PASSED if target.foreign else Outcome.FAILED,
-                reason="the data has it and the contract does not declare it (its schema is open)"
-                if target.foreign
-                else "the output has a column the contract does not declare",
+                outcome=Outcome.FAILED if closed else Outcome.PASSED,
+                reason=reason,
                 observed=extra,
+                kind="declared",
+                columns=[extra],
             )
         )
     unnamed = len(extras) - len(named)
@@ -177,6 +215,7 @@ def schema_rule(target: Target) -> Plan:
             Check(
                 name="columns declared",
                 port=target.port,
+                kind="declared",
                 outcome=Outcome.FAILED,
                 reason=f"the output has {unnamed} column{'s' if unnamed > 1 else ''} the "
                 "contract does not declare, named by what its code computed",
@@ -185,22 +224,22 @@ def schema_rule(target: Target) -> Plan:
 
     def judge(values: dict[str, Any]) -> list[Check]:
         judged = list(checks)
-        for number, (place, column, stored, declared) in enumerate(widths):
+        for number, (place, stored, declared) in enumerate(widths):
             low, high = (
                 values.get(f"schema_width_{number}_min"),
                 values.get(f"schema_width_{number}_max"),
             )
             least, most = INTEGER_RANGES[declared]
             fits = (low is None or least <= low) and (high is None or high <= most)
-            judged[place] = Check(
-                name=f"column {column} type",
-                port=target.port,
-                outcome=Outcome.PASSED if fits else Outcome.FAILED,
-                reason=f"stored as {stored}; every value fits {declared}"
-                if fits
-                else f"stored as {stored}, with values outside {declared}",
-                observed=stored,
-                expected=declared,
+            judged[place] = judged[place].model_copy(
+                update={
+                    "outcome": Outcome.PASSED if fits else Outcome.FAILED,
+                    "reason": f"stored as {stored}; every value fits {declared}"
+                    if fits
+                    else f"stored as {stored}, with values outside {declared}",
+                    "observed": stored,
+                    "expected": declared,
+                }
             )
         return judged
 
@@ -211,12 +250,18 @@ def not_null_rule(target: Target) -> Plan:
     required = [c for c in target.contract.columns if not c.nullable]
     columns = [c for c in required if c.name in target.columns]
     # A required column the data lacks: the schema check fails it; this says it did not run.
+    where = {
+        c.name: f"schema.0.properties.{i}.required" for i, c in enumerate(target.contract.columns)
+    }
     missing = [
         Check(
             name=f"column {column.name} not null",
             port=target.port,
             outcome=Outcome.SKIPPED,
             reason=f"its column {column.name} is missing from the data",
+            kind="required",
+            columns=[column.name],
+            location=where[column.name],
         )
         for column in required
         if column.name not in target.columns
@@ -245,6 +290,9 @@ def not_null_rule(target: Target) -> Plan:
                     reason="" if nulls == 0 else f"{nulls} rows have no value",
                     observed=nulls,
                     expected=0,
+                    kind="required",
+                    columns=[column.name],
+                    location=where[column.name],
                 )
             )
         return checks + missing
@@ -258,7 +306,9 @@ def primary_key_rule(target: Target) -> Plan:
     key = target.contract.primary_key
     if not key or any(name not in target.columns for name in key):
         return Plan()
-    rule = measuring.repeats(f"primary key ({', '.join(key)}) unique", key)
+    rule = dataclasses.replace(
+        measuring.repeats(f"primary key ({', '.join(key)}) unique", key), kind="primaryKey"
+    )
     found = measuring.measures([rule], target.contract, target.relation, prefix="pk")
 
     def judge(values: dict[str, Any]) -> list[Check]:
@@ -295,6 +345,7 @@ def contract_quality_rule(target: Target) -> Plan:
             outcome=Outcome.SKIPPED,
             severity=r.severity,
             reason=f"its column {r.column} is missing from the data",
+            **_about(r),
         )
         for r in parsed.rules
         if r not in present
@@ -307,6 +358,7 @@ def contract_quality_rule(target: Target) -> Plan:
             severity=r.severity,
             reason=f"its input port {r.reference!r} is not readable here (a source file, "
             "or no longer published): checked at publish",
+            **_about(r),
         )
         for r in present
         if r not in runnable
@@ -319,6 +371,7 @@ def contract_quality_rule(target: Target) -> Plan:
             port=target.port,
             outcome=Outcome.ERROR,
             reason=f"{problem.message} ({problem.hint})",
+            location=".".join(str(part) for part in problem.loc),
         )
         for problem in parsed.problems
     ]
@@ -330,6 +383,15 @@ def contract_quality_rule(target: Target) -> Plan:
         ),
         found.flags,
     )
+
+
+def _about(rule: QualityRule) -> dict[str, Any]:
+    """What a check of ``rule`` tells of it: its kind, its columns, where it is declared."""
+    return {
+        "kind": rule.kind,
+        "columns": list(rule.columns or ([rule.column] if rule.column else [])),
+        "location": ".".join(str(part) for part in rule.loc),
+    }
 
 
 DATA_RULES: tuple[Rule, ...] = (not_null_rule, primary_key_rule, contract_quality_rule)

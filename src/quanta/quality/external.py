@@ -24,6 +24,7 @@ from quanta.model.result import Check, Outcome, worst
 from quanta.model.sources import SOURCE_OPTIONS, option_value_fits
 from quanta.model.types import parse_physical_type
 from quanta.quality.conformance import RULES, Plan, Target
+from quanta.quality.contract_places import place_in_file
 from quanta.sql_text import fold, quote
 
 RAW = PLATFORM_PREFIX + "raw__"
@@ -271,10 +272,12 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
     from quanta.engines.duckdb import DuckDBEngine
     from quanta.quality.checking import Checked, check_ports, relation_name
 
-    document, imported = read_contract_file(path, together=True)
+    located, imported = read_contract_file(path, together=True)
+    document = located.data
     server = choose(servers_of(document), server_name, path)
     base = path.resolve().parent
     physical_names = _physical_names(document)
+    closed = _closed(document)
     ports = []
     tables: list[Binding] = []
     for table, contract_document in imported.contracts.items():
@@ -297,7 +300,7 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
                 files.root,
             )
         binding = Binding((relation_name(table),), files, columns)
-        ports.append(Checked(table, contract, binding, foreign=True))
+        ports.append(Checked(table, contract, binding, foreign=True, closed=table in closed))
         # Under its own name too: references and SQL rules of the others read it so.
         tables.append(Binding(((table,),), files, columns))
     result = ContractTest(
@@ -313,7 +316,25 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
         limits = Limits("the contract's checks")
         rules = (*RULES, unreadable_rule)
         result.checks = check_ports(engine, ports, tables, limits, rules)
+    contracts = {port.port: port.contract for port in ports}
+    for check in result.checks:
+        check.location, check.line = place_in_file(
+            located, check.port, contracts[check.port], check.location
+        )
     return result
+
+
+def _closed(document: Mapping[str, Any]) -> set[str]:
+    """The schema objects whose contract closes their schema (DCS ``additionalFields:
+    false``): a column they do not declare fails."""
+    models = document.get("models")
+    if not isinstance(models, dict):
+        return set()
+    return {
+        str(name)
+        for name, model in models.items()
+        if isinstance(model, dict) and model.get("additionalFields") is False
+    }
 
 
 def _physical_names(document: Mapping[str, Any]) -> dict[str, str]:
@@ -395,6 +416,8 @@ def unreadable_rule(target: Target) -> Plan:
                     else "",
                     observed=bad,
                     expected=0,
+                    kind="readable",
+                    columns=[name],
                 )
             )
         return checks

@@ -62,6 +62,9 @@ def judge(
                 expected=str(rule.threshold) + unit,
                 severity=rule.severity,
                 samples=[] if passed else [kept(row) for row in sample],
+                kind=rule.kind,
+                columns=list(rule.columns or ([rule.column] if rule.column else [])),
+                location=".".join(str(part) for part in rule.loc),
             )
         )
     return checks

@@ -145,6 +145,7 @@ def repeats(
         name=name,
         threshold=threshold,
         column=column,
+        columns=tuple(columns),
         percent=percent,
         severity=severity,
         sample_sql=(

@@ -14,6 +14,7 @@ parsed, so this is the one place that decides what a contract's rules mean:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from typing import Any
 
@@ -77,7 +78,9 @@ def parse_rules(
         parse_column_options(column.name, column.logical_type, extra, column.unique, loc, parsed)
         for rule_index, spec in enumerate(column.quality):
             where = (*loc, "quality", rule_index)
+            start = len(parsed.rules)
             _listed_rule(spec, column.name, where, types, hidden, parsed, tables)
+            _stamp(parsed, start, _kind_of(spec), where)
         relationships = extra.get("relationships") or []
         if not isinstance(relationships, list):
             parsed.problems.append(
@@ -89,19 +92,43 @@ def parse_rules(
             )
             relationships = []
         for rule_index, relation in enumerate(relationships):
-            _reference(column.name, relation, (*loc, "relationships", rule_index), inputs, parsed)
+            where = (*loc, "relationships", rule_index)
+            start = len(parsed.rules)
+            _reference(column.name, relation, where, inputs, parsed)
+            _stamp(parsed, start, "foreignKey", where)
     for rule_index, spec in enumerate(contract.table.quality):
         where = ("schema", 0, "quality", rule_index)
+        start = len(parsed.rules)
         _listed_rule(spec, None, where, types, hidden, parsed, tables)
+        _stamp(parsed, start, _kind_of(spec), where)
     for index, level in enumerate(contract.sla_properties):
+        where = ("slaProperties", index)
+        start = len(parsed.rules)
         if level.property == "freshness":
-            parse_freshness(
-                level, ("slaProperties", index), contract.table.name, types, hidden, parsed
-            )
+            parse_freshness(level, where, contract.table.name, types, hidden, parsed)
         elif level.property == "completeness":
-            parse_completeness(level, ("slaProperties", index), contract.table.name, types, parsed)
+            parse_completeness(level, where, contract.table.name, types, parsed)
+        _stamp(parsed, start, level.property, where)
     _unique_names(parsed.rules)
     return parsed
+
+
+def _kind_of(spec: Any) -> str:
+    """A quality-list rule's kind: its metric, or ``sql``."""
+    if not isinstance(spec, dict):
+        return ""
+    if spec.get("type") == "sql":
+        return "sql"
+    return str(spec.get("metric") or spec.get("rule") or spec.get("type") or "")
+
+
+def _stamp(parsed: ParsedRules, start: int, kind: str, loc: tuple[str | int, ...]) -> None:
+    """The rules parsed since ``start``, told what kind they are and where they were declared
+    (unless they know better)."""
+    parsed.rules[start:] = [
+        dataclasses.replace(rule, kind=rule.kind or kind, loc=rule.loc or loc)
+        for rule in parsed.rules[start:]
+    ]
 
 
 def _severity(value: Any, loc: tuple[str | int, ...], parsed: ParsedRules) -> Severity | None:

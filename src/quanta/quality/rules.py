@@ -83,6 +83,12 @@ class QualityRule:
     """The measure is an age in seconds, shown in the largest unit that fits."""
     statistic: Statistic | None = None
     """The same measure in terms a snapshot's statistics may answer without a scan."""
+    kind: str = ""
+    """What kind of rule it is, as the contract names it (``nullValues``, ``minimum``, ``sql``)."""
+    loc: tuple[str | int, ...] = ()
+    """Where the contract declares it."""
+    columns: tuple[str, ...] = ()
+    """The columns it concerns when that is more than ``column`` (duplicates over several)."""
 
     def measure(self) -> str:
         if self.table_sql is not None:
