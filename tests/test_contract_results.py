@@ -124,7 +124,8 @@ def test_each_check_says_what_it_is_and_where_the_odcs_file_declares_it(tmp_path
     assert "duplicateValues" in lines[duplicates["line"] - 1]
 
     required = checks["orders: column order_id not null"]
-    assert (required["kind"], required["location"]) == ("required", "schema.1.properties.0.required")
+    assert required["kind"] == "required"
+    assert required["location"] == "schema.1.properties.0.required"
     assert lines[required["line"] - 1].strip() == "required: true"
 
     typed = checks["orders: column order_id type"]
