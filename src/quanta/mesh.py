@@ -162,6 +162,29 @@ class Mesh:
         upstream = {address: port_at(self.stores.catalog, address).port for address in inputs or []}
         return scaffold(product, blueprint, Path(directory), upstream, self.actor.name)
 
+    def init_from_contract(
+        self,
+        product: str,
+        contract: str | Path,
+        *,
+        directory: str | Path = ".",
+        server: str | None = None,
+        table: str | None = None,
+    ) -> tuple[Path, list[str]]:
+        """Scaffold a source-aligned product from a contract written elsewhere: its input
+        port reads the files of the contract's server, its output port carries the contract.
+        Answers the folder and what the import could not keep."""
+        from quanta.scaffold import scaffold_from_contract
+
+        return scaffold_from_contract(
+            product,
+            Path(contract),
+            Path(directory),
+            server=server,
+            table=table,
+            owner=self.actor.name,
+        )
+
     def build(
         self, path: str | Path, progress: Progress = _quiet, *, actor: Actor | None = None
     ) -> list[Build]:

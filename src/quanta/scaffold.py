@@ -15,7 +15,8 @@ import yaml
 from quanta.errors import UserError
 from quanta.model.actor import ANONYMOUS, local_user
 from quanta.model.catalog import ColumnInfo, PortVersion
-from quanta.model.names import ProductId
+from quanta.model.contract import Contract
+from quanta.model.names import ProductId, name_problem
 from quanta.sql_text import quote
 
 BLUEPRINTS = ("source", "aggregate", "consumer")
@@ -90,17 +91,11 @@ def scaffold(
     ``upstream`` maps each input, as the user addressed it (``domain.product`` or
     ``domain.product.port``), to the port it names as published.
     """
-    try:
-        product_id = ProductId.parse(product)
-    except ValueError as error:
-        raise UserError(str(error)) from None
     if blueprint not in BLUEPRINTS:
         raise UserError(f"unknown blueprint {blueprint!r}: use one of {', '.join(BLUEPRINTS)}")
     if blueprint != "source" and not upstream:
         raise UserError(f"a {blueprint} product reads other products: pass --input domain.product")
-    folder = directory / product_id.domain / product_id.name
-    if folder.exists() and any(folder.iterdir()):
-        raise UserError(f"{folder} already exists and is not empty: choose another name or folder")
+    product_id, folder = _new_folder(product, directory)
     if blueprint == "source":
         columns, sql = SAMPLE_COLUMNS, SAMPLE_SQL
         input_ports: list[dict[str, Any]] = [
@@ -126,13 +121,66 @@ def scaffold(
             }
             for address, port in upstream.items()
         ]
+    _create(folder)
+    port = product_id.name
+    descriptor = _descriptor(product_id, blueprint, input_ports, port, owner)
+    contract = {
+        "apiVersion": "v3.1.0",
+        "kind": "DataContract",
+        "id": f"{product_id}.{port}",
+        "name": port,
+        "version": "1.0.0",
+        "status": "active",
+        "domain": product_id.domain,
+        "description": {"purpose": f"The {port} table of {product_id}."},
+        "schema": [
+            {
+                "name": port,
+                "physicalType": "table",
+                "description": f"The {port} table.",
+                "properties": [_property(column) for column in columns],
+            }
+        ],
+        "slaProperties": [_retention(port, columns)],
+    }
+    _write_yaml(folder / "dataproduct.yaml", descriptor)
+    _write_yaml(folder / "contracts" / f"{port}.odcs.yaml", contract)
+    (folder / "transform.sql").write_text(sql, encoding="utf-8")
+    if blueprint == "source":
+        (folder / "data").mkdir(exist_ok=True)
+        (folder / "data" / "items.csv").write_text(SAMPLE_CSV, encoding="utf-8")
+    (folder / "README.md").write_text(_readme(product_id, blueprint), encoding="utf-8")
+    return folder
+
+
+def _new_folder(product: str, directory: Path) -> tuple[ProductId, Path]:
+    """The product's id and its folder, which must not hold anything yet."""
+    try:
+        product_id = ProductId.parse(product)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    folder = directory / product_id.domain / product_id.name
+    if folder.exists() and any(folder.iterdir()):
+        raise UserError(f"{folder} already exists and is not empty: choose another name or folder")
+    return product_id, folder
+
+
+def _create(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "contracts").mkdir(exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create {folder}: {error.strerror}") from None
-    port = product_id.name
-    descriptor = {
+
+
+def _descriptor(
+    product_id: ProductId,
+    blueprint: str,
+    input_ports: list[dict[str, Any]],
+    port: str,
+    owner: str | None,
+) -> dict[str, Any]:
+    return {
         "apiVersion": "v1.0.0",
         "kind": "DataProduct",
         "id": str(product_id),
@@ -162,33 +210,6 @@ def scaffold(
             {"property": "transformation", "value": {"language": "sql", "path": "transform.sql"}}
         ],
     }
-    contract = {
-        "apiVersion": "v3.1.0",
-        "kind": "DataContract",
-        "id": f"{product_id}.{port}",
-        "name": port,
-        "version": "1.0.0",
-        "status": "active",
-        "domain": product_id.domain,
-        "description": {"purpose": f"The {port} table of {product_id}."},
-        "schema": [
-            {
-                "name": port,
-                "physicalType": "table",
-                "description": f"The {port} table.",
-                "properties": [_property(column) for column in columns],
-            }
-        ],
-        "slaProperties": [_retention(port, columns)],
-    }
-    _write_yaml(folder / "dataproduct.yaml", descriptor)
-    _write_yaml(folder / "contracts" / f"{port}.odcs.yaml", contract)
-    (folder / "transform.sql").write_text(sql, encoding="utf-8")
-    if blueprint == "source":
-        (folder / "data").mkdir(exist_ok=True)
-        (folder / "data" / "items.csv").write_text(SAMPLE_CSV, encoding="utf-8")
-    (folder / "README.md").write_text(_readme(product_id, blueprint), encoding="utf-8")
-    return folder
 
 
 def _retention(port: str, columns: list[ColumnInfo]) -> dict[str, Any]:
@@ -249,3 +270,112 @@ def _write_yaml(path: Path, document: dict[str, Any]) -> None:
 def _owner(owner: str | None, product_id: ProductId) -> str:
     name = owner if owner is not None else local_user().name
     return f"owner@{product_id.domain}.example" if name == ANONYMOUS else name
+
+
+def scaffold_from_contract(
+    product: str,
+    contract_file: Path,
+    directory: Path,
+    *,
+    server: str | None = None,
+    table: str | None = None,
+    owner: str | None = None,
+) -> tuple[Path, list[str]]:
+    """A source-aligned product whose input port reads the files a contract's server
+    names and whose output port carries the imported contract, enforced at every publish.
+
+    The files are copied into the folder's ``data/``: a product reads files in its folder.
+    Answers the folder and notes: what the import could not keep, and what was assumed.
+    """
+    import shutil
+
+    from quanta.catalog.contracts import read_contract_file
+    from quanta.quality.external import FORMATS, LOCAL, choose, scan, servers_of
+
+    located, imported = read_contract_file(contract_file)
+    names = list(imported.contracts)
+    if table is None and len(names) > 1:
+        raise UserError(
+            f"{contract_file} describes {len(names)} tables ({', '.join(names)}): a product's "
+            "transformation writes one; choose it with --table"
+        )
+    chosen = table if table is not None else names[0] if names else None
+    if chosen is None or chosen not in imported.contracts:
+        raise UserError(f"{contract_file}: no table {chosen!r} (it has: {', '.join(names)})")
+    found = choose(servers_of(located.data), server, contract_file)
+    if found.type not in LOCAL:
+        raise UserError(
+            f"server {found.name!r} is of type {found.type!r}: a product reads files in its "
+            "folder, so --from-contract needs a server of type local (check data in a "
+            "database where it is with quanta contract test)"
+        )
+    files = scan(found, chosen, contract_file.resolve().parent)
+    product_id, folder = _new_folder(product, directory)
+    port = chosen if name_problem(chosen, "port name") is None else product_id.name
+    document = dict(imported.contracts[chosen])
+    document["id"] = f"{product_id}.{port}"
+    document["domain"] = product_id.domain
+    document["schema"] = [{**document["schema"][0], "name": port}]
+    contract = Contract.model_validate(document)
+    notes = [f"{item.where}: {item.reason}" for item in imported.unmapped]
+    if not any(level.property == "retention" for level in contract.sla_properties):
+        columns = [
+            ColumnInfo(name=c.name, type="", logical_type=c.logical_type) for c in contract.columns
+        ]
+        document["slaProperties"] = [*document.get("slaProperties", []), _retention(port, columns)]
+        notes.append("slaProperties: the contract states no retention: a year is assumed")
+    unclassified = [c.name for c in contract.columns if not c.classification]
+    if unclassified:
+        # Never guessed: a column left public or internal by default may hold PII.
+        notes.append(
+            f"schema: {len(unclassified)} column(s) have no classification "
+            f"({', '.join(unclassified)}): give each one before publishing"
+        )
+    suffix = {"parquet": ".parquet", "csv": ".csv", "json": ".json"}[FORMATS[files.format]]
+    many = len(files.paths) > 1
+    source_path = f"data/{port}/*{suffix}" if many else f"data/{port}{suffix}"
+    source: dict[str, Any] = {"path": source_path, "format": files.format}
+    if files.options:
+        source["options"] = dict(files.options)
+    input_port = {
+        "name": f"raw_{port}",
+        "version": "1",
+        "contractId": "source",
+        "customProperties": [{"property": "source", "value": source}],
+    }
+    descriptor = _descriptor(product_id, "source", [input_port], port, owner)
+    descriptor["tags"] = ["source", "from-contract"]
+    descriptor["outputPorts"][0]["version"] = contract.version
+    _create(folder)
+    try:
+        target = folder / "data" / port if many else folder / "data"
+        target.mkdir(parents=True, exist_ok=True)
+        for number, path in enumerate(files.paths):
+            placed = target / (f"part-{number:05d}{suffix}" if many else f"{port}{suffix}")
+            # Copied, not linked: a change to the product's file must not change the original.
+            shutil.copyfile(path, placed)
+        _write_yaml(folder / "dataproduct.yaml", descriptor)
+        _write_yaml(folder / "contracts" / f"{port}.odcs.yaml", document)
+        sql = _typed_sql(f"raw_{port}", contract, files.format)
+        (folder / "transform.sql").write_text(sql, encoding="utf-8")
+        (folder / "README.md").write_text(_readme(product_id, "source"), encoding="utf-8")
+    except OSError as error:
+        shutil.rmtree(folder, ignore_errors=True)  # the folder was empty: nothing half-made stays
+        raise UserError(f"cannot write {folder}: {error.strerror}") from None
+    return folder, notes
+
+
+def _typed_sql(source: str, contract: Contract, file_format: str) -> str:
+    """The declared columns from ``source``, each cast to its contract's type."""
+    from quanta.quality.external import LOGICAL_TYPES
+
+    selected = []
+    for column in contract.columns:
+        kind = column.physical_type or LOGICAL_TYPES.get(column.logical_type)
+        name = quote(column.name)
+        selected.append(f"CAST({name} AS {kind}) AS {name}" if kind else name)
+    listed = ",\n    ".join(selected)
+    return (
+        f"-- The output: the contract's columns from the {file_format} source, as it types them.\n"
+        f"SELECT\n    {listed}\nFROM {source}\n"
+    )

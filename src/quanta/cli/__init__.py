@@ -80,17 +80,45 @@ def init(
     directory: Annotated[
         Path, typer.Option("--dir", help="Folder in which domain/product is created.")
     ] = Path(),
+    from_contract: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-contract",
+            help="An ODCS or DCS contract: the product reads its server's files and "
+            "publishes under that contract.",
+        ),
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option(help="With --from-contract: the server (default: the first).")
+    ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(help="With --from-contract: the table, when the contract has several."),
+    ] = None,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Scaffold a product folder that validates, builds and publishes as it is."""
     from quanta.cli import render
 
+    notes: list[str] = []
     with _mesh(home, as_json) as mesh:
-        folder = mesh.init_product(
-            product, blueprint=blueprint, inputs=inputs or [], directory=directory
-        )
-    render.initialised(folder, as_json)
+        if from_contract is not None:
+            if inputs or blueprint != "source":
+                raise typer.BadParameter(
+                    "it makes a source product: leave out --blueprint and --input",
+                    param_hint="--from-contract",
+                )
+            folder, notes = mesh.init_from_contract(
+                product, from_contract, directory=directory, server=server, table=table
+            )
+        else:
+            if server is not None or table is not None:
+                raise typer.BadParameter("goes with --from-contract", param_hint="--server/--table")
+            folder = mesh.init_product(
+                product, blueprint=blueprint, inputs=inputs or [], directory=directory
+            )
+    render.initialised(folder, as_json, notes)
 
 
 @app.command()

@@ -91,12 +91,16 @@ def progress(as_json: bool) -> Iterator[Progress]:
         yield update
 
 
-def initialised(folder: Path, as_json: bool) -> None:
+def initialised(folder: Path, as_json: bool, notes: Sequence[str] = ()) -> None:
     if as_json:
-        print_json({"folder": str(folder)})
+        print_json({"folder": str(folder), "notes": list(notes)})
         return
+    if notes:
+        console.print(f"{len(notes)} part(s) of the contract not carried over:", style="yellow")
+        for note in notes:
+            console.print(shown(f"  {note}"))
     console.print(Text.assemble("Created ", shown(folder, "bold"), ". Next:"))
-    console.print(f"  quanta validate {folder}\n  quanta publish {folder}")
+    console.print(shown(f"  quanta validate {folder}\n  quanta publish {folder}"))
 
 
 def validations(items: Sequence[Validation], as_json: bool, *, home: Path) -> None:
