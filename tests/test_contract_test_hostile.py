@@ -8,6 +8,9 @@ that the command refuses it clearly, or checks the data with the right verdict.
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -407,3 +410,50 @@ def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
         contract = write(tmp_path, odcs(ID), {"d/orders.csv": text})
         with pytest.raises(UserError, match="names a column twice"):
             run_contract_test(contract)
+
+
+def _with_open_file_limit(contract: Path, soft: int, hard: int) -> subprocess.CompletedProcess[str]:
+    script = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}))\n"
+        "from quanta.cli import app\n"
+        "app(['contract', 'test', sys.argv[1]])\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, str(contract)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_more_files_than_the_open_file_limit_are_read_or_a_clear_error(tmp_path: Path) -> None:
+    """A read holds every file of a ``*`` open at once: past the soft limit it raises the
+    limit as far as the hard one lets it; past the hard one it says so, never that the
+    files "changed while they were read"."""
+    (tmp_path / "d").mkdir()
+    for number in range(300):
+        (tmp_path / "d" / f"orders{number}.csv").write_text(f"id\n{number}\n")
+    contract = write(tmp_path, odcs(ID, path="d/{model}*.csv"))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert hard == resource.RLIM_INFINITY or hard > 1024  # else the first case proves nothing
+    raised = _with_open_file_limit(contract, 256, hard)
+    assert raised.returncode == 0, raised.stdout + raised.stderr
+    capped = _with_open_file_limit(contract, 256, 256)
+    assert capped.returncode == 2, capped.stdout + capped.stderr
+    said = " ".join((capped.stdout + capped.stderr).split())
+    assert "one file too many" in said
+    assert "ulimit -n" in said
+    assert "changed while it was read" not in said
+
+
+def test_parquet_columns_named_alike_but_for_case_are_refused(tmp_path: Path) -> None:
+    """DuckDB's names are case-insensitive: it would read ``ID`` as ``ID_1`` and report the
+    declared column missing. The file is refused with why, as a CSV header is."""
+    (tmp_path / "d").mkdir()
+    pq.write_table(pa.table({"id": ["1"], "ID": [1]}), tmp_path / "d" / "orders.parquet")
+    properties = "      - {name: ID, logicalType: integer, physicalType: BIGINT}\n"
+    contract = write(tmp_path, odcs(properties, path="d/{model}.parquet", fmt="parquet"))
+    with pytest.raises(UserError, match="alike but for case"):
+        run_contract_test(contract)

@@ -13,7 +13,9 @@ file itself (`opened_path`), which nothing can swap.
 
 from __future__ import annotations
 
+import errno
 import os
+import resource
 import stat
 from pathlib import Path
 
@@ -94,8 +96,8 @@ def open_inside(folder: Path, path: Path) -> int:
                 below = os.open(
                     part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=directory
                 )
-            except OSError:
-                raise _changed(path, root) from None
+            except OSError as error:
+                raise _failed(error, path, root) from None
             os.close(directory)
             directory = below
         try:
@@ -103,8 +105,8 @@ def open_inside(folder: Path, path: Path) -> int:
             opened = os.open(
                 parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory
             )
-        except OSError:
-            raise _changed(path, root) from None
+        except OSError as error:
+            raise _failed(error, path, root) from None
     finally:
         os.close(directory)
     if not stat.S_ISREG(os.fstat(opened).st_mode):
@@ -126,6 +128,30 @@ def read_inside(folder: Path, relative: str) -> str:
     descriptor = open_inside(folder, inside(folder, relative))
     with os.fdopen(descriptor, encoding="utf-8") as file:
         return file.read()
+
+
+def allow_open(count: int) -> None:
+    """Let this process hold ``count`` more files open, raising its soft limit up to the
+    hard one when it must (a read holds every file of its sources open at once)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = count + 256  # what the engine and the rest of the process hold besides
+    if soft == resource.RLIM_INFINITY or wanted <= soft:
+        return
+    raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if raised > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+
+
+def _failed(error: OSError, path: Path, root: Path) -> OutsideFolder:
+    """Why a file could not be opened: too many open at once, or it changed."""
+    if error.errno in (errno.EMFILE, errno.ENFILE):
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return OutsideFolder(
+            f"{str(path.relative_to(root))!r} is one file too many: the files a read "
+            f"holds open at once are past this process's limit ({limit:,})",
+            "match fewer files, or raise the limit (ulimit -n)",
+        )
+    return _changed(path, root)
 
 
 def _changed(path: Path, root: Path) -> OutsideFolder:

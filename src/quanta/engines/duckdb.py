@@ -18,8 +18,8 @@ from quanta.engines import Limits, processes
 from quanta.engines.duckdb_sandbox import close_descriptors, folder, lock, opened, readable
 from quanta.engines.duckdb_session import DuckDBSession
 from quanta.errors import ConfigError, QueryRefused, first_line
-from quanta.model.relations import Binding, DatabaseTable, TableScan
-from quanta.product_files import OutsideFolder
+from quanta.model.relations import Binding, DatabaseTable, FileScan, TableScan
+from quanta.product_files import OutsideFolder, allow_open
 from quanta.sql_text import literal, quote
 
 if TYPE_CHECKING:
@@ -108,6 +108,7 @@ class DuckDBEngine:
             for binding in bindings
         )
         descriptors: list[int] = []
+        allow_open(sum(len(b.relation.paths) for b in bindings if isinstance(b.relation, FileScan)))
         try:
             # Source files are read through descriptors opened now, beneath their folder:
             # a link someone swaps in later cannot redirect a read.

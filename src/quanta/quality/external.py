@@ -286,6 +286,8 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
         except ValueError as error:
             raise UserError(f"{path}: schema object {table!r} cannot be checked: {error}") from None
         files = relation_of(server, table, base, physical_names.get(table))
+        if isinstance(files, FileScan) and files.format == "parquet":
+            _distinct_names(files)
         columns = (
             _as_typed(files, contract)
             if isinstance(files, FileScan) and files.format == "csv"
@@ -388,6 +390,24 @@ def _as_typed(files: FileScan, contract: Contract) -> tuple[Exposed, ...] | None
         exposed.append(Exposed(name, f"TRY_CAST({quote(name)} AS {kind})"))
         exposed.append(Exposed(f"{RAW}{name}", quote(name)))
     return tuple(exposed)
+
+
+def _distinct_names(files: FileScan) -> None:
+    """Refuse Parquet files with two columns named alike but for case: the engine's names
+    are case-insensitive, and it would rename the second (``ID_1``) out of sight."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for path in files.paths:
+        try:
+            names = pq.read_schema(path).names
+        except (OSError, pa.ArrowException):
+            continue  # the engine reports a file it cannot read, by its name
+        if len({fold(name) for name in names}) < len(names):
+            raise UserError(
+                f"{files.label}: a file names two columns alike but for case: Quanta tells "
+                "column names apart regardless of case; give each column its own name"
+            )
 
 
 def unreadable_rule(target: Target) -> Plan:
