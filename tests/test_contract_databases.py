@@ -3,6 +3,7 @@ PostgreSQL, each opened read-only, with the same checks and verdicts as files.""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Callable
@@ -241,3 +242,47 @@ def test_a_rule_cannot_reach_the_database_beyond_its_tables(tmp_path: Path) -> N
     assert refused.outcome is Outcome.ERROR
     assert "sqlite_scan" in refused.reason
     assert result.outcome is Outcome.ERROR
+
+
+DCS = """\
+dataContractSpecification: 1.2.1
+id: shop
+info: {{title: Shop, version: 1.0.0}}
+servers:
+  db: {server}
+models:
+  orders:
+    type: table
+    fields:
+      order_id: {{type: long, required: true, unique: true}}
+      status: {{type: string, enum: [paid, refunded]}}
+      amount: {{type: double, minimum: 0}}
+"""
+
+
+def test_a_dcs_contract_reads_the_same_databases(tmp_path: Path, database: Make) -> None:
+    server = database(tmp_path, PLANTED)
+    path = tmp_path / "datacontract.yaml"
+    path.write_text(DCS.format(server=server.replace("server: db, ", "")))
+    found = {check.name: check.outcome for check in run_contract_test(path).checks}
+    assert found["order_id unique"] is Outcome.FAILED
+    assert found["amount >= 0"] is Outcome.FAILED
+    assert found["column order_id type"] is Outcome.PASSED
+    assert [name for name, outcome in found.items() if "status" in name and outcome.ok] == [
+        "column status type"
+    ]
+
+
+def test_json_files_are_read_too(tmp_path: Path) -> None:
+    (tmp_path / "orders.json").write_text(
+        "\n".join(
+            json.dumps({"order_id": i, "status": s, "amount": a, "placed": "x"})
+            for i, s, a in PLANTED
+        )
+    )
+    path = contract(tmp_path, "{server: files, type: local, path: '{model}.json', format: json}")
+    (tmp_path / "customers.json").write_text('{"order_id": 7}\n')
+    found = {check.name: check.outcome for check in run_contract_test(path).checks}
+    assert found["order_id unique"] is Outcome.FAILED
+    assert found["status invalidValues = 0"] is Outcome.FAILED
+    assert found["column placed not null"] is Outcome.PASSED
