@@ -4,6 +4,8 @@ is the one a scan gives, whatever the footers hold."""
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from quanta.model.catalog import ColumnStats
-from quanta.quality import external
+from quanta.quality import conformance, external
 from quanta.quality.external import footer_stats, run_contract_test
 
 CONTRACT = """\
@@ -75,6 +77,11 @@ def results(path: Path) -> list[tuple[str, str, object]]:
     return [(c.name, c.outcome.value, c.observed) for c in run_contract_test(path).checks]
 
 
+def aged(checks: list[tuple[str, str, object]]) -> list[tuple[str, str, object]]:
+    """The checks with the freshness check's age left out."""
+    return [(n, o, None if n.startswith("fresh") else v) for n, o, v in checks]
+
+
 @pytest.mark.parametrize("planted", [False, True], ids=["clean", "planted"])
 @pytest.mark.parametrize("statistics", [True, False], ids=["footers", "no-footers"])
 @pytest.mark.parametrize("group", [3, 100], ids=["small-groups", "one-group"])
@@ -82,10 +89,18 @@ def test_footers_settle_what_a_scan_would_say(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: bool, statistics: bool, group: int
 ) -> None:
     path = write(tmp_path, planted=planted, statistics=statistics, group=group)
+    started = time.monotonic()
     settled = results(path)
     # The same contract with the footers left unread: every rule measured by the scan.
     monkeypatch.setattr(external, "footer_stats", lambda _paths, _private: None)
-    assert settled == results(path)
+    scanned = results(path)
+    # Freshness is an age in seconds from the clock, which moves on between the two runs.
+    ages = [observed for name, _, observed in (*settled, *scanned) if name.startswith("fresh")]
+    assert len(ages) == 2
+    assert isinstance(ages[0], int)
+    assert isinstance(ages[1], int)
+    assert 0 <= ages[1] - ages[0] <= math.ceil(time.monotonic() - started) + 1
+    assert aged(settled) == aged(scanned)
     outcomes = {name: outcome for name, outcome, _ in settled}
     if planted:
         assert outcomes["column customer not null"] == "failed"
@@ -101,7 +116,7 @@ def test_what_the_footers_answer(tmp_path: Path) -> None:
     stats = footer_stats(files, {"email"})
     assert stats is not None
     assert stats.rows == 20
-    assert stats.columns["id"] == ColumnStats(nulls=0, nans=None, lower=1, upper=20)
+    assert stats.columns["id"] == ColumnStats(nulls=0, nans=0, lower=1, upper=20)
     assert stats.columns["customer"].nulls == 1  # id 3, in the first file
     assert stats.columns["day"].lower == "2025-12-31"
     assert stats.columns["placed"].upper == "2026-11-30T00:00:00"
@@ -109,3 +124,28 @@ def test_what_the_footers_answer(tmp_path: Path) -> None:
     assert stats.columns["score"].lower is None
     assert stats.columns["email"] == ColumnStats(nulls=5, nans=None)
     assert path.exists()
+
+
+def test_the_footers_spare_the_scan_what_they_prove(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, planted=False, statistics=True, group=3)
+    queries: list[str] = []
+    compile_query = conformance.compile_query
+
+    def spy(plans: list[conformance.Plan], relation: str) -> tuple[str, list[str]] | None:
+        compiled = compile_query(plans, relation)
+        if compiled is not None:
+            queries.append(compiled[0])
+        return compiled
+
+    monkeypatch.setattr(conformance, "compile_query", spy)
+    assert {outcome for _, outcome, _ in results(path)} == {"passed"}
+    [query] = queries
+    # Bounds of whole numbers and dates, null counts and the row count: from the footers.
+    assert '"id" >= 1' not in query
+    assert '"day" >=' not in query
+    assert '"customer" IS NULL' not in query
+    # A float's bounds leave NaN out: its range is scanned.
+    assert '"score" >= 0' in query
+    assert '"score" <= 1' in query

@@ -15,7 +15,7 @@ from quanta.model.catalog import ColumnStats, TableStats
 from quanta.model.contract import Contract
 from quanta.model.result import Check
 from quanta.quality import conformance
-from quanta.quality.checking import checks_on as _checks
+from quanta.quality.scanning import checks_on as _checks
 from quanta.quality.statistics import UNKNOWN, Statistic, answer, percent
 from quanta.reading import PublishedPort
 from quanta.reading.ports import inputs_of

@@ -11,12 +11,18 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from quanta.errors import UserError
 from quanta.model.contract import CLASSIFICATIONS, Contract
+from quanta.model.names import name_problem
 from quanta.quality.parsing import parse_rules as compile_contract
+
+if TYPE_CHECKING:
+    from quanta.validation.yaml_lines import LocatedYaml
 
 ODCS_VERSION = "v3.1.0"
 
@@ -127,7 +133,7 @@ def _from_odcs(document: dict[str, Any]) -> ContractImport:
                     "a column",
                 )
             )
-        table = _rows_named(table, name)
+        table = _classified(_rows_named(table, name), name, result)
         contract = {**keep, "apiVersion": ODCS_VERSION, "schema": [table]}
         if len(objects) > 1:
             contract["id"] = f"{document.get('id', 'contract')}.{name}"
@@ -173,6 +179,23 @@ def _rows_named(table: dict[str, Any], name: str) -> dict[str, Any]:
     return found
 
 
+def _classified(table: dict[str, Any], name: str, result: ContractImport) -> dict[str, Any]:
+    """The schema object with each column's classification as a level Quanta knows."""
+    properties = table.get("properties")
+    if not isinstance(properties, list):
+        return table
+    kept = []
+    for index, item in enumerate(properties):
+        if isinstance(item, dict) and item.get("classification") not in (None, ""):
+            where = f"{name}: properties.{index}"
+            item = {
+                **item,
+                "classification": _classification(item["classification"], where, result),
+            }
+        kept.append(item)
+    return {**table, "properties": kept}
+
+
 # -- the Data Contract Specification --------------------------------------------------
 
 DCS_TYPES = {
@@ -200,6 +223,22 @@ DCS_TYPES = {
 # A sensitive field keeps its values protected (restricted), rather than merely labelled.
 DCS_CLASSIFICATIONS = {"sensitive": "restricted", "secret": "restricted"}
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$")
+
+
+def _classification(written: Any, where: str, result: ContractImport) -> str:
+    """The level Quanta keeps for a classification as written: the same in any case
+    (``PII``), a known synonym (``sensitive``), or else ``restricted``: a column someone
+    classified is never sampled or shown until its owners choose a level."""
+    level = str(written).strip().lower()
+    kept = DCS_CLASSIFICATIONS.get(level, level)
+    if kept not in CLASSIFICATIONS:
+        kept = "restricted"
+        why = f"classification {written!r} is not a level Quanta knows: kept as 'restricted'"
+    else:
+        why = f"classification {written!r} is kept as {kept!r}"
+    if kept != level:
+        result.unmapped.append(Unmapped(f"{where}.classification", why))
+    return kept
 
 
 def _concerns(level: Any, name: str, objects: list[Any]) -> bool:
@@ -305,28 +344,9 @@ def _dcs_field(
         column["primaryKey"] = True
         if name in key:
             column["primaryKeyPosition"] = key.index(name) + 1
-    classification = spec.get("classification")
-    if spec.get("pii"):
-        classification = "pii"
+    classification = "pii" if spec.get("pii") else spec.get("classification")
     if classification:
-        written = str(classification).lower()
-        mapped = DCS_CLASSIFICATIONS.get(written, written)
-        if mapped in CLASSIFICATIONS:
-            column["classification"] = mapped
-            if mapped != written:
-                result.unmapped.append(
-                    Unmapped(
-                        f"{where}.classification",
-                        f"classification {classification!r} is kept as {mapped!r}",
-                    )
-                )
-        else:
-            result.unmapped.append(
-                Unmapped(
-                    f"{where}.classification",
-                    f"classification {classification!r} is not a level Quanta knows",
-                )
-            )
+        column["classification"] = _classification(classification, where, result)
     options = {
         target: spec[source]
         for source, target in (
@@ -443,3 +463,33 @@ def _dcs_service_levels(levels: dict[str, Any], result: ContractImport) -> list[
     for key in sorted(set(levels) - {"freshness", "retention"}):
         result.unmapped.append(Unmapped(f"servicelevels.{key}", "not measured by Quanta"))
     return converted
+
+
+def read_contract_file(
+    source: Path, *, together: bool = False
+) -> tuple[LocatedYaml, ContractImport]:
+    """An ODCS v3 or DCS file as written (with its lines), and as Quanta contracts, one per
+    table (named as a table may be); a clear error for a file that is neither.
+    ``together``: see `quanta.interop.import_document`."""
+    from quanta.validation.yaml_lines import YamlProblem, read_located
+
+    try:
+        document = read_located(source)
+        result = import_document(document.data, together=together)
+    except (AttributeError, TypeError, KeyError) as error:
+        raise UserError(
+            f"{source} is not a contract Quanta can read: a part has an unexpected shape ({error})"
+        ) from None
+    except OSError as error:
+        raise UserError(f"cannot read {source}: {error.strerror}") from None
+    except YamlProblem as problem:
+        line = "" if problem.line is None else f"line {problem.line}: "
+        raise UserError(f"{source}: {line}{problem.message}") from None
+    except ValueError as error:
+        raise UserError(f"{source}: {error}") from None
+    for name in result.contracts:
+        # The table names the file: '../../x' must not write outside the folder.
+        refused = name_problem(str(name), "table name")
+        if refused:
+            raise UserError(f"{source}: {refused}")
+    return document, result

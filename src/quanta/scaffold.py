@@ -289,7 +289,7 @@ def scaffold_from_contract(
     """
     import shutil
 
-    from quanta.catalog.contracts import read_contract_file
+    from quanta.interop import read_contract_file
     from quanta.quality.external import FORMATS, LOCAL, choose, scan, servers_of
 
     located, imported = read_contract_file(contract_file)

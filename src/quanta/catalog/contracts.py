@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from quanta.errors import UserError
 from quanta.model.contract import Contract
-from quanta.model.names import name_problem
 from quanta.reading.ports import port_at
 from quanta.stores import CatalogStore
 
 if TYPE_CHECKING:
     from quanta.interop import ContractImport
-    from quanta.validation.yaml_lines import LocatedYaml
 
 
 def import_contract(path: str | Path, out: str | Path) -> tuple[ContractImport, list[Path]]:
@@ -23,6 +21,8 @@ def import_contract(path: str | Path, out: str | Path) -> tuple[ContractImport, 
     Nothing is written when a target file exists already.
     """
     import yaml
+
+    from quanta.interop import read_contract_file
 
     _, result = read_contract_file(Path(path))
     folder = Path(out)
@@ -40,37 +40,6 @@ def import_contract(path: str | Path, out: str | Path) -> tuple[ContractImport, 
         except FileExistsError:
             raise UserError(f"{target} exists already: remove it or choose --out") from None
     return result, list(targets.values())
-
-
-def read_contract_file(
-    source: Path, *, together: bool = False
-) -> tuple[LocatedYaml, ContractImport]:
-    """An ODCS v3 or DCS file as written (with its lines), and as Quanta contracts, one per
-    table (named as a table may be); a clear error for a file that is neither.
-    ``together``: see `quanta.interop.import_document`."""
-    from quanta.interop import import_document
-    from quanta.validation.yaml_lines import YamlProblem, read_located
-
-    try:
-        document = read_located(source)
-        result = import_document(document.data, together=together)
-    except (AttributeError, TypeError, KeyError) as error:
-        raise UserError(
-            f"{source} is not a contract Quanta can read: a part has an unexpected shape ({error})"
-        ) from None
-    except OSError as error:
-        raise UserError(f"cannot read {source}: {error.strerror}") from None
-    except YamlProblem as problem:
-        line = "" if problem.line is None else f"line {problem.line}: "
-        raise UserError(f"{source}: {line}{problem.message}") from None
-    except ValueError as error:
-        raise UserError(f"{source}: {error}") from None
-    for name in result.contracts:
-        # The table names the file: '../../x' must not write outside the folder.
-        refused = name_problem(str(name), "table name")
-        if refused:
-            raise UserError(f"{source}: {refused}")
-    return document, result
 
 
 def export_contract(

@@ -72,6 +72,10 @@ class Session(Protocol):
         """
         ...
 
+    def row(self, sql: str) -> dict[str, Any]:
+        """The one row ``sql`` returns (an aggregate's), by column name, as Python values."""
+        ...
+
     def bind(self, binding: Binding) -> None:
         """Make one more relation visible (it must lie in a readable folder)."""
         ...

@@ -14,10 +14,9 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from quanta.engines import Limits, TransformationFailed, processes
 from quanta.engines.duckdb_refusals import refusals
@@ -29,6 +28,8 @@ from quanta.model.relations import Binding, DatabaseTable, FileScan
 from quanta.sql_text import quote
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from quanta.engines.duckdb import DuckDBEngine
 
 BATCH_ROWS = 256 * 1024
@@ -169,8 +170,20 @@ class DuckDBSession:
             with relation.to_arrow_reader(batch_size=BATCH_ROWS) as reader:
                 return self._collect(reader, limit)
 
+    def row(self, sql: str) -> dict[str, Any]:
+        relation = self._relation(sql)
+        if not all(_plain(kind) for kind in relation.types):
+            return dict(self.to_arrow(sql).to_pylist()[0])
+        with self.refusals():
+            found = relation.fetchone()
+        if found is None:
+            raise PlatformError(f"a query of one row returned none: {sql[:200]}")
+        return dict(zip(relation.columns, found, strict=True))
+
     def _collect(self, reader: pa.RecordBatchReader, limit: int | None) -> pa.Table:
         """At most ``limit`` rows of ``reader``, read no further than needed."""
+        import pyarrow as pa
+
         most = self.limits.rows
         batches: list[pa.RecordBatch] = []
         rows = 0
@@ -186,6 +199,8 @@ class DuckDBSession:
         return pa.Table.from_batches(batches, schema=reader.schema)
 
     def stream(self, sql: str) -> pa.RecordBatchReader:
+        import pyarrow as pa
+
         storable = storable_select(f"({sql})", self.columns(sql))
         with self.refusals():
             reader = self._relation(storable).to_arrow_reader(batch_size=BATCH_ROWS)
@@ -254,6 +269,8 @@ class DuckDBSession:
             file = folder / name
             if file.parent != folder or not file.is_file():
                 raise TransformationFailed(f"{filename}: the output for {port!r} is missing")
+            import pyarrow as pa
+
             # Memory-mapped: the table's buffers are the file's pages, read as DuckDB scans.
             table = pa.ipc.open_stream(pa.memory_map(str(file))).read_all()
             view = f"__quanta_output_{len(self._outputs)}"
@@ -277,3 +294,38 @@ class DuckDBSession:
             )
         except subprocess.TimeoutExpired:
             raise QueryRefused(self.limits.too_long()) from None
+
+
+PLAIN = frozenset(
+    {
+        "BOOLEAN",
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "FLOAT",
+        "DOUBLE",
+        "DECIMAL",
+        "VARCHAR",
+        "DATE",
+        "TIMESTAMP",
+        "TIME",
+        "BLOB",
+        "NULL",
+    }
+)
+"""Types whose values DuckDB hands to Python as Arrow's ``to_pylist`` does (of the same
+class, equal); the others (zones, intervals, UUIDs, maps...) go through Arrow."""
+
+
+def _plain(kind: duckdb.sqltypes.DuckDBPyType) -> bool:
+    """Whether ``kind``, and every type nested in it, is `PLAIN`."""
+    name = kind.id.upper()
+    if name in ("STRUCT", "LIST"):
+        children = [child for _, child in kind.children]
+        return all(isinstance(c, duckdb.sqltypes.DuckDBPyType) and _plain(c) for c in children)
+    return name in PLAIN

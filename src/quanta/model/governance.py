@@ -19,6 +19,11 @@ from pydantic.alias_generators import to_camel
 
 from quanta.model.contract import CLASSIFICATIONS
 
+# What evaluating found lives apart (every check result carries it); told here too.
+from quanta.model.findings import Finding as Finding
+from quanta.model.findings import RolloutState as RolloutState
+from quanta.model.findings import Severity as Severity
+
 POLICY_ID = r"^[a-z][a-z0-9-]{1,63}$"
 
 
@@ -29,20 +34,6 @@ class _Folder(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
-
-
-class Severity(StrEnum):
-    INFO = "info"
-    WARN = "warn"
-    BLOCK = "block"
-
-
-class RolloutState(StrEnum):
-    DRAFT = "draft"
-    """Evaluated and reported to the governance group only."""
-    GRACE = "grace"
-    """A warning to the team until ``until``; enforced from that day on."""
-    ENFORCED = "enforced"
 
 
 class Scope(_Folder):
@@ -232,41 +223,6 @@ class PolicyFile(_Folder):
 
 
 # -- what evaluating found ------------------------------------------------------------------
-
-
-class Finding(BaseModel, frozen=True):
-    """One policy over one product: whether it holds, and where not."""
-
-    policy: str
-    product: str
-    domain: str
-    severity: Severity
-    state: RolloutState
-    """The state in force on the day of the evaluation (a grace period past its day is
-    enforced)."""
-    until: date | None = None
-    holds: bool
-    failing: tuple[str, ...] = ()
-    """What fails: ``port orders``, ``column profiles.email``; empty for a product policy
-    that fails (or one that holds)."""
-    error: str | None = None
-    """The policy could not be evaluated on this product (it counts as failing)."""
-    message: str = ""
-    """The policy's title and fix, for the team."""
-
-    @property
-    def blocks(self) -> bool:
-        """Whether this finding stops a publish."""
-        return (
-            not self.holds
-            and self.severity == Severity.BLOCK
-            and self.state == RolloutState.ENFORCED
-        )
-
-    @property
-    def warns(self) -> bool:
-        """Whether the team is told (a draft is told to the governance group only)."""
-        return not self.holds and not self.blocks and self.state != RolloutState.DRAFT
 
 
 class Compliance(BaseModel, frozen=True):

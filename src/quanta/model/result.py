@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from quanta.model.governance import Finding
+from quanta.model.findings import Finding
 
 
 class Outcome(StrEnum):

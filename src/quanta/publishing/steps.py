@@ -21,7 +21,8 @@ from quanta.publishing.pipeline import PublishContext, Step
 from quanta.publishing.records import records
 from quanta.publishing.recovery import reconcile
 from quanta.quality import conformance
-from quanta.quality.checking import Checked, check_ports, checks_run, relation_name
+from quanta.quality.checking import checks_run
+from quanta.quality.scanning import Checked, check_ports, relation_name
 from quanta.sql_text import quote
 from quanta.storage import StagedTable, port_table
 

@@ -1,99 +1,28 @@
-"""Running a contract's rules on tables an engine can read: a build's staged snapshots, or
-a published version (bound through the read path, as the actor checking reads it). Every
-rule of a port shares one scan of it (`conformance`)."""
+"""Checking a product: a build's staged snapshots, or a published version (bound through
+the read path, as the actor checking reads it), each port in one scan (`scanning`); the
+result kept in the check history and told as an event."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from quanta.errors import InvalidProduct, NotFound
 from quanta.events import ChecksRun
 from quanta.model.actor import Actor
-from quanta.model.catalog import CheckRecord, TableStats
+from quanta.model.catalog import CheckRecord
 from quanta.model.contract import Contract
 from quanta.model.relations import Binding
 from quanta.model.result import Check, CheckRun, Trigger, worst
-from quanta.model.types import storable_type
-from quanta.quality import conformance
+from quanta.quality.scanning import Checked, check_ports, relation_name
 from quanta.reading import PublishedPort, only_shown, unmeasured
 from quanta.reading.ports import inputs_of, product_record
-from quanta.sql_text import quote
 from quanta.storage import port_table
 
 if TYPE_CHECKING:
     from quanta.context import MeshContext
-    from quanta.engines import Engine, Limits, Session
-
-
-@dataclass(frozen=True)
-class Checked:
-    """One port to check: its contract, how the engine reads it (named ``__port_<port>``),
-    and what its metadata knows."""
-
-    port: str
-    contract: Contract
-    binding: Binding
-    stats: TableStats | None = None
-    foreign: bool = False
-    """Data from elsewhere (see `conformance.Target.foreign`)."""
-    closed: bool = False
-    """Its contract closes its schema (see `conformance.Target.closed`)."""
-
-
-def relation_name(port: str) -> tuple[str, ...]:
-    return (f"__port_{port}",)
-
-
-def check_ports(
-    engine: Engine,
-    ports: Sequence[Checked],
-    inputs: Sequence[Binding],
-    limits: Limits,
-    rules: tuple[conformance.Rule, ...] = conformance.RULES,
-) -> list[Check]:
-    """Every rule on each port, one scan per port; references read the ``inputs``."""
-    readable = frozenset(name[0] for binding in inputs for name in binding.names if len(name) == 1)
-    checks: list[Check] = []
-    with engine.session([*(port.binding for port in ports), *inputs], limits=limits) as session:
-        for port in ports:
-            relation = quote(relation_name(port.port)[0])
-            target = conformance.Target(
-                port.port,
-                port.contract,
-                {},
-                readable,
-                relation,
-                port.stats,
-                foreign=port.foreign,
-                closed=port.closed,
-            )
-            checks.extend(checks_on(session, target, rules))
-    return checks
-
-
-def checks_on(
-    session: Session, target: conformance.Target, rules: tuple[conformance.Rule, ...]
-) -> list[Check]:
-    """Every rule on the target's relation, in at most one scan of it."""
-    columns = {
-        name: storable_type(kind) or kind
-        for name, kind in session.columns(f"SELECT * FROM {target.relation}")
-    }
-    target = dataclasses.replace(target, columns=columns)
-    plans = [rule(target) for rule in rules]
-    compiled = conformance.compile_query(plans, target.relation)
-    values: dict[str, Any] = {}
-    if compiled is not None:
-        query, keys = compiled
-        row = session.to_arrow(query).to_pylist()[0]
-        values = dict(zip(keys, row.values(), strict=True))
-    return [check for plan in plans for check in plan.judge(values)]
 
 
 def checks_run(

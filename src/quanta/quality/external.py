@@ -12,14 +12,13 @@ is published, and no mesh home is needed.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from quanta.engines.duckdb_footers import Unreadable, column_names, footer_stats
 from quanta.errors import UserError
-from quanta.model.catalog import ColumnStats, TableStats
 from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.relations import Binding, DatabaseTable, Exposed, FileScan
 from quanta.model.result import Check, Outcome, worst
@@ -269,10 +268,10 @@ def _options(server: Server, reader: str) -> dict[str, Any]:
 def run_contract_test(path: Path, server_name: str | None = None) -> ContractTest:
     """Check the data ``path``'s contract describes, on its server ``server_name`` (default:
     the first), every rule of every schema object."""
-    from quanta.catalog.contracts import read_contract_file
     from quanta.engines import Limits
     from quanta.engines.duckdb import DuckDBEngine
-    from quanta.quality.checking import Checked, check_ports, relation_name
+    from quanta.interop import read_contract_file
+    from quanta.quality.scanning import Checked, check_ports, relation_name
 
     located, imported = read_contract_file(path, together=True)
     document = located.data
@@ -402,93 +401,16 @@ def _as_typed(files: FileScan, contract: Contract) -> tuple[Exposed, ...] | None
 def _distinct_names(files: FileScan) -> None:
     """Refuse Parquet files with two columns named alike but for case: the engine's names
     are case-insensitive, and it would rename the second (``ID_1``) out of sight."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     for path in files.paths:
         try:
-            names = pq.read_schema(path).names
-        except (OSError, pa.ArrowException):
+            names = column_names(path)
+        except Unreadable:
             continue  # the engine reports a file it cannot read, by its name
         if len({fold(name) for name in names}) < len(names):
             raise UserError(
                 f"{files.label}: a file names two columns alike but for case: Quanta tells "
                 "column names apart regardless of case; give each column its own name"
             )
-
-
-def footer_stats(paths: Sequence[str], private: set[str]) -> TableStats | None:
-    """Row count and per column the null count and bounds, from the Parquet files' footers
-    (which the engine trusts too, to skip row groups): the rules they settle cost no scan.
-
-    Bounds are kept for whole numbers, dates and times, which writers record exactly, and
-    never for ``private`` columns; floats keep none (a footer does not count NaNs). None:
-    a footer that cannot be read (the scan reports the file).
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    rows = 0
-    nulls: dict[str, int] = {}
-    unknown: set[str] = set()  # a footer without a null count: nothing known of the column
-    lows: dict[str, list[Any]] = {}
-    highs: dict[str, list[Any]] = {}
-    unbounded = set(private)  # values in a row group with no bounds: none kept
-    for path in paths:
-        try:
-            parquet = pq.ParquetFile(path)
-        except (OSError, pa.ArrowException):
-            return None
-        metadata = parquet.metadata
-        rows += metadata.num_rows
-        places = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
-        for column in parquet.schema_arrow:
-            name, kind = column.name, column.type
-            index = places.get(name)
-            if index is None:  # a nested column: no statistics of its own
-                unknown.add(name)
-                continue
-            exact = (pa.types.is_integer(kind) and not pa.types.is_uint64(kind)) or (
-                pa.types.is_date32(kind)
-                or (pa.types.is_timestamp(kind) and kind.unit in ("ms", "us"))
-            )
-            if not exact:
-                unbounded.add(name)
-            for group in range(metadata.num_row_groups):
-                found = metadata.row_group(group).column(index).statistics
-                if found is None or not found.has_null_count:
-                    unknown.add(name)
-                    continue
-                nulls[name] = nulls.get(name, 0) + found.null_count
-                if found.null_count == metadata.row_group(group).num_rows:
-                    continue  # no values: no bounds to have
-                if found.has_min_max:
-                    lows.setdefault(name, []).append(found.min)
-                    highs.setdefault(name, []).append(found.max)
-                else:
-                    unbounded.add(name)
-    columns = {}
-    for name in {*nulls, *unknown}:
-        if name in unknown:
-            columns[name] = ColumnStats()
-            continue
-        lower = upper = None
-        if name not in unbounded and name in lows:
-            try:
-                lower, upper = _plain_bound(min(lows[name])), _plain_bound(max(highs[name]))
-            except TypeError:  # files that type the column differently: the scan decides
-                lower = upper = None
-        columns[name] = ColumnStats(nulls=nulls[name], nans=None, lower=lower, upper=upper)
-    return TableStats(rows=rows, columns=columns)
-
-
-def _plain_bound(value: Any) -> int | float | str | None:
-    """A bound as `ColumnStats` keeps it: numbers as they are, dates and times as ISO text."""
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
 
 
 def unreadable_rule(target: Target) -> Plan:

@@ -1,0 +1,191 @@
+"""What Parquet files tell of themselves in their footers, read without a scan: the
+columns' names and, per column, the null count and bounds the writer recorded.
+
+Read through DuckDB's ``parquet_schema`` and ``parquet_metadata`` (the same reader the
+scan uses, so both agree on what a file holds), on a connection of its own that loads
+no extension and runs only these two statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+
+from quanta.model.catalog import ColumnStats, TableStats
+from quanta.sql_text import literal
+
+EXACT: dict[str, Callable[[str], int | date | datetime]] = {
+    "TINYINT": int,
+    "SMALLINT": int,
+    "INTEGER": int,
+    "BIGINT": int,
+    "UTINYINT": int,
+    "USMALLINT": int,
+    "UINTEGER": int,
+    "DATE": date.fromisoformat,
+    "TIMESTAMP": datetime.fromisoformat,
+    "TIMESTAMP_MS": datetime.fromisoformat,
+    "TIMESTAMP WITH TIME ZONE": datetime.fromisoformat,
+}
+"""Types whose bounds writers record exactly, and how a bound of each reads. Floats keep
+none: a footer does not count NaN, which sorts above every number. Unsigned 64-bit
+integers, nanosecond times and INT96 times are left out as readers disagree on them."""
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    kind: str | None
+    """The engine's type; None for a nested column (which has no statistics of its own)."""
+    leaf: int | None
+    """Its place among the file's leaf columns, as ``parquet_metadata`` numbers them."""
+
+
+class Unreadable(Exception):
+    """A file whose footer cannot be read: the scan reports it, by its name."""
+
+
+@contextmanager
+def _connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect(
+        ":memory:",
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    try:
+        connection.execute("SET TimeZone = 'UTC'")  # bounds with a zone are written in UTC
+        yield connection
+    finally:
+        connection.close()
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, path: str) -> list[_Column]:
+    """The file's top-level columns, in order."""
+    try:
+        rows = connection.execute(
+            "SELECT name, duckdb_type, num_children, type, logical_type "
+            f"FROM parquet_schema({literal(path)})"
+        ).fetchall()
+    except duckdb.Error as error:
+        raise Unreadable(path) from error
+    columns: list[_Column] = []
+    leaves = 0
+    pending = [int(rows[0][2] or 0)] if rows else []  # children still to come, per level
+    for name, kind, children, physical, logical in rows[1:]:
+        depth = len(pending)
+        pending[-1] -= 1
+        if children:
+            if depth == 1:
+                columns.append(_Column(str(name), None, None))
+            pending.append(int(children))
+        else:
+            if depth == 1:
+                exact = physical != "INT96" and "NANOS=NanoSeconds" not in str(logical or "")
+                columns.append(_Column(str(name), str(kind) if exact else "", leaves))
+            leaves += 1
+        while pending and pending[-1] == 0:
+            pending.pop()
+    return columns
+
+
+def column_names(path: str) -> list[str]:
+    """The names of a file's top-level columns, in order; `Unreadable` when it has no
+    footer to read."""
+    with _connection() as connection:
+        return [column.name for column in _columns(connection, path)]
+
+
+def footer_stats(paths: Sequence[str], private: set[str]) -> TableStats | None:
+    """Row count and per column the null count and bounds, from the Parquet files' footers
+    (which the engine trusts too, to skip row groups): the rules they settle cost no scan.
+
+    Bounds are kept for whole numbers, dates and times (`EXACT`), and never for
+    ``private`` columns. None: a footer that cannot be read (the scan reports the file).
+    """
+    rows = 0
+    nulls: dict[str, int] = {}
+    unknown: set[str] = set()  # a footer without a null count: nothing known of the column
+    lows: dict[str, list[Any]] = {}
+    highs: dict[str, list[Any]] = {}
+    unbounded = set(private)  # values in a row group with no bounds: none kept
+    inexact: set[str] = set()  # NaN is not counted, nor part of the bounds
+    kinds: dict[str, set[str]] = {}
+    with _connection() as connection:
+        for path in paths:
+            try:
+                columns = _columns(connection, path)
+                groups = _row_groups(connection, path)
+            except Unreadable:
+                return None
+            rows += sum(count for count, _ in groups)
+            for column in columns:
+                name = column.name
+                if column.kind is None or column.leaf is None:
+                    unknown.add(name)
+                    continue
+                kinds.setdefault(name, set()).add(column.kind)
+                read = EXACT.get(column.kind)
+                if read is None:
+                    unbounded.add(name)
+                    inexact.add(name)
+                for count, found in groups:
+                    null_count, low, high = found.get(column.leaf, (None, None, None))
+                    if null_count is None:
+                        unknown.add(name)
+                        continue
+                    nulls[name] = nulls.get(name, 0) + null_count
+                    if null_count == count:
+                        continue  # no values: no bounds to have
+                    if read is None:
+                        continue
+                    try:
+                        if low is None or high is None:
+                            raise ValueError("no bounds")
+                        lows.setdefault(name, []).append(read(low))
+                        highs.setdefault(name, []).append(read(high))
+                    except ValueError:  # none recorded, or none Python reads (year 0)
+                        unbounded.add(name)
+    stats = {}
+    for name in {*nulls, *unknown}:
+        if name in unknown:
+            stats[name] = ColumnStats()
+            continue
+        lower = upper = None
+        # Files that type the column differently: the scan decides.
+        if name not in unbounded and name in lows and len(kinds[name]) == 1:
+            lower, upper = _plain(min(lows[name])), _plain(max(highs[name]))
+        nans = None if name in inexact else 0
+        stats[name] = ColumnStats(nulls=nulls[name], nans=nans, lower=lower, upper=upper)
+    return TableStats(rows=rows, columns=stats)
+
+
+def _row_groups(
+    connection: duckdb.DuckDBPyConnection, path: str
+) -> list[tuple[int, dict[int, tuple[int | None, str | None, str | None]]]]:
+    """Per row group of the file: its row count and, per leaf column, its null count and
+    bounds as the footer holds them (None where it holds none)."""
+    try:
+        found = connection.execute(
+            "SELECT row_group_id, row_group_num_rows, column_id, stats_null_count, "
+            "stats_min_value, stats_max_value "
+            f"FROM parquet_metadata({literal(path)}) ORDER BY row_group_id, column_id"
+        ).fetchall()
+    except duckdb.Error as error:
+        raise Unreadable(path) from error
+    groups: dict[int, tuple[int, dict[int, tuple[int | None, str | None, str | None]]]] = {}
+    for group, count, column, null_count, low, high in found:
+        groups.setdefault(int(group), (int(count), {}))[1][int(column)] = (null_count, low, high)
+    if not found:  # a file of no row groups: its rows are none
+        return []
+    return [groups[group] for group in sorted(groups)]
+
+
+def _plain(value: int | date | datetime) -> int | str:
+    """A bound as `ColumnStats` keeps it: numbers as they are, dates and times as ISO text."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
