@@ -262,3 +262,39 @@ def test_an_export_into_a_folder_named_like_a_pattern_counts_its_own_file(
     (neighbour / "seed.csv").write_text("n\n1\n2\n3\n4\n5\n")
     target = tmp_path / folder / "seed.csv"
     assert engine.export("SELECT range AS n FROM range(2)", target, {}) == 2
+
+
+ROW = """
+SELECT 7::TINYINT AS tiny, 18446744073709551615::UBIGINT AS huge, 1.25::FLOAT AS real,
+    'nan'::DOUBLE AS nan, 12.50::DECIMAL(6, 2) AS money, 'é'::VARCHAR AS text,
+    DATE '2026-12-01' AS day, TIMESTAMP '2026-12-01 10:00:00.123456' AS moment,
+    TIME '10:00:00' AS clock, 'x'::BLOB AS bytes, NULL::INTEGER AS nothing,
+    [struct_pack(a := 1, b := [DATE '2026-01-01'])] AS nested
+"""
+EXOTIC = """
+SELECT TIMESTAMPTZ '2026-12-01 10:00:00+00' AS zoned, INTERVAL 3 DAY AS span,
+    'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::UUID AS id, MAP {'k': 1} AS pairs,
+    struct_pack(at := TIMESTAMPTZ '2026-01-01 00:00:00+00') AS sample
+"""
+
+
+@pytest.mark.parametrize("sql", [ROW, EXOTIC], ids=["plain", "exotic"])
+def test_a_row_holds_what_arrow_would_hand_over(engine: DuckDBEngine, sql: str) -> None:
+    with engine.session([]) as session:
+        row = session.row(sql)
+        arrow = session.to_arrow(sql).to_pylist()[0]
+
+    assert list(row) == list(arrow)
+    for name, value in arrow.items():
+        assert type(row[name]) is type(value), name
+        assert row[name] == value or (value != value and row[name] != row[name]), name
+
+
+def test_a_row_that_does_not_convert_is_the_users_error_without_the_value(
+    engine: DuckDBEngine,
+) -> None:
+    with engine.session([]) as session, pytest.raises(QueryRefused) as raised:
+        session.row(f"SELECT CAST(v AS INT) AS n FROM (SELECT '{EMAIL}' AS v)")
+
+    assert "could not be converted to INT32" in str(raised.value)
+    assert EMAIL not in str(raised.value)

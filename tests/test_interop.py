@@ -228,3 +228,55 @@ def test_two_tables_of_one_name_are_refused(mesh: Mesh, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="two tables are named 'orders'"):
         mesh.import_contract(source, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("standard", ["odcs", "dcs"])
+def test_classifications_are_kept_in_any_case_and_unknown_ones_as_restricted(
+    standard: str,
+) -> None:
+    written = {"email": "PII", "ssn": "Pii-Sensitive", "note": "top secret", "id": "Public"}
+    if standard == "odcs":
+        document: dict[str, Any] = {
+            "apiVersion": "v3.0.2",
+            "kind": "DataContract",
+            "id": "shop",
+            "version": "1.0.0",
+            "status": "active",
+            "schema": [
+                {
+                    "name": "people",
+                    "properties": [
+                        {"name": name, "logicalType": "string", "classification": level}
+                        for name, level in written.items()
+                    ],
+                }
+            ],
+        }
+    else:
+        document = {
+            "dataContractSpecification": "1.2.1",
+            "id": "shop",
+            "info": {"title": "Shop", "version": "1.0.0"},
+            "models": {
+                "people": {
+                    "fields": {
+                        name: {"type": "string", "classification": level}
+                        for name, level in written.items()
+                    }
+                }
+            },
+        }
+    result = import_document(document)
+    columns = {c.name: c for c in Contract.model_validate(result.contracts["people"]).columns}
+    assert {name: c.classification for name, c in columns.items()} == {
+        "email": "pii",
+        "ssn": "pii-sensitive",
+        "note": "restricted",  # never sampled or shown until its owners choose a level
+        "id": "public",
+    }
+    assert columns["note"].private
+    notes = [u.reason for u in result.unmapped if "classification" in u.where]
+    # A change of case is no loss; a level Quanta does not know is told.
+    assert notes == [
+        "classification 'top secret' is not a level Quanta knows: kept as 'restricted'"
+    ]

@@ -171,11 +171,12 @@ class DuckDBSession:
                 return self._collect(reader, limit)
 
     def row(self, sql: str) -> dict[str, Any]:
-        relation = self._relation(sql)
-        if not all(_plain(kind) for kind in relation.types):
-            return dict(self.to_arrow(sql).to_pylist()[0])
         with self.refusals():
-            found = relation.fetchone()
+            relation = self._relation(sql)
+            plain = all(_plain(kind) for kind in relation.types)
+            found = relation.fetchone() if plain else None
+        if not plain:
+            return dict(self.to_arrow(sql).to_pylist()[0])
         if found is None:
             raise PlatformError(f"a query of one row returned none: {sql[:200]}")
         return dict(zip(relation.columns, found, strict=True))
