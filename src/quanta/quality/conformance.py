@@ -23,6 +23,10 @@ from quanta.sql_text import quote
 if TYPE_CHECKING:
     from quanta.quality.rules import QualityRule
 
+KeyRange = Callable[[str, str, str], tuple[int, int] | None]
+"""``(column, relation, referenced column)`` of a reference to the range of whole numbers
+the referenced column holds every one of, when both columns are whole numbers."""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -46,6 +50,9 @@ class Target:
     closed: bool = False
     """Data from elsewhere whose contract closes its schema (DCS ``additionalFields:
     false``): a column it does not declare fails, as in a build."""
+    key_range: KeyRange | None = None
+    """For a reference to a column of a readable relation: the whole numbers ``(low,
+    high)`` when it holds every one of them and nothing else, or None (`measuring`)."""
 
 
 @dataclass
@@ -375,7 +382,9 @@ def contract_quality_rule(target: Target) -> Plan:
         )
         for problem in parsed.problems
     ]
-    found = measuring.measures(runnable, target.contract, target.relation, stats=target.stats)
+    found = measuring.measures(
+        runnable, target.contract, target.relation, stats=target.stats, key_range=target.key_range
+    )
     return Plan(
         found.sql,
         lambda values: (

@@ -10,6 +10,8 @@ the query it joins is assembled.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +48,7 @@ def measures(
     relation: str = '"t"',
     prefix: str = "q",
     stats: TableStats | None = None,
+    key_range: Callable[[str, str, str], tuple[int, int] | None] | None = None,
 ) -> Measures:
     """The aggregates for all rules, the row flags they read, and what statistics answer.
 
@@ -57,6 +60,10 @@ def measures(
     one, the first column) and the rule's column: enough to find the row and see the value,
     cheap enough to take in the same scan. Columns classified as PII or restricted are
     never sampled.
+
+    A reference to a column that holds every whole number from ``low`` to ``high`` and
+    nothing else (``key_range`` says which do, as surrogate keys often are) is a range
+    check: the same rows fail it as the lookup, found in the one scan, with no join.
     """
     hidden = set(contract.private_columns)
     key = contract.primary_key or [contract.columns[0].name]
@@ -64,6 +71,12 @@ def measures(
     found, flags = result.sql, result.flags
     for index, rule in enumerate(rules):
         name = f"{prefix}{index}"
+        if key_range is not None and rule.reference and rule.referenced and rule.column:
+            span = key_range(rule.column, rule.reference, rule.referenced)
+            if span is not None:
+                rule = dataclasses.replace(
+                    rule, count_sql=outside(rule.column, span), table_sql=None, sample_sql=None
+                )
         known = _known(rule, stats)
         if known is not UNKNOWN:
             result.known[name] = known
@@ -198,6 +211,13 @@ def sql_rule_measure(checked: str) -> str:
     """The value of a SQL rule (its text from `sql_rule_text`), as a subquery of the scan."""
     # On lines of its own: a trailing -- comment must not swallow the parenthesis.
     return f"(WITH {THIS} AS (SELECT * FROM {RELATION})\nSELECT * FROM (\n{checked}\n))"
+
+
+def outside(column: str, span: tuple[int, int]) -> str:
+    """The rows whose ``column`` lies outside ``span``: of a whole-number key that holds
+    every number of its span, the orphans (NULL is never one)."""
+    low, high = span
+    return f"{quote(column)} IS NOT NULL AND NOT ({quote(column)} BETWEEN {low} AND {high})"
 
 
 def orphans(column: str, port: str, other: str) -> str:

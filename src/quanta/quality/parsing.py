@@ -205,6 +205,7 @@ def _reference(
             table_sql=f"(SELECT count(*) {orphans})",
             column=column,
             reference=port,
+            referenced=other,
             severity=severity,
             sample_sql=orphans,
         )

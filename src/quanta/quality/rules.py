@@ -75,6 +75,8 @@ class QualityRule:
     severity: Severity = Severity.ERROR
     reference: str | None = None
     """The input port a reference rule reads besides the port's own rows."""
+    referenced: str | None = None
+    """The column of ``reference`` whose values a reference rule looks ``column`` up in."""
     sample_sql: str | None = None
     """For a table-level rule whose failing rows can be listed: their FROM ... WHERE."""
     hide_observed: bool = False

@@ -5,7 +5,7 @@ scan of it (`conformance`). Nothing here knows of a mesh: publishing, ``quanta c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +75,9 @@ def checks_on(
         name: storable_type(kind) or kind
         for name, kind in session.columns(f"SELECT * FROM {target.relation}")
     }
-    target = dataclasses.replace(target, columns=columns)
+    target = dataclasses.replace(
+        target, columns=columns, key_range=_key_ranges(session, columns, target.readable)
+    )
     plans = [rule(target) for rule in rules]
     compiled = conformance.compile_query(plans, target.relation)
     values: dict[str, Any] = {}
@@ -84,3 +86,42 @@ def checks_on(
         row = session.row(query)
         values = dict(zip(keys, row.values(), strict=True))
     return [check for plan in plans for check in plan.judge(values)]
+
+
+WHOLE = frozenset(
+    {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+    | {"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+)
+
+
+def _key_ranges(
+    session: Session, columns: dict[str, str], readable: frozenset[str]
+) -> Callable[[str, str, str], tuple[int, int] | None]:
+    """`conformance.Target.key_range` for a port of ``columns``: asks the engine, once per
+    referenced column, for its bounds and how many distinct values it holds."""
+    found: dict[tuple[str, str], tuple[int, int] | None] = {}
+
+    def key_range(column: str, relation: str, referenced: str) -> tuple[int, int] | None:
+        if columns.get(column) not in WHOLE or relation not in readable:
+            return None
+        if (relation, referenced) not in found:
+            found[relation, referenced] = _dense(session, relation, referenced)
+        return found[relation, referenced]
+
+    return key_range
+
+
+def _dense(session: Session, relation: str, column: str) -> tuple[int, int] | None:
+    """``(low, high)`` when ``column`` of ``relation`` holds every whole number from low
+    to high (and NULL, maybe) and no other value; else None."""
+    kinds = dict(session.columns(f"SELECT * FROM {quote(relation)}"))
+    if (storable_type(kinds.get(column, "")) or kinds.get(column)) not in WHOLE:
+        return None
+    row = session.row(
+        f"SELECT min({quote(column)}) AS low, max({quote(column)}) AS high, "
+        f"count(DISTINCT {quote(column)}) AS n FROM {quote(relation)}"
+    )
+    low, high, values = row["low"], row["high"], row["n"]
+    if low is None or high is None or int(values) != int(high) - int(low) + 1:
+        return None
+    return int(low), int(high)
