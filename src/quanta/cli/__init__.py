@@ -314,6 +314,14 @@ def check_contract_data(
     server: Annotated[
         str | None, typer.Option(help="The contract's server to check [default: its first].")
     ] = None,
+    scan: Annotated[
+        bool,
+        typer.Option(
+            "--scan",
+            help="Read every value: settle no rule from what Parquet footers record "
+            "(row counts, null counts, bounds), and so find files they misdescribe.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Check the data a contract describes where it lives (its servers), every rule,
@@ -322,7 +330,7 @@ def check_contract_data(
     from quanta.quality.external import run_contract_test
 
     with _errors(as_json):
-        result = run_contract_test(file, server)
+        result = run_contract_test(file, server, scan=scan)
     render.contract_test(result, as_json)
     _finish(result.outcome.ok)
 

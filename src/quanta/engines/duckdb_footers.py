@@ -92,19 +92,37 @@ def _columns(connection: duckdb.DuckDBPyConnection, path: str) -> list[_Column]:
     return columns
 
 
-def column_names(path: str) -> list[str]:
-    """The names of a file's top-level columns, in order; `Unreadable` when it has no
-    footer to read."""
+@dataclass(frozen=True)
+class Footer:
+    """What one file's footer says: its top-level columns and, per row group, its row
+    count and per leaf column the null count and bounds (None where it holds none)."""
+
+    path: str
+    columns: list[_Column]
+    groups: list[tuple[int, dict[int, tuple[int | None, str | None, str | None]]]]
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+
+def read_footers(paths: Sequence[str]) -> list[Footer]:
+    """The footers of ``paths``, read on one connection; `Unreadable` names the first file
+    that has none to read."""
     with _connection() as connection:
-        return [column.name for column in _columns(connection, path)]
+        return [
+            Footer(path, _columns(connection, path), _row_groups(connection, path))
+            for path in paths
+        ]
 
 
-def footer_stats(paths: Sequence[str], private: set[str]) -> TableStats | None:
+def footer_stats(footers: Sequence[Footer], private: set[str]) -> TableStats | None:
     """Row count and per column the null count and bounds, from the Parquet files' footers
     (which the engine trusts too, to skip row groups): the rules they settle cost no scan.
 
     Bounds are kept for whole numbers, dates and times (`EXACT`), and never for
-    ``private`` columns. None: a footer that cannot be read (the scan reports the file).
+    ``private`` columns. A column some file lacks, or names in another case, is left
+    unknown: the scan decides.
     """
     rows = 0
     nulls: dict[str, int] = {}
@@ -114,41 +132,39 @@ def footer_stats(paths: Sequence[str], private: set[str]) -> TableStats | None:
     unbounded = set(private)  # values in a row group with no bounds: none kept
     inexact: set[str] = set()  # NaN is not counted, nor part of the bounds
     kinds: dict[str, set[str]] = {}
-    with _connection() as connection:
-        for path in paths:
-            try:
-                columns = _columns(connection, path)
-                groups = _row_groups(connection, path)
-            except Unreadable:
-                return None
-            rows += sum(count for count, _ in groups)
-            for column in columns:
-                name = column.name
-                if column.kind is None or column.leaf is None:
+    spelled = {name for footer in footers for name in footer.names}
+    for footer in footers:  # the engine reads such a column as it can: the scan decides
+        unknown |= spelled - set(footer.names)
+    for footer in footers:
+        groups = footer.groups
+        rows += sum(count for count, _ in groups)
+        for column in footer.columns:
+            name = column.name
+            if column.kind is None or column.leaf is None:
+                unknown.add(name)
+                continue
+            kinds.setdefault(name, set()).add(column.kind)
+            read = EXACT.get(column.kind)
+            if read is None:
+                unbounded.add(name)
+                inexact.add(name)
+            for count, found in groups:
+                null_count, low, high = found.get(column.leaf, (None, None, None))
+                if null_count is None:
                     unknown.add(name)
                     continue
-                kinds.setdefault(name, set()).add(column.kind)
-                read = EXACT.get(column.kind)
+                nulls[name] = nulls.get(name, 0) + null_count
+                if null_count == count:
+                    continue  # no values: no bounds to have
                 if read is None:
+                    continue
+                try:
+                    if low is None or high is None:
+                        raise ValueError("no bounds")
+                    lows.setdefault(name, []).append(read(low))
+                    highs.setdefault(name, []).append(read(high))
+                except ValueError:  # none recorded, or none Python reads (year 0)
                     unbounded.add(name)
-                    inexact.add(name)
-                for count, found in groups:
-                    null_count, low, high = found.get(column.leaf, (None, None, None))
-                    if null_count is None:
-                        unknown.add(name)
-                        continue
-                    nulls[name] = nulls.get(name, 0) + null_count
-                    if null_count == count:
-                        continue  # no values: no bounds to have
-                    if read is None:
-                        continue
-                    try:
-                        if low is None or high is None:
-                            raise ValueError("no bounds")
-                        lows.setdefault(name, []).append(read(low))
-                        highs.setdefault(name, []).append(read(high))
-                    except ValueError:  # none recorded, or none Python reads (year 0)
-                        unbounded.add(name)
     stats = {}
     for name in {*nulls, *unknown}:
         if name in unknown:

@@ -50,6 +50,9 @@ class Target:
     closed: bool = False
     """Data from elsewhere whose contract closes its schema (DCS ``additionalFields:
     false``): a column it does not declare fails, as in a build."""
+    private_elsewhere: frozenset[str] = frozenset()
+    """Of data from elsewhere: the columns classified PII or restricted in the relations
+    its SQL rules may read beside its rows; a rule naming one shows no value."""
     key_range: KeyRange | None = None
     """For a reference to a column of a readable relation: the whole numbers ``(low,
     high)`` when it holds every one of them and nothing else, or None (`measuring`)."""
@@ -340,8 +343,13 @@ def contract_quality_rule(target: Target) -> Plan:
 
     # Data from elsewhere: a SQL rule may join the contract's other tables, bound here.
     tables = target.readable if target.foreign else frozenset()
-    parsed = parsing.parse_rules(target.contract, tables=tables)
+    parsed = parsing.parse_rules(target.contract, tables=tables, private=target.private_elsewhere)
     present = [r for r in parsed.rules if r.column is None or r.column in target.columns]
+    # A rule comparing the values of a column of another type than the contract's: its
+    # type check fails it; the rule says it did not run, and the others run.
+    mistyped = _mistyped(target)
+    wrong = [r for r in present if r.column in mistyped and r.kind not in ANY_TYPE]
+    present = [r for r in present if r not in wrong]
     runnable = [r for r in present if r.reference is None or r.reference in target.readable]
     # A rule on a column the data lacks: the schema check fails that column; the rule says
     # it did not run, and every other rule runs.
@@ -351,7 +359,10 @@ def contract_quality_rule(target: Target) -> Plan:
             port=target.port,
             outcome=Outcome.SKIPPED,
             severity=r.severity,
-            reason=f"its column {r.column} is missing from the data",
+            reason=f"its column {r.column} is missing from the data"
+            if r not in wrong
+            else f"its column {r.column} holds {mistyped[r.column or '']}, not the contract's "
+            "type (its type check fails)",
             **_about(r),
         )
         for r in parsed.rules
@@ -392,6 +403,29 @@ def contract_quality_rule(target: Target) -> Plan:
         ),
         found.flags,
     )
+
+
+ANY_TYPE = frozenset({"required", "nullValues", "missingValues", "unique", "duplicateValues"})
+"""Kinds of rule that hold of values of any type: they count NULLs, or compare values
+with each other, never with a value of the contract's type."""
+
+
+def _mistyped(target: Target) -> dict[str, str]:
+    """The contract's columns whose data is of another kind than the contract says (text
+    for a number), with the type the data holds."""
+    found = {}
+    for column in target.contract.columns:
+        actual = target.columns.get(column.name)
+        if actual is None:
+            continue
+        try:
+            stored = parse_physical_type(storable_type(actual) or actual)
+        except ValueError:
+            found[column.name] = actual
+            continue
+        if stored.logical != column.logical_type:
+            found[column.name] = str(stored)
+    return found
 
 
 def _about(rule: QualityRule) -> dict[str, Any]:

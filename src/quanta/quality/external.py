@@ -11,14 +11,15 @@ is published, and no mesh home is needed.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quanta.engines.duckdb_footers import Unreadable, column_names, footer_stats
-from quanta.errors import UserError
+from quanta.engines.duckdb_footers import Footer, Unreadable, footer_stats, read_footers
+from quanta.errors import PlatformError, UserError
 from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.relations import Binding, DatabaseTable, Exposed, FileScan
 from quanta.model.result import Check, Outcome, worst
@@ -28,6 +29,8 @@ from quanta.quality.conformance import RULES, Plan, Target
 from quanta.quality.contract_places import place_in_file
 from quanta.sql_text import fold, quote
 
+OUT_OF_MEMORY = "Out of Memory Error"
+"""How the engine tells it ran out of memory: the machine's limit, not the data's fault."""
 RAW = PLATFORM_PREFIX + "raw__"
 """A CSV column's text as the file holds it, beside its value read as the contract's type."""
 LOGICAL_TYPES = {
@@ -265,13 +268,20 @@ def _options(server: Server, reader: str) -> dict[str, Any]:
     return {key: value for key, value in options.items() if option_value_fits(known[key], value)}
 
 
-def run_contract_test(path: Path, server_name: str | None = None) -> ContractTest:
+def run_contract_test(
+    path: Path, server_name: str | None = None, *, scan: bool = False
+) -> ContractTest:
     """Check the data ``path``'s contract describes, on its server ``server_name`` (default:
-    the first), every rule of every schema object."""
+    the first), every rule of every schema object.
+
+    What Parquet footers record (row counts, null counts, bounds) settles the rules it
+    answers, as the engine trusts it to skip row groups; ``scan`` reads every value
+    instead, and so also finds files whose footers disagree with their pages."""
     from quanta.engines import Limits
     from quanta.engines.duckdb import DuckDBEngine
     from quanta.interop import read_contract_file
     from quanta.quality.scanning import Checked, check_ports, relation_name
+    from quanta.settings import load_settings
 
     located, imported = read_contract_file(path, together=True)
     document = located.data
@@ -287,8 +297,11 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
         except ValueError as error:
             raise UserError(f"{path}: schema object {table!r} cannot be checked: {error}") from None
         files = relation_of(server, table, base, physical_names.get(table))
-        if isinstance(files, FileScan) and files.format == "parquet":
-            _distinct_names(files)
+        footers = (
+            _parquet_footers(files)
+            if isinstance(files, FileScan) and files.format == "parquet"
+            else None
+        )
         columns = (
             _as_typed(files, contract)
             if isinstance(files, FileScan) and files.format == "csv"
@@ -304,13 +317,20 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
             )
         binding = Binding((relation_name(table),), files, columns)
         stats = (
-            footer_stats(files.paths, set(contract.private_columns))
-            if isinstance(files, FileScan) and files.format == "parquet"
-            else None
+            footer_stats(footers, set(contract.private_columns)) if footers and not scan else None
         )
         ports.append(Checked(table, contract, binding, stats, foreign=True, closed=table in closed))
         # Under its own name too: references and SQL rules of the others read it so.
         tables.append(Binding(((table,),), files, columns))
+    # A SQL rule may read the other schema objects: their private columns are its too.
+    private = {port.port: frozenset(port.contract.private_columns) for port in ports}
+    ports = [
+        dataclasses.replace(
+            port,
+            private_elsewhere=frozenset().union(*(v for k, v in private.items() if k != port.port)),
+        )
+        for port in ports
+    ]
     result = ContractTest(
         contract=str(document.get("id") or path.name),
         server=server.name,
@@ -319,11 +339,27 @@ def run_contract_test(path: Path, server_name: str | None = None) -> ContractTes
             f"{item.where}: {item.reason}" for item in imported.unmapped if item.where != "servers"
         ],
     )
+    # As long as a build's checks may take (QUANTA_BUILD_TIMEOUT), then stopped.
+    seconds = load_settings().build_timeout
+    limits = Limits("the contract's checks", seconds, "QUANTA_BUILD_TIMEOUT")
     with tempfile.TemporaryDirectory(prefix="quanta-contract-test-") as scratch:
         engine = DuckDBEngine(Path(scratch) / "extensions", scratch_directory=Path(scratch))
-        limits = Limits("the contract's checks")
         rules = (*RULES, unreadable_rule)
-        result.checks = check_ports(engine, ports, tables, limits, rules)
+        try:
+            result.checks = check_ports(engine, ports, tables, limits, rules)
+        except PlatformError as error:
+            if OUT_OF_MEMORY in str(error):
+                raise
+            # Here the engine reads data as it was found, not files Quanta wrote: a read
+            # that fails so is the data's (a file damaged or cut short), and told so.
+            read = ", ".join(
+                dict.fromkeys(getattr(port.binding.relation, "label", port.port) for port in ports)
+            )
+            raise UserError(
+                f"{path}: the data of server {server.name} ({read}) could not be read: "
+                f"{str(error).removeprefix('the engine failed: ')}; check that each file "
+                "is whole and of its format"
+            ) from None
     contracts = {port.port: port.contract for port in ports}
     for check in result.checks:
         check.location, check.line = place_in_file(
@@ -398,19 +434,44 @@ def _as_typed(files: FileScan, contract: Contract) -> tuple[Exposed, ...] | None
     return tuple(exposed)
 
 
-def _distinct_names(files: FileScan) -> None:
-    """Refuse Parquet files with two columns named alike but for case: the engine's names
-    are case-insensitive, and it would rename the second (``ID_1``) out of sight."""
-    for path in files.paths:
-        try:
-            names = column_names(path)
-        except Unreadable:
-            continue  # the engine reports a file it cannot read, by its name
-        if len({fold(name) for name in names}) < len(names):
+def _parquet_footers(files: FileScan) -> list[Footer] | None:
+    """The footers of a Parquet scan's files, once they are known to name the same
+    columns alike; None where a file has none to read (the scan then names it).
+
+    The engine's names are case-insensitive and it reads every file by the first one's
+    columns: a file naming a column twice but for case would have the second renamed
+    (``ID_1``), and one lacking a column, or naming it otherwise, would not be read as
+    the contract's column."""
+    try:
+        footers = read_footers(files.paths)
+    except Unreadable:
+        return None
+    for footer in footers:
+        if len({fold(name) for name in footer.names}) < len(footer.names):
             raise UserError(
-                f"{files.label}: a file names two columns alike but for case: Quanta tells "
-                "column names apart regardless of case; give each column its own name"
+                f"{files.label}: {Path(footer.path).name} names two columns alike but for "
+                "case: Quanta tells column names apart regardless of case; give each column "
+                "its own name"
             )
+    for footer in footers[1:]:
+        first = footers[0]
+        if set(footer.names) != set(first.names):
+            lacks = [n for n in first.names if n not in footer.names]
+            has = [n for n in footer.names if n not in first.names]
+            told = "; ".join(
+                part
+                for part in (
+                    f"it lacks {', '.join(lacks)}" if lacks else "",
+                    f"it has {', '.join(has)} besides" if has else "",
+                )
+                if part
+            )
+            raise UserError(
+                f"{files.label}: {Path(footer.path).name} holds other columns than "
+                f"{Path(first.path).name} ({told}): the files of one schema object must "
+                "hold the same columns, named alike"
+            )
+    return footers
 
 
 def unreadable_rule(target: Target) -> Plan:

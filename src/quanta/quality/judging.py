@@ -8,6 +8,7 @@ PII.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from quanta.model.result import Check, Outcome
@@ -17,6 +18,14 @@ KEPT_CHARACTERS = 1000
 """The most of an observed value a check result keeps (a SQL rule may return anything)."""
 
 
+@dataclass(frozen=True)
+class Unmeasured:
+    """A measure the engine refused to compute (a SQL rule that fails as it runs): the
+    rule's check is an error saying why, and the other rules are judged."""
+
+    reason: str
+
+
 def judge(
     rules: list[QualityRule], values: dict[str, Any], port: str, prefix: str = "q"
 ) -> list[Check]:
@@ -24,6 +33,22 @@ def judge(
     for index, rule in enumerate(rules):
         observed = values[f"{prefix}{index}"]
         sample = values.get(f"{prefix}{index}:sample") or []
+        if isinstance(sample, Unmeasured):
+            sample = []
+        if isinstance(observed, Unmeasured):
+            checks.append(
+                Check(
+                    name=rule.name,
+                    port=port,
+                    outcome=Outcome.ERROR,
+                    reason=f"the rule could not run: {observed.reason}",
+                    severity=rule.severity,
+                    kind=rule.kind,
+                    columns=list(rule.columns or ([rule.column] if rule.column else [])),
+                    location=".".join(str(part) for part in rule.loc),
+                )
+            )
+            continue
         if rule.sample_sql is not None and isinstance(observed, dict):
             # Counted and sampled in one pass (see `measuring.measures`); a SQL rule's own
             # value may be a struct too, and stays what it is.

@@ -39,14 +39,20 @@ MAX_RULES = 1000
 
 
 def parse_rules(
-    contract: Contract, inputs: set[str] | None = None, *, tables: frozenset[str] = frozenset()
+    contract: Contract,
+    inputs: set[str] | None = None,
+    *,
+    tables: frozenset[str] = frozenset(),
+    private: frozenset[str] = frozenset(),
 ) -> ParsedRules:
     """Every quality rule of the contract's table, or the problems that keep one from running.
 
     ``inputs`` names the product's input ports, which references must point at; None
     leaves that unchecked (the build resolves them). ``tables`` are what a SQL rule may
     read beside its own rows: a contract from elsewhere checked where its data lives may
-    join its other schema objects; a port's rules read its own rows alone.
+    join its other schema objects; a port's rules read its own rows alone. ``private``:
+    the columns classified PII or restricted in those ``tables``, whose values a rule
+    reading them must not show.
     """
     parsed = ParsedRules()
     declared = len(contract.table.quality) + len(contract.sla_properties)
@@ -63,7 +69,7 @@ def parse_rules(
         )
         return parsed
     types: dict[str, str] = {column.name: column.logical_type for column in contract.columns}
-    hidden = set(contract.private_columns)
+    hidden = set(contract.private_columns) | private
     for index, column in enumerate(contract.columns):
         loc: tuple[str | int, ...] = ("schema", 0, "properties", index)
         extra = column.model_extra or {}

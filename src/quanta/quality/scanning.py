@@ -9,12 +9,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from quanta.errors import QueryRefused
 from quanta.model.catalog import TableStats
 from quanta.model.contract import Contract
 from quanta.model.relations import Binding
 from quanta.model.result import Check
 from quanta.model.types import storable_type
 from quanta.quality import conformance
+from quanta.quality.judging import Unmeasured
 from quanta.sql_text import quote
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ class Checked:
     """Data from elsewhere (see `conformance.Target.foreign`)."""
     closed: bool = False
     """Its contract closes its schema (see `conformance.Target.closed`)."""
+    private_elsewhere: frozenset[str] = frozenset()
+    """See `conformance.Target.private_elsewhere`."""
 
 
 def relation_name(port: str) -> tuple[str, ...]:
@@ -62,6 +66,7 @@ def check_ports(
                 port.stats,
                 foreign=port.foreign,
                 closed=port.closed,
+                private_elsewhere=port.private_elsewhere,
             )
             checks.extend(checks_on(session, target, rules))
     return checks
@@ -83,9 +88,33 @@ def checks_on(
     values: dict[str, Any] = {}
     if compiled is not None:
         query, keys = compiled
-        row = session.row(query)
-        values = dict(zip(keys, row.values(), strict=True))
+        try:
+            row = session.row(query)
+        except QueryRefused:
+            if session.stopped() is not None:
+                raise  # the time limit: nothing more runs
+            values = _one_by_one(session, plans, target.relation)
+        else:
+            values = dict(zip(keys, row.values(), strict=True))
     return [check for plan in plans for check in plan.judge(values)]
+
+
+def _one_by_one(session: Session, plans: list[conformance.Plan], relation: str) -> dict[str, Any]:
+    """Every measure on its own, once the scan of them all was refused (a SQL rule that
+    fails as it runs): the ones refused again are `Unmeasured`, with the engine's reason."""
+    values: dict[str, Any] = {}
+    for plan in plans:
+        for key, sql in plan.measures.items():
+            alone = conformance.Plan({key: sql}, flags=plan.flags)
+            compiled = conformance.compile_query([alone], relation)
+            assert compiled is not None
+            try:
+                values[key] = next(iter(session.row(compiled[0]).values()))
+            except QueryRefused as error:
+                if session.stopped() is not None:
+                    raise
+                values[key] = Unmeasured(str(error))
+    return values
 
 
 WHOLE = frozenset(
