@@ -287,6 +287,7 @@ def scaffold_from_contract(
     The files are copied into the folder's ``data/``: a product reads files in its folder.
     Answers the folder and notes: what the import could not keep, and what was assumed.
     """
+    import secrets
     import shutil
 
     from quanta.interop import read_contract_file
@@ -346,21 +347,39 @@ def scaffold_from_contract(
     descriptor = _descriptor(product_id, "source", [input_port], port, owner)
     descriptor["tags"] = ["source", "from-contract"]
     descriptor["outputPorts"][0]["version"] = contract.version
-    _create(folder)
+    # As contract test reads them: a file (or a link) leading outside its folder is refused.
+    inside = Path(files.root).resolve() if files.root else None
+    sources = [Path(path).resolve() for path in files.paths]
+    for path, source_file in zip(files.paths, sources, strict=True):
+        if inside is not None and not source_file.is_relative_to(inside):
+            raise UserError(
+                f"{path} leads outside {files.root}: a product copies only files in the "
+                "contract's folder"
+            )
+    # Made beside the folder and renamed into place once whole: a copy cut short (even by
+    # kill -9) leaves at most a hidden folder, never a half-made product in the way.
     try:
-        target = folder / "data" / port if many else folder / "data"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        making = folder.parent / f".{folder.name}.making-{secrets.token_hex(4)}"
+        making.mkdir()
+    except OSError as error:
+        raise UserError(f"cannot create {folder}: {error.strerror}") from None
+    try:
+        _create(making)
+        target = making / "data" / port if many else making / "data"
         target.mkdir(parents=True, exist_ok=True)
-        for number, path in enumerate(files.paths):
+        for number, source_file in enumerate(sources):
             placed = target / (f"part-{number:05d}{suffix}" if many else f"{port}{suffix}")
             # Copied, not linked: a change to the product's file must not change the original.
-            shutil.copyfile(path, placed)
-        _write_yaml(folder / "dataproduct.yaml", descriptor)
-        _write_yaml(folder / "contracts" / f"{port}.odcs.yaml", document)
+            shutil.copyfile(source_file, placed)
+        _write_yaml(making / "dataproduct.yaml", descriptor)
+        _write_yaml(making / "contracts" / f"{port}.odcs.yaml", document)
         sql = _typed_sql(f"raw_{port}", contract, files.format)
-        (folder / "transform.sql").write_text(sql, encoding="utf-8")
-        (folder / "README.md").write_text(_readme(product_id, "source"), encoding="utf-8")
+        (making / "transform.sql").write_text(sql, encoding="utf-8")
+        (making / "README.md").write_text(_readme(product_id, "source"), encoding="utf-8")
+        making.rename(folder)  # onto nothing, or onto an empty folder
     except OSError as error:
-        shutil.rmtree(folder, ignore_errors=True)  # the folder was empty: nothing half-made stays
+        shutil.rmtree(making, ignore_errors=True)
         raise UserError(f"cannot write {folder}: {error.strerror}") from None
     return folder, notes
 

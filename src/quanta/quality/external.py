@@ -16,7 +16,9 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from quanta.engines.duckdb_footers import Footer, Unreadable, footer_stats, read_footers
 from quanta.errors import PlatformError, UserError
@@ -28,6 +30,9 @@ from quanta.model.types import parse_physical_type
 from quanta.quality.conformance import RULES, Plan, Target
 from quanta.quality.contract_places import place_in_file
 from quanta.sql_text import fold, quote
+
+if TYPE_CHECKING:
+    from quanta.validation.yaml_lines import LocatedYaml
 
 OUT_OF_MEMORY = "Out of Memory Error"
 """How the engine tells it ran out of memory: the machine's limit, not the data's fault."""
@@ -294,8 +299,8 @@ def run_contract_test(
     for table, contract_document in imported.contracts.items():
         try:
             contract = Contract.model_validate(contract_document)
-        except ValueError as error:
-            raise UserError(f"{path}: schema object {table!r} cannot be checked: {error}") from None
+        except ValidationError as error:
+            raise UserError(_mistake(path, located, table, error)) from None
         files = relation_of(server, table, base, physical_names.get(table))
         footers = (
             _parquet_footers(files)
@@ -366,6 +371,33 @@ def run_contract_test(
             located, check.port, contracts[check.port], check.location
         )
     return result
+
+
+def _mistake(path: Path, located: LocatedYaml, table: str, error: ValidationError) -> str:
+    """The first thing wrong with a schema object's contract, in one line: the field, its
+    line in the file where it can be told, and what is wrong."""
+    first = error.errors()[0]
+    parts: list[str | int] = [part for part in first["loc"] if isinstance(part, str | int)]
+    objects = located.data.get("schema") if isinstance(located.data, dict) else None
+    if parts[:2] == ["schema", 0] and isinstance(objects, list):
+        # The import keeps one schema object per contract: its place in the file's list.
+        index = next(
+            (
+                i
+                for i, item in enumerate(objects)
+                if isinstance(item, dict) and item.get("name") == table
+            ),
+            None,
+        )
+        if index is not None:
+            parts[1] = index
+    else:
+        parts = ["models", table]
+    line = located.line_of(tuple(parts))
+    where = ".".join(str(part) for part in first["loc"])
+    at = f" (line {line})" if line is not None else ""
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{path}: schema object {table!r}: {where}{at}: {message}"
 
 
 def _closed(document: Mapping[str, Any]) -> set[str]:
