@@ -151,6 +151,12 @@ def _failed(error: OSError, path: Path, root: Path) -> OutsideFolder:
             f"holds open at once are past this process's limit ({limit:,})",
             "match fewer files, or raise the limit (ulimit -n)",
         )
+    if error.errno == errno.ELOOP and path.is_symlink():
+        return OutsideFolder(
+            f"{str(path.relative_to(root))!r} is a link: files are read where they are, and "
+            "never through a link (which may lead outside the folder)",
+            "put the file itself in its place",
+        )
     return _changed(path, root)
 
 

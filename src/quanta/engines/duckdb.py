@@ -7,6 +7,7 @@ reaches it; its errors are told apart as the user's or the engine's (`duckdb_ref
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -210,9 +211,20 @@ def _attach(connection: duckdb.DuckDBPyConnection, bindings: Sequence[Binding]) 
             )
         except duckdb.Error as error:
             raise QueryRefused(
-                f"cannot open the {relation.kind} database of {relation.label}: {first_line(error)}"
+                f"cannot open the {relation.kind} database of {relation.label}: "
+                f"{_attach_problem(first_line(error), relation)}"
             ) from None
         attached.add(relation.database)
+
+
+def _attach_problem(text: str, relation: DatabaseTable) -> str:
+    """The engine's reason a database would not open, in the contract's words: not the
+    connection string or absolute path Quanta built, nor another program's process."""
+    text = text.replace(relation.location, "it")
+    if "Conflicting lock" in text or "Could not set lock" in text:
+        return "another program has it open for writing; close it, or check a copy"
+    # libpq's account: 'Unable to connect to Postgres at "...": why'
+    return re.sub(r'Unable to connect to Postgres at "[^"]*":\s*', "", text)
 
 
 def _decrypts(bindings: Sequence[Binding]) -> bool:

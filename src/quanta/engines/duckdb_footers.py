@@ -8,15 +8,18 @@ no extension and runs only these two statements.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from quanta.model.catalog import ColumnStats, TableStats
+from quanta.product_files import OutsideFolder, open_inside, opened_path
 from quanta.sql_text import literal
 
 EXACT: dict[str, Callable[[str], int | date | datetime]] = {
@@ -106,14 +109,29 @@ class Footer:
         return [column.name for column in self.columns]
 
 
-def read_footers(paths: Sequence[str]) -> list[Footer]:
+def read_footers(paths: Sequence[str], root: str = "") -> list[Footer]:
     """The footers of ``paths``, read on one connection; `Unreadable` names the first file
-    that has none to read."""
+    that has none to read, or that leads outside ``root`` (the scan then refuses it).
+
+    Each file is opened as the scan opens it (beneath ``root``) and read through its
+    descriptor: a name holding ``[`` or ``?`` is no pattern to the engine."""
+    footers = []
     with _connection() as connection:
-        return [
-            Footer(path, _columns(connection, path), _row_groups(connection, path))
-            for path in paths
-        ]
+        for path in paths:
+            try:
+                descriptor = (
+                    open_inside(Path(root), Path(path)) if root else os.open(path, os.O_RDONLY)
+                )
+            except (OutsideFolder, OSError) as error:
+                raise Unreadable(path) from error
+            try:
+                name = opened_path(descriptor) or path
+                footers.append(
+                    Footer(path, _columns(connection, name), _row_groups(connection, name))
+                )
+            finally:
+                os.close(descriptor)
+    return footers
 
 
 def footer_stats(footers: Sequence[Footer], private: set[str]) -> TableStats | None:

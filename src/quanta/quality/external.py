@@ -219,13 +219,15 @@ def scan(server: Server, table: str, base: Path) -> FileScan:
     if not server.path:
         raise UserError(f"server {server.name!r} has no path: add path: data/{{model}}.parquet")
     written = server.path.replace("{model}", table)
-    pattern = Path(written) if Path(written).is_absolute() else base / written
-    fixed = _fixed_part(pattern)
-    if any(char in str(pattern) for char in "*?["):
+    start = Path(written) if Path(written).is_absolute() else base
+    fixed, rest = _fixed_part(Path(written), start)
+    if rest:
         # Python's glob, not DuckDB's: the paths handed over are files, never patterns.
-        paths = sorted(fixed.glob(str(pattern.relative_to(fixed))))
+        # Only * is a wildcard; [ and ? are the characters of a name.
+        escaped = rest.replace("[", "[[]").replace("?", "[?]")
+        paths = sorted(fixed.glob(escaped))
     else:
-        paths = [pattern] if pattern.exists() else []
+        paths = [fixed] if fixed.exists() else []
     paths = [path for path in paths if path.is_file()]
     if not paths:
         raise UserError(f"server {server.name!r}: no file matches {written} (for {table})")
@@ -235,24 +237,26 @@ def scan(server: Server, table: str, base: Path) -> FileScan:
         raise UserError(
             f"server {server.name!r}: Quanta reads parquet, csv and json files, not {kind!r}"
         )
+    folder = fixed if rest else fixed.parent
     return FileScan(
         # As found, not resolved: a link is opened beneath the folder, or refused clearly.
-        paths=tuple(str(fixed.resolve() / path.relative_to(fixed)) for path in paths),
+        paths=tuple(str(folder.resolve() / path.relative_to(folder)) for path in paths),
         format=reader,
         options=_options(server, reader),
         label=written,
-        root=str(fixed.resolve()),
+        root=str(folder.resolve()),
     )
 
 
-def _fixed_part(pattern: Path) -> Path:
-    """The folder of ``pattern`` above its first wildcard: where its files are opened."""
-    parts = []
-    for part in pattern.parts[:-1]:
-        if any(char in part for char in "*?["):
-            break
-        parts.append(part)
-    return Path(*parts) if parts else Path()
+def _fixed_part(written: Path, start: Path) -> tuple[Path, str]:
+    """The folder of the path a contract wrote above its first ``*`` (beneath ``start``,
+    the contract's folder for a relative path): where its files are opened; and the rest
+    of the path, the pattern to match there ('' when it names one file)."""
+    parts = written.parts[1:] if written.is_absolute() else written.parts
+    for index, part in enumerate(parts):
+        if "*" in part:
+            return start.joinpath(*parts[:index]), "/".join(parts[index:])
+    return start.joinpath(*parts), ""
 
 
 def _options(server: Server, reader: str) -> dict[str, Any]:
@@ -475,7 +479,7 @@ def _parquet_footers(files: FileScan) -> list[Footer] | None:
     (``ID_1``), and one lacking a column, or naming it otherwise, would not be read as
     the contract's column."""
     try:
-        footers = read_footers(files.paths)
+        footers = read_footers(files.paths, files.root)
     except Unreadable:
         return None
     for footer in footers:
