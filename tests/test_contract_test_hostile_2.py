@@ -12,6 +12,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -540,3 +541,126 @@ def test_a_postgresql_error_does_not_show_the_connection_string(
     assert result.exit_code == 2, result.output
     assert "connect_timeout" not in result.output
     assert "certainly-wrong-password" not in result.output
+
+
+DCS = """\
+dataContractSpecification: 1.1.0
+id: shop
+info: {title: Shop, version: 1.0.0}
+servers:
+  f: {type: local, path: "{model}.parquet", format: parquet}
+models:
+  orders:
+    type: table
+    fields:
+"""
+
+
+def _dcs_checks(tmp_path: Path, fields: str) -> dict[str, dict[str, Any]]:
+    pq.write_table(
+        pa.table({"order_id": [1, 2, 2], "status": ["paid", "x", "y"]}),
+        tmp_path / "orders.parquet",
+    )
+    path = write(tmp_path, DCS + textwrap.indent(textwrap.dedent(fields), " " * 6))
+    run = invoke("contract", "test", str(path), "--json")
+    assert run.exit_code == 1, run.output
+    return {check["name"]: check for check in json.loads(run.output)["checks"]}
+
+
+def test_a_dcs_enum_does_not_shift_the_places_of_a_fields_quality_rules(tmp_path: Path) -> None:
+    """A DCS field with ``enum`` and one SQL rule under ``quality``: the import puts the
+    enum's invalidValues rule first, so the enum check is reported at
+    ``models.orders.fields.status.quality.0`` (the SQL rule's line, 15) and the SQL rule
+    at ``quality.1``, which the file does not have (line 14, the ``quality:`` key). The
+    enum check belongs at ``fields.status.enum`` (line 13), the SQL rule at
+    ``quality.0`` (line 15)."""
+    checks = _dcs_checks(
+        tmp_path,
+        """\
+        order_id: {type: long}
+        status:
+          type: string
+          enum: [paid]
+          quality:
+            - type: sql
+              query: SELECT count(*) FROM orders WHERE status = 'y'
+              mustBe: 0
+        """,
+    )
+    [sql] = [check for name, check in checks.items() if name.startswith("sql")]
+    assert (sql["location"], sql["line"]) == ("models.orders.fields.status.quality.0", 15)
+    enum = checks["status invalidValues = 0"]
+    assert (enum["location"], enum["line"]) == ("models.orders.fields.status.enum", 13)
+
+
+def test_a_dropped_dcs_rule_does_not_shift_the_places_of_the_next(tmp_path: Path) -> None:
+    """A DCS field's quality list of a ``great-expectations`` rule (not carried over) and
+    a SQL rule: the SQL rule is reported at ``quality.0``, line 13, the dropped rule's
+    place. It is at ``quality.1``, line 15."""
+    checks = _dcs_checks(
+        tmp_path,
+        """\
+        order_id:
+          type: long
+          quality:
+            - type: great-expectations
+              description: not carried over
+            - type: sql
+              query: SELECT count(*) FROM orders WHERE order_id > 1
+              mustBe: 0
+        """,
+    )
+    [sql] = [check for name, check in checks.items() if name.startswith("sql")]
+    assert (sql["location"], sql["line"]) == ("models.orders.fields.order_id.quality.1", 15)
+
+
+def test_a_dcs_type_check_points_at_the_fields_type(tmp_path: Path) -> None:
+    """A DCS type check is placed at ``models.orders.fields.order_id.physicalType``, a key
+    DCS does not have and the file does not hold (its line falls back to the field's).
+    It is ``...fields.order_id.type``, at its line (11)."""
+    checks = _dcs_checks(tmp_path, "order_id:\n  type: long\n  unique: true\n")
+    found = checks["column order_id type"]
+    assert (found["location"], found["line"]) == ("models.orders.fields.order_id.type", 11)
+
+
+def test_a_service_level_is_placed_at_its_own_entry(tmp_path: Path) -> None:
+    """slaProperties lists freshness for ``sub_orders.placed`` (line 16), then for
+    ``orders.placed`` (line 17). The check of orders' freshness ("within 2 d") is placed
+    at slaProperties.0, line 16: `_odcs_level` (src/quanta/quality/contract_places.py)
+    matches an entry whose element *ends with* the level's, and "sub_orders.placed" ends
+    with "orders.placed". It is slaProperties.1, line 17."""
+    from datetime import datetime
+
+    for name in ("orders", "sub_orders"):
+        pq.write_table(pa.table({"placed": [datetime(2020, 1, 1)]}), tmp_path / f"{name}.parquet")
+    objects = (
+        "  - name: orders\n    properties:\n      - {name: placed, logicalType: timestamp}\n"
+        "  - name: sub_orders\n    properties:\n      - {name: placed, logicalType: timestamp}\n"
+    )
+    extra = (
+        "slaProperties:\n"
+        "  - {property: freshness, value: 1, unit: d, element: sub_orders.placed}\n"
+        "  - {property: freshness, value: 2, unit: d, element: orders.placed}\n"
+    )
+    path = write(tmp_path, odcs(PARQUET, objects, extra))
+    [check] = [
+        c for c in run_contract_test(path).checks if c.port == "orders" and c.kind == "freshness"
+    ]
+    assert (check.location, check.line) == ("slaProperties.1", 17)
+
+
+def test_a_csv_columns_readable_check_says_where_its_type_is_declared(tmp_path: Path) -> None:
+    """The check "column id values read as BIGINT" of a CSV file has kind and columns but
+    no location and no line (``""`` and null in --json), though the docs say every check
+    carries where the contract declares it. It is the column's type:
+    ``schema.0.properties.0.physicalType``, line 11."""
+    (tmp_path / "orders.csv").write_text("id\n1\nx\n")
+    server = '{server: f, type: local, path: "{model}.csv", format: csv}'
+    objects = (
+        "  - name: orders\n    properties:\n"
+        "      - {name: id, logicalType: integer, physicalType: BIGINT}\n"
+    )
+    found = by_name(write(tmp_path, odcs(server, objects)))
+    check = found["column id values read as BIGINT"]
+    assert check.outcome is Outcome.FAILED
+    assert (check.location, check.line) == ("schema.0.properties.0.physicalType", 11)

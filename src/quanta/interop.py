@@ -41,6 +41,10 @@ class ContractImport:
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)
     """One ODCS v3.1 document per table, by table name."""
     unmapped: list[Unmapped] = field(default_factory=list)
+    places: dict[tuple[str, str | None, int], str] = field(default_factory=dict)
+    """Where in the file each imported quality rule was written, where the import moved
+    it (a DCS field's rules, after its ``enum``'s, or past a rule not carried over): by
+    table, column (None: the table's own rules) and place in the imported list."""
 
 
 def import_document(document: Any, *, together: bool = False) -> ContractImport:
@@ -271,11 +275,13 @@ def _from_dcs(document: dict[str, Any]) -> ContractImport:
         }
         if model.get("description"):
             table["description"] = model["description"]
-        quality = [
-            _dcs_quality(q, name, f"models.{name}.quality", result)
-            for q in model.get("quality") or []
-        ]
-        if quality := [q for q in quality if q]:
+        quality: list[dict[str, Any]] = []
+        for written, rule in enumerate(model.get("quality") or []):
+            kept = _dcs_quality(rule, name, f"models.{name}.quality", result)
+            if kept:
+                result.places[name, None, len(quality)] = f"models.{name}.quality.{written}"
+                quality.append(kept)
+        if quality:
             table["quality"] = quality
         contract: dict[str, Any] = {
             "apiVersion": ODCS_VERSION,
@@ -362,18 +368,17 @@ def _dcs_field(
     }
     if options:
         column["logicalTypeOptions"] = options
-    quality = []
+    quality: list[dict[str, Any]] = []
     if spec.get("enum"):
+        result.places[model, name, len(quality)] = f"{where}.enum"
         quality.append(
             {"metric": "invalidValues", "arguments": {"validValues": spec["enum"]}, "mustBe": 0}
         )
-    quality += [
-        q
-        for q in (
-            _dcs_quality(q, model, f"{where}.quality", result) for q in spec.get("quality") or []
-        )
-        if q
-    ]
+    for written, rule in enumerate(spec.get("quality") or []):
+        kept = _dcs_quality(rule, model, f"{where}.quality", result)
+        if kept:
+            result.places[model, name, len(quality)] = f"{where}.quality.{written}"
+            quality.append(kept)
     if quality:
         column["quality"] = quality
     if spec.get("references"):

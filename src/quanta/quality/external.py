@@ -372,7 +372,7 @@ def run_contract_test(
     contracts = {port.port: port.contract for port in ports}
     for check in result.checks:
         check.location, check.line = place_in_file(
-            located, check.port, contracts[check.port], check.location
+            located, check.port, contracts[check.port], check.location, imported.places
         )
     return result
 
@@ -514,6 +514,12 @@ def unreadable_rule(target: Target) -> Plan:
     """For a CSV column read as its contract's type: the rows whose text does not read as
     that type (a failed check counting them, not a failed read)."""
     names = [c.name for c in target.contract.columns if f"{RAW}{c.name}" in target.columns]
+    # Where each column's type is declared: its physical type, else its logical type.
+    typed = {
+        c.name: f"schema.0.properties.{index}."
+        + ("physicalType" if c.physical_type else "logicalType")
+        for index, c in enumerate(target.contract.columns)
+    }
     measures = {
         f"unreadable_{index}": (
             f"count(*) FILTER (WHERE {quote(RAW + name)} IS NOT NULL AND {quote(name)} IS NULL)"
@@ -538,6 +544,7 @@ def unreadable_rule(target: Target) -> Plan:
                     expected=0,
                     kind="readable",
                     columns=[name],
+                    location=typed[name],
                 )
             )
         return checks
