@@ -664,3 +664,47 @@ def test_a_csv_columns_readable_check_says_where_its_type_is_declared(tmp_path: 
     check = found["column id values read as BIGINT"]
     assert check.outcome is Outcome.FAILED
     assert (check.location, check.line) == ("schema.0.properties.0.physicalType", 11)
+
+
+def test_views_of_an_attached_duckdb_file_run_no_sql_a_rule_could_not(tmp_path: Path) -> None:
+    """A DuckDB file from elsewhere whose ``orders`` is a view over ``duckdb_databases()``
+    and ``current_setting('temp_directory')`` (functions the SQL guard refuses in rules)
+    is read: the view's SQL is bound in the session and never guarded, and its values (the
+    absolute path of the database, the session's scratch folder) come out as the observed
+    value of a rule. Views of an attached database must be refused (or guarded as a rule
+    is): the settings, catalog and paths of the session stay out of the report."""
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as connection:
+        connection.execute(
+            "CREATE VIEW orders AS SELECT 1::BIGINT AS id, "
+            "(SELECT max(path) FROM duckdb_databases()) || ' ' || "
+            "current_setting('temp_directory') AS status"
+        )
+    objects = (
+        "  - name: orders\n    properties:\n"
+        "      - {name: id, logicalType: integer}\n"
+        "      - {name: status, logicalType: string}\n"
+        "    quality:\n"
+        '      - {type: sql, query: "SELECT max(status) FROM orders", mustBeGreaterThan: 0}\n'
+    )
+    server = "{server: db, type: duckdb, database: shop.duckdb}"
+    run = invoke("contract", "test", str(write(tmp_path, odcs(server, objects))), "--json")
+    assert str(tmp_path) not in run.output
+    assert "quanta-contract-test-" not in run.output
+    assert run.exit_code == 2, run.output
+    assert "is a view" in json.loads(run.output)["error"]["message"]
+
+
+def test_a_table_of_an_attached_duckdb_file_computing_columns_is_refused(tmp_path: Path) -> None:
+    """A generated column runs its SQL as it is read, in the session: refused, as a view."""
+    with duckdb.connect(str(tmp_path / "shop.duckdb")) as connection:
+        connection.execute(
+            "CREATE TABLE orders (id BIGINT, status VARCHAR "
+            "GENERATED ALWAYS AS (current_setting('temp_directory')) VIRTUAL)"
+        )
+        connection.execute("INSERT INTO orders (id) VALUES (1)")
+    objects = orders(ID, "{name: status, logicalType: string}")
+    server = "{server: db, type: duckdb, database: shop.duckdb}"
+    run = invoke("contract", "test", str(write(tmp_path, odcs(server, objects))))
+    assert run.exit_code == 2, run.output
+    assert "generated columns" in run.output
+    assert "quanta-contract-test-" not in run.output

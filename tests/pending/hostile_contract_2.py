@@ -128,32 +128,6 @@ def _unreadable_parquet(folder: Path) -> str:
 # -- privacy -----------------------------------------------------------------------------
 
 
-def test_views_of_an_attached_duckdb_file_run_no_sql_a_rule_could_not(tmp_path: Path) -> None:
-    """A DuckDB file from elsewhere whose ``orders`` is a view over ``duckdb_databases()``
-    and ``current_setting('temp_directory')`` (functions the SQL guard refuses in rules)
-    is read: the view's SQL is bound in the session and never guarded, and its values (the
-    absolute path of the database, the session's scratch folder) come out as the observed
-    value of a rule. Views of an attached database must be refused (or guarded as a rule
-    is): the settings, catalog and paths of the session stay out of the report."""
-    with duckdb.connect(str(tmp_path / "shop.duckdb")) as connection:
-        connection.execute(
-            "CREATE VIEW orders AS SELECT 1::BIGINT AS id, "
-            "(SELECT max(path) FROM duckdb_databases()) || ' ' || "
-            "current_setting('temp_directory') AS status"
-        )
-    objects = (
-        "  - name: orders\n    properties:\n"
-        "      - {name: id, logicalType: integer}\n"
-        "      - {name: status, logicalType: string}\n"
-        "    quality:\n"
-        '      - {type: sql, query: "SELECT max(status) FROM orders", mustBeGreaterThan: 0}\n'
-    )
-    server = "{server: db, type: duckdb, database: shop.duckdb}"
-    run = invoke("contract", "test", str(write(tmp_path, odcs(server, objects))), "--json")
-    assert str(tmp_path) not in run.output
-    assert "quanta-contract-test-" not in run.output
-
-
 # -- time --------------------------------------------------------------------------------
 
 

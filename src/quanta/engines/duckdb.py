@@ -199,7 +199,10 @@ def _attach(connection: duckdb.DuckDBPyConnection, bindings: Sequence[Binding]) 
     attached: set[str] = set()
     for binding in bindings:
         relation = binding.relation
-        if not isinstance(relation, DatabaseTable) or relation.database in attached:
+        if not isinstance(relation, DatabaseTable):
+            continue
+        if relation.database in attached:
+            _only_stored(connection, relation)
             continue
         kind, extension = DATABASES[relation.kind]
         if extension is not None:
@@ -215,6 +218,36 @@ def _attach(connection: duckdb.DuckDBPyConnection, bindings: Sequence[Binding]) 
                 f"{_attach_problem(first_line(error), relation)}"
             ) from None
         attached.add(relation.database)
+        _only_stored(connection, relation)
+
+
+def _only_stored(connection: duckdb.DuckDBPyConnection, relation: DatabaseTable) -> None:
+    """Refuse a DuckDB database's view, or table with generated columns: reading either
+    runs SQL its author wrote inside this session (its settings, its catalog), which no
+    guard has checked. Other databases run their views themselves."""
+    if relation.kind != "duckdb":
+        return
+    where = (
+        f"database_name = {literal(relation.database)} "
+        f"AND lower(schema_name) = lower({literal(relation.schema or 'main')})"
+    )
+    found = connection.execute(
+        f"SELECT (SELECT count(*) FROM duckdb_views() WHERE {where} "
+        f"AND lower(view_name) = lower({literal(relation.table)})), "
+        f"(SELECT any_value(sql) FROM duckdb_tables() WHERE {where} "
+        f"AND lower(table_name) = lower({literal(relation.table)}))"
+    ).fetchone()
+    views, definition = found if found is not None else (0, None)
+    if views:
+        raise QueryRefused(
+            f"{relation.label} is a view: Quanta reads the tables of a DuckDB database, not "
+            "its views (their SQL would run unchecked); check the table the view reads"
+        )
+    if definition is not None and "GENERATED ALWAYS" in str(definition).upper():
+        raise QueryRefused(
+            f"{relation.label} has generated columns: Quanta reads only stored values of a "
+            "DuckDB database (a generated column's SQL would run unchecked)"
+        )
 
 
 def _attach_problem(text: str, relation: DatabaseTable) -> str:
