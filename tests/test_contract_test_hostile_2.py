@@ -708,3 +708,18 @@ def test_a_table_of_an_attached_duckdb_file_computing_columns_is_refused(tmp_pat
     assert run.exit_code == 2, run.output
     assert "generated columns" in run.output
     assert "quanta-contract-test-" not in run.output
+
+
+@pytest.mark.parametrize("pattern", ["{model}.parquet", "*/{model}.parquet"])
+def test_a_server_path_may_be_absolute(tmp_path: Path, pattern: str) -> None:
+    """An absolute path, with or without a wildcard, reads the files it names."""
+    (tmp_path / "d").mkdir()
+    pq.write_table(
+        pa.table({"id": pa.array([1, None], pa.int64())}), tmp_path / "d" / "orders.parquet"
+    )
+    written = f"{tmp_path / 'd'}/{pattern}" if "*" not in pattern else f"{tmp_path}/{pattern}"
+    server = f'{{server: f, type: local, path: "{written}", format: parquet}}'
+    objects = orders("{name: id, logicalType: integer, required: true}")
+    found = by_name(write(tmp_path / "elsewhere", odcs(server, objects)))
+    assert found["column id not null"].outcome is Outcome.FAILED
+    assert found["column id not null"].observed == 1

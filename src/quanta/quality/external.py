@@ -219,7 +219,7 @@ def scan(server: Server, table: str, base: Path) -> FileScan:
     if not server.path:
         raise UserError(f"server {server.name!r} has no path: add path: data/{{model}}.parquet")
     written = server.path.replace("{model}", table)
-    start = Path(written) if Path(written).is_absolute() else base
+    start = Path(Path(written).anchor) if Path(written).is_absolute() else base
     fixed, rest = _fixed_part(Path(written), start)
     if rest:
         # Python's glob, not DuckDB's: the paths handed over are files, never patterns.
