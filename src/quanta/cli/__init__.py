@@ -326,12 +326,18 @@ def check_contract_data(
 ) -> None:
     """Check the data a contract describes where it lives (its servers), every rule,
     without a mesh home and without publishing anything."""
-    from quanta.cli import render
     from quanta.quality.external import run_contract_test
 
     with _errors(as_json):
         result = run_contract_test(file, server, scan=scan)
-    render.contract_test(result, as_json)
+    if as_json:
+        from quanta.cli import json_output
+
+        json_output.contract_test(result)
+    else:
+        from quanta.cli import render
+
+        render.contract_test(result)
     _finish(result.outcome.ok)
 
 

@@ -9,18 +9,15 @@ highlighting in any string, whatever a caller asks; Quanta styles its own words 
 
 from __future__ import annotations
 
-import json
-import math
-import sys
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.style import StyleType
 from rich.text import Text
 
+from quanta.cli.json_output import print_json as print_json
 from quanta.model.result import Outcome
 
 # C0 and C1 controls but newline and tab (layout, not commands), DEL, and the Unicode
@@ -103,23 +100,3 @@ def size(count: int) -> str:
 
 def cell(value: Any) -> str:
     return "" if value is None else str(value)
-
-
-def print_json(value: Any) -> None:
-    def plain(item: Any) -> Any:
-        if isinstance(item, BaseModel):
-            return item.model_dump(mode="json")
-        return str(item)
-
-    sys.stdout.write(json.dumps(_finite(value), default=plain, indent=2) + "\n")
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no infinity or NaN: write them as the strings "inf", "-inf" and "nan"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    return value

@@ -298,23 +298,12 @@ def demo_summary(home: Path, workspace: Path, items: Sequence[Publication], as_j
         console.print(f"  {line}{home_flag}")
 
 
-def contract_test(result: ContractTest, as_json: bool) -> None:
-    """Each check of ``quanta contract test``, by schema object, and the verdict."""
+def contract_test(result: ContractTest) -> None:
+    """Each check of ``quanta contract test``, by schema object, and the verdict (its
+    ``--json`` is `quanta.cli.json_output.contract_test`)."""
     from quanta.model.result import Outcome
 
     verdict = {"passed": "pass", "warned": "warn"}.get(result.outcome.value, "fail")
-    if as_json:
-        print_json(
-            {
-                "contract": result.contract,
-                "server": result.server,
-                "verdict": verdict,
-                "outcome": result.outcome,
-                "checks": [check.model_dump(mode="json") for check in result.checks],
-                "unmapped": result.unmapped,
-            }
-        )
-        return
     console.print(
         Text.assemble(
             outcome(result.outcome),
