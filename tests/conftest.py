@@ -192,3 +192,21 @@ def retail(retail_template: tuple[Path, Path]) -> Iterator[Mesh]:
     mesh = Mesh.open(live / "home")
     yield mesh
     mesh.close()
+
+
+@pytest.fixture
+def scans(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements the checks run (one per port checked), in order, as they run."""
+    from quanta.quality import conformance
+
+    queries: list[str] = []
+    compile_query = conformance.compile_query
+
+    def spy(plans: list[conformance.Plan], relation: str) -> tuple[str, list[str]] | None:
+        compiled = compile_query(plans, relation)
+        if compiled is not None:
+            queries.append(compiled[0])
+        return compiled
+
+    monkeypatch.setattr(conformance, "compile_query", spy)
+    return queries

@@ -276,11 +276,7 @@ def _from_dcs(document: dict[str, Any]) -> ContractImport:
         if model.get("description"):
             table["description"] = model["description"]
         quality: list[dict[str, Any]] = []
-        for written, rule in enumerate(model.get("quality") or []):
-            kept = _dcs_quality(rule, name, f"models.{name}.quality", result)
-            if kept:
-                result.places[name, None, len(quality)] = f"models.{name}.quality.{written}"
-                quality.append(kept)
+        _dcs_rules(model.get("quality"), (name, None), f"models.{name}.quality", quality, result)
         if quality:
             table["quality"] = quality
         contract: dict[str, Any] = {
@@ -374,11 +370,7 @@ def _dcs_field(
         quality.append(
             {"metric": "invalidValues", "arguments": {"validValues": spec["enum"]}, "mustBe": 0}
         )
-    for written, rule in enumerate(spec.get("quality") or []):
-        kept = _dcs_quality(rule, model, f"{where}.quality", result)
-        if kept:
-            result.places[model, name, len(quality)] = f"{where}.quality.{written}"
-            quality.append(kept)
+    _dcs_rules(spec.get("quality"), (model, name), f"{where}.quality", quality, result)
     if quality:
         column["quality"] = quality
     if spec.get("references"):
@@ -395,6 +387,22 @@ def _dcs_field(
         if ignored in spec:
             result.unmapped.append(Unmapped(f"{where}.{ignored}", "not carried over"))
     return column
+
+
+def _dcs_rules(
+    rules: Any,
+    owner: tuple[str, str | None],
+    where: str,
+    quality: list[dict[str, Any]],
+    result: ContractImport,
+) -> None:
+    """A DCS quality list's rules appended to ``quality``, each one's place in the file
+    kept (`ContractImport.places`): a rule not carried over moves the next ones up."""
+    for written, rule in enumerate(rules or []):
+        kept = _dcs_quality(rule, owner[0], where, result)
+        if kept:
+            result.places[(*owner, len(quality))] = f"{where}.{written}"
+            quality.append(kept)
 
 
 def _dcs_quality(

@@ -31,114 +31,17 @@ from typer.testing import CliRunner
 from quanta.cli import app
 from quanta.model.result import Outcome
 from quanta.quality.external import run_contract_test
-
-runner = CliRunner()
-
-
-def odcs(server: str, objects: str, extra: str = "") -> str:
-    """An ODCS v3 contract with one server and the schema objects given (YAML lines)."""
-    return (
-        "apiVersion: v3.0.2\nkind: DataContract\nid: shop\nversion: 1.0.0\nstatus: active\n"
-        f"servers:\n  - {server}\nschema:\n{objects}{extra}"
-    )
-
-
-PARQUET = '{server: f, type: local, path: "{model}.parquet", format: parquet}'
-ID_REQUIRED_MINIMUM = (
-    "  - name: orders\n    properties:\n"
-    "      - {name: id, logicalType: integer, required: true, "
-    "logicalTypeOptions: {minimum: 0}}\n"
+from test_contract_test_hostile_2 import (  # the helpers and fixtures
+    CSV_CONTRACT,
+    ID,
+    _pg_server,
+    invoke,
+    odcs,
+    orders,
+    pg_database,
+    quanta,
+    write,
 )
-
-
-def orders(*columns: str) -> str:
-    """The schema object ``orders`` with the columns given (flow mappings)."""
-    return "  - name: orders\n    properties:\n" + "".join(f"      - {c}\n" for c in columns)
-
-
-ID = "{name: id, logicalType: integer}"
-
-
-def write(folder: Path, text: str, name: str = "c.yaml") -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(text)
-    return path
-
-
-def invoke(*args: str) -> Any:
-    return runner.invoke(app, list(args), env={"COLUMNS": "250"})
-
-
-def by_name(path: Path) -> dict[str, Any]:
-    return {check.name: check for check in run_contract_test(path).checks}
-
-
-def quanta(*args: str, timeout: float, env: dict[str, str] | None = None) -> Any:
-    """The command line in a process of its own (one a test can time out or kill)."""
-    return subprocess.run(
-        [sys.executable, "-m", "quanta", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "COLUMNS": "250", **(env or {})},
-    )
-
-
-# -- Parquet footers ---------------------------------------------------------------------
-
-
-def _lying_footer(path: Path) -> None:
-    """Write ``id`` = [-7, 10, NULL] with statistics, then patch the footer to claim no
-    NULL and a minimum of 3 (same byte lengths: only the values change)."""
-    pq.write_table(pa.table({"id": pa.array([-7, 10, None], pa.int64())}), path)
-    data = bytearray(path.read_bytes())
-    size = struct.unpack("<I", data[-8:-4])[0]
-    start = len(data) - 8 - size
-    footer = bytes(data[start:-8])
-    low = struct.pack("<q", -7)
-    assert footer.count(low + b"\x16\x02") == 1  # min, then null_count 1 (zigzag 2)
-    footer = footer.replace(low + b"\x16\x02", low + b"\x16\x00")  # null_count: 0
-    footer = footer.replace(low, struct.pack("<q", 3))  # min: 3
-    data[start:-8] = footer
-    path.write_bytes(bytes(data))
-
-
-def _truncated_sqlite(folder: Path) -> str:
-    connection = sqlite3.connect(folder / "shop.sqlite")
-    connection.execute("CREATE TABLE orders (id INTEGER)")
-    connection.executemany("INSERT INTO orders VALUES (?)", [(i,) for i in range(5000)])
-    connection.commit()
-    connection.close()
-    data = (folder / "shop.sqlite").read_bytes()
-    (folder / "shop.sqlite").write_bytes(data[: len(data) // 2])
-    return "{server: f, type: sqlite, database: shop.sqlite}"
-
-
-def _unreadable_parquet(folder: Path) -> str:
-    path = folder / "orders.parquet"
-    pq.write_table(pa.table({"id": list(range(1000))}), path, write_statistics=False)
-    data = bytearray(path.read_bytes())
-    data[10:200] = b"\xff" * 190
-    path.write_bytes(bytes(data))
-    return PARQUET
-
-
-# -- privacy -----------------------------------------------------------------------------
-
-
-# -- time --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def pg_database(postgresql_url: str) -> str:
-    return postgresql_url.rsplit("/", 1)[1]
-
-
-def _pg_server(database: str) -> str:
-    host, port = os.environ["PGHOST"], os.environ["PGPORT"]
-    return f"{{server: db, type: postgres, host: '{host}', port: {port}, database: {database}}}"
 
 
 def test_a_postgresql_table_that_never_answers_is_reported(
@@ -235,13 +138,6 @@ def test_a_sqlite_database_in_wal_mode_is_left_as_it_was(tmp_path: Path) -> None
 
 
 # -- init --from-contract ------------------------------------------------------------------
-
-CSV_CONTRACT = odcs(
-    '{server: local, type: local, path: "data/{model}.csv", format: csv}',
-    "  - name: orders\n    properties:\n"
-    "      - {name: order_id, logicalType: integer}\n"
-    "      - {name: status, logicalType: string}\n",
-)
 
 
 def test_a_failed_init_writes_no_mesh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
