@@ -223,7 +223,8 @@ def test_a_postgresql_server_that_does_not_answer_is_a_clear_error(tmp_path: Pat
 def test_connection_values_are_quoted_for_libpq() -> None:
     server = Server("db", "postgres", host="h' sslmode='disable", port=5432, database="a b\\")
     assert conninfo(server) == (
-        "host='h\\' sslmode=\\'disable' port='5432' dbname='a b\\\\' connect_timeout=10"
+        "host='h\\' sslmode=\\'disable' port='5432' dbname='a b\\\\' connect_timeout=10 "
+        "options='-c lock_timeout=10s'"
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -723,3 +724,28 @@ def test_a_server_path_may_be_absolute(tmp_path: Path, pattern: str) -> None:
     found = by_name(write(tmp_path / "elsewhere", odcs(server, objects)))
     assert found["column id not null"].outcome is Outcome.FAILED
     assert found["column id not null"].observed == 1
+
+
+def test_a_postgresql_table_that_never_answers_is_reported(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """A server that connects but never answers the read (another session holds an
+    ACCESS EXCLUSIVE lock on the table) is reported after 10 seconds (lock_timeout),
+    exit code 2, naming the table, as one that does not answer at all."""
+    with psycopg.connect(dbname=pg_database, autocommit=True) as setup:
+        setup.execute("CREATE TABLE orders (id bigint)")
+        setup.execute("INSERT INTO orders VALUES (1), (2)")
+    objects = orders("{name: id, logicalType: integer, unique: true}")
+    path = write(tmp_path, odcs(_pg_server(pg_database), objects))
+    locker = psycopg.connect(dbname=pg_database)
+    try:
+        locker.execute("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        try:  # no time limit of Quanta's set: the server's lock wait is what stops it
+            ran = quanta("contract", "test", str(path), timeout=45)
+        except subprocess.TimeoutExpired:
+            pytest.fail("contract test still waited after 45 s", pytrace=False)
+    finally:
+        locker.rollback()
+        locker.close()
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "orders" in ran.stdout + ran.stderr

@@ -34,6 +34,8 @@ from quanta.sql_text import fold, quote
 if TYPE_CHECKING:
     from quanta.validation.yaml_lines import LocatedYaml
 
+WAIT_SECONDS = 10
+"""How long a database server may take to answer, or to let a locked table be read."""
 OUT_OF_MEMORY = "Out of Memory Error"
 """How the engine tells it ran out of memory: the machine's limit, not the data's fault."""
 RAW = PLATFORM_PREFIX + "raw__"
@@ -199,8 +201,10 @@ def conninfo(server: Server) -> str:
     or a password file), and whatever the server leaves out (PGHOST, PGPORT, PGDATABASE)."""
     parts = {"host": server.host, "port": server.port, "dbname": server.database}
     written = [f"{key}={_libpq(str(value))}" for key, value in parts.items() if value]
-    # A server that does not answer is reported, not waited on forever.
-    return " ".join([*written, "connect_timeout=10"])
+    # A server that does not answer, or a table another session keeps locked, is
+    # reported, not waited on forever.
+    waits = _libpq(f"-c lock_timeout={WAIT_SECONDS}s")
+    return " ".join([*written, f"connect_timeout={WAIT_SECONDS}", f"options={waits}"])
 
 
 def _libpq(value: str) -> str:
@@ -350,7 +354,8 @@ def run_contract_test(
     )
     # As long as a build's checks may take (QUANTA_BUILD_TIMEOUT), then stopped.
     seconds = load_settings().build_timeout
-    limits = Limits("the contract's checks", seconds, "QUANTA_BUILD_TIMEOUT")
+    checked = ", ".join(port.port for port in ports)
+    limits = Limits(f"checking {checked} on server {server.name}", seconds, "QUANTA_BUILD_TIMEOUT")
     with tempfile.TemporaryDirectory(prefix="quanta-contract-test-") as scratch:
         engine = DuckDBEngine(Path(scratch) / "extensions", scratch_directory=Path(scratch))
         rules = (*RULES, unreadable_rule)
