@@ -109,24 +109,3 @@ def test_a_sqlite_database_in_wal_mode_is_left_as_it_was(tmp_path: Path) -> None
 
 
 # -- init --from-contract ------------------------------------------------------------------
-
-
-def test_a_failed_init_writes_no_mesh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``quanta init shop/orders --from-contract db.yaml`` (a database server: refused,
-    exit 2) creates .quanta/catalog.db in the working folder all the same, as does any
-    refused init (``'../x' is not a product id``): `init` opens, and so creates, the mesh
-    home before checking anything. A refused command writes nothing."""
-    work = tmp_path / "work"
-    contract = write(
-        work,
-        odcs(
-            "{server: db, type: duckdb, database: shop.duckdb}",
-            orders(ID),
-        ),
-    )
-    monkeypatch.chdir(work)
-    monkeypatch.delenv("QUANTA_HOME", raising=False)
-    run = invoke("init", "shop/orders", "--from-contract", str(contract))
-    assert run.exit_code == 2, run.output
-    assert "type local" in run.output
-    assert sorted(p.name for p in work.iterdir()) == ["c.yaml"]

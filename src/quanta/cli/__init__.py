@@ -102,19 +102,26 @@ def init(
     from quanta.cli import render
 
     notes: list[str] = []
-    with _mesh(home, as_json) as mesh:
-        if from_contract is not None:
-            if inputs or blueprint != "source":
-                raise typer.BadParameter(
-                    "it makes a source product: leave out --blueprint and --input",
-                    param_hint="--from-contract",
-                )
-            folder, notes = mesh.init_from_contract(
-                product, from_contract, directory=directory, server=server, table=table
+    if from_contract is not None:
+        if inputs or blueprint != "source":
+            raise typer.BadParameter(
+                "it makes a source product: leave out --blueprint and --input",
+                param_hint="--from-contract",
             )
-        else:
-            if server is not None or table is not None:
-                raise typer.BadParameter("goes with --from-contract", param_hint="--server/--table")
+        # Like contract test, it needs no mesh home: none is made for it (nor for a mistake).
+        from quanta.model.actor import local_user
+        from quanta.scaffold import scaffold_from_contract
+        from quanta.settings import load_settings
+
+        with _errors(as_json):
+            owner = local_user(load_settings().user).name
+            folder, notes = scaffold_from_contract(
+                product, from_contract, directory, server=server, table=table, owner=owner
+            )
+    else:
+        if server is not None or table is not None:
+            raise typer.BadParameter("goes with --from-contract", param_hint="--server/--table")
+        with _mesh(home, as_json) as mesh:
             folder = mesh.init_product(
                 product, blueprint=blueprint, inputs=inputs or [], directory=directory
             )
