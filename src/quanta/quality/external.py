@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from quanta.engines.duckdb_footers import Footer, Unreadable, footer_stats, read_footers
+from quanta.engines.duckdb_footers import (
+    Footer,
+    Unreadable,
+    footer_stats,
+    json_keys,
+    read_footers,
+)
 from quanta.errors import PlatformError, UserError
 from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.relations import Binding, DatabaseTable, Exposed, FileScan
@@ -315,6 +321,9 @@ def run_contract_test(
             if isinstance(files, FileScan) and files.format == "parquet"
             else None
         )
+        if isinstance(files, FileScan) and files.format == "json":
+            for name, keys in json_keys(files.paths, files.root):
+                _alike(files, name, keys)
         columns = (
             _as_typed(files, contract)
             if isinstance(files, FileScan) and files.format == "csv"
@@ -475,6 +484,16 @@ def _as_typed(files: FileScan, contract: Contract) -> tuple[Exposed, ...] | None
     return tuple(exposed)
 
 
+def _alike(files: FileScan, path: str, names: Sequence[str]) -> None:
+    """Refuse a file naming two columns alike but for case: the engine's names are
+    case-insensitive, and it would rename the second (``ID_1``) out of sight."""
+    if len({fold(name) for name in names}) < len(set(names)):
+        raise UserError(
+            f"{files.label}: {Path(path).name} names two columns alike but for case: Quanta "
+            "tells column names apart regardless of case; give each column its own name"
+        )
+
+
 def _parquet_footers(files: FileScan) -> list[Footer] | None:
     """The footers of a Parquet scan's files, once they are known to name the same
     columns alike; None where a file has none to read (the scan then names it).
@@ -488,12 +507,7 @@ def _parquet_footers(files: FileScan) -> list[Footer] | None:
     except Unreadable:
         return None
     for footer in footers:
-        if len({fold(name) for name in footer.names}) < len(footer.names):
-            raise UserError(
-                f"{files.label}: {Path(footer.path).name} names two columns alike but for "
-                "case: Quanta tells column names apart regardless of case; give each column "
-                "its own name"
-            )
+        _alike(files, footer.path, footer.names)
     for footer in footers[1:]:
         first = footers[0]
         if set(footer.names) != set(first.names):
