@@ -783,3 +783,18 @@ def test_json_keys_named_alike_but_for_case_are_refused(tmp_path: Path) -> None:
     run = invoke("contract", "test", str(write(tmp_path, odcs(server, objects))))
     assert run.exit_code == 2, run.output
     assert "alike but for case" in run.output
+
+
+def test_postgresql_columns_named_alike_but_for_case_are_refused(
+    tmp_path: Path, pg_database: str
+) -> None:
+    """A PostgreSQL table with columns "ID" and "id" (distinct there): the engine renames
+    ``id`` to ``id_1``, and the contract's ``id`` is reported missing from a table that
+    has it. Refuse the table with why, as Parquet files are."""
+    with psycopg.connect(dbname=pg_database, autocommit=True) as setup:
+        setup.execute('CREATE TABLE orders ("ID" bigint, id bigint)')
+        setup.execute("INSERT INTO orders VALUES (1, 7), (2, 7)")
+    objects = orders("{name: id, logicalType: integer, unique: true}")
+    run = invoke("contract", "test", str(write(tmp_path, odcs(_pg_server(pg_database), objects))))
+    assert run.exit_code == 2, run.output
+    assert "alike but for case" in run.output

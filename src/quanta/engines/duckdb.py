@@ -203,6 +203,7 @@ def _attach(connection: duckdb.DuckDBPyConnection, bindings: Sequence[Binding]) 
             continue
         if relation.database in attached:
             _only_stored(connection, relation)
+            _named_apart(connection, relation)
             continue
         kind, extension = DATABASES[relation.kind]
         if extension is not None:
@@ -219,6 +220,37 @@ def _attach(connection: duckdb.DuckDBPyConnection, bindings: Sequence[Binding]) 
             ) from None
         attached.add(relation.database)
         _only_stored(connection, relation)
+        _named_apart(connection, relation)
+
+
+def _named_apart(connection: duckdb.DuckDBPyConnection, relation: DatabaseTable) -> None:
+    """Refuse a PostgreSQL table with two columns named alike but for case (``"ID"`` and
+    ``id``): the engine's names are case-insensitive, and it would rename the second out
+    of sight. Asked of the server itself, as the engine shows only the renamed columns."""
+    if relation.kind != "postgres":
+        return
+
+    def text(value: str) -> str:  # a PostgreSQL string literal
+        return "'" + value.replace("'", "''") + "'"
+
+    asked = (
+        "SELECT column_name::text FROM information_schema.columns WHERE table_schema = "
+        f"{text(relation.schema or 'public')} AND table_name = {text(relation.table)}"
+    )
+    try:
+        names = [
+            str(row[0])
+            for row in connection.execute(
+                f"SELECT * FROM postgres_query({literal(relation.database)}, {literal(asked)})"
+            ).fetchall()
+        ]
+    except duckdb.Error:
+        return  # the server would not say: reading the table reports why
+    if len({name.casefold() for name in names}) < len(names):
+        raise QueryRefused(
+            f"{relation.label} names two columns alike but for case: Quanta tells column "
+            "names apart regardless of case; give each column its own name"
+        )
 
 
 def _only_stored(connection: duckdb.DuckDBPyConnection, relation: DatabaseTable) -> None:
