@@ -31,6 +31,12 @@ def cli_reference() -> str:
     for name, command in root.commands.items():
         sub = command.context_class(command, info_name=name, parent=context, **width)
         parts.append(f"## quanta {name}\n\n```text\n{command.get_help(sub)}\n```\n")
+        # A group (quanta contract, access, governance): each of its commands too.
+        for inner_name, inner in getattr(command, "commands", {}).items():
+            inner_context = inner.context_class(inner, info_name=inner_name, parent=sub, **width)
+            parts.append(
+                f"### quanta {name} {inner_name}\n\n```text\n{inner.get_help(inner_context)}\n```\n"
+            )
     return "\n".join(parts)
 
 
