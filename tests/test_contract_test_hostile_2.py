@@ -798,3 +798,18 @@ def test_postgresql_columns_named_alike_but_for_case_are_refused(
     run = invoke("contract", "test", str(write(tmp_path, odcs(_pg_server(pg_database), objects))))
     assert run.exit_code == 2, run.output
     assert "alike but for case" in run.output
+
+
+def test_a_sql_rule_failing_alone_is_its_own_error(tmp_path: Path) -> None:
+    """The only measure a scan runs, failing as it runs, is an error check, not the run's."""
+    pq.write_table(pa.table({"status": ["paid", "lost"]}), tmp_path / "orders.parquet")
+    query = "SELECT max(CAST(status AS INTEGER)) FROM orders"
+    objects = (
+        orders("{name: status, logicalType: string}")
+        + f"    quality:\n      - {{type: sql, query: {json.dumps(query)}, mustBe: 0}}\n"
+    )
+    checks = run_contract_test(write(tmp_path, odcs(PARQUET, objects))).checks
+    [rule] = [check for check in checks if check.kind == "sql"]
+    assert rule.outcome is Outcome.ERROR
+    assert rule.reason.startswith("the rule could not run: ")
+    assert {check.outcome for check in checks if check.kind != "sql"} == {Outcome.PASSED}
