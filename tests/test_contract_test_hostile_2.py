@@ -813,3 +813,13 @@ def test_a_sql_rule_failing_alone_is_its_own_error(tmp_path: Path) -> None:
     assert rule.outcome is Outcome.ERROR
     assert rule.reason.startswith("the rule could not run: ")
     assert {check.outcome for check in checks if check.kind != "sql"} == {Outcome.PASSED}
+
+
+def test_a_file_that_cannot_be_read_is_named_by_its_schema_object(tmp_path: Path) -> None:
+    """Not as an "input port __port_orders": the session's name for it is no user's word."""
+    (tmp_path / "orders.csv").write_text("")
+    server = '{server: f, type: local, path: "{model}.csv", format: csv}'
+    run = invoke("contract", "test", str(write(tmp_path, odcs(server, orders(ID)))))
+    assert run.exit_code == 2, run.output
+    assert "the source orders.csv of orders is an empty file" in " ".join(run.output.split())
+    assert "__port_" not in run.output

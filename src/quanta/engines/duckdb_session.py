@@ -24,7 +24,7 @@ from quanta.engines.duckdb_sandbox import close_descriptors
 from quanta.engines.duckdb_sql import projection, scan_sql, storable_select
 from quanta.engines.duckdb_watchdog import Watchdog
 from quanta.errors import PlatformError, QueryRefused
-from quanta.model.relations import Binding, DatabaseTable, FileScan
+from quanta.model.relations import CHECKED_PREFIX, Binding, DatabaseTable, FileScan
 from quanta.sql_text import quote
 
 if TYPE_CHECKING:
@@ -116,8 +116,8 @@ class DuckDBSession:
             empty = [path for path in relation.paths if Path(path).stat().st_size == 0]
             if empty:
                 raise QueryRefused(
-                    f"the source {relation.label or Path(empty[0]).name} of input port "
-                    f"{'.'.join(binding.names[0])} is an empty file: a {relation.format} "
+                    f"the source {relation.label or Path(empty[0]).name} of "
+                    f"{_whose(binding)} is an empty file: a {relation.format} "
                     "file needs at least a header or one record"
                 )
         scan = scan_sql(relation)
@@ -136,7 +136,7 @@ class DuckDBSession:
             if not isinstance(relation, FileScan):
                 raise
             raise QueryRefused(
-                f"the source {relation.label} of input port {'.'.join(binding.names[0])} "
+                f"the source {relation.label} of {_whose(binding)} "
                 f"cannot be read as {relation.format}: "
                 + str(error).removeprefix("the query failed: ")
             ) from None
@@ -330,3 +330,11 @@ def _plain(kind: duckdb.sqltypes.DuckDBPyType) -> bool:
         children = [child for _, child in kind.children]
         return all(isinstance(c, duckdb.sqltypes.DuckDBPyType) and _plain(c) for c in children)
     return name in PLAIN
+
+
+def _whose(binding: Binding) -> str:
+    """What a binding's files are read for, as a message names it: an input port, or the
+    port (or schema object) whose rules are checked (`CHECKED_PREFIX`)."""
+    name = ".".join(binding.names[0])
+    checked = name.removeprefix(CHECKED_PREFIX)
+    return f"input port {name}" if checked == name else checked

@@ -78,6 +78,11 @@ class Exposed:
     expression: str | None = None
 
 
+CHECKED_PREFIX = "__port_"
+"""How the rows of a port (or schema object) whose rules are checked are named in a
+session: ``__port_orders``, apart from any input port's name."""
+
+
 @dataclass(frozen=True)
 class Binding:
     """A relation visible to a query under one or more names (tuples of parts).

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from quanta.errors import QueryRefused
 from quanta.model.catalog import TableStats
 from quanta.model.contract import Contract
-from quanta.model.relations import Binding
+from quanta.model.relations import CHECKED_PREFIX, Binding
 from quanta.model.result import Check
 from quanta.model.types import storable_type
 from quanta.quality import conformance
@@ -41,7 +41,7 @@ class Checked:
 
 
 def relation_name(port: str) -> tuple[str, ...]:
-    return (f"__port_{port}",)
+    return (f"{CHECKED_PREFIX}{port}",)
 
 
 def check_ports(
