@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness import emit
+
 HERE = Path(__file__).resolve().parent
-ALL = [f"C{number:02d}" for number in range(1, 16)]
 # (kind, column) of a check -> benchmark id; a kind of check on any column is None
 BY_KIND = {
     ("rowCount", None): "C02",
@@ -75,18 +76,7 @@ def main(data: Path, out: Path) -> None:
         value = found["value"]
         assert isinstance(value, list)
         value.append(f"{check['name']}: {check['outcome']} ({check['observed']})")
-    import quanta
-
-    document = {
-        "peer": "quanta-contract-test",
-        "version": quanta.__version__,
-        "check_seconds": round(seconds, 3),
-        "checks": checks,
-        "missing": sorted(set(ALL) - set(checks)),
-        "verdict": result["verdict"],
-        "unmapped": unmapped,
-    }
-    out.write_text(json.dumps(document, indent=1, default=str))
+    emit(out, "quanta-contract-test", seconds, checks, verdict=result["verdict"], unmapped=unmapped)
 
 
 if __name__ == "__main__":

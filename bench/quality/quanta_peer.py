@@ -9,15 +9,15 @@ JSON: ``{peer, version, check_seconds, checks: {C01..C15: {ok, value}}, missing}
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
+from harness import ALL, emit
+
 from quanta.mesh import Mesh
 from quanta.model.result import Outcome
 
-ALL = [f"C{number:02d}" for number in range(1, 16)]
 BY_NAME = {
     "customer_id references customers.customer_id": "C06",
     "freshness created_at within 7 d": "C15",
@@ -39,16 +39,7 @@ def main(data: Path, out: Path) -> None:
         key = BY_NAME.get(check.name, check.name)
         if key in ALL and key != "C01":
             checks[key] = {"ok": check.outcome == Outcome.PASSED, "value": check.observed}
-    import quanta
-
-    document = {
-        "peer": "quanta",
-        "version": quanta.__version__,
-        "check_seconds": round(seconds, 3),
-        "checks": checks,
-        "missing": sorted(set(ALL) - set(checks)),
-    }
-    out.write_text(json.dumps(document, indent=1, default=str))
+    emit(out, "quanta", seconds, checks)
 
 
 if __name__ == "__main__":

@@ -119,20 +119,25 @@ def read_footers(paths: Sequence[str], root: str = "") -> list[Footer]:
     footers = []
     with _connection() as connection:
         for path in paths:
-            try:
-                descriptor = (
-                    open_inside(Path(root), Path(path)) if root else os.open(path, os.O_RDONLY)
-                )
-            except (OutsideFolder, OSError) as error:
-                raise Unreadable(path) from error
-            try:
-                name = opened_path(descriptor) or path
+            with _opened(path, root) as name:
                 footers.append(
                     Footer(path, _columns(connection, name), _row_groups(connection, name))
                 )
-            finally:
-                os.close(descriptor)
     return footers
+
+
+@contextmanager
+def _opened(path: str, root: str) -> Iterator[str]:
+    """A name by which the engine reads exactly the file ``path`` names, opened as the
+    scan opens it (beneath ``root``): `Unreadable` when it cannot be."""
+    try:
+        descriptor = open_inside(Path(root), Path(path)) if root else os.open(path, os.O_RDONLY)
+    except (OutsideFolder, OSError) as error:
+        raise Unreadable(path) from error
+    try:
+        yield opened_path(descriptor) or path
+    finally:
+        os.close(descriptor)
 
 
 JSON_SAMPLE = 20_480
@@ -146,21 +151,13 @@ def json_keys(paths: Sequence[str], root: str = "") -> list[tuple[str, list[str]
     with _connection() as connection:
         for path in paths:
             try:
-                descriptor = (
-                    open_inside(Path(root), Path(path)) if root else os.open(path, os.O_RDONLY)
-                )
-            except (OutsideFolder, OSError):
+                with _opened(path, root) as name:
+                    rows = connection.execute(
+                        "SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM "
+                        f"read_json_objects({literal(name)}) LIMIT {JSON_SAMPLE})"
+                    ).fetchall()
+            except (Unreadable, duckdb.Error):
                 continue
-            try:
-                name = opened_path(descriptor) or path
-                rows = connection.execute(
-                    "SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM "
-                    f"read_json_objects({literal(name)}) LIMIT {JSON_SAMPLE})"
-                ).fetchall()
-            except duckdb.Error:
-                continue
-            finally:
-                os.close(descriptor)
             found.append((path, [str(row[0]) for row in rows]))
     return found
 
