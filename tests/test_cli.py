@@ -30,6 +30,19 @@ def test_help_imports_no_heavy_library() -> None:
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_the_command_exits_without_a_last_sweep_of_the_heap() -> None:
+    """`main` freezes what the run made, so exit skips collecting it (a tenth of a short
+    command); the exit code still comes through."""
+    probe = (
+        "import gc, sys\nfrom quanta.cli import main\n"
+        "sys.argv = ['quanta', 'no-such-command']\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n"
+        "    print(exit.code, gc.get_freeze_count() > 1000)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.stdout.split() == ["2", "True"], result.stderr
+
+
 def test_every_command_is_listed_in_help() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0

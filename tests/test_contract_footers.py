@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from quanta.engines.duckdb_footers import footer_stats, read_footers
+from quanta.engines.duckdb_footers import FooterReader, footer_stats
 from quanta.model.catalog import ColumnStats
 from quanta.quality import external
 from quanta.quality.external import run_contract_test
@@ -114,7 +114,8 @@ def test_footers_settle_what_a_scan_would_say(
 def test_what_the_footers_answer(tmp_path: Path) -> None:
     path = write(tmp_path, planted=True, statistics=True, group=3)
     files = sorted(str(p) for p in (tmp_path / "orders").iterdir())
-    stats = footer_stats(read_footers(files), {"email"})
+    with FooterReader() as reader:
+        stats = footer_stats(reader.footers(files), {"email"})
     assert stats is not None
     assert stats.rows == 20
     assert stats.columns["id"] == ColumnStats(nulls=0, nans=0, lower=1, upper=20)

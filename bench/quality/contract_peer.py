@@ -3,9 +3,10 @@
     PYTHON contract_peer.py DATA_DIR OUT_JSON
 
 Run by the harness (``run_bench.py --extra-peer quanta-contract-test=...``), whole process
-timed: it fills in contract.odcs.yaml (next to this file) for the data set, runs the CLI's
-own entry point in this process with ``--json``, and maps each check of ``orders`` by its
-kind and columns onto C01..C15, as a user's tooling would. Nothing is prepared beforehand:
+timed: it fills in contract.odcs.yaml (next to this file) for the data set, runs the
+``quanta`` command's entry point (`quanta.cli.main`) in this process with ``--json``, and
+maps each check of ``orders`` by its kind and columns onto C01..C15, as a user's tooling
+would. Nothing is prepared beforehand:
 no mesh home, no published product. Writes the harness's JSON (``common.emit``).
 """
 
@@ -54,11 +55,12 @@ def main(data: Path, out: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "contract.odcs.yaml"
         path.write_text(contract)
-        from quanta.cli import app
+        from quanta.cli import main as quanta
 
         written = io.StringIO()
+        sys.argv = ["quanta", "contract", "test", str(path), "--json"]
         with contextlib.redirect_stdout(written), contextlib.suppress(SystemExit):
-            app(["contract", "test", str(path), "--json"], standalone_mode=False)
+            quanta()
     seconds = time.perf_counter() - started
     result = json.loads(written.getvalue())
     checks: dict[str, dict[str, object]] = {}

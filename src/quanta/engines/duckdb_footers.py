@@ -4,7 +4,7 @@ keys the first objects of a JSON file hold.
 
 Read through DuckDB's ``parquet_schema`` and ``parquet_metadata`` (the same reader the
 scan uses, so both agree on what a file holds), on a connection of its own that loads
-no extension and runs only these two statements.
+no extension and runs only these statements (`FooterReader`).
 """
 
 from __future__ import annotations
@@ -54,19 +54,6 @@ class Unreadable(Exception):
     """A file whose footer cannot be read: the scan reports it, by its name."""
 
 
-@contextmanager
-def _connection() -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(
-        ":memory:",
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
-    )
-    try:
-        connection.execute("SET TimeZone = 'UTC'")  # bounds with a zone are written in UTC
-        yield connection
-    finally:
-        connection.close()
-
-
 def _columns(connection: duckdb.DuckDBPyConnection, path: str) -> list[_Column]:
     """The file's top-level columns, in order."""
     try:
@@ -110,22 +97,6 @@ class Footer:
         return [column.name for column in self.columns]
 
 
-def read_footers(paths: Sequence[str], root: str = "") -> list[Footer]:
-    """The footers of ``paths``, read on one connection; `Unreadable` names the first file
-    that has none to read, or that leads outside ``root`` (the scan then refuses it).
-
-    Each file is opened as the scan opens it (beneath ``root``) and read through its
-    descriptor: a name holding ``[`` or ``?`` is no pattern to the engine."""
-    footers = []
-    with _connection() as connection:
-        for path in paths:
-            with _opened(path, root) as name:
-                footers.append(
-                    Footer(path, _columns(connection, name), _row_groups(connection, name))
-                )
-    return footers
-
-
 @contextmanager
 def _opened(path: str, root: str) -> Iterator[str]:
     """A name by which the engine reads exactly the file ``path`` names, opened as the
@@ -144,22 +115,60 @@ JSON_SAMPLE = 20_480
 """How many objects of a JSON file the engine reads to learn its columns (its default)."""
 
 
-def json_keys(paths: Sequence[str], root: str = "") -> list[tuple[str, list[str]]]:
-    """Per JSON file, the keys its first objects hold (`JSON_SAMPLE` of them, as the engine
-    samples them); a file the engine cannot read so is left out (the scan reports it)."""
-    found = []
-    with _connection() as connection:
+class FooterReader:
+    """One connection, opened when first needed, that reads the footers and JSON keys of
+    every file of a run: connecting costs more than reading a small file's footer."""
+
+    def __init__(self) -> None:
+        self._connection: duckdb.DuckDBPyConnection | None = None
+
+    def __enter__(self) -> FooterReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._connection is None:
+            self._connection = duckdb.connect(
+                ":memory:",
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+            )
+            self._connection.execute("SET TimeZone = 'UTC'")  # zoned bounds are UTC
+        return self._connection
+
+    def footers(self, paths: Sequence[str], root: str = "") -> list[Footer]:
+        """The footers of ``paths``; `Unreadable` names the first file that has none to
+        read, or that leads outside ``root`` (the scan then refuses it).
+
+        Each file is opened as the scan opens it (beneath ``root``) and read through its
+        descriptor: a name holding ``[`` or ``?`` is no pattern to the engine."""
+        found = []
+        for path in paths:
+            with _opened(path, root) as name:
+                columns = _columns(self.connection, name)
+                found.append(Footer(path, columns, _row_groups(self.connection, name)))
+        return found
+
+    def json_keys(self, paths: Sequence[str], root: str = "") -> list[tuple[str, list[str]]]:
+        """Per JSON file, the keys its first objects hold (`JSON_SAMPLE` of them, as the
+        engine samples them); a file the engine cannot read so is left out (the scan
+        reports it)."""
+        found = []
         for path in paths:
             try:
                 with _opened(path, root) as name:
-                    rows = connection.execute(
+                    rows = self.connection.execute(
                         "SELECT DISTINCT unnest(json_keys(json)) FROM (SELECT json FROM "
                         f"read_json_objects({literal(name)}) LIMIT {JSON_SAMPLE})"
                     ).fetchall()
             except (Unreadable, duckdb.Error):
                 continue
             found.append((path, [str(row[0]) for row in rows]))
-    return found
+        return found
 
 
 def footer_stats(footers: Sequence[Footer], private: set[str]) -> TableStats | None:

@@ -20,13 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from quanta.engines.duckdb_footers import (
-    Footer,
-    Unreadable,
-    footer_stats,
-    json_keys,
-    read_footers,
-)
+from quanta.engines.duckdb_footers import Footer, FooterReader, Unreadable, footer_stats
 from quanta.errors import PlatformError, UserError
 from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.relations import Binding, DatabaseTable, Exposed, FileScan
@@ -310,40 +304,45 @@ def run_contract_test(
     closed = _closed(document)
     ports = []
     tables: list[Binding] = []
-    for table, contract_document in imported.contracts.items():
-        try:
-            contract = Contract.model_validate(contract_document)
-        except ValidationError as error:
-            raise UserError(_mistake(path, located, table, error)) from None
-        files = relation_of(server, table, base, physical_names.get(table))
-        footers = (
-            _parquet_footers(files)
-            if isinstance(files, FileScan) and files.format == "parquet"
-            else None
-        )
-        if isinstance(files, FileScan) and files.format == "json":
-            for name, keys in json_keys(files.paths, files.root):
-                _alike(files, name, keys)
-        columns = (
-            _as_typed(files, contract)
-            if isinstance(files, FileScan) and files.format == "csv"
-            else None
-        )
-        if isinstance(files, FileScan) and columns is not None:
-            files = FileScan(
-                files.paths,
-                files.format,
-                {**files.options, "all_varchar": True},
-                files.label,
-                files.root,
+    with FooterReader() as footer_reader:
+        for table, contract_document in imported.contracts.items():
+            try:
+                contract = Contract.model_validate(contract_document)
+            except ValidationError as error:
+                raise UserError(_mistake(path, located, table, error)) from None
+            files = relation_of(server, table, base, physical_names.get(table))
+            footers = (
+                _parquet_footers(files, footer_reader)
+                if isinstance(files, FileScan) and files.format == "parquet"
+                else None
             )
-        binding = Binding((relation_name(table),), files, columns)
-        stats = (
-            footer_stats(footers, set(contract.private_columns)) if footers and not scan else None
-        )
-        ports.append(Checked(table, contract, binding, stats, foreign=True, closed=table in closed))
-        # Under its own name too: references and SQL rules of the others read it so.
-        tables.append(Binding(((table,),), files, columns))
+            if isinstance(files, FileScan) and files.format == "json":
+                for name, keys in footer_reader.json_keys(files.paths, files.root):
+                    _alike(files, name, keys)
+            columns = (
+                _as_typed(files, contract)
+                if isinstance(files, FileScan) and files.format == "csv"
+                else None
+            )
+            if isinstance(files, FileScan) and columns is not None:
+                files = FileScan(
+                    files.paths,
+                    files.format,
+                    {**files.options, "all_varchar": True},
+                    files.label,
+                    files.root,
+                )
+            binding = Binding((relation_name(table),), files, columns)
+            stats = (
+                footer_stats(footers, set(contract.private_columns))
+                if footers and not scan
+                else None
+            )
+            ports.append(
+                Checked(table, contract, binding, stats, foreign=True, closed=table in closed)
+            )
+            # Under its own name too: references and SQL rules of the others read it so.
+            tables.append(Binding(((table,),), files, columns))
     # A SQL rule may read the other schema objects: their private columns are its too.
     private = {port.port: frozenset(port.contract.private_columns) for port in ports}
     ports = [
@@ -494,7 +493,7 @@ def _alike(files: FileScan, path: str, names: Sequence[str]) -> None:
         )
 
 
-def _parquet_footers(files: FileScan) -> list[Footer] | None:
+def _parquet_footers(files: FileScan, reader: FooterReader) -> list[Footer] | None:
     """The footers of a Parquet scan's files, once they are known to name the same
     columns alike; None where a file has none to read (the scan then names it).
 
@@ -503,7 +502,7 @@ def _parquet_footers(files: FileScan) -> list[Footer] | None:
     (``ID_1``), and one lacking a column, or naming it otherwise, would not be read as
     the contract's column."""
     try:
-        footers = read_footers(files.paths, files.root)
+        footers = reader.footers(files.paths, files.root)
     except Unreadable:
         return None
     for footer in footers:
