@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from quanta import registry
 from quanta.catalog import Lineage, ProductView
 from quanta.context import MeshContext, Progress
-from quanta.errors import ConfigError, NotFound
+from quanta.errors import ConfigError, NotFound, UserError
 from quanta.events import Subscriber, SubscriberFactory
 from quanta.model.actor import Actor, local_user
 from quanta.model.catalog import ProductRecord, SearchHit, ServiceLevelStatus
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from quanta.build.logs import BuildLogs
     from quanta.engines import Engine
     from quanta.interop import ContractImport
+    from quanta.lifecycle.impact import Impact
     from quanta.model.access import AccessRequest, RequestState
     from quanta.model.audit import AuditVerification
     from quanta.model.concepts import ConceptMap, JoinWarning
@@ -275,6 +276,20 @@ class Mesh:
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]:
         return self.stores.catalog.search(text, limit)
+
+    def impact(self, path: str | Path) -> list[Impact]:
+        """What publishing each product folder at or below ``path`` would change of what it
+        serves, and which consumers that would break (`quanta.lifecycle.impact`)."""
+        from quanta.lifecycle.impact import impact
+        from quanta.validation.batch import load_batch
+
+        found = []
+        for folder, validation in load_batch(Path(path), self.stores.catalog):
+            if folder.product is None:
+                first = validation.issues[0]
+                raise UserError(f"{first.location()}: {first.message} (run quanta validate {path})")
+            found.append(impact(self.stores.catalog, folder.product))
+        return found
 
     def lineage(self, product_id: str) -> Lineage:
         from quanta.catalog import lineage

@@ -61,7 +61,15 @@ from quanta.build.sql_parse import SqlProblem, all_nodes, deep_enough, parse
 from quanta.model.contract import CLASSIFICATIONS
 from quanta.sql_text import fold
 
-__all__ = ["COUNTING", "ColumnSources", "Source", "column_sources", "inherited_levels"]
+__all__ = [
+    "COUNTING",
+    "ColumnSources",
+    "ColumnsRead",
+    "Source",
+    "column_sources",
+    "columns_read",
+    "inherited_levels",
+]
 
 Source = tuple[str, str]
 """(input name, input column), spelled as the caller gave them."""
@@ -177,6 +185,49 @@ def column_sources(sql: str, inputs: Mapping[str, Iterable[str]]) -> ColumnSourc
     except Exception as error:  # sqlglot's own faults, on SQL that DuckDB runs
         reason = f"sqlglot failed on the SQL ({type(error).__name__}: {error})"
     return _conservative(known, duckdb, reason)
+
+
+@dataclass(frozen=True)
+class ColumnsRead:
+    """The input columns a transformation reads anywhere, per input name."""
+
+    columns: dict[str, frozenset[str]]
+    """Per input name the SQL reads (spelled as given), the columns it reads of it."""
+    reasons: tuple[str, ...] = ()
+    """Why the answer is the conservative one (every column of every input read), if it is."""
+
+
+def columns_read(sql: str, inputs: Mapping[str, Iterable[str]]) -> ColumnsRead:
+    """Per input ``sql`` reads, every column of it the query reads, wherever: a consumer
+    relies on what it filters, joins and groups on as much as on what it selects.
+
+    ``inputs`` is as for `column_sources`. Never raises: what cannot be followed gets every
+    column of every input the query reads, with the reason.
+    """
+    known = _Inputs.of(inputs)
+    duckdb = _read_by_duckdb(sql, known)
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    try:
+        found = _Analysis(known, duckdb).read(sql)
+    except _CannotFollow as error:
+        reason = error.reason
+    except SqlglotError as error:
+        first = next(iter(str(error).splitlines()), type(error).__name__)
+        reason = f"sqlglot cannot read the SQL: {first}"
+    except RecursionError:
+        reason = "the SQL nests too deeply for sqlglot to follow"
+    except Exception as error:  # sqlglot's own faults, on SQL that DuckDB runs
+        reason = f"sqlglot failed on the SQL ({type(error).__name__}: {error})"
+    else:
+        columns: dict[str, set[str]] = {}
+        for name, column in found:
+            columns.setdefault(name, set()).add(column)
+        return ColumnsRead({name: frozenset(cols) for name, cols in columns.items()})
+    read = duckdb.reads if duckdb is not None else frozenset(known.columns)
+    every: dict[str, set[str]] = {}
+    for name, column in known.every(sorted(read)):
+        every.setdefault(name, set()).add(column)
+    return ColumnsRead({name: frozenset(cols) for name, cols in every.items()}, (reason,))
 
 
 def inherited_levels(
@@ -364,6 +415,32 @@ class _Analysis:
         self.traversed: set[int] = set()
 
     def run(self, sql: str) -> ColumnSources:
+        scopes, read = self.prepare(sql)
+        assert self.duckdb is not None
+        return self.outputs(scopes[-1], self.inputs.every(sorted(read | self.duckdb.reads)))
+
+    def read(self, sql: str) -> frozenset[Source]:
+        """Every input column the query reads anywhere: what it selects, filters, joins,
+        groups and orders on, and the columns equal to those (as `column` follows them)."""
+        scopes, _read = self.prepare(sql)
+        found: set[Source] = set()
+        for scope in scopes:
+            if any(_unexpanded(select) for select in _selects(scope.expression)):
+                raise _CannotFollow("a star or COLUMNS(...) sqlglot cannot list")
+            for column in scope.columns:
+                if isinstance(column.this, exp.Star):
+                    raise _CannotFollow("a star inside an expression")
+                if not column.table and column.name in _lambda_parameters(column):
+                    continue
+                found |= self.column(column.table, column.name, scope, frozenset())
+            for source in scope.sources.values():
+                if isinstance(source, exp.Table) and not isinstance(source.this, exp.Identifier):
+                    found |= self.expression(source.this, scope)  # a table function's arguments
+        return frozenset(found)
+
+    def prepare(self, sql: str) -> tuple[list[Scope], set[str]]:
+        """The query's scopes as sqlglot qualifies them, and the inputs they read; raises
+        `_CannotFollow` where sqlglot's reading is not DuckDB's."""
         if self.duckdb is None:
             raise _CannotFollow("DuckDB does not parse the SQL")
         tree = sqlglot.parse_one(sql, dialect="duckdb")
@@ -400,7 +477,7 @@ class _Analysis:
         shadowed = {name for name in self.duckdb.reads if fold(name) in self.duckdb.ctes}
         if self.duckdb.reads - shadowed - read:
             raise _CannotFollow("sqlglot reads other inputs than DuckDB does")
-        return self.outputs(scopes[-1], self.inputs.every(sorted(read | self.duckdb.reads)))
+        return scopes, read
 
     def agree_with_duckdb(self, tree: exp.Expr, duckdb: _DuckdbReading) -> None:
         """Refuse sqlglot's reading where it differs from DuckDB's on what shapes the output:
@@ -816,6 +893,19 @@ class _Analysis:
                     raise _CannotFollow("a star over columns sqlglot does not know")
                 derived |= self.expression(select, branch)
         return derived
+
+
+def _lambda_parameters(node: exp.Expr) -> set[str]:
+    """The names of the lambdas and comprehensions ``node`` is inside of."""
+    names: set[str] = set()
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, exp.Lambda):
+            names |= {parameter.name for parameter in parent.expressions}
+        elif isinstance(parent, exp.Comprehension):
+            names.add(parent.expression.name)
+        parent = parent.parent
+    return names
 
 
 def _path(node: exp.Expr) -> list[str] | None:

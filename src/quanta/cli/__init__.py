@@ -239,6 +239,22 @@ def lineage(
 
 
 @app.command()
+def impact(
+    path: PathArgument = Path(),
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which consumers a product's changes would break, before any publish (exit 1 if any)."""
+    from quanta.cli.render_change import impact as shown
+
+    with _mesh(home, as_json, create=False) as mesh:
+        found = mesh.impact(path)
+    shown(found, as_json)
+    if any(one.broken for one in found):
+        raise typer.Exit(1)
+
+
+@app.command()
 def query(
     sql: Annotated[
         str, typer.Argument(help="SQL; products are domain.product or domain.product.port.")

@@ -104,6 +104,9 @@ class InputUse(BaseModel):
     upstream_port: str | None = None
     upstream_version: int | None = None
     source: str | None = None
+    columns: list[str] | None = None
+    """The upstream port's columns the transformation reads (its reliance: a change to
+    any of them may break it); None where unknown, which relies on every column."""
 
 
 class Version(BaseModel):

@@ -221,6 +221,10 @@ def custom_property(properties: list[CustomProperty], name: str) -> tuple[int, A
     return None
 
 
+def _names_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
+
+
 class Extensible(Document):
     """The extension points most ODPS objects share."""
 
@@ -292,6 +296,15 @@ class InputPort(Port):
     def source(self) -> Source | None:
         found = custom_property(self.custom_properties, "source")
         return None if found is None else Source.model_validate(found[1])
+
+    @property
+    def reads(self) -> list[str] | None:
+        """The upstream columns a Python transformation declares it reads (customProperty
+        ``reads``): its reliance. None when undeclared (SQL's is found from the query)."""
+        found = custom_property(self.custom_properties, "reads")
+        if found is None or not _names_list(found[1]):
+            return None
+        return list(found[1])
 
     @property
     def upstream(self) -> PortAddress | None:

@@ -55,6 +55,18 @@ def govern(context: PublishContext) -> None:
         )
 
 
+def compare(context: PublishContext) -> None:
+    """The proposed contracts against the served ones: a breaking change that touches what
+    a consumer relies on stops the publish, naming them; one that touches nobody's is said."""
+    from quanta.lifecycle.impact import blocked_reason, impact, warnings
+
+    found = impact(context.mesh.stores.catalog, context.product)
+    for warning in warnings(found):
+        context.told(warning)
+    if found.broken:
+        context.stop(Outcome.FAILED, blocked_reason(found))
+
+
 def recover(context: PublishContext) -> None:
     reconcile(context.mesh, context.product)
 
@@ -76,6 +88,9 @@ def resolve(context: PublishContext) -> None:
     if problems:
         context.fail_build("; ".join(problems))
         return
+    from quanta.lifecycle.reliance import relied_on, with_reliance
+
+    with_reliance(inputs.uses, relied_on(product, code.text, inputs.upstream))
     if product.transformation.language == "sql" and inputs.upstream:
         from quanta.privacy.joins import join_warnings
 
@@ -312,6 +327,7 @@ def promote(context: PublishContext) -> None:
 PUBLISH_STEPS: tuple[tuple[str, Step], ...] = (
     ("validate", validate),
     ("govern", govern),
+    ("compare", compare),
     ("recover", recover),
     ("resolve inputs", resolve),
     ("build", build),

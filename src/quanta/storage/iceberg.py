@@ -131,6 +131,11 @@ class IcebergStorage:
                     transaction.set_properties(metrics)
                 with transaction.update_schema() as update:
                     update.union_by_name(arrow.schema)
+                    # A column the output no longer has leaves the table's schema: the
+                    # snapshots of earlier versions keep it in theirs, and are read by those.
+                    had = {field.name for field in iceberg.schema().fields}
+                    for gone in sorted(had - set(arrow.schema.names)):
+                        update.delete_column(gone)
                 with warnings.catch_warnings():
                     # Overwriting a new, empty branch has nothing to delete; that is expected.
                     warnings.simplefilter("ignore", UserWarning)

@@ -89,6 +89,8 @@ inputs = Table(
     Column("upstream_port", String(63)),
     Column("upstream_version", Integer),
     Column("source", Text),
+    # The upstream columns the version's transformation reads; NULL: unknown, so all.
+    Column("columns", JSON),
     ForeignKeyConstraint(["product_id", "version"], ["versions.product_id", "versions.version"]),
 )
 

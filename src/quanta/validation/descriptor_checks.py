@@ -67,6 +67,18 @@ def check_input_port(
     issues: list[Issue],
 ) -> None:
     loc: tuple[str | int, ...] = ("inputPorts", index)
+    reads = custom_property(properties, "reads")
+    if reads is not None and not (
+        isinstance(reads[1], list) and reads[1] and all(isinstance(n, str) and n for n in reads[1])
+    ):
+        issues.append(
+            file.issue(
+                (*loc, "customProperties", reads[0], "value"),
+                "reads is not a list of column names",
+                "list the upstream columns the transformation reads: {property: reads, value: "
+                "[order_id, amount]}",
+            )
+        )
     found = custom_property(properties, "source")
     if found is not None:
         source_index, value = found
