@@ -85,6 +85,19 @@ def test_a_breaking_change_a_consumer_reads_is_stopped_naming_them(retail: Mesh)
     assert after.version == before.version
 
 
+def test_a_loosened_rule_names_only_the_consumers_reading_its_column(retail: Mesh) -> None:
+    """sales.daily_revenue reads currency; marketing.attribution does not."""
+    path = contract_file(retail)
+    text = path.read_text()
+    assert "logicalTypeOptions: {pattern: '^[A-Z]{3}$'}" in text
+    path.write_text(text.replace("{pattern: '^[A-Z]{3}$'}", "{pattern: '^[A-Za-z]{3}$'}"))
+    [publication] = retail.publish(orders_folder(retail), actor=LENA)
+    assert publication.outcome is Outcome.FAILED
+    assert "sales.daily_revenue (team" in publication.reason
+    assert "column currency: rule option:pattern changed" in publication.reason
+    assert "marketing.attribution" not in publication.reason
+
+
 def test_a_breaking_change_nobody_reads_publishes_with_a_warning(retail: Mesh) -> None:
     drop_column(retail, "items")
     [publication] = retail.publish(orders_folder(retail), actor=LENA)

@@ -166,7 +166,7 @@ def test_freshness_of_a_private_column_does_not_show_its_newest_value(
     assert " d old" not in freshness.reason
 
 
-LATER_COLUMNS = (("ports", "mapped"), ("versions", "code"))
+LATER_COLUMNS = (("ports", "mapped"), ("versions", "code"), ("inputs", "columns"))
 """Columns that migrations after 0003 added to tables 0003 had."""
 LATER_TABLES = (
     "access_requests",

@@ -278,6 +278,7 @@ def test_pipeline_steps_are_named_and_placed_by_name(mesh: Mesh) -> None:
     assert mesh.pipeline.names == [
         "validate",
         "govern",
+        "changes",
         "recover",
         "resolve inputs",
         "build",

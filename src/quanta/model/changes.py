@@ -46,7 +46,7 @@ def contract_changes(served: Contract, proposed: Contract) -> list[Change]:
     changes = [
         *_columns(served, proposed),
         *_primary_key(served, proposed),
-        *_rules(_table_rules(served), _table_rules(proposed), "the table"),
+        *_rules(_table_rules(served), _table_rules(proposed), "the table", "schema"),
         *_levels(served.sla_properties, proposed.sla_properties),
     ]
     for attribute, label in (("name", "name"), ("description", "description"), ("tags", "tags")):
@@ -136,7 +136,7 @@ def _column(old: Column, new: Column) -> list[Change]:
                 "looser: more readers may see the values",
             )
         )
-    changes += _rules(_column_rules(old), _column_rules(new), f"column {name}")
+    changes += _rules(_column_rules(old), _column_rules(new), f"column {name}", name)
     for attribute in ("description", "business_name", "tags", "examples"):
         if getattr(old, attribute) != getattr(new, attribute):
             label = attribute.replace("_", " ")
@@ -243,7 +243,11 @@ def _threshold(rule: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _rules(before: list[dict[str, Any]], after: list[dict[str, Any]], owner: str) -> list[Change]:
+def _rules(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], owner: str, where: str
+) -> list[Change]:
+    """The rules' changes; ``owner`` names what they are rules of, ``where`` is its place
+    (a column's name, or ``schema`` for the table's)."""
     old = {_identity(rule): rule for rule in before}
     new = {_identity(rule): rule for rule in after}
     changes = []
@@ -254,7 +258,7 @@ def _rules(before: list[dict[str, Any]], after: list[dict[str, Any]], owner: str
                 Change(
                     Kind.BREAKING,
                     f"{owner}: rule {label} removed",
-                    owner,
+                    where,
                     "a guarantee is withdrawn",
                 )
             )
@@ -263,7 +267,7 @@ def _rules(before: list[dict[str, Any]], after: list[dict[str, Any]], owner: str
         if moved == "looser":
             changes.append(
                 Change(
-                    Kind.BREAKING, f"{owner}: rule {label} loosened", owner, "a guarantee is weaker"
+                    Kind.BREAKING, f"{owner}: rule {label} loosened", where, "a guarantee is weaker"
                 )
             )
         elif moved == "stricter":
@@ -271,7 +275,7 @@ def _rules(before: list[dict[str, Any]], after: list[dict[str, Any]], owner: str
                 Change(
                     Kind.ADDITIVE,
                     f"{owner}: rule {label} tightened",
-                    owner,
+                    where,
                     "a guarantee is stronger",
                 )
             )
@@ -280,12 +284,12 @@ def _rules(before: list[dict[str, Any]], after: list[dict[str, Any]], owner: str
                 Change(
                     Kind.BREAKING,
                     f"{owner}: rule {label} changed",
-                    owner,
+                    where,
                     "what it guarantees is not the same",
                 )
             )
     changes += [
-        Change(Kind.ADDITIVE, f"{owner}: rule {_label(rule)} added", owner, "a guarantee is added")
+        Change(Kind.ADDITIVE, f"{owner}: rule {_label(rule)} added", where, "a guarantee is added")
         for identity, rule in new.items()
         if identity not in old
     ]

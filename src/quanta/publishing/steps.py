@@ -327,7 +327,7 @@ def promote(context: PublishContext) -> None:
 PUBLISH_STEPS: tuple[tuple[str, Step], ...] = (
     ("validate", validate),
     ("govern", govern),
-    ("compare", compare),
+    ("changes", compare),
     ("recover", recover),
     ("resolve inputs", resolve),
     ("build", build),
