@@ -87,6 +87,12 @@ def test_following_the_tutorial_creates_publishes_and_queries_a_product(
     assert "rows deleted" in erased
     assert "rebuilt sales.daily_revenue" in erased
     assert (tmp_path / "finance" / "target_report" / "dataproduct.yaml").is_file()
+    impact = next(out for out in outputs if "it would break its consumers" in out)
+    assert "breaks marketing.attribution (team marketing-analytics" in impact
+    assert "breaks sales.daily_revenue" in impact
+    assert "blocked, as expected" in impact
+    lineage = outputs[-1]
+    assert "checkout.orders.orders v" in lineage
 
 
 def test_each_command_to_look_around_after_the_demo_runs(
