@@ -98,6 +98,30 @@ def test_a_loosened_rule_names_only_the_consumers_reading_its_column(retail: Mes
     assert "marketing.attribution" not in publication.reason
 
 
+def test_validate_tells_the_same_before_a_publish(retail: Mesh) -> None:
+    drop_column(retail, "status")
+    [validation] = retail.validate(orders_folder(retail), actor=LENA)
+    assert validation.outcome is Outcome.FAILED
+    assert validation.breaks_consumers
+    [told] = validation.changes
+    assert "marketing.attribution (team marketing-analytics" in told
+    result = runner.invoke(
+        app,
+        ["validate", str(orders_folder(retail)), "--home", str(retail.home)],
+        env={"QUANTA_USER": LENA.name, "COLUMNS": "300"},
+    )
+    assert result.exit_code == 1, result.output
+    assert "column status removed" in result.output
+
+
+def test_validate_warns_of_a_breaking_change_nobody_relies_on(retail: Mesh) -> None:
+    drop_column(retail, "items")
+    [validation] = retail.validate(orders_folder(retail), actor=LENA)
+    assert validation.outcome is Outcome.WARNED
+    [told] = validation.changes
+    assert "column items removed is breaking" in told
+
+
 def test_a_breaking_change_nobody_reads_publishes_with_a_warning(retail: Mesh) -> None:
     drop_column(retail, "items")
     [publication] = retail.publish(orders_folder(retail), actor=LENA)

@@ -116,6 +116,8 @@ def validations(items: Sequence[Validation], as_json: bool, *, home: Path) -> No
         )
         _issues(item.issues, console)
         _findings(item)
+        for change in item.changes:
+            console.print(shown(f"  {change}", "red" if item.breaks_consumers else "yellow"))
 
 
 def _findings(item: Validation) -> None:

@@ -68,6 +68,11 @@ class Validation(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     """The federation's policies that fail on the product, as its team is told them
     (`quanta.governance`): blocking ones, and warnings (grace periods with their day)."""
+    changes: list[str] = Field(default_factory=list)
+    """What its changes to the served contracts would break (`quanta.lifecycle.impact`):
+    the consumers a breaking change breaks, or the breaking changes nobody relies on."""
+    breaks_consumers: bool = False
+    """Whether a change breaks a consumer: publishing it is stopped."""
 
     @property
     def blocked(self) -> list[Finding]:
@@ -75,9 +80,9 @@ class Validation(BaseModel):
 
     @property
     def outcome(self) -> Outcome:
-        if self.issues or self.blocked:
+        if self.issues or self.blocked or self.breaks_consumers:
             return Outcome.FAILED
-        return Outcome.WARNED if self.findings else Outcome.PASSED
+        return Outcome.WARNED if self.findings or self.changes else Outcome.PASSED
 
 
 class Check(BaseModel):

@@ -24,6 +24,7 @@ from quanta.publishing.steps import BUILD_STEPS, PUBLISH_STEPS
 
 if TYPE_CHECKING:
     from quanta.context import MeshContext
+    from quanta.model.product import DataProduct
     from quanta.validation.folder import LoadedFolder
 
 __all__ = ["PUBLISH_STEPS", "Pipeline", "PublishContext", "build_batch", "publish_batch"]
@@ -160,4 +161,15 @@ def load_batch(
         check_concepts(mesh.governance.rules.config.concepts, folder, validation)
         if folder.product is not None and not validation.issues:
             validation.findings = mesh.governance.findings(folder.product)
+            _changes(mesh, folder.product, validation)
         yield folder, validation
+
+
+def _changes(mesh: MeshContext, product: DataProduct, validation: Validation) -> None:
+    """What the product's changes to its served contracts would break, told at validate
+    (the publish's ``changes`` step stops on the same)."""
+    from quanta.lifecycle.impact import blocked_reason, impact, warnings
+
+    found = impact(mesh.stores.catalog, product)
+    validation.breaks_consumers = bool(found.broken)
+    validation.changes = [blocked_reason(found)] if found.broken else warnings(found)
