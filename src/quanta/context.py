@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from quanta.build.executor import Executor
     from quanta.engines import Engine, Limits
     from quanta.governance import Governance
+    from quanta.lifecycle.states import Lifecycle
     from quanta.storage import Storage
     from quanta.stores import Stores
 
@@ -37,10 +38,10 @@ class MeshContext:
         self.events = EventBus(subscribers)
         from quanta.access.rules import granted
         from quanta.governance.protection import protected, stored
+        from quanta.lifecycle.states import lifecycle_rule
 
-        self.reads = ReadPath(
-            self.events, [granted(self.access), protected(self.governance), *READ_RULES], stored
-        )
+        rules = [granted(self.access), lifecycle_rule(self.lifecycle), protected(self.governance)]
+        self.reads = ReadPath(self.events, [*rules, *READ_RULES], stored)
 
     @cached_property
     def access(self) -> Access:
@@ -48,6 +49,13 @@ class MeshContext:
         from quanta.access import Access
 
         return Access(self)
+
+    @cached_property
+    def lifecycle(self) -> Lifecycle:
+        """Deprecations and retirements (`quanta.lifecycle.states`)."""
+        from quanta.lifecycle.states import Lifecycle
+
+        return Lifecycle(self)
 
     @cached_property
     def governance(self) -> Governance:

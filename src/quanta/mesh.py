@@ -26,7 +26,7 @@ from quanta.stores import Stores
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
+    from datetime import date, datetime
 
     import pyarrow as pa
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from quanta.model.audit import AuditVerification
     from quanta.model.concepts import ConceptMap, JoinWarning
     from quanta.model.governance import Compliance, Policy
+    from quanta.model.lifecycle import LifecycleEntry
     from quanta.model.privacy import Erasure, RetentionRun
     from quanta.model.usage import UsageReport
     from quanta.publishing.pipeline import Pipeline
@@ -290,6 +291,31 @@ class Mesh:
                 raise UserError(f"{first.location()}: {first.message} (run quanta validate {path})")
             found.append(impact(self.stores.catalog, folder.product))
         return found
+
+    def deprecate(
+        self,
+        address: str,
+        sunset: date,
+        *,
+        major: int = 0,
+        replacement: str | None = None,
+        reason: str = "",
+        actor: Actor | None = None,
+    ) -> LifecycleEntry:
+        """Deprecate a product, a port or one major of it until ``sunset``, as its owners:
+        still served, each read warned, no new consumers or grants."""
+        return self.context.lifecycle.deprecate(
+            self._as(actor), address, sunset, major=major, replacement=replacement, reason=reason
+        )
+
+    def retire(self, address: str, *, major: int = 0, actor: Actor | None = None) -> LifecycleEntry:
+        """Stop serving a product, a port or one major of it, as its owners; refused while a
+        consumer reads it, until its sunset date has passed."""
+        return self.context.lifecycle.retire(self._as(actor), address, major=major)
+
+    def lifecycle(self, product_id: str | None = None) -> list[LifecycleEntry]:
+        """What was deprecated or retired, of one product or of all."""
+        return self.stores.lifecycle.entries(product_id)
 
     def lineage(self, product_id: str) -> Lineage:
         from quanta.catalog import lineage

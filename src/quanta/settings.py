@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         description="Threads of one build (default: one per core); the most a product's "
         "buildLimits may ask.",
     )
+    migration_days: int = Field(
+        30,
+        gt=0,
+        le=3650,
+        description="Days a port's old major stays served, deprecated, once a new major is "
+        "published: its sunset date.",
+    )
     query_timeout: float = Field(
         300,
         gt=0,

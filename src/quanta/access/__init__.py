@@ -33,7 +33,7 @@ from quanta.model.access import (
 from quanta.model.actor import ANONYMOUS, Actor, ActorKind, product_actor
 from quanta.model.catalog import PortVersion, ProductRecord
 from quanta.model.contract import PRIVATE
-from quanta.model.names import ProductId
+from quanta.model.names import PortAddress, ProductId
 
 if TYPE_CHECKING:
     from quanta.context import MeshContext
@@ -198,6 +198,7 @@ class Access:
         if not 1 <= days <= MAX_DAYS:
             raise UserError(f"--days must be between 1 and {MAX_DAYS}, not {days}")
         pii_reason = self._pii_reason(pii_reason, purpose)
+        self._refuse_ended(target)
         record, ports = self._target(target)
         port_name = ports[0].port if len(ports) == 1 and target.count(".") == 2 else None
         columns = self._columns(target, ports, columns)
@@ -525,6 +526,25 @@ class Access:
                 f"only the members of team {built[0]} may see this of {product_id}; "
                 f"{actor.name} is not one"
             )
+
+    def _refuse_ended(self, target: str) -> None:
+        """No new grant of a deprecated or retired product or port: its consumers move on."""
+        from quanta.lifecycle.states import entry_for
+
+        try:
+            address = PortAddress.parse(target)
+        except ValueError:
+            return  # the request's own checks say what is wrong with it
+        entries = self.context.stores.lifecycle.entries(str(address.product))
+        version = self.catalog.version(str(address.product))
+        if not entries or version is None:
+            return
+        ports = [p for p in version.ports if address.port in (None, p.port)]
+        for port in ports:
+            found = entry_for(entries, port.port, port.major)
+            if found is not None:
+                instead = f"; ask for {found.replacement} instead" if found.replacement else ""
+                raise UserError(f"{found.said().split(':')[0]}: it takes no new grants{instead}")
 
     def require_owner(self, actor: Actor, product_id: str) -> ProductRecord:
         """The product, when ``actor`` is one of its owners; else `AccessDenied`."""

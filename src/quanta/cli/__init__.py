@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from quanta.mesh import Mesh
 
 app = typer.Typer(
@@ -255,6 +257,55 @@ def impact(
 
 
 @app.command()
+def deprecate(
+    target: Annotated[str, typer.Argument(help="domain.product or domain.product.port")],
+    sunset: Annotated[
+        str, typer.Option(help="The day it may be retired, consumers or not (YYYY-MM-DD).")
+    ],
+    replacement: Annotated[
+        str | None, typer.Option(help="What to read instead: domain.product.port [vN].")
+    ] = None,
+    major: Annotated[int, typer.Option(min=0, help="Only this major of the port.")] = 0,
+    reason: Annotated[str, typer.Option(help="Why, for its consumers.")] = "",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Deprecate a product or port: still served, each read warned, no new consumers."""
+    from quanta.cli import render_change
+
+    day = _day(sunset, "--sunset")
+    with _mesh(home, as_json, create=False) as mesh:
+        entry = mesh.deprecate(target, day, major=major, replacement=replacement, reason=reason)
+    render_change.lifecycle_entry(entry, as_json)
+
+
+@app.command()
+def retire(
+    target: Annotated[str, typer.Argument(help="domain.product or domain.product.port")],
+    major: Annotated[int, typer.Option(min=0, help="Only this major of the port.")] = 0,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop serving a product or port; refused while consumers read it before its sunset."""
+    from quanta.cli import render_change
+
+    with _mesh(home, as_json, create=False) as mesh:
+        entry = mesh.retire(target, major=major)
+    render_change.lifecycle_entry(entry, as_json)
+
+
+def _day(text: str, option: str) -> date:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a day: write YYYY-MM-DD", param_hint=option
+        ) from None
+
+
+@app.command()
 def query(
     sql: Annotated[
         str, typer.Argument(help="SQL; products are domain.product or domain.product.port.")
@@ -264,15 +315,25 @@ def query(
     as_json: JsonOption = False,
 ) -> None:
     """Query published products with SQL."""
-    from quanta.cli import render
-    from quanta.cli.concepts import print_join_warnings
+    import warnings as python_warnings
 
-    with _mesh(home, as_json, create=False) as mesh:
+    from quanta.cli import output, render
+    from quanta.cli.concepts import print_join_warnings
+    from quanta.lifecycle.states import DeprecatedRead
+
+    with (
+        _mesh(home, as_json, create=False) as mesh,
+        python_warnings.catch_warnings(record=True) as deprecated,
+    ):
+        python_warnings.simplefilter("always", DeprecatedRead)
         # One row past the limit tells whether there are more; no more rows are fetched.
         result = mesh.query(sql, limit=limit + 1)
         warnings = mesh.join_warnings(sql)
     render.arrow_table(result, limit, as_json)
     print_join_warnings(warnings)
+    for told in deprecated:
+        if issubclass(told.category, DeprecatedRead):
+            output.errors.print(output.shown(f"warning: {told.message}", "yellow"))
 
 
 @app.command()

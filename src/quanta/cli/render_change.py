@@ -8,6 +8,7 @@ from rich.text import Text
 
 from quanta.cli.output import console, print_json, shown
 from quanta.lifecycle.impact import Impact
+from quanta.model.lifecycle import LifecycleEntry
 
 
 def as_document(found: Impact) -> dict[str, Any]:
@@ -92,3 +93,10 @@ def impact(found: list[Impact], as_json: bool) -> None:
                     "yellow",
                 )
             )
+
+
+def lifecycle_entry(entry: LifecycleEntry, as_json: bool) -> None:
+    if as_json:
+        print_json(entry.model_dump(mode="json"))
+        return
+    console.print(shown(entry.said(), "bold"))

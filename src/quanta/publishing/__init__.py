@@ -159,6 +159,8 @@ def load_batch(
     for folder, validation in loaded:
         check_access(mesh.access, actor, folder, validation, teams)
         check_concepts(mesh.governance.rules.config.concepts, folder, validation)
+        if folder.product is not None:
+            mesh.lifecycle.check_new_consumers(folder, validation)
         if folder.product is not None and not validation.issues:
             validation.findings = mesh.governance.findings(folder.product)
             _changes(mesh, folder.product, validation)

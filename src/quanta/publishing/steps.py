@@ -91,6 +91,10 @@ def resolve(context: PublishContext) -> None:
     from quanta.lifecycle.reliance import relied_on, with_reliance
 
     with_reliance(inputs.uses, relied_on(product, code.text, inputs.upstream))
+    for port in inputs.upstream:
+        found = context.mesh.lifecycle.state(port.product, port.port.port, port.port.major)
+        if found is not None:
+            context.told(f"warning: {found.said()}")
     if product.transformation.language == "sql" and inputs.upstream:
         from quanta.privacy.joins import join_warnings
 
@@ -312,7 +316,11 @@ def register(context: PublishContext) -> None:
         copies=context.copies,
         pseudonyms=context.pseudonyms,
     )
-    context.version = context.mesh.stores.catalog.publish(record, version)
+    today = version.published_at.date()
+    deprecated = context.mesh.lifecycle.deprecations(context.product_id, version, today)
+    context.version = context.mesh.stores.catalog.publish(record, version, deprecated)
+    for entry in deprecated:
+        context.told(f"{entry.what} is deprecated until {entry.sunset}: {entry.reason}")
 
 
 def promote(context: PublishContext) -> None:

@@ -36,6 +36,7 @@ def query(mesh: MeshContext, actor: Actor, sql: str, limit: int | None = None) -
         raise QueryRefused("; ".join(f"{p.message} ({p.hint})" for p in problems))
     reader = actor.acting_for(actor.purpose or "query")
     bindings = mesh.reads.bind(reader, ports)
+    mesh.lifecycle.warn(ports)
     with mesh.engine.session(bindings, limits=mesh.query_limits("a query")) as session:
         result = session.to_arrow(sql, limit=limit)
     _served(mesh, reader, ports, ReadKind.QUERY, result, started)
@@ -48,6 +49,7 @@ def read(mesh: MeshContext, actor: Actor, address: str, version: int | None = No
     port = port_at(mesh.stores.catalog, address, version)
     reader = actor.acting_for(actor.purpose or "read")
     bindings = mesh.reads.bind(reader, [port])
+    mesh.lifecycle.warn([port])
     limits = mesh.query_limits("reading a port", rows=False)
     with mesh.engine.session(bindings, limits=limits) as session:
         quoted = ".".join(f'"{part}"' for part in port.names[0])

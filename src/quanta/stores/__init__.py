@@ -27,6 +27,7 @@ from quanta.model.catalog import (
     Version,
 )
 from quanta.model.events import EventRecord
+from quanta.model.lifecycle import LifecycleEntry
 from quanta.model.privacy import Erasure, ErasureState, RetentionRun
 from quanta.model.usage import ConsumerUsage, DailyUsage, UsageRecord
 
@@ -40,6 +41,7 @@ __all__ = [
     "CheckStore",
     "EventRecord",
     "EventStore",
+    "LifecycleStore",
     "PrivacyStore",
     "Stores",
     "UsageStore",
@@ -73,11 +75,17 @@ class CatalogStore(Protocol):
 
     def search(self, text: str, limit: int = 20) -> list[SearchHit]: ...
 
-    def publish(self, record: ProductRecord, version: Version) -> int:
+    def publish(
+        self,
+        record: ProductRecord,
+        version: Version,
+        deprecations: Sequence[LifecycleEntry] = (),
+    ) -> int:
         """Register a new version and make it the served one, all at once; return its number.
 
         The version's checks, if any, are kept as a check run (trigger ``"publish"``) in the
-        same transaction: the check history never shows a run of a publish that failed.
+        same transaction: the check history never shows a run of a publish that failed. So
+        are ``deprecations``: the majors a new major replaces.
         """
         ...
 
@@ -242,6 +250,18 @@ class AuditStore(Protocol):
         ...
 
 
+class LifecycleStore(Protocol):
+    """Deprecations and retirements, each also told in the event history at once."""
+
+    def set(self, entry: LifecycleEntry) -> None:
+        """Keep ``entry``, replacing what was said of the same product, port and major."""
+        ...
+
+    def entries(self, product_id: str | None = None) -> list[LifecycleEntry]:
+        """What was deprecated or retired of ``product_id`` (of every product when None)."""
+        ...
+
+
 class PrivacyStore(Protocol):
     """Subject erasures, saved as they go on so that a second run finishes a killed one."""
 
@@ -288,6 +308,7 @@ class Stores:
     usage: UsageStore
     audit: AuditStore
     privacy: PrivacyStore
+    lifecycle: LifecycleStore
 
     def close(self) -> None:
         self.database.close()

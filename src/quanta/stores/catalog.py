@@ -24,9 +24,11 @@ from quanta.model.catalog import (
     Version,
 )
 from quanta.model.contract import PRIVATE
+from quanta.model.lifecycle import LifecycleEntry
 from quanta.stores import schema
 from quanta.stores.checks import SqlCheckStore
 from quanta.stores.database import Database, aware, naive_utc
+from quanta.stores.lifecycle import SqlLifecycleStore
 from quanta.stores.search import index_for_search, search
 
 # A port's fields stored as they are; the others are renamed or serialized on the way in.
@@ -45,10 +47,14 @@ _PORT_FIELDS = {
 
 
 class SqlCatalogStore:
-    def __init__(self, database: Database, checks: SqlCheckStore) -> None:
+    def __init__(
+        self, database: Database, checks: SqlCheckStore, lifecycle: SqlLifecycleStore
+    ) -> None:
         self.database = database
-        # The publish's check run is written through it, on the publish's own connection.
+        # The publish's check run and deprecations are written through these, on the
+        # publish's own connection.
         self.checks = checks
+        self.lifecycle = lifecycle
 
     # -- reads ---------------------------------------------------------------------------
     def product(self, product_id: str) -> ProductRecord | None:
@@ -133,7 +139,12 @@ class SqlCatalogStore:
             return search(connection, text, limit)
 
     # -- the one write ---------------------------------------------------------------------
-    def publish(self, record: ProductRecord, version: Version) -> int:
+    def publish(
+        self,
+        record: ProductRecord,
+        version: Version,
+        deprecations: Sequence[LifecycleEntry] = (),
+    ) -> int:
         now = naive_utc(datetime.now(UTC))
         with self.database.engine.begin() as connection:
             number = (
@@ -176,6 +187,8 @@ class SqlCatalogStore:
                 )
             _serve(connection, record, number, now)
             index_for_search(connection, record, version)
+            for entry in deprecations:
+                self.lifecycle.write(connection, entry)
             if version.checks:
                 self.checks.write(
                     connection,

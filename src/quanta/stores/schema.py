@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKeyConstraint,
@@ -111,6 +112,21 @@ check_runs = Table(
 # an event, its details in ``payload``; read back by subject over time.
 EVENT_KIND_LENGTH = 63
 EVENT_SUBJECT_LENGTH = 255
+# Deprecations and retirements: of a product (port ''), a port (major 0) or one major of it.
+lifecycle = Table(
+    "lifecycle",
+    metadata,
+    Column("product_id", String(130), primary_key=True),
+    Column("port", String(63), primary_key=True),
+    Column("major", Integer, primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("sunset", Date),
+    Column("replacement", String(300)),
+    Column("by", String(320), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,

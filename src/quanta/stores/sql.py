@@ -9,6 +9,7 @@ from quanta.stores.catalog import SqlCatalogStore
 from quanta.stores.checks import SqlCheckStore
 from quanta.stores.database import HEAD_REVISION, MIGRATIONS, Database
 from quanta.stores.events import SqlEventStore
+from quanta.stores.lifecycle import SqlLifecycleStore
 from quanta.stores.privacy import SqlPrivacyStore
 from quanta.stores.usage import SqlUsageStore
 
@@ -26,13 +27,15 @@ class SqlStores(Stores):
         checks = SqlCheckStore(database)
         events = SqlEventStore(database)
         audit = SqlAuditStore(database)
+        lifecycle = SqlLifecycleStore(database, events)
         super().__init__(
             database=database,
-            catalog=SqlCatalogStore(database, checks),
+            catalog=SqlCatalogStore(database, checks, lifecycle),
             checks=checks,
             events=events,
             access=SqlAccessStore(database, events, audit),
             usage=SqlUsageStore(database),
             audit=audit,
             privacy=SqlPrivacyStore(database),
+            lifecycle=lifecycle,
         )

@@ -1,0 +1,162 @@
+"""The lifecycle on the example mesh: deprecated ports are served with warnings and take no
+new consumers or grants; retired ones are no longer served; a new major deprecates the old."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from typer.testing import CliRunner
+
+from quanta.cli import app
+from quanta.errors import AccessDenied, UserError
+from quanta.lifecycle.states import DeprecatedRead
+from quanta.mesh import Mesh
+from quanta.model.actor import Actor
+from quanta.model.lifecycle import State
+from test_change import LENA, TOM, drop_column, orders_folder, set_version
+
+NOOR = Actor(name="noor.bakker@retail.example")  # owns sales.daily_revenue
+ANA = Actor(name="ana.lima@retail.example")  # finance, reads nothing yet
+MIA = Actor(name="mia.jensen@retail.example")  # owns web.sessions
+runner = CliRunner()
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def test_a_new_major_deprecates_the_one_before_for_the_migration_window(retail: Mesh) -> None:
+    drop_column(retail, "status")
+    set_version(retail, "2.0.0")
+    [publication] = retail.publish(orders_folder(retail), actor=LENA)
+    assert publication.outcome.ok, publication.reason
+    [entry] = retail.lifecycle("checkout.orders")
+    assert (entry.port, entry.major, entry.state) == ("orders", 1, State.DEPRECATED)
+    assert entry.sunset == today() + timedelta(days=30)
+    assert entry.replacement == "checkout.orders.orders v2"
+    [told] = retail.stores.events.events(kinds=["deprecated"], subject="checkout.orders")
+    assert told.payload["major"] == 1
+    # Its consumers still build from major 1, warned of the date and the replacement.
+    attribution = retail.home.parent / "workspace" / "marketing" / "attribution"
+    [again] = retail.publish(attribution, actor=TOM)
+    assert again.outcome.ok, again.reason
+    assert again.build is not None
+    assert any(
+        "checkout.orders.orders v1 is deprecated" in line
+        and "read checkout.orders.orders v2" in line
+        for line in again.build.log
+    )
+
+
+def test_only_the_owners_deprecate(retail: Mesh) -> None:
+    with pytest.raises(AccessDenied, match="checkout-team"):
+        retail.deprecate("checkout.orders", today() + timedelta(days=10), actor=TOM)
+    assert retail.lifecycle("checkout.orders") == []
+
+
+def test_a_deprecated_port_is_read_with_a_warning_and_takes_no_new_grant(retail: Mesh) -> None:
+    sunset = today() + timedelta(days=10)
+    retail.deprecate("sales.daily_revenue", sunset, replacement="checkout.orders", actor=NOOR)
+    with pytest.warns(
+        DeprecatedRead, match=f"sales.daily_revenue is deprecated \\(sunset {sunset}"
+    ):
+        table = retail.query("SELECT count(*) AS n FROM sales.daily_revenue", actor=NOOR)
+    assert table.num_rows == 1
+    with pytest.raises(
+        UserError, match=re.escape("takes no new grants; ask for checkout.orders instead")
+    ):
+        retail.request_access("sales.daily_revenue", "Targets against revenue", actor=ANA)
+    result = runner.invoke(
+        app,
+        ["query", "SELECT count(*) AS n FROM sales.daily_revenue", "--home", str(retail.home)],
+        env={"QUANTA_USER": NOOR.name},
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: sales.daily_revenue is deprecated" in result.stderr
+
+
+def test_a_deprecated_port_takes_no_new_consumer_but_keeps_its_own(retail: Mesh) -> None:
+    sunset = today() + timedelta(days=10)
+    retail.deprecate("sales.daily_revenue", sunset, actor=NOOR)
+    folder = retail.init_product(
+        "finance/targets_report",
+        blueprint="aggregate",
+        inputs=["sales.daily_revenue"],
+        directory=retail.home.parent / "workspace",
+    )
+    [validation] = retail.validate(folder, actor=ANA)
+    assert any(
+        "sales.daily_revenue is deprecated" in issue.message
+        and "takes no new consumers" in issue.message
+        for issue in validation.issues
+    ), validation.issues
+    # marketing.attribution reads web.sessions already: deprecating it does not stop it.
+    retail.deprecate("web.sessions", sunset, actor=MIA)
+    attribution = retail.home.parent / "workspace" / "marketing" / "attribution"
+    [validation] = retail.validate(attribution, actor=TOM)
+    assert not validation.issues, validation.issues
+
+
+def test_retiring_waits_for_the_consumers_or_the_sunset(retail: Mesh) -> None:
+    with pytest.raises(
+        UserError, match=re.escape("marketing.attribution (through its input port sessions)")
+    ):
+        retail.retire("web.sessions", actor=MIA)
+    sunset = today() + timedelta(days=10)
+    retail.deprecate("web.sessions", sunset, actor=MIA)
+    with pytest.raises(UserError, match=f"its sunset is {sunset}"):
+        retail.retire("web.sessions", actor=MIA)
+    lifecycle = retail.context.lifecycle
+    entry = lifecycle.retire(MIA, "web.sessions", today=sunset + timedelta(days=1))
+    assert entry.state is State.RETIRED
+    with pytest.raises(
+        UserError, match=re.escape("web.sessions.sessions is retired and no longer served")
+    ):
+        retail.query("SELECT count(*) FROM web.sessions", actor=MIA)
+    # Its metadata, lineage and history stay.
+    assert retail.describe("web.sessions").current is not None
+    attribution = retail.home.parent / "workspace" / "marketing" / "attribution"
+    [again] = retail.publish(attribution, actor=TOM)
+    assert not again.outcome.ok
+    assert "retired" in again.reason
+
+
+def test_a_product_nobody_reads_retires_at_once(retail: Mesh) -> None:
+    result = runner.invoke(
+        app,
+        ["retire", "sales.daily_revenue", "--home", str(retail.home), "--json"],
+        env={"QUANTA_USER": NOOR.name},
+    )
+    assert result.exit_code == 0, result.output
+    assert '"state": "retired"' in result.output
+    with pytest.raises(UserError, match="retired"):
+        retail.query("SELECT * FROM sales.daily_revenue", actor=NOOR)
+
+
+def test_deprecate_refuses_a_sunset_in_the_past_and_an_unknown_port(retail: Mesh) -> None:
+    with pytest.raises(UserError, match="has passed"):
+        retail.deprecate("sales.daily_revenue", today() - timedelta(days=1), actor=NOOR)
+    result = runner.invoke(
+        app,
+        [
+            "deprecate",
+            "sales.daily_revenue.nope",
+            "--sunset",
+            "2099-01-01",
+            "--home",
+            str(retail.home),
+        ],
+        env={"QUANTA_USER": NOOR.name},
+    )
+    assert result.exit_code == 2
+    assert "has no port 'nope'" in result.output
+    bad = runner.invoke(
+        app,
+        ["deprecate", "sales.daily_revenue", "--sunset", "soon", "--home", str(retail.home)],
+        env={"QUANTA_USER": NOOR.name},
+    )
+    assert bad.exit_code == 2
+    assert "is not a day" in bad.output
+    assert retail.lifecycle() == []
