@@ -421,8 +421,23 @@ class _Analysis:
 
     def read(self, sql: str) -> frozenset[Source]:
         """Every input column the query reads anywhere: what it selects, filters, joins,
-        groups and orders on, and the columns equal to those (as `column` follows them)."""
+        groups and orders on, and the columns equal to those (as `column` follows them).
+
+        What names columns by something other than their names (``#1``, ``COLUMNS(...)``,
+        a star's ``EXCLUDE`` or ``REPLACE``, a relation's columns renamed by position, a
+        whole row as a value) is not followed: `_CannotFollow`, so every column relies."""
+        written = sqlglot.parse_one(sql, dialect="duckdb")
+        if written.find(exp.PositionalColumn, exp.Columns) is not None:
+            raise _CannotFollow("a positional reference (#n) or COLUMNS(...)")
+        for star in written.find_all(exp.Star):
+            if any(star.args.get(key) for key in ("except", "except_", "replace", "rename")):
+                raise _CannotFollow("a star with EXCLUDE, REPLACE or RENAME")
+        for alias in written.find_all(exp.TableAlias):
+            if alias.columns:
+                raise _CannotFollow("a relation's columns renamed by position")
         scopes, _read = self.prepare(sql)
+        if scopes[-1].expression.find(exp.TableColumn) is not None:
+            raise _CannotFollow("a whole row read as a value")
         found: set[Source] = set()
         for scope in scopes:
             if any(_unexpanded(select) for select in _selects(scope.expression)):

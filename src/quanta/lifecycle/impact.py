@@ -40,12 +40,12 @@ class Consumer:
         """``team marketing-analytics: tom.greene@retail.example``"""
         return f"team {self.owner}" + (f": {', '.join(self.owners)}" if self.owners else "")
 
-    def relies_on(self, change: Change, columns: set[str]) -> bool:
+    def relies_on(self, change: Change) -> bool:
         """Whether ``change`` touches this consumer: a change to a column it reads, or to
-        the port as a whole (anything not about one of the port's ``columns``)."""
-        if change.where not in columns:
+        the port as a whole."""
+        if change.column is None:
             return True
-        return self.columns is None or change.where in self.columns
+        return self.columns is None or change.column in self.columns
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def impact(store: CatalogStore, product: DataProduct) -> Impact:
             continue  # a contract of an older Quanta: nothing to compare it with
         impact_of.changes = contract_changes(before, proposed)
         impact_of.consumers = consumers.get((port, proposed.major), [])
-        _judge(impact_of, {column.name for column in before.columns})
+        _judge(impact_of)
     for port in sorted(served_ports - set(product.contracts)):
         published = current.port(port)
         assert published is not None
@@ -125,14 +125,14 @@ def impact(store: CatalogStore, product: DataProduct) -> Impact:
             Change(Kind.BREAKING, f"port {port} removed", "port", "a consumer reading it fails")
         ]
         removed.consumers = consumers.get((port, published.major), [])
-        _judge(removed, set())
+        _judge(removed)
         found.ports.append(removed)
     return found
 
 
-def _judge(port: PortImpact, columns: set[str]) -> None:
+def _judge(port: PortImpact) -> None:
     for consumer in port.consumers:
-        touched = tuple(c for c in port.breaking if consumer.relies_on(c, columns))
+        touched = tuple(c for c in port.breaking if consumer.relies_on(c))
         if touched:
             port.broken.append(Broken(consumer, touched))
 

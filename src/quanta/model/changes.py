@@ -16,11 +16,12 @@ lifecycle asks who of the consumers relies on what changed (issue 12).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
 from quanta.model.contract import CLASSIFICATIONS, Column, Contract, ServiceLevel
+from quanta.model.durations import SECONDS, iso_seconds
 from quanta.model.types import PhysicalType, parse_physical_type
 
 
@@ -39,12 +40,15 @@ class Change:
     """What it concerns: ``email``, ``slaProperties.freshness``, ``schema``."""
     why: str
     """Why it is of its kind."""
+    column: str | None = None
+    """The one column it concerns; None for the port as a whole (its key, a table rule, a
+    service level): every consumer of the port relies on that."""
 
 
 def contract_changes(served: Contract, proposed: Contract) -> list[Change]:
     """Every change from ``served`` to ``proposed``, breaking ones first."""
     changes = [
-        *_columns(served, proposed),
+        *(replace(change, column=change.where) for change in _columns(served, proposed)),
         *_primary_key(served, proposed),
         *_rules(_table_rules(served), _table_rules(proposed), "the table", "schema"),
         *_levels(served.sla_properties, proposed.sla_properties),
@@ -137,11 +141,42 @@ def _column(old: Column, new: Column) -> list[Change]:
             )
         )
     changes += _rules(_column_rules(old), _column_rules(new), f"column {name}", name)
+    changes += _relationships(old, new)
     for attribute in ("description", "business_name", "tags", "examples"):
         if getattr(old, attribute) != getattr(new, attribute):
             label = attribute.replace("_", " ")
             changes.append(Change(Kind.COSMETIC, f"column {name}: {label} changed", name, _UNREAD))
     return changes
+
+
+def _relationships(old: Column, new: Column) -> list[Change]:
+    """A reference (``relationships``: a foreign key) removed or changed withdraws the
+    guarantee that every value is found where it points."""
+    name = new.name
+    before = _listed((old.model_extra or {}).get("relationships"))
+    after = _listed((new.model_extra or {}).get("relationships"))
+    changes = [
+        Change(
+            Kind.BREAKING,
+            f"column {name}: reference {ref} removed",
+            name,
+            "a guarantee is withdrawn",
+        )
+        for ref in before
+        if ref not in after
+    ]
+    changes += [
+        Change(Kind.ADDITIVE, f"column {name}: reference {ref} added", name, "a guarantee is added")
+        for ref in after
+        if ref not in before
+    ]
+    return changes
+
+
+def _listed(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [repr(sorted(item.items())) if isinstance(item, dict) else repr(item) for item in value]
 
 
 def _level(classification: str | None) -> int:
@@ -162,6 +197,13 @@ def _type_change(old: Column, new: Column) -> Change | None:
             f"column {name} is now {new.logical_type} (was {old.logical_type})",
             name,
             "a consumer reading the old type fails or misreads it",
+        )
+    if old.physical_type and not new.physical_type:
+        return Change(
+            Kind.BREAKING,
+            f"column {name} no longer declares its physical type (was {old.physical_type})",
+            name,
+            "it may be stored as another type: old values may not read the same",
         )
     before, after = _physical(old), _physical(new)
     if before is None or after is None or str(before) == str(after):
@@ -228,13 +270,30 @@ def _column_rules(column: Column) -> list[dict[str, Any]]:
 
 
 def _identity(rule: dict[str, Any]) -> str:
-    """What a rule measures, apart from its threshold: its kind, metric, query, arguments."""
+    """What a rule measures, apart from its threshold: its kind, metric, query, arguments,
+    and the column a table's rule names."""
     kept = {
         key: rule.get(key)
-        for key in ("type", "metric", "rule", "query", "arguments", "unit", "name")
+        for key in ("type", "metric", "rule", "query", "arguments", "unit", "name", "column")
         if rule.get(key) is not None
     }
     return repr(sorted(kept.items(), key=lambda item: item[0]))
+
+
+def _identified(rules: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The rules by what they measure and their order among the rules measuring it."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    seen: dict[str, int] = {}
+    for rule in rules:
+        identity = _identity(rule)
+        found[(identity, seen.get(identity, 0))] = rule
+        seen[identity] = seen.get(identity, 0) + 1
+    return found
+
+
+def _demoted(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    was, now = old.get("severity"), new.get("severity")
+    return str(was or "").lower() in ("error", "") and str(now or "").lower() not in ("error", "")
 
 
 def _threshold(rule: dict[str, Any]) -> dict[str, Any]:
@@ -247,9 +306,10 @@ def _rules(
     before: list[dict[str, Any]], after: list[dict[str, Any]], owner: str, where: str
 ) -> list[Change]:
     """The rules' changes; ``owner`` names what they are rules of, ``where`` is its place
-    (a column's name, or ``schema`` for the table's)."""
-    old = {_identity(rule): rule for rule in before}
-    new = {_identity(rule): rule for rule in after}
+    (a column's name, or ``schema`` for the table's). Rules measuring the same thing are
+    told apart by their order among those."""
+    old = _identified(before)
+    new = _identified(after)
     changes = []
     for identity, rule in old.items():
         label = _label(rule)
@@ -260,6 +320,16 @@ def _rules(
                     f"{owner}: rule {label} removed",
                     where,
                     "a guarantee is withdrawn",
+                )
+            )
+            continue
+        if _demoted(rule, new[identity]):
+            changes.append(
+                Change(
+                    Kind.BREAKING,
+                    f"{owner}: rule {label} no longer an error",
+                    where,
+                    "a failing rule no longer stops a publish: a guarantee is withdrawn",
                 )
             )
             continue
@@ -329,16 +399,20 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-LOOSER_WHEN_LARGER = {"freshness": True, "latency": True, "retention": False}
-"""Service levels by the way a larger value moves them; completeness the other way."""
-SECONDS = {
-    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
-    **dict.fromkeys(("m", "min", "minute", "minutes"), 60),
-    **dict.fromkeys(("h", "hour", "hours"), 3600),
-    **dict.fromkeys(("d", "day", "days"), 86_400),
-    **dict.fromkeys(("y", "yr", "year", "years"), 31_536_000),
+LOOSER_WHEN_LARGER = {
+    "freshness": True,
+    "latency": True,
+    "frequency": True,
+    "retention": False,
+    "completeness": False,
+    "availability": False,
 }
-"""Units of duration a service level is written in, in seconds."""
+"""Service levels by the way a larger value moves them; of any other, a changed value is a
+change of what it promises (breaking)."""
+DURATIONS = frozenset({"freshness", "latency", "frequency", "retention"})
+"""Service levels that are durations."""
+UNITS = {**SECONDS, **dict.fromkeys(("y", "yr", "year", "years"), 31_536_000)}
+"""Units of a duration a service level is written in, in seconds."""
 
 
 def _levels(before: list[ServiceLevel], after: list[ServiceLevel]) -> list[Change]:
@@ -358,9 +432,12 @@ def _levels(before: list[ServiceLevel], after: list[ServiceLevel]) -> list[Chang
             )
             continue
         was, now = _measure(level), _measure(new[key])
-        if was == now:
+        if was is None and now is None and _said(level) == _said(new[key]):
             continue
-        if was is None or now is None:
+        if was is not None and was == now:
+            continue
+        larger = LOOSER_WHEN_LARGER.get(level.property)
+        if was is None or now is None or larger is None:
             changes.append(
                 Change(
                     Kind.BREAKING,
@@ -370,8 +447,7 @@ def _levels(before: list[ServiceLevel], after: list[ServiceLevel]) -> list[Chang
                 )
             )
             continue
-        larger_looser = LOOSER_WHEN_LARGER.get(level.property, level.property != "completeness")
-        looser = (now > was) == larger_looser
+        looser = (now > was) == larger
         changes.append(
             Change(
                 Kind.BREAKING if looser else Kind.ADDITIVE,
@@ -394,11 +470,21 @@ def _levels(before: list[ServiceLevel], after: list[ServiceLevel]) -> list[Chang
 
 
 def _measure(level: ServiceLevel) -> float | None:
-    """A level's value in one unit (seconds for durations), or None when it has no number."""
-    if not _number(level.value):
+    """A level's value in one unit (seconds for a duration, read as Quanta measures it: a
+    number of days when no unit is said, or ISO 8601), or None when it has no number."""
+    value = level.value
+    if level.property in DURATIONS:
+        if isinstance(value, str) and not level.unit:
+            return iso_seconds(value)
+        if not _number(value):
+            return None
+        factor = UNITS.get(str(level.unit or "d").lower())
+        return None if factor is None else float(value) * factor
+    if not _number(value):
         return None
     unit = (level.unit or "").lower()
-    if unit in ("", "percent", "%"):
-        return float(level.value)
-    factor = SECONDS.get(unit)
-    return None if factor is None else float(level.value) * factor
+    return float(value) if unit in ("", "percent", "%") else None
+
+
+def _said(level: ServiceLevel) -> tuple[str, str]:
+    return (repr(level.value), str(level.unit or "").lower())

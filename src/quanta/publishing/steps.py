@@ -227,7 +227,9 @@ def check(context: PublishContext) -> None:
     ports = []
     for port, staged in context.staged.items():
         context.told(f"checking {port} against its contract")
-        binding = Binding((relation_name(port),), staged.scan, _stored(context, port, staged))
+        # As it wrote them: not a column the table keeps for an earlier version.
+        shown = _stored(context, port, staged) or tuple(Exposed(name) for name in staged.columns)
+        binding = Binding((relation_name(port),), staged.scan, shown)
         ports.append(Checked(port, product.contracts[port], binding, staged.stats))
     declared = product.descriptor.build_limits
     seconds = context.mesh.settings.build_timeout

@@ -7,49 +7,13 @@ rule does. Quanta measures ``freshness`` and ``completeness``.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from quanta.model.durations import SECONDS, iso_seconds
 from quanta.model.result import Severity
 from quanta.quality.rules import ParsedRules, QualityRule, RuleProblem, Threshold
 from quanta.quality.statistics import Statistic
 from quanta.sql_text import quote
-
-SECONDS = {
-    "s": 1,
-    "sec": 1,
-    "second": 1,
-    "seconds": 1,
-    "min": 60,
-    "minute": 60,
-    "minutes": 60,
-    "h": 3600,
-    "hour": 3600,
-    "hours": 3600,
-    "d": 86400,
-    "day": 86400,
-    "days": 86400,
-    "w": 604800,
-    "week": 604800,
-    "weeks": 604800,
-}
-
-
-ISO_DURATION = re.compile(
-    r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?",
-    re.IGNORECASE,
-)
-
-
-def iso_seconds(text: str) -> float | None:
-    """The seconds of an ISO 8601 duration of weeks, days, hours, minutes and seconds
-    (``P3D``, ``PT72H``, ``P1DT12H``); None for anything else (years and months have no
-    one length)."""
-    found = ISO_DURATION.fullmatch(text.strip())
-    if found is None or not any(found.groups()):
-        return None
-    weeks, days, hours, minutes, seconds = (float(part or 0) for part in found.groups())
-    return (((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
 def parse_freshness(

@@ -131,11 +131,6 @@ class IcebergStorage:
                     transaction.set_properties(metrics)
                 with transaction.update_schema() as update:
                     update.union_by_name(arrow.schema)
-                    # A column the output no longer has leaves the table's schema: the
-                    # snapshots of earlier versions keep it in theirs, and are read by those.
-                    had = {field.name for field in iceberg.schema().fields}
-                    for gone in sorted(had - set(arrow.schema.names)):
-                        update.delete_column(gone)
                 with warnings.catch_warnings():
                     # Overwriting a new, empty branch has nothing to delete; that is expected.
                     warnings.simplefilter("ignore", UserWarning)
@@ -148,7 +143,9 @@ class IcebergStorage:
             ) from None
         found = self.staged(table, branch, contents=True, private=private)
         assert found is not None, "a branch just written exists"
-        return found
+        # A column an earlier version wrote stays in the table's schema (their snapshots
+        # read it), but is none of this output's: its columns are what it wrote.
+        return replace(found, columns=tuple(arrow.schema.names))
 
     def location(self, table: TableName) -> str:
         existing = self._table(table)
