@@ -126,6 +126,9 @@ def test_killed_inside_the_catalog_commit(mesh: Mesh, source_product: Path) -> N
     with Mesh.open(mesh.home) as reopened:
         # The staged snapshot of the killed publish is left on its branch, unserved.
         assert any(b.startswith("publish-") for b in reopened.storage.branches(TABLE))
+        # No event tells of a version that was never registered.
+        published = reopened.events(product="finance.targets", kinds=["product.published"])
+        assert [event.payload["version"] for event in published] == [1]
     republish(mesh.home, source_product, version=2)
 
 
@@ -147,6 +150,9 @@ def test_killed_between_the_commit_and_moving_main(mesh: Mesh, source_product: P
         assert reopened.read("finance.targets").num_rows == 4
         served = reopened.stores.catalog.version("finance.targets").ports[0].snapshot_id
         assert reopened.storage.staged(TABLE, "main").snapshot_id != served
+        # Its event was logged with the version, in the same commit: once, nothing lost.
+        published = reopened.events(product="finance.targets", kinds=["product.published"])
+        assert [event.payload["version"] for event in published] == [1, 2]
     # The next publish first finishes the killed one's move of main.
     republish(mesh.home, source_product, version=3)
 

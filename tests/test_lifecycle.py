@@ -3,6 +3,7 @@ new consumers or grants; retired ones are no longer served; a new major deprecat
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -36,7 +37,7 @@ def test_a_new_major_deprecates_the_one_before_for_the_migration_window(retail: 
     assert (entry.port, entry.major, entry.state) == ("orders", 1, State.DEPRECATED)
     assert entry.sunset == today() + timedelta(days=30)
     assert entry.replacement == "checkout.orders.orders v2"
-    [told] = retail.stores.events.events(kinds=["deprecated"], subject="checkout.orders")
+    [told] = retail.stores.events.events(kinds=["product.deprecated"], subject="checkout.orders")
     assert told.payload["major"] == 1
     # Its consumers still build from major 1, warned of the date and the replacement.
     attribution = retail.home.parent / "workspace" / "marketing" / "attribution"
@@ -160,3 +161,42 @@ def test_deprecate_refuses_a_sunset_in_the_past_and_an_unknown_port(retail: Mesh
     assert bad.exit_code == 2
     assert "is not a day" in bad.output
     assert retail.lifecycle() == []
+
+
+def test_the_event_log_tells_what_happened_in_order(retail: Mesh) -> None:
+    start = max(event.id for event in retail.events())
+    drop_column(retail, "status")
+    [blocked] = retail.publish(orders_folder(retail), actor=LENA)
+    assert not blocked.outcome.ok
+    set_version(retail, "2.0.0")
+    [published] = retail.publish(orders_folder(retail), actor=LENA)
+    assert published.outcome.ok, published.reason
+    found = retail.events(product="checkout.orders", after=start)
+    kinds = [event.kind for event in found]
+    assert kinds == [
+        "change.blocked",
+        "product.publish_failed",
+        "checks.run",
+        "product.published",
+        "product.deprecated",
+    ]
+    assert found[0].payload["consumers"] == ["marketing.attribution", "sales.daily_revenue"]
+    assert found[0].payload["changes"] == ["column status removed"]
+    assert found[3].payload["version"] == published.version
+    assert found[3].payload["actor"]["name"] == LENA.name
+    result = runner.invoke(
+        app,
+        ["events", "--product", "checkout.orders", "--kind", "product.deprecated", "--json"],
+        env={"QUANTA_HOME": str(retail.home)},
+    )
+    assert result.exit_code == 0, result.output
+    [told] = json.loads(result.output)
+    assert told["payload"]["replacement"] == "checkout.orders.orders v2"
+    text = runner.invoke(
+        app, ["events", "--home", str(retail.home), "--limit", "1000"], env={"COLUMNS": "300"}
+    )
+    assert text.exit_code == 0
+    assert "change.blocked checkout.orders by lena.vogel@retail.example" in text.output
+    bad = runner.invoke(app, ["events", "--since", "yesterday", "--home", str(retail.home)])
+    assert bad.exit_code == 2
+    assert "is not a day or time" in bad.output

@@ -19,6 +19,7 @@ from quanta.errors import ConfigError, NotFound, UserError
 from quanta.events import Subscriber, SubscriberFactory
 from quanta.model.actor import Actor, local_user
 from quanta.model.catalog import ProductRecord, SearchHit, ServiceLevelStatus
+from quanta.model.events import EventRecord
 from quanta.model.result import Build, CheckRun, Publication, Validation
 from quanta.reading.ports import port_at, product_record
 from quanta.settings import Settings, load_settings
@@ -316,6 +317,21 @@ class Mesh:
     def lifecycle(self, product_id: str | None = None) -> list[LifecycleEntry]:
         """What was deprecated or retired, of one product or of all."""
         return self.stores.lifecycle.entries(product_id)
+
+    def events(
+        self,
+        *,
+        product: str | None = None,
+        kinds: Sequence[str] = (),
+        since: datetime | None = None,
+        after: int | None = None,
+        limit: int = 1000,
+    ) -> list[EventRecord]:
+        """The mesh's event log, oldest first: what was published, failed, checked,
+        blocked, deprecated, retired, asked for and decided."""
+        return self.stores.events.events(
+            since=since, kinds=kinds, subject=product, limit=limit, after=after
+        )
 
     def lineage(self, product_id: str) -> Lineage:
         from quanta.catalog import lineage

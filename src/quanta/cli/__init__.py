@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from datetime import date
+    from datetime import date, datetime
 
     from quanta.mesh import Mesh
 
@@ -254,6 +254,51 @@ def impact(
     shown(found, as_json)
     if any(one.broken for one in found):
         raise typer.Exit(1)
+
+
+@app.command()
+def events(
+    product: Annotated[str | None, typer.Option(help="Only the events of this product.")] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option(help="Only events of this kind (product.published...).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this day or time on (ISO 8601).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 100,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep printing new events as they are logged.")
+    ] = False,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The mesh's event log, oldest first (JSON lines with --json --follow)."""
+    import time
+
+    from quanta.cli import render_change
+
+    start = _moment(since, "--since") if since else None
+    with _mesh(home, as_json, create=False) as mesh:
+        found = mesh.events(product=product, kinds=kind or (), since=start, limit=limit)
+        render_change.events(found, as_json, lines=follow)
+        last = found[-1].id if found else None
+        while follow:
+            time.sleep(1.0)
+            more = mesh.events(product=product, kinds=kind or (), since=start, after=last)
+            if more:
+                render_change.events(more, as_json, lines=True)
+                last = more[-1].id
+
+
+def _moment(text: str, option: str) -> datetime:
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a day or time: write 2026-12-01 or 2026-12-01T09:00",
+            param_hint=option,
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @app.command()

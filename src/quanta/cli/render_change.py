@@ -8,6 +8,7 @@ from rich.text import Text
 
 from quanta.cli.output import console, print_json, shown
 from quanta.lifecycle.impact import Impact
+from quanta.model.events import EventRecord
 from quanta.model.lifecycle import LifecycleEntry
 
 
@@ -100,3 +101,33 @@ def lifecycle_entry(entry: LifecycleEntry, as_json: bool) -> None:
         print_json(entry.model_dump(mode="json"))
         return
     console.print(shown(entry.said(), "bold"))
+
+
+def events(found: list[EventRecord], as_json: bool, *, lines: bool = False) -> None:
+    """The events, as a JSON list (one JSON object a line with ``lines``), or one line each."""
+    if as_json:
+        if lines:
+            import json
+
+            for event in found:
+                console.file.write(json.dumps(event.model_dump(mode="json")) + "\n")
+            console.file.flush()
+        else:
+            print_json([event.model_dump(mode="json") for event in found])
+        return
+    for event in found:
+        details = ", ".join(
+            f"{key} {value}" for key, value in event.payload.items() if key != "actor"
+        )
+        actor = event.payload.get("actor")
+        by = f" by {actor['name']}" if isinstance(actor, dict) and actor.get("name") else ""
+        console.print(
+            Text.assemble(
+                (f"{event.id:>6} ", "dim"),
+                (event.at.strftime("%Y-%m-%d %H:%M:%S "), "dim"),
+                (f"{event.kind} ", "bold"),
+                shown(event.subject),
+                shown(by),
+                shown(f": {details}" if details else "", "dim"),
+            )
+        )

@@ -67,6 +67,15 @@ class ChecksRun(Event, frozen=True):
     """How many checks ended in each outcome, as (outcome, count) pairs."""
 
 
+class ChangeBlocked(Event, frozen=True):
+    """A publish stopped because a breaking change would break consumers
+    (`quanta.lifecycle.impact`): whom, and by which changes."""
+
+    kind: ClassVar[str] = "change.blocked"
+    consumers: tuple[str, ...]
+    changes: tuple[str, ...]
+
+
 class PortRead(Event, frozen=True):
     """A published port was bound for reading (`quanta.reading`), at one version."""
 

@@ -1,5 +1,6 @@
-"""The built-in subscriber that keeps what happened to products in the event store: the
-publishes, failed publishes and check runs, each with who did it.
+"""The built-in subscriber that keeps what happened to products in the event store: failed
+publishes, check runs and blocked changes, each with who did it. A publish is kept by the
+catalog itself, in the transaction that registers it (`CatalogStore.publish`).
 
 Reads are not kept here: one write per query would make every reader wait on a publish
 holding the catalog (usage metering keeps them, batched, in a store of its own).
@@ -9,12 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from quanta.events import ChecksRun, Event, ProductPublished, PublishFailed, Subscriber
+from quanta.events import ChangeBlocked, ChecksRun, Event, PublishFailed, Subscriber
 
 if TYPE_CHECKING:
     from quanta.mesh import Mesh
 
-KEPT = (ProductPublished, PublishFailed, ChecksRun)
+KEPT = (PublishFailed, ChecksRun, ChangeBlocked)
 
 
 def keep_history(mesh: Mesh) -> Subscriber:

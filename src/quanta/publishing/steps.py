@@ -11,7 +11,7 @@ from quanta.build import transform
 from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
-from quanta.events import PortServed
+from quanta.events import ChangeBlocked, PortServed
 from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding, Exposed
@@ -65,6 +65,16 @@ def compare(context: PublishContext) -> None:
         context.told(warning)
     if found.broken:
         context.stop(Outcome.FAILED, blocked_reason(found))
+        context.mesh.events.emit(
+            ChangeBlocked(
+                subject=context.product_id,
+                actor=context.actor,
+                consumers=tuple(sorted({broken.consumer.product for _, broken in found.broken})),
+                changes=tuple(
+                    dict.fromkeys(c.what for _, broken in found.broken for c in broken.changes)
+                ),
+            )
+        )
 
 
 def recover(context: PublishContext) -> None:
@@ -320,7 +330,13 @@ def register(context: PublishContext) -> None:
     )
     today = version.published_at.date()
     deprecated = context.mesh.lifecycle.deprecations(context.product_id, version, today)
-    context.version = context.mesh.stores.catalog.publish(record, version, deprecated)
+    told = {
+        "actor": context.actor.model_dump(mode="json"),
+        "ports": sorted(context.staged),
+        "rows": context.build.rows,
+        "seconds": context.build.seconds,
+    }
+    context.version = context.mesh.stores.catalog.publish(record, version, deprecated, told)
     for entry in deprecated:
         context.told(f"{entry.what} is deprecated until {entry.sunset}: {entry.reason}")
 

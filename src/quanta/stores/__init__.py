@@ -80,12 +80,15 @@ class CatalogStore(Protocol):
         record: ProductRecord,
         version: Version,
         deprecations: Sequence[LifecycleEntry] = (),
+        told: dict[str, Any] | None = None,
     ) -> int:
         """Register a new version and make it the served one, all at once; return its number.
 
         The version's checks, if any, are kept as a check run (trigger ``"publish"``) in the
         same transaction: the check history never shows a run of a publish that failed. So
-        are ``deprecations``: the majors a new major replaces.
+        are ``deprecations`` (the majors a new major replaces), and, with ``told``, the
+        ``product.published`` event (``told`` and the version's number): the event log
+        holds every version published, and no other.
         """
         ...
 
@@ -131,9 +134,11 @@ class EventStore(Protocol):
         kinds: Collection[str] = (),
         subject: str | None = None,
         limit: int = 1000,
+        after: int | None = None,
     ) -> list[EventRecord]:
-        """Events at or after ``since``, of any of ``kinds`` (all when empty), about
-        ``subject`` (any when None): the oldest ``limit`` of them, oldest first."""
+        """Events at or after ``since``, numbered above ``after``, of any of ``kinds`` (all
+        when empty), about ``subject`` (any when None): the oldest ``limit`` of them, oldest
+        first."""
         ...
 
 

@@ -144,6 +144,7 @@ class SqlCatalogStore:
         record: ProductRecord,
         version: Version,
         deprecations: Sequence[LifecycleEntry] = (),
+        told: dict[str, Any] | None = None,
     ) -> int:
         now = naive_utc(datetime.now(UTC))
         with self.database.engine.begin() as connection:
@@ -189,6 +190,11 @@ class SqlCatalogStore:
             index_for_search(connection, record, version)
             for entry in deprecations:
                 self.lifecycle.write(connection, entry)
+            if told is not None:
+                payload = {**told, "version": number}
+                self.lifecycle.history.write(
+                    connection, "product.published", version.published_at, record.id, payload
+                )
             if version.checks:
                 self.checks.write(
                     connection,

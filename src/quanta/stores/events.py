@@ -46,9 +46,12 @@ class SqlEventStore:
         kinds: Collection[str] = (),
         subject: str | None = None,
         limit: int = 1000,
+        after: int | None = None,
     ) -> list[EventRecord]:
         table = schema.events
         query = select(table).order_by(table.c.at, table.c.id).limit(limit)
+        if after is not None:
+            query = query.where(table.c.id > after)
         if since is not None:
             query = query.where(table.c.at >= naive_utc(since))
         if kinds:

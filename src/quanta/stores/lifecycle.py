@@ -10,7 +10,7 @@ from quanta.stores import schema
 from quanta.stores.database import Database, aware, naive_utc
 from quanta.stores.events import SqlEventStore
 
-EVENT_KINDS = {State.DEPRECATED: "deprecated", State.RETIRED: "retired"}
+EVENT_KINDS = {State.DEPRECATED: "product.deprecated", State.RETIRED: "product.retired"}
 
 
 class SqlLifecycleStore:
