@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from quanta.access import Access
     from quanta.build.executor import Executor
     from quanta.engines import Engine, Limits
+    from quanta.events.webhooks import Webhooks
     from quanta.governance import Governance
     from quanta.lifecycle.states import Lifecycle
     from quanta.storage import Storage
@@ -56,6 +57,13 @@ class MeshContext:
         from quanta.lifecycle.states import Lifecycle
 
         return Lifecycle(self)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """Subscriptions to the event log, delivered signed (`quanta.events.webhooks`)."""
+        from quanta.events.webhooks import Webhooks
+
+        return Webhooks(self)
 
     @cached_property
     def governance(self) -> Governance:

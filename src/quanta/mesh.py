@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from quanta.build.logs import BuildLogs
     from quanta.engines import Engine
+    from quanta.events.webhooks import Round
     from quanta.interop import ContractImport
     from quanta.lifecycle.impact import Impact
     from quanta.model.access import AccessRequest, RequestState
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from quanta.model.lifecycle import LifecycleEntry
     from quanta.model.privacy import Erasure, RetentionRun
     from quanta.model.usage import UsageReport
+    from quanta.model.webhooks import Delivery, Webhook
     from quanta.publishing.pipeline import Pipeline
     from quanta.storage import Storage
 
@@ -332,6 +334,36 @@ class Mesh:
         return self.stores.events.events(
             since=since, kinds=kinds, subject=product, limit=limit, after=after
         )
+
+    def add_webhook(
+        self,
+        url: str,
+        *,
+        product: str | None = None,
+        domain: str | None = None,
+        kinds: list[str] | None = None,
+        actor: Actor | None = None,
+    ) -> tuple[Webhook, str]:
+        """Subscribe ``url`` to the event log (of a product, a domain, or all); the
+        subscription and its signing secret, shown this once (`quanta.events.webhooks`)."""
+        return self.context.webhooks.add(
+            self._as(actor), url, product=product, domain=domain, kinds=kinds
+        )
+
+    def remove_webhook(self, webhook_id: int, *, actor: Actor | None = None) -> None:
+        self.context.webhooks.remove(self._as(actor), webhook_id)
+
+    def webhooks(self) -> list[Webhook]:
+        return self.stores.webhooks.webhooks()
+
+    def deliver_webhooks(self, now: datetime | None = None, *, timeout: float = 10.0) -> Round:
+        """Queue the events each subscription has not heard, and try every delivery due
+        (each receiver answering within ``timeout`` seconds)."""
+        return self.context.webhooks.deliver(now, timeout=timeout)
+
+    def webhook_deliveries(self, webhook_id: int | None = None) -> list[Delivery]:
+        """The delivery log, newest first."""
+        return self.stores.webhooks.deliveries(webhook_id)
 
     def lineage(self, product_id: str) -> Lineage:
         from quanta.catalog import lineage

@@ -495,6 +495,10 @@ from quanta.cli.access import access_app  # noqa: E402  (it uses the options abo
 
 app.add_typer(access_app, name="access")
 
+from quanta.cli.webhooks import webhooks_app  # noqa: E402  (it uses the options above)
+
+app.add_typer(webhooks_app, name="webhooks")
+
 from quanta.cli.governance import governance_app  # noqa: E402  (it uses the options above)
 from quanta.cli.privacy import enforce_retention, erase  # noqa: E402  (the same)
 

@@ -30,6 +30,7 @@ from quanta.model.events import EventRecord
 from quanta.model.lifecycle import LifecycleEntry
 from quanta.model.privacy import Erasure, ErasureState, RetentionRun
 from quanta.model.usage import ConsumerUsage, DailyUsage, UsageRecord
+from quanta.model.webhooks import Delivery, DeliveryState, Webhook
 
 if TYPE_CHECKING:
     from quanta.stores.database import Database
@@ -45,6 +46,7 @@ __all__ = [
     "PrivacyStore",
     "Stores",
     "UsageStore",
+    "WebhookStore",
 ]
 
 
@@ -267,6 +269,44 @@ class LifecycleStore(Protocol):
         ...
 
 
+class WebhookStore(Protocol):
+    """Subscriptions to the event log, and each event's delivery to each of them: queued
+    once, tried until delivered (at least once) or given up on."""
+
+    def add(self, webhook: Webhook, nonce: str) -> Webhook:
+        """Keep a new subscription, hearing the events logged from now on; with its id."""
+        ...
+
+    def remove(self, webhook_id: int) -> bool: ...
+
+    def webhooks(self) -> list[Webhook]: ...
+
+    def nonce(self, webhook_id: int) -> str | None:
+        """What the subscription's signing key is derived from, with the mesh's key."""
+        ...
+
+    def enqueue(self, now: datetime) -> int:
+        """Queue the events each subscription wants since its cursor; the number queued."""
+        ...
+
+    def due(
+        self, now: datetime, limit: int = 100
+    ) -> list[tuple[Delivery, Webhook, EventRecord]]: ...
+
+    def attempted(
+        self,
+        delivery_id: int,
+        state: DeliveryState,
+        at: datetime,
+        next_at: datetime,
+        error: str | None,
+    ) -> None: ...
+
+    def deliveries(self, webhook_id: int | None = None, limit: int = 100) -> list[Delivery]:
+        """The delivery log, newest first."""
+        ...
+
+
 class PrivacyStore(Protocol):
     """Subject erasures, saved as they go on so that a second run finishes a killed one."""
 
@@ -314,6 +354,7 @@ class Stores:
     audit: AuditStore
     privacy: PrivacyStore
     lifecycle: LifecycleStore
+    webhooks: WebhookStore
 
     def close(self) -> None:
         self.database.close()

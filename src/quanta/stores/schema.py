@@ -127,6 +127,36 @@ lifecycle = Table(
     Column("reason", Text, nullable=False),
 )
 
+# Webhook subscriptions to the event log, and each event's delivery to each of them.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("product", String(130)),
+    Column("domain", String(63)),
+    Column("kinds", JSON, nullable=False),
+    # Not a secret: the signing key is derived from the mesh's key and this (the key store).
+    Column("nonce", String(64), nullable=False),
+    Column("created_by", String(320), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("cursor", Integer, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", Integer, nullable=False),
+    Column("event_id", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", DateTime, nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", DateTime),
+    Index("ix_webhook_deliveries_due", "state", "next_at"),
+)
+
 events = Table(
     "events",
     metadata,

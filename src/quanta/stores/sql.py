@@ -12,6 +12,7 @@ from quanta.stores.events import SqlEventStore
 from quanta.stores.lifecycle import SqlLifecycleStore
 from quanta.stores.privacy import SqlPrivacyStore
 from quanta.stores.usage import SqlUsageStore
+from quanta.stores.webhooks import SqlWebhookStore
 
 # HEAD_REVISION and MIGRATIONS live in quanta.stores.database; named here for older imports.
 __all__ = ["HEAD_REVISION", "MIGRATIONS", "SqlStores"]
@@ -38,4 +39,5 @@ class SqlStores(Stores):
             audit=audit,
             privacy=SqlPrivacyStore(database),
             lifecycle=lifecycle,
+            webhooks=SqlWebhookStore(database),
         )
