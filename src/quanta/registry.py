@@ -29,6 +29,7 @@ BUILT_IN: dict[str, dict[str, str]] = {
         "history": "quanta.events.history:keep_history",
         "usage": "quanta.events.usage:meter_usage",
         "audit": "quanta.governance.audit:audit_protection",
+        "openlineage": "quanta.events.lineage:emit_openlineage",
     },
     "quanta.metrics": {
         "nullValues": "quanta.quality.odcs_metrics:null_values",

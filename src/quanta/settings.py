@@ -65,6 +65,15 @@ class Settings(BaseSettings):
         description="Threads of one build (default: one per core); the most a product's "
         "buildLimits may ask.",
     )
+    openlineage_url: str | None = Field(
+        None,
+        description="Send each build's OpenLineage RunEvents to this HTTP endpoint (such as "
+        "Marquez's http://host:5000); by default they are written to home/lineage/"
+        "openlineage.jsonl.",
+    )
+    openlineage_namespace: str = Field(
+        "quanta", description="The OpenLineage namespace of this mesh's jobs and datasets."
+    )
     migration_days: int = Field(
         30,
         gt=0,

@@ -76,6 +76,39 @@ class ChangeBlocked(Event, frozen=True):
     changes: tuple[str, ...]
 
 
+class LineageDataset(BaseModel, frozen=True):
+    """A dataset a build read or wrote: a port at a version, or a source file."""
+
+    name: str
+    """``checkout.orders.orders.v1`` (product, port, major), or a source file's path."""
+    version: int | None = None
+    """The published version that holds it (None: a source file, or not yet known)."""
+    columns: tuple[tuple[str, str], ...] = ()
+    """(name, type) of each column."""
+    file: bool = False
+
+
+class BuildRun(Event, frozen=True):
+    """One build of a publish, for lineage: started, completed (published) or failed.
+
+    Told as plain facts (`quanta.events.lineage` turns them into OpenLineage RunEvents):
+    what it read and wrote, what each output column derives from, and its checks."""
+
+    kind: ClassVar[str] = "build.run"
+    run: str
+    """The run's id (a UUID), the same for its start and its end."""
+    state: str
+    """``START``, ``COMPLETE`` or ``FAIL``."""
+    inputs: tuple[LineageDataset, ...] = ()
+    outputs: tuple[LineageDataset, ...] = ()
+    derived: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = ()
+    """(output dataset, output column, ((input dataset, input column), ...))."""
+    assertions: tuple[tuple[str, str, str | None, bool], ...] = ()
+    """(output dataset, check name, column, passed)."""
+    step: str = ""
+    """The step a failed build stopped at."""
+
+
 class PortRead(Event, frozen=True):
     """A published port was bound for reading (`quanta.reading`), at one version."""
 

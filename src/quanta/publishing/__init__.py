@@ -103,6 +103,11 @@ def build_batch(mesh: MeshContext, path: Path, actor: Actor, progress: Progress)
 
 
 def _tell(mesh: MeshContext, context: PublishContext, publication: Publication) -> None:
+    if context.started_run:
+        from quanta.publishing.runs import build_run
+
+        state = "COMPLETE" if publication.version is not None else "FAIL"
+        mesh.events.emit(build_run(context, state))
     if publication.version is not None:
         build = publication.build
         event: ProductPublished | PublishFailed = ProductPublished(
@@ -129,6 +134,10 @@ def _tell_stopped(mesh: MeshContext, context: PublishContext, error: BaseExcepti
     finishes it, and the version is told when it is)."""
     if context.version is not None:
         return
+    if context.started_run:
+        from quanta.publishing.runs import build_run
+
+        mesh.events.emit(build_run(context, "FAIL"))
     mesh.events.emit(
         PublishFailed(
             subject=context.product_id,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,6 +49,8 @@ class PublishContext:
     actor: Actor
     branch: str
     progress: Progress
+    run: str = field(default_factory=lambda: str(uuid.uuid4()))
+    """The build's run id, for lineage (`quanta.events.BuildRun`)."""
     blocked: list[str] = field(default_factory=list)
     """Products of the same batch this one reads that did not publish."""
     started: float = field(default_factory=time.perf_counter)
@@ -76,6 +79,8 @@ class PublishContext:
     outcome: Outcome | None = None
     """Set when a step stopped the publish; None while it goes on."""
     reason: str = ""
+    started_run: bool = False
+    """Whether the build's START was told (its end then is too)."""
 
     @property
     def product_id(self) -> str:

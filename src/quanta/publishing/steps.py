@@ -105,6 +105,11 @@ def resolve(context: PublishContext) -> None:
         found = context.mesh.lifecycle.state(port.product, port.port.port, port.port.major)
         if found is not None:
             context.told(f"warning: {found.said()}")
+    if context.branch != "dev":  # a publish's build: its run starts (lineage)
+        from quanta.publishing.runs import build_run
+
+        context.started_run = True
+        context.mesh.events.emit(build_run(context, "START"))
     if product.transformation.language == "sql" and inputs.upstream:
         from quanta.privacy.joins import join_warnings
 
