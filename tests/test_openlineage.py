@@ -114,3 +114,25 @@ def test_the_schemas_refuse_what_is_not_a_run_event(retail: Mesh) -> None:
     broken["outputs"][0]["facets"]["schema"]["fields"] = "id"
     with pytest.raises(jsonschema.ValidationError):
         check(broken)
+
+
+def test_events_go_to_an_http_endpoint_when_one_is_set(
+    tmp_path: Path, source_product: Path, monkeypatch: Any
+) -> None:
+    """As to Marquez: POSTed to QUANTA_OPENLINEAGE_URL's api/v1/lineage, each valid."""
+    from test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        monkeypatch.setenv("QUANTA_OPENLINEAGE_URL", receiver.url.removesuffix("/hook"))
+        with Mesh.open(tmp_path / "home") as mesh:
+            [publication] = mesh.publish(source_product)
+        assert publication.outcome.ok, publication.reason
+        told = [json.loads(body) for _, body in receiver.received]
+        assert [event["eventType"] for event in told] == ["START", "COMPLETE"]
+        for event in told:
+            check(event)
+        assert told[1]["inputs"][0]["namespace"] == "file"
+        assert not (tmp_path / "home" / "lineage").exists()
+    finally:
+        receiver.stop()
