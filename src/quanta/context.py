@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from quanta.engines import Engine, Limits
     from quanta.events.webhooks import Webhooks
     from quanta.governance import Governance
+    from quanta.lifecycle.expectations import Consumers
     from quanta.lifecycle.states import Lifecycle
     from quanta.storage import Storage
     from quanta.stores import Stores
@@ -57,6 +58,13 @@ class MeshContext:
         from quanta.lifecycle.states import Lifecycle
 
         return Lifecycle(self)
+
+    @cached_property
+    def consumers(self) -> Consumers:
+        """Consumers' expectations of the ports they read (`quanta.lifecycle.expectations`)."""
+        from quanta.lifecycle.expectations import Consumers
+
+        return Consumers(self)
 
     @cached_property
     def webhooks(self) -> Webhooks:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from quanta.model.access import AccessRequest, RequestState
     from quanta.model.audit import AuditVerification
     from quanta.model.concepts import ConceptMap, JoinWarning
+    from quanta.model.expectations import Expectation
     from quanta.model.governance import Compliance, Policy
     from quanta.model.lifecycle import LifecycleEntry
     from quanta.model.privacy import Erasure, RetentionRun
@@ -334,6 +335,24 @@ class Mesh:
         return self.stores.events.events(
             since=since, kinds=kinds, subject=product, limit=limit, after=after
         )
+
+    def expect(
+        self,
+        address: str,
+        rules: list[dict[str, Any]],
+        *,
+        for_product: str | None = None,
+        actor: Actor | None = None,
+    ) -> Expectation:
+        """Register what the actor (or ``for_product``, as its owner) needs the port
+        ``address`` to hold, checked at each of its producer's publishes; no rules withdraws
+        it (`quanta.lifecycle.expectations`)."""
+        return self.context.consumers.expect(
+            self._as(actor), address, rules, for_product=for_product
+        )
+
+    def expectations(self, product: str, port: str | None = None) -> list[Expectation]:
+        return self.stores.expectations.expectations(product, port)
 
     def add_webhook(
         self,

@@ -495,6 +495,10 @@ from quanta.cli.access import access_app  # noqa: E402  (it uses the options abo
 
 app.add_typer(access_app, name="access")
 
+from quanta.cli.consumer import consumer_app  # noqa: E402  (it uses the options above)
+
+app.add_typer(consumer_app, name="consumer")
+
 from quanta.cli.webhooks import webhooks_app  # noqa: E402  (it uses the options above)
 
 app.add_typer(webhooks_app, name="webhooks")

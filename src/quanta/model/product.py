@@ -307,6 +307,15 @@ class InputPort(Port):
         return list(found[1])
 
     @property
+    def expects(self) -> list[dict[str, Any]]:
+        """Rules the product needs the upstream port to hold (customProperty ``expects``):
+        registered when it publishes, checked at each of the producer's publishes."""
+        found = custom_property(self.custom_properties, "expects")
+        if found is None or not isinstance(found[1], list):
+            return []
+        return [rule for rule in found[1] if isinstance(rule, dict)]
+
+    @property
     def upstream(self) -> PortAddress | None:
         """The output port this input reads, or None for a file source."""
         return None if self.source else PortAddress.parse(self.contract_id)

@@ -101,10 +101,8 @@ def resolve(context: PublishContext) -> None:
     from quanta.lifecycle.reliance import relied_on, with_reliance
 
     with_reliance(inputs.uses, relied_on(product, code.text, inputs.upstream))
-    for port in inputs.upstream:
-        found = context.mesh.lifecycle.state(port.product, port.port.port, port.port.major)
-        if found is not None:
-            context.told(f"warning: {found.said()}")
+    if not _upstream_ready(context):
+        return
     if context.branch != "dev":  # a publish's build: its run starts (lineage)
         from quanta.publishing.runs import build_run
 
@@ -116,6 +114,32 @@ def resolve(context: PublishContext) -> None:
         for warning in join_warnings(context.mesh, code.text, inputs.upstream):
             line = f" (line {warning.line})" if warning.line else ""
             context.told(f"warning: {code.filename}{line}: {warning.message}: {warning.hint}")
+
+
+def _upstream_ready(context: PublishContext) -> bool:
+    """Tell what the inputs' lifecycle says (deprecated: until when, and what instead),
+    and refuse expectations of an input port that cannot run on what it reads."""
+    from quanta.lifecycle.expectations import problems
+
+    assert context.inputs is not None
+    upstream = context.inputs.upstream
+    for port in upstream:
+        found = context.mesh.lifecycle.state(port.product, port.port.port, port.port.major)
+        if found is not None:
+            context.told(f"warning: {found.said()}")
+    declared = {port.name: port.expects for port in context.product.descriptor.input_ports}
+    for port in upstream:
+        rules = declared.get(port.names[0][0])
+        if not rules:
+            continue
+        wrong = problems(Contract.model_validate(port.port.contract), rules, context.product_id)
+        if wrong:
+            context.fail_build(
+                f"what input port {port.names[0][0]} expects of {port.address} cannot run: "
+                + "; ".join(wrong)
+            )
+            return False
+    return True
 
 
 def input_bindings(
@@ -245,7 +269,7 @@ def check(context: PublishContext) -> None:
         # As it wrote them: not a column the table keeps for an earlier version.
         shown = _stored(context, port, staged) or tuple(Exposed(name) for name in staged.columns)
         binding = Binding((relation_name(port),), staged.scan, shown)
-        ports.append(Checked(port, product.contracts[port], binding, staged.stats))
+        ports.append(Checked(port, _expected(context, port), binding, staged.stats))
     declared = product.descriptor.build_limits
     seconds = context.mesh.settings.build_timeout
     if declared is not None and declared.seconds is not None:
@@ -278,6 +302,18 @@ def check(context: PublishContext) -> None:
     failing = [check for check in context.checks if not check.outcome.ok]
     if failing:
         context.stop(Outcome.FAILED, broken(failing))
+
+
+def _expected(context: PublishContext, port: str) -> Contract:
+    """The port's contract with what its consumers expect of it added, each rule named for
+    its consumer (`quanta.lifecycle.expectations`)."""
+    from quanta.lifecycle.expectations import expected
+
+    contract = context.product.contracts[port]
+    found = context.mesh.stores.expectations.expectations(context.product_id, port, contract.major)
+    if found:
+        context.told(f"checking what {', '.join(e.consumer for e in found)} expect of {port}")
+    return expected(contract, found)
 
 
 def _stored(context: PublishContext, port: str, staged: StagedTable) -> tuple[Exposed, ...] | None:
@@ -344,6 +380,30 @@ def register(context: PublishContext) -> None:
     context.version = context.mesh.stores.catalog.publish(record, version, deprecated, told)
     for entry in deprecated:
         context.told(f"{entry.what} is deprecated until {entry.sunset}: {entry.reason}")
+    _register_expectations(context)
+
+
+def _register_expectations(context: PublishContext) -> None:
+    """What the product's input ports expect of the ports they read, kept for their
+    producers' publishes (replacing what its earlier versions declared)."""
+    from datetime import UTC, datetime
+
+    from quanta.model.expectations import Expectation
+
+    assert context.inputs is not None
+    declared = {port.name: port.expects for port in context.product.descriptor.input_ports}
+    for port in context.inputs.upstream:
+        context.mesh.stores.expectations.set(
+            Expectation(
+                product=port.product,
+                port=port.port.port,
+                major=port.port.major,
+                consumer=context.product_id,
+                by=context.actor.name,
+                rules=declared.get(port.names[0][0], []),
+                at=datetime.now(UTC),
+            )
+        )
 
 
 def promote(context: PublishContext) -> None:

@@ -27,6 +27,7 @@ from quanta.model.catalog import (
     Version,
 )
 from quanta.model.events import EventRecord
+from quanta.model.expectations import Expectation
 from quanta.model.lifecycle import LifecycleEntry
 from quanta.model.privacy import Erasure, ErasureState, RetentionRun
 from quanta.model.usage import ConsumerUsage, DailyUsage, UsageRecord
@@ -42,6 +43,7 @@ __all__ = [
     "CheckStore",
     "EventRecord",
     "EventStore",
+    "ExpectationStore",
     "LifecycleStore",
     "PrivacyStore",
     "Stores",
@@ -269,6 +271,18 @@ class LifecycleStore(Protocol):
         ...
 
 
+class ExpectationStore(Protocol):
+    """What consumers need of the ports they read, beyond the contract."""
+
+    def set(self, expectation: Expectation) -> Expectation:
+        """Keep it, replacing the consumer's earlier one of the same port and major."""
+        ...
+
+    def expectations(
+        self, product: str, port: str | None = None, major: int | None = None
+    ) -> list[Expectation]: ...
+
+
 class WebhookStore(Protocol):
     """Subscriptions to the event log, and each event's delivery to each of them: queued
     once, tried until delivered (at least once) or given up on."""
@@ -355,6 +369,7 @@ class Stores:
     privacy: PrivacyStore
     lifecycle: LifecycleStore
     webhooks: WebhookStore
+    expectations: ExpectationStore
 
     def close(self) -> None:
         self.database.close()

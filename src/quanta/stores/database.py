@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from quanta.errors import ConfigError, PlatformError
 
 # The newest migration; opening a database at this revision skips loading Alembic.
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: it only has to be the same for every process migrating one database.
 _MIGRATION_LOCK = 7_130_406_105

@@ -157,6 +157,21 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "state", "next_at"),
 )
 
+# What consumers need of the ports they read, beyond the contract: checked at each publish.
+expectations = Table(
+    "expectations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product", String(130), nullable=False),
+    Column("port", String(63), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("consumer", String(320), nullable=False),
+    Column("by", String(320), nullable=False),
+    Column("rules", JSON, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("ix_expectations_port", "product", "port", "major"),
+)
+
 events = Table(
     "events",
     metadata,

@@ -9,6 +9,7 @@ from quanta.stores.catalog import SqlCatalogStore
 from quanta.stores.checks import SqlCheckStore
 from quanta.stores.database import HEAD_REVISION, MIGRATIONS, Database
 from quanta.stores.events import SqlEventStore
+from quanta.stores.expectations import SqlExpectationStore
 from quanta.stores.lifecycle import SqlLifecycleStore
 from quanta.stores.privacy import SqlPrivacyStore
 from quanta.stores.usage import SqlUsageStore
@@ -40,4 +41,5 @@ class SqlStores(Stores):
             privacy=SqlPrivacyStore(database),
             lifecycle=lifecycle,
             webhooks=SqlWebhookStore(database),
+            expectations=SqlExpectationStore(database),
         )
