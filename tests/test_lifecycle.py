@@ -200,3 +200,17 @@ def test_the_event_log_tells_what_happened_in_order(retail: Mesh) -> None:
     bad = runner.invoke(app, ["events", "--since", "yesterday", "--home", str(retail.home)])
     assert bad.exit_code == 2
     assert "is not a day or time" in bad.output
+
+
+def test_a_draft_product_is_read_by_its_owners_only(retail: Mesh) -> None:
+    folder = retail.home.parent / "workspace" / "sales" / "daily_revenue"
+    descriptor = folder / "dataproduct.yaml"
+    descriptor.write_text(descriptor.read_text().replace("status: active", "status: draft", 1))
+    [published] = retail.publish(folder, actor=NOOR)
+    assert published.outcome.ok, published.reason
+    assert retail.query("SELECT count(*) AS n FROM sales.daily_revenue", actor=NOOR).num_rows == 1
+    retail.request_access("sales.daily_revenue", "Targets against revenue", actor=ANA)
+    [request] = retail.access_requests(product="sales.daily_revenue", consumer=ANA.name)
+    retail.approve_access(request.id, actor=NOOR)
+    with pytest.raises(AccessDenied, match=r"sales\.daily_revenue is a draft"):
+        retail.query("SELECT count(*) FROM sales.daily_revenue", actor=ANA)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from quanta.errors import NotFound, UserError
+from quanta.errors import AccessDenied, NotFound, UserError
 from quanta.model.actor import Actor
 from quanta.model.lifecycle import LifecycleEntry, State
 from quanta.model.names import PortAddress
@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from quanta.model.catalog import Version
     from quanta.stores import LifecycleStore
     from quanta.validation.folder import LoadedFolder
+
+
+DRAFT = "draft"
+"""A product whose descriptor says ``status: draft``: only its owners read it."""
 
 
 class DeprecatedRead(UserWarning):
@@ -254,7 +258,8 @@ class Lifecycle:
 
 
 def lifecycle_rule(lifecycle: Lifecycle) -> ReadRule:
-    """The read rule: a retired port is refused, naming what to read instead."""
+    """The read rule: a retired port is refused, naming what to read instead; a draft
+    product's ports are its owners' alone."""
 
     def rule(
         actor: Actor, port: PublishedPort, columns: tuple[Exposed, ...]
@@ -263,6 +268,13 @@ def lifecycle_rule(lifecycle: Lifecycle) -> ReadRule:
         if found is not None and found.state is State.RETIRED:
             instead = f": read {found.replacement} instead" if found.replacement else ""
             raise UserError(f"{port.address} is retired and no longer served{instead}")
+        record = lifecycle.mesh.stores.catalog.product(port.product)
+        draft = record is not None and record.status.lower() == DRAFT
+        if draft and record is not None and not lifecycle.mesh.access.owns(actor, port.product):
+            raise AccessDenied(
+                f"{port.product} is a draft: only its owners (team {record.owner}) read it "
+                "until it is published with status: active"
+            )
         return columns
 
     return rule
