@@ -175,6 +175,10 @@ LATER_TABLES = (
     "audit_log",
     "erasures",
     "retention_runs",
+    "lifecycle",
+    "webhooks",
+    "webhook_deliveries",
+    "expectations",
 )
 """The tables of the migrations after 0004."""
 
