@@ -4,7 +4,6 @@ a major): each test is a hole it found, fixed; its docstring says what was wrong
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 
 import pytest
@@ -17,38 +16,13 @@ from quanta.model.actor import Actor
 from quanta.model.changes import Kind, contract_changes
 from quanta.model.contract import Contract
 from quanta.model.result import Outcome
+from test_change import LENA, drop_column, orders_folder
 
-LENA = Actor(name="lena.vogel@retail.example")  # owns checkout.orders
-TOM = Actor(name="tom.greene@retail.example")  # owns marketing.attribution
 PRIVACY_OFFICER = Actor(name="ines.moreau@retail.example")
 SUBJECT = "c-0000042"
 
 ORDERS = ["order_id", "customer_id", "ordered_at", "status", "currency", "items", "amount"]
 INPUTS = {"orders": ORDERS, "checkout.orders.orders": ORDERS, "checkout.orders": ORDERS}
-
-
-def orders_folder(mesh: Mesh) -> Path:
-    return mesh.home.parent / "workspace" / "checkout" / "orders"
-
-
-def contract_file(mesh: Mesh) -> Path:
-    [path] = (orders_folder(mesh) / "contracts").glob("*.yaml")
-    return path
-
-
-def drop_column(mesh: Mesh, column: str) -> None:
-    """Remove ``column`` from checkout.orders: from its contract and from its SQL."""
-    path = contract_file(mesh)
-    text = path.read_text()
-    start = text.index(f"      - name: {column}\n")
-    end = text.find("      - name: ", start + 1)
-    end = len(text) if end < 0 else end
-    path.write_text(text[:start] + text[end:])
-    sql = orders_folder(mesh) / "transform.sql"
-    lines = sql.read_text().splitlines(keepends=True)
-    kept = [line for line in lines if not re.search(rf"\b{column}\b", line)]
-    assert len(kept) == len(lines) - 1, f"{column} is on one line of transform.sql"
-    sql.write_text("".join(kept))
 
 
 # -- Iceberg: a column removed within a major -------------------------------------------------

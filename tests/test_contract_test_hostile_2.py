@@ -314,6 +314,19 @@ def test_files_of_one_pattern_lacking_a_column_are_named(tmp_path: Path) -> None
         assert "b.parquet" in run.output
 
 
+def count_connections(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Each DuckDB connection opened from now on, in the list returned."""
+    connect = duckdb.connect
+    opened: list[object] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        opened.append(args)
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counted)
+    return opened
+
+
 def test_many_parquet_files_do_not_open_an_engine_each(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -325,14 +338,7 @@ def test_many_parquet_files_do_not_open_an_engine_each(
     server = '{server: f, type: local, path: "d/*.parquet", format: parquet}'
     objects = orders(ID)
     path = write(tmp_path, odcs(server, objects))
-    connect = duckdb.connect
-    opened: list[object] = []
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        opened.append(args)
-        return connect(*args, **kwargs)
-
-    monkeypatch.setattr(duckdb, "connect", counted)
+    opened = count_connections(monkeypatch)
     assert run_contract_test(path).outcome is Outcome.PASSED
     assert len(opened) <= 5, f"{len(opened)} DuckDB connections for 50 files"
 
@@ -345,14 +351,7 @@ def test_the_footers_of_every_schema_object_are_read_on_one_connection(
         pq.write_table(pa.table({"id": [1, 2]}), tmp_path / f"{name}.parquet")
     objects = orders(ID) + "  - name: customers\n    properties:\n      - " + ID + "\n"
     path = write(tmp_path, odcs(PARQUET, objects))
-    connect = duckdb.connect
-    opened: list[object] = []
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        opened.append(args)
-        return connect(*args, **kwargs)
-
-    monkeypatch.setattr(duckdb, "connect", counted)
+    opened = count_connections(monkeypatch)
     assert run_contract_test(path).outcome is Outcome.PASSED
     assert len(opened) == 2, f"{len(opened)} DuckDB connections for two schema objects"
 

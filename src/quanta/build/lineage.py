@@ -47,9 +47,9 @@ Like `sql_parse`, this module imports its parsers (sqlglot, DuckDB): import it w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlglot
 from sqlglot import exp
@@ -70,6 +70,8 @@ __all__ = [
     "columns_read",
     "inherited_levels",
 ]
+
+_T = TypeVar("_T")
 
 Source = tuple[str, str]
 """(input name, input column), spelled as the caller gave them."""
@@ -170,21 +172,27 @@ def column_sources(sql: str, inputs: Mapping[str, Iterable[str]]) -> ColumnSourc
     """
     known = _Inputs.of(inputs)
     duckdb = _read_by_duckdb(sql, known)
+    analysis = _Analysis(known, duckdb)
+    found, reason = _followed(lambda: analysis.run(sql))
+    return found if found is not None else _conservative(known, duckdb, reason)
+
+
+def _followed(follow: Callable[[], _T]) -> tuple[_T | None, str]:
+    """What ``follow`` finds, or None and why sqlglot could not follow the SQL."""
     # sqlglot warns about syntax it does not know on stderr, which is the user's terminal; what
     # it cannot follow is told in the answer's reasons instead.
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     try:
-        return _Analysis(known, duckdb).run(sql)
+        return follow(), ""
     except _CannotFollow as error:
-        reason = error.reason
+        return None, error.reason
     except SqlglotError as error:
         first = next(iter(str(error).splitlines()), type(error).__name__)
-        reason = f"sqlglot cannot read the SQL: {first}"
+        return None, f"sqlglot cannot read the SQL: {first}"
     except RecursionError:
-        reason = "the SQL nests too deeply for sqlglot to follow"
+        return None, "the SQL nests too deeply for sqlglot to follow"
     except Exception as error:  # sqlglot's own faults, on SQL that DuckDB runs
-        reason = f"sqlglot failed on the SQL ({type(error).__name__}: {error})"
-    return _conservative(known, duckdb, reason)
+        return None, f"sqlglot failed on the SQL ({type(error).__name__}: {error})"
 
 
 @dataclass(frozen=True)
@@ -206,19 +214,9 @@ def columns_read(sql: str, inputs: Mapping[str, Iterable[str]]) -> ColumnsRead:
     """
     known = _Inputs.of(inputs)
     duckdb = _read_by_duckdb(sql, known)
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)
-    try:
-        found = _Analysis(known, duckdb).read(sql)
-    except _CannotFollow as error:
-        reason = error.reason
-    except SqlglotError as error:
-        first = next(iter(str(error).splitlines()), type(error).__name__)
-        reason = f"sqlglot cannot read the SQL: {first}"
-    except RecursionError:
-        reason = "the SQL nests too deeply for sqlglot to follow"
-    except Exception as error:  # sqlglot's own faults, on SQL that DuckDB runs
-        reason = f"sqlglot failed on the SQL ({type(error).__name__}: {error})"
-    else:
+    analysis = _Analysis(known, duckdb)
+    found, reason = _followed(lambda: analysis.read(sql))
+    if found is not None:
         columns: dict[str, set[str]] = {}
         for name, column in found:
             columns.setdefault(name, set()).add(column)
