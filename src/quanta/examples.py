@@ -40,6 +40,7 @@ HOME_ENTRIES = {
     "audit.head.lock",  # taken while that file is written
     "usage-spool",  # reads metered while the catalog was busy (quanta.events.usage)
     "locks",  # publishes and table rewrites take turns here (quanta.locking)
+    "lineage",  # each build's OpenLineage events (quanta.events.lineage)
 }
 
 

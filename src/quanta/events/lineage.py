@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 PRODUCER = "https://quanta.example/quanta"
 """Who produced the events (OpenLineage's ``producer``): Quanta."""
 FILE = "lineage/openlineage.jsonl"
+"""Under the home; its folder is one of `quanta.examples.HOME_ENTRIES`."""
 
 
 def emit_openlineage(mesh: Mesh) -> Subscriber:
