@@ -19,7 +19,7 @@ import quanta
 from conftest import TESTER, grant
 from quanta import registry
 from quanta.errors import QueryRefused, UserError
-from quanta.events import ChecksRun, Event, PortRead, ProductPublished, PublishFailed
+from quanta.events import BuildRun, ChecksRun, Event, PortRead, ProductPublished, PublishFailed
 from quanta.mesh import Mesh
 from quanta.model.actor import Actor, ActorKind
 from quanta.model.relations import Binding, Exposed, TableScan
@@ -300,7 +300,8 @@ def test_a_publish_tells_its_events_in_order(mesh: Mesh, source_product: Path) -
     mesh.on_event(told.append)
     mesh.publish(source_product)
     kinds = [type(event) for event in told]
-    assert kinds == [ChecksRun, ProductPublished]
+    assert kinds == [BuildRun, ChecksRun, BuildRun, ProductPublished]
+    assert [event.state for event in told if isinstance(event, BuildRun)] == ["START", "COMPLETE"]
     published = told[-1]
     assert isinstance(published, ProductPublished)
     assert (published.subject, published.version, published.ports) == (
@@ -332,7 +333,7 @@ def test_a_subscriber_that_raises_never_breaks_a_publish(
         mesh.read("finance.targets")
     assert publication.outcome == Outcome.PASSED
     assert mesh.product("finance.targets").current_version == 1
-    assert len(after) == 4  # the subscribers after it still hear every event (read: 2)
+    assert len(after) == 6  # the subscribers after it still hear every event (read: 2)
     assert "broken" in caplog.text
     assert "ValueError" in caplog.text
     assert "91234" not in caplog.text
@@ -350,7 +351,8 @@ def test_a_plugins_subscriber_is_loaded_like_the_built_in_one(
     )
     with Mesh.open(mesh.home) as fresh:
         fresh.publish(source_product)
-        assert [event.kind for event in heard] == ["checks.run", "product.published"]
+        kinds = [event.kind for event in heard]
+        assert kinds == ["build.run", "checks.run", "build.run", "product.published"]
         # The built-in subscriber kept them in the event history.
         kept = fresh.stores.events.events(subject="finance.targets")
         assert [event.kind for event in kept] == ["checks.run", "product.published"]

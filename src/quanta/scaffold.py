@@ -186,7 +186,7 @@ def _descriptor(
         "id": str(product_id),
         "name": product_id.name.replace("_", " ").capitalize(),
         "domain": product_id.domain,
-        "status": "draft",
+        "status": "active",
         "description": {
             "purpose": f"Describe what {product_id} offers and to whom.",
             "usage": f"SELECT * FROM {product_id}",
