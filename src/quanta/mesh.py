@@ -329,11 +329,13 @@ class Mesh:
         since: datetime | None = None,
         after: int | None = None,
         limit: int = 1000,
+        newest: bool = False,
     ) -> list[EventRecord]:
         """The mesh's event log, oldest first: what was published, failed, checked,
-        blocked, deprecated, retired, asked for and decided."""
+        blocked, deprecated, retired, asked for and decided (with ``newest``, the last
+        ``limit`` of them)."""
         return self.stores.events.events(
-            since=since, kinds=kinds, subject=product, limit=limit, after=after
+            since=since, kinds=kinds, subject=product, limit=limit, after=after, newest=newest
         )
 
     def expect(

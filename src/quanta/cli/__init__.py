@@ -270,14 +270,17 @@ def events(
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The mesh's event log, oldest first (JSON lines with --json --follow)."""
+    """The mesh's event log: the last --limit events (or the first from --since), oldest
+    first; JSON lines with --json --follow."""
     import time
 
     from quanta.cli import render_change
 
     start = _moment(since, "--since") if since else None
     with _mesh(home, as_json, create=False) as mesh:
-        found = mesh.events(product=product, kinds=kind or (), since=start, limit=limit)
+        found = mesh.events(
+            product=product, kinds=kind or (), since=start, limit=limit, newest=start is None
+        )
         render_change.events(found, as_json, lines=follow)
         last = found[-1].id if found else None
         while follow:

@@ -36,7 +36,9 @@ def emit_openlineage(mesh: Mesh) -> Subscriber:
         from openlineage.client.transport.http import HttpConfig, HttpTransport
 
         if settings.openlineage_url:
-            return HttpTransport(HttpConfig(url=settings.openlineage_url, timeout=5.0)).emit
+            # Sent once, within 5 s: a publish never waits on a lineage server's retries.
+            config = HttpConfig(url=settings.openlineage_url, timeout=5.0, retry={"total": 0})
+            return HttpTransport(config).emit
         path = settings.home / FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         return FileTransport(FileConfig(log_file_path=str(path), append=True)).emit

@@ -20,6 +20,7 @@ import hmac
 import json
 import secrets
 import socket
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ GIVE_UP = 20
 """Failures after which a delivery is given up on (about 18 hours of tries)."""
 TIMEOUT = 10.0
 """Seconds a receiver has to answer."""
+LEASE = 120.0
+"""Seconds a worker holds a delivery it is sending: another worker leaves it alone."""
+LATE = 600.0
+"""Seconds an event's transaction may commit after later ones did (ids are taken at
+insert): each round looks back this far for events not yet queued."""
 KEY = "webhooks"
 
 
@@ -56,7 +62,8 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
 
 def verify(secret: bytes, timestamp: str, body: bytes, signed: str) -> bool:
     """Whether ``signed`` is the request's signature (compared in constant time)."""
-    return hmac.compare_digest(signature(secret, timestamp, body), signed)
+    expected = signature(secret, timestamp, body).encode()
+    return hmac.compare_digest(expected, signed.encode("utf-8", "surrogateescape"))
 
 
 @dataclass(frozen=True)
@@ -151,10 +158,23 @@ class Webhooks:
         """Queue what each subscription has not heard yet, then try every delivery due
         (each receiver answering within ``timeout`` seconds)."""
         now = now or datetime.now(UTC)
-        queued = self.store.enqueue(now)
+        queued = self.store.enqueue(now, LATE)
         delivered = failed = given_up = 0
+        hears: dict[int, bool] = {}
         for delivery, webhook, event in self.store.due(now, limit):
-            error = self._post(delivery, webhook, event, timeout)
+            if not self.store.claim(delivery.id, now, now + timedelta(seconds=LEASE)):
+                continue  # another worker is sending it
+            if webhook.id not in hears:
+                hears[webhook.id] = self._may_hear(webhook)
+            if not hears[webhook.id]:
+                why = f"{webhook.created_by} may no longer read {webhook.product}"
+                self.store.attempted(delivery.id, DeliveryState.FAILED, now, now, why)
+                given_up += 1
+                continue
+            try:
+                error = self._post(delivery, webhook, event, timeout)
+            except NotFound:  # removed while this round went on
+                continue
             if error is None:
                 self.store.attempted(delivery.id, DeliveryState.DELIVERED, now, now, None)
                 delivered += 1
@@ -169,6 +189,25 @@ class Webhooks:
             later = now + timedelta(seconds=wait)
             self.store.attempted(delivery.id, DeliveryState.PENDING, now, later, error)
         return Round(queued, delivered, failed, given_up)
+
+    def _may_hear(self, webhook: Webhook) -> bool:
+        """Whether who subscribed may still hear the product's events: one of its owners,
+        a consumer with a live grant, or the governance group (a domain, all)."""
+        access = self.mesh.access
+        actor = Actor(name=webhook.created_by)
+        if webhook.product is None:
+            return webhook.created_by in access.directory.governance()
+        if self.mesh.stores.catalog.product(webhook.product) is None:
+            return False
+        if access.owns(actor, webhook.product):
+            return True
+        now = datetime.now(UTC)
+        return any(
+            grant.live(now)
+            for grant in access.requests(
+                product=webhook.product, consumer=webhook.created_by, states=[RequestState.APPROVED]
+            )
+        )
 
     def _post(
         self, delivery: Delivery, webhook: Webhook, event: EventRecord, timeout: float
@@ -199,21 +238,37 @@ class Webhooks:
                 "X-Quanta-Signature": signature(self.secret(webhook.id), timestamp, body),
             },
         )
-        try:
-            with _opener().open(request, timeout=timeout) as answer:
-                status = int(answer.status)
-        except urllib.error.HTTPError as error:
-            return f"HTTP {error.code}"
-        except TimeoutError:
+        return _sent(request, timeout)
+
+
+def _sent(request: urllib.request.Request, timeout: float) -> str | None:
+    """Send ``request``; None when answered 2xx within ``timeout`` seconds in all (a
+    receiver trickling its answer byte by byte does not hold the worker), else why not."""
+    answered: list[str | None] = []
+    sender = threading.Thread(target=lambda: answered.append(_send(request, timeout)), daemon=True)
+    sender.start()
+    sender.join(timeout)
+    return answered[0] if answered else f"no answer in {timeout:g} s"
+
+
+def _send(request: urllib.request.Request, timeout: float) -> str | None:
+    try:
+        with _opener().open(request, timeout=timeout) as answer:
+            status = int(answer.status)
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+    except TimeoutError:
+        return f"no answer in {timeout:g} s"
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, TimeoutError | socket.timeout):
             return f"no answer in {timeout:g} s"
-        except urllib.error.URLError as error:
-            reason = error.reason
-            if isinstance(reason, TimeoutError | socket.timeout):
-                return f"no answer in {timeout:g} s"
-            return f"cannot connect: {type(reason).__name__}"
-        except OSError as error:
-            return f"cannot connect: {type(error).__name__}"
-        return None if 200 <= status < 300 else f"HTTP {status}"
+        return f"cannot connect: {type(reason).__name__}"
+    except OSError as error:
+        return f"cannot connect: {type(error).__name__}"
+    except Exception as error:  # http.client's own (InvalidURL, a broken answer...)
+        return f"the request failed: {type(error).__name__}"
+    return None if 200 <= status < 300 else f"HTTP {status}"
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -229,8 +284,19 @@ def _opener() -> urllib.request.OpenerDirector:
 
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise UserError(f"the webhook URL {url!r} has a port that is not a number") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UserError(f"the webhook URL {url!r} is not an http(s) URL with a host")
+    if any(
+        character.isspace() or ord(character) < 0x21 or ord(character) > 0x7E for character in url
+    ):
+        raise UserError(
+            f"the webhook URL {url!r} holds spaces or characters a URL does not: "
+            "percent-encode them"
+        )
     if parts.username or parts.password:
         raise UserError(
             "the webhook URL holds a user name or password: the signature is the "

@@ -48,8 +48,12 @@ def entry_for(entries: Sequence[LifecycleEntry], port: str, major: int) -> Lifec
     covering = [entry for entry in entries if entry.covers(port, major)]
     if not covering:
         return None
-    # The most specific first: a port's major, the port, the product.
-    return max(covering, key=lambda entry: (bool(entry.port), bool(entry.major)))
+    # Retired over deprecated, whatever it covers (retiring a product retires each port
+    # deprecated before); then the most specific: a port's major, the port, the product.
+    return max(
+        covering,
+        key=lambda e: (e.state is State.RETIRED, bool(e.port), bool(e.major)),
+    )
 
 
 class Lifecycle:
@@ -80,9 +84,13 @@ class Lifecycle:
         today = today or datetime.now(UTC).date()
         if sunset < today:
             raise UserError(f"--sunset {sunset.isoformat()} has passed: give a day from today on")
-        found = self.state(product, port, major or 1) if port else None
-        if found is not None and found.state is State.RETIRED and found.covers(port, major):
-            raise UserError(f"{found.what} is retired already")
+        retired = [
+            e
+            for e in self.store.entries(product)
+            if e.state is State.RETIRED and e.port in ("", port) and e.major in (0, major)
+        ]
+        if retired:
+            raise UserError(f"{retired[0].what} is retired already: it is not served again")
         if replacement:
             self._known(replacement)
         entry = LifecycleEntry(
@@ -106,8 +114,7 @@ class Lifecycle:
         its sunset date has passed."""
         product, port = self._target(actor, address, major)
         today = today or datetime.now(UTC).date()
-        said = [e for e in self.store.entries(product) if (e.port, e.major) == (port, major)]
-        deprecated = said[0] if said else None
+        deprecated = self._deprecation(product, port, major)
         consumers = self.consumers(product, port, major)
         past = (
             deprecated is not None and deprecated.sunset is not None and deprecated.sunset < today
@@ -135,6 +142,24 @@ class Lifecycle:
         )
         self.store.set(entry)
         return entry
+
+    def _deprecation(self, product: str, port: str, major: int) -> LifecycleEntry | None:
+        """What deprecates the target: said of it, or else of each port (and major) it
+        serves, the one that ends last (retiring waits for the latest sunset)."""
+        entries = self.store.entries(product)
+        exact = [e for e in entries if (e.port, e.major) == (port, major)]
+        if exact:
+            return exact[0]
+        version = self.mesh.stores.catalog.version(product)
+        served = [
+            (p.port, p.major)
+            for p in (version.ports if version is not None else [])
+            if port in ("", p.port) and major in (0, p.major)
+        ]
+        found = [entry_for(entries, name, number) for name, number in served]
+        if not found or any(e is None or e.state is not State.DEPRECATED for e in found):
+            return None
+        return max(found, key=lambda e: e.sunset or date.max)  # type: ignore[union-attr]
 
     def consumers(self, product: str, port: str, major: int) -> list[tuple[str, str]]:
         """(consuming product, its input port) for each served version reading the target."""
@@ -209,13 +234,30 @@ class Lifecycle:
         return product, port
 
     def _known(self, replacement: str) -> None:
-        name = replacement.split(" v")[0]
+        """A replacement names a published product, port, or major of a port."""
+        name, _, major = replacement.partition(" v")
         try:
             parsed = PortAddress.parse(name)
         except ValueError as error:
             raise UserError(f"--replacement {replacement!r}: {error}") from None
-        if self.mesh.stores.catalog.product(str(parsed.product)) is None:
-            raise NotFound(f"--replacement {replacement!r}: there is no product {parsed.product}")
+        product = str(parsed.product)
+        versions = self.mesh.stores.catalog.versions(product)
+        if not versions:
+            raise NotFound(f"--replacement {replacement!r}: there is no product {product}")
+        published = {(p.port, p.major) for v in versions for p in v.ports}
+        if parsed.port is not None and parsed.port not in {port for port, _ in published}:
+            raise NotFound(f"--replacement {replacement!r}: {product} has no port {parsed.port!r}")
+        if major:
+            if not major.isdigit() or parsed.port is None:
+                raise UserError(
+                    f"--replacement {replacement!r}: write domain.product.port or "
+                    "domain.product.port vN"
+                )
+            if (parsed.port, int(major)) not in published:
+                raise NotFound(
+                    f"--replacement {replacement!r}: {product}.{parsed.port} was never "
+                    f"published at major {major}"
+                )
 
     def warn(self, ports: Sequence[PublishedPort]) -> list[str]:
         """Warn (`DeprecatedRead`) of each deprecated port read; the warnings, said."""

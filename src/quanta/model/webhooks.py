@@ -19,8 +19,10 @@ class Webhook(BaseModel):
     kinds: list[str] = Field(default_factory=list)
     created_by: str
     created_at: datetime
+    start: int = 0
+    """The log's last event when it was made: it hears only those after."""
     cursor: int = 0
-    """The last event of the log it has been handed (queued for delivery)."""
+    """The highest event of the log it has been handed (queued for delivery)."""
 
     def wants(self, kind: str, subject: str) -> bool:
         if self.kinds and kind not in self.kinds:

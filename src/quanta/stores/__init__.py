@@ -139,10 +139,11 @@ class EventStore(Protocol):
         subject: str | None = None,
         limit: int = 1000,
         after: int | None = None,
+        newest: bool = False,
     ) -> list[EventRecord]:
         """Events at or after ``since``, numbered above ``after``, of any of ``kinds`` (all
-        when empty), about ``subject`` (any when None): the oldest ``limit`` of them, oldest
-        first."""
+        when empty), about ``subject`` (any when None): the oldest ``limit`` of them (the
+        newest, with ``newest``), oldest first."""
         ...
 
 
@@ -299,8 +300,14 @@ class WebhookStore(Protocol):
         """What the subscription's signing key is derived from, with the mesh's key."""
         ...
 
-    def enqueue(self, now: datetime) -> int:
-        """Queue the events each subscription wants since its cursor; the number queued."""
+    def enqueue(self, now: datetime, late: float = 600.0) -> int:
+        """Queue the events each subscription wants and was not handed yet (also those of
+        the last ``late`` seconds: ids are taken at insert, commits come in any order), each
+        once; the number queued."""
+        ...
+
+    def claim(self, delivery_id: int, now: datetime, until: datetime) -> bool:
+        """Take a due delivery for sending until ``until``; False when another run has."""
         ...
 
     def due(

@@ -47,9 +47,11 @@ class SqlEventStore:
         subject: str | None = None,
         limit: int = 1000,
         after: int | None = None,
+        newest: bool = False,
     ) -> list[EventRecord]:
         table = schema.events
-        query = select(table).order_by(table.c.at, table.c.id).limit(limit)
+        order = (table.c.at.desc(), table.c.id.desc()) if newest else (table.c.at, table.c.id)
+        query = select(table).order_by(*order).limit(limit)
         if after is not None:
             query = query.where(table.c.id > after)
         if since is not None:
@@ -59,7 +61,7 @@ class SqlEventStore:
         if subject is not None:
             query = query.where(table.c.subject == subject)
         with self.database.engine.connect() as connection:
-            return [
+            found = [
                 EventRecord(
                     id=row.id,
                     kind=row.kind,
@@ -69,3 +71,4 @@ class SqlEventStore:
                 )
                 for row in connection.execute(query)
             ]
+        return found[::-1] if newest else found

@@ -140,6 +140,8 @@ webhooks = Table(
     Column("nonce", String(64), nullable=False),
     Column("created_by", String(320), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # The log's last event when it was made: it hears only those after.
+    Column("start", Integer, nullable=False),
     Column("cursor", Integer, nullable=False),
 )
 
@@ -155,6 +157,7 @@ webhook_deliveries = Table(
     Column("last_error", Text),
     Column("delivered_at", DateTime),
     Index("ix_webhook_deliveries_due", "state", "next_at"),
+    Index("ix_webhook_deliveries_once", "webhook_id", "event_id", unique=True),
 )
 
 # What consumers need of the ports they read, beyond the contract: checked at each publish.

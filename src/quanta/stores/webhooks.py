@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from quanta.model.events import EventRecord
 from quanta.model.webhooks import Delivery, DeliveryState, Webhook
@@ -36,13 +37,14 @@ class SqlWebhookStore:
                     nonce=nonce,
                     created_by=webhook.created_by,
                     created_at=naive_utc(webhook.created_at),
+                    start=cursor,
                     cursor=cursor,
                 )
             )
             key = result.inserted_primary_key
             assert key is not None, "an insert has a key"
             number = int(key[0])
-        return webhook.model_copy(update={"id": number, "cursor": cursor})
+        return webhook.model_copy(update={"id": number, "start": cursor, "cursor": cursor})
 
     def remove(self, webhook_id: int) -> bool:
         with self.database.engine.begin() as connection:
@@ -68,42 +70,74 @@ class SqlWebhookStore:
             ).scalar()
             return None if found is None else str(found)
 
-    def enqueue(self, now: datetime) -> int:
-        """Queue, for each subscription, the events logged since its cursor that it wants,
-        and move the cursor past them: one transaction each, so every event is queued once.
-        The number queued."""
+    def enqueue(self, now: datetime, late: float = 600.0) -> int:
+        """Queue, for each subscription, the events it wants that are not queued yet: those
+        past its cursor, and those of the last ``late`` seconds (an event's id is taken at
+        insert, so one may commit after a later one was queued). Each event is queued once
+        for a subscription (a unique index), also when two runs go at once. The number
+        queued."""
+        e, d = schema.events, schema.webhook_deliveries
         queued = 0
+        since = naive_utc(now - timedelta(seconds=late))
         for webhook in self.webhooks():
             with self.database.engine.begin() as connection:
                 events = connection.execute(
-                    select(schema.events.c.id, schema.events.c.kind, schema.events.c.subject)
-                    .where(schema.events.c.id > webhook.cursor)
-                    .order_by(schema.events.c.id)
+                    select(e.c.id, e.c.kind, e.c.subject)
+                    .where(e.c.id > webhook.start, or_(e.c.id > webhook.cursor, e.c.at >= since))
+                    .order_by(e.c.id)
                     .limit(_EVENTS_A_ROUND)
                 ).all()
                 if not events:
                     continue
-                wanted = [row.id for row in events if webhook.wants(row.kind, row.subject)]
-                for event_id in wanted:
+                had: set[int] = set(
                     connection.execute(
-                        insert(schema.webhook_deliveries).values(
-                            webhook_id=webhook.id,
-                            event_id=event_id,
-                            state=DeliveryState.PENDING.value,
-                            attempts=0,
-                            next_at=naive_utc(now),
+                        select(d.c.event_id).where(
+                            d.c.webhook_id == webhook.id, d.c.event_id >= events[0].id
                         )
-                    )
+                    ).scalars()
+                )
+                wanted = [
+                    row.id
+                    for row in events
+                    if row.id not in had and webhook.wants(row.kind, row.subject)
+                ]
+                try:
+                    with connection.begin_nested():
+                        for event_id in wanted:
+                            connection.execute(
+                                insert(d).values(
+                                    webhook_id=webhook.id,
+                                    event_id=event_id,
+                                    state=DeliveryState.PENDING.value,
+                                    attempts=0,
+                                    next_at=naive_utc(now),
+                                )
+                            )
+                except IntegrityError:  # another run queued them first
+                    continue
+                highest = max(webhook.cursor, events[-1].id)
                 connection.execute(
                     update(schema.webhooks)
-                    .where(
-                        schema.webhooks.c.id == webhook.id,
-                        schema.webhooks.c.cursor == webhook.cursor,
-                    )
-                    .values(cursor=events[-1].id)
+                    .where(schema.webhooks.c.id == webhook.id, schema.webhooks.c.cursor < highest)
+                    .values(cursor=highest)
                 )
                 queued += len(wanted)
         return queued
+
+    def claim(self, delivery_id: int, now: datetime, until: datetime) -> bool:
+        """Take a due delivery for sending until ``until``; False when another run has."""
+        d = schema.webhook_deliveries
+        with self.database.engine.begin() as connection:
+            done = connection.execute(
+                update(d)
+                .where(
+                    d.c.id == delivery_id,
+                    d.c.state == DeliveryState.PENDING.value,
+                    d.c.next_at <= naive_utc(now),
+                )
+                .values(next_at=naive_utc(until))
+            )
+            return done.rowcount == 1
 
     def due(self, now: datetime, limit: int = 100) -> list[tuple[Delivery, Webhook, EventRecord]]:
         """Pending deliveries whose time has come, oldest event first, with their
@@ -118,6 +152,7 @@ class SqlWebhookStore:
                 w.c.kinds,
                 w.c.created_by,
                 w.c.created_at,
+                w.c.start,
                 w.c.cursor,
                 e.c.kind,
                 e.c.at,
@@ -142,6 +177,7 @@ class SqlWebhookStore:
                     kinds=list(row.kinds or []),
                     created_by=row.created_by,
                     created_at=aware(row.created_at),
+                    start=row.start,
                     cursor=row.cursor,
                 )
                 event = EventRecord(
@@ -195,6 +231,7 @@ def _webhook(mapping: Any) -> Webhook:
         kinds=list(mapping["kinds"] or []),
         created_by=mapping["created_by"],
         created_at=aware(mapping["created_at"]),
+        start=mapping["start"],
         cursor=mapping["cursor"],
     )
 

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("nonce", sa.String(64), nullable=False),
         sa.Column("created_by", sa.String(320), nullable=False),
         sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("start", sa.Integer, nullable=False),
         sa.Column("cursor", sa.Integer, nullable=False),
     )
     op.create_table(
@@ -40,9 +41,13 @@ def upgrade() -> None:
         sa.Column("delivered_at", sa.DateTime),
     )
     op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["state", "next_at"])
+    op.create_index(
+        "ix_webhook_deliveries_once", "webhook_deliveries", ["webhook_id", "event_id"], unique=True
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_webhook_deliveries_once", "webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_due", "webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhooks")

@@ -1,5 +1,5 @@
-"""Hostile review of the lifecycle (deprecate, retire), the event log, webhooks and
-OpenLineage: each test asserts what should happen, and fails today for a real reason."""
+"""A hostile review of the lifecycle (deprecate, retire), the event log, webhooks and
+OpenLineage: each test is a hole it found, fixed; its docstring says what was wrong."""
 
 from __future__ import annotations
 
