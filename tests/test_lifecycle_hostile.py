@@ -16,13 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from quanta.cli import app
-from quanta.errors import AccessDenied, NotFound, UserError
+from quanta.errors import NotFound, UserError
 from quanta.events.webhooks import verify
 from quanta.mesh import Mesh
 from quanta.model.actor import Actor
 from quanta.model.lifecycle import State
 from quanta.model.webhooks import Webhook
-from test_change import LENA, TOM, drop_column, orders_folder, set_version
+from test_change import LENA, drop_column, orders_folder, set_version
 from test_webhooks import Receiver
 
 NOOR = Actor(name="noor.bakker@retail.example")  # owns sales.daily_revenue
