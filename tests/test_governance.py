@@ -295,6 +295,11 @@ def test_an_enforced_block_policy_stops_the_publish_with_its_fix(
     assert mesh.products() == []  # nothing registered
     [evaluated] = mesh.context.governance.audit.entries(kind="policy.evaluated")
     assert evaluated.details["blocked"] == ["columns-classified"]
+    [violated] = mesh.events(kinds=["policy.violated"])
+    assert violated.subject == "finance.targets"
+    assert violated.payload["policy"] == "columns-classified"
+    assert violated.payload["blocks"] is True
+    assert violated.payload["failing"] == ["column targets.category"]
     cli = subprocess.run(
         [sys.executable, "-m", "quanta", "validate", str(folder), "--home", str(mesh.home)],
         capture_output=True,

@@ -67,6 +67,19 @@ class ChecksRun(Event, frozen=True):
     """How many checks ended in each outcome, as (outcome, count) pairs."""
 
 
+class PolicyViolated(Event, frozen=True):
+    """A policy of the mesh fails on a product being published: it blocks the publish
+    (``blocks``), or warns its team (a grace period until a day)."""
+
+    kind: ClassVar[str] = "policy.violated"
+    policy: str
+    severity: str
+    state: str
+    blocks: bool
+    failing: tuple[str, ...] = ()
+    """What fails: ``port orders``, ``column profiles.email``."""
+
+
 class ChangeBlocked(Event, frozen=True):
     """A publish stopped because a breaking change would break consumers
     (`quanta.lifecycle.impact`): whom, and by which changes."""

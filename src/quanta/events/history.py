@@ -1,6 +1,7 @@
 """The built-in subscriber that keeps what happened to products in the event store: failed
-publishes, check runs and blocked changes, each with who did it. A publish is kept by the
-catalog itself, in the transaction that registers it (`CatalogStore.publish`).
+publishes, check runs, blocked changes and policies violated, each with who did it. A
+publish is kept by the catalog itself, in the transaction that registers it
+(`CatalogStore.publish`).
 
 Reads are not kept here: one write per query would make every reader wait on a publish
 holding the catalog (usage metering keeps them, batched, in a store of its own).
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from quanta.events import ChangeBlocked, ChecksRun, Event, PublishFailed, Subscriber
+from quanta.events import (
+    ChangeBlocked,
+    ChecksRun,
+    Event,
+    PolicyViolated,
+    PublishFailed,
+    Subscriber,
+)
 
 if TYPE_CHECKING:
     from quanta.mesh import Mesh
 
-KEPT = (PublishFailed, ChecksRun, ChangeBlocked)
+KEPT = (PublishFailed, ChecksRun, ChangeBlocked, PolicyViolated)
 
 
 def keep_history(mesh: Mesh) -> Subscriber:

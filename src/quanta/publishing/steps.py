@@ -11,7 +11,7 @@ from quanta.build import transform
 from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
-from quanta.events import ChangeBlocked, PortServed
+from quanta.events import ChangeBlocked, PolicyViolated, PortServed
 from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding, Exposed
@@ -47,6 +47,18 @@ def govern(context: PublishContext) -> None:
     for finding in findings:
         if finding.warns:
             context.told(said(finding))
+        if finding.warns or finding.blocks:
+            context.mesh.events.emit(
+                PolicyViolated(
+                    subject=context.product_id,
+                    actor=context.actor,
+                    policy=finding.policy,
+                    severity=finding.severity.value,
+                    state=finding.state.value,
+                    blocks=finding.blocks,
+                    failing=finding.failing,
+                )
+            )
     blocked = [finding for finding in findings if finding.blocks]
     if blocked:
         context.stop(
