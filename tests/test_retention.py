@@ -6,8 +6,9 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -131,3 +132,25 @@ def test_a_killed_run_is_finished_by_the_next(sessions_twice: Mesh) -> None:
         removed = {p.version: p.rows_removed for p in finished.ports if p.product == "web.sessions"}
         assert removed == expected
         assert all(old_sessions(mesh, version) == 0 for version in (1, 2))
+
+
+def test_a_retired_product_loses_its_rows_past_retention_too(sessions_twice: Mesh) -> None:
+    """Retired: no longer served, but its versions' data stays only as long as its
+    retention says (the lifecycle keeps its metadata, not its rows)."""
+    retail = sessions_twice
+    before = old_sessions(retail, 1)
+    assert before
+    sunset = datetime.now(UTC).date() + timedelta(days=1)
+    retail.deprecate("web.sessions", sunset, actor=WEB_OWNER)
+    retail.context.lifecycle.retire(WEB_OWNER, "web.sessions", today=sunset + timedelta(days=1))
+    run = retail.enforce_retention(actor=PRIVACY_OFFICER, now=LATER)
+    removed = {p.version: p.rows_removed for p in run.ports if p.product == "web.sessions"}
+    assert removed[1] == before
+    version = retail.stores.catalog.version("web.sessions", 1)
+    assert version is not None
+    [port] = version.ports
+    scan = f"SELECT count(*) FILTER (WHERE started_at < TIMESTAMPTZ '{CUTOFF.isoformat()}') FROM t"
+    files = [str(f) for f in (port.files or [])]
+    assert files
+    left = duckdb.sql(scan.replace("FROM t", f"FROM read_parquet({files})")).fetchone()
+    assert left == (0,)
