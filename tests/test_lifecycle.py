@@ -214,3 +214,20 @@ def test_a_draft_product_is_read_by_its_owners_only(retail: Mesh) -> None:
     retail.approve_access(request.id, actor=NOOR)
     with pytest.raises(AccessDenied, match=r"sales\.daily_revenue is a draft"):
         retail.query("SELECT count(*) FROM sales.daily_revenue", actor=ANA)
+
+
+def test_each_owner_and_consumer_sees_what_concerns_them(retail: Mesh) -> None:
+    """A deprecation of checkout.orders concerns its owners and the owners of the products
+    that read it; not the finance analyst, who reads neither."""
+    retail.deprecate("checkout.orders", today() + timedelta(days=10), actor=LENA)
+    for who in (LENA, TOM, NOOR):
+        kinds = [(e.kind, e.subject) for e in retail.notifications(actor=who)]
+        assert ("product.deprecated", "checkout.orders") in kinds, who
+    assert all(e.subject != "checkout.orders" for e in retail.notifications(actor=ANA))
+    result = runner.invoke(
+        app,
+        ["events", "--mine", "--json", "--home", str(retail.home)],
+        env={"QUANTA_USER": TOM.name},
+    )
+    assert result.exit_code == 0, result.output
+    assert "product.deprecated" in {event["kind"] for event in json.loads(result.output)}

@@ -356,6 +356,36 @@ class Mesh:
     def expectations(self, product: str, port: str | None = None) -> list[Expectation]:
         return self.stores.expectations.expectations(product, port)
 
+    def notifications(self, *, limit: int = 100, actor: Actor | None = None) -> list[EventRecord]:
+        """The newest events that concern the actor: of the products its teams own, of
+        those it reads through a live grant, and of those its own products read."""
+        from datetime import UTC, datetime
+
+        from quanta.model.access import RequestState
+
+        who = self._as(actor)
+        access = self.context.access
+        catalog = self.stores.catalog
+        owned = {record.id for record in catalog.products() if access.owns(who, record.id)}
+        concerned = set(owned)
+        for product in owned:
+            version = catalog.version(product)
+            concerned |= {
+                use.upstream for use in (version.inputs if version else []) if use.upstream
+            }
+        now = datetime.now(UTC)
+        concerned |= {
+            grant.product
+            for grant in access.requests(consumer=who.name, states=[RequestState.APPROVED])
+            if grant.live(now)
+        }
+        found = [
+            event
+            for event in self.stores.events.events(newest=True, limit=max(limit * 20, 1000))
+            if event.subject in concerned
+        ]
+        return found[-limit:]
+
     def add_webhook(
         self,
         url: str,

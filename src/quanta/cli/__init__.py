@@ -267,6 +267,13 @@ def events(
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep printing new events as they are logged.")
     ] = False,
+    mine: Annotated[
+        bool,
+        typer.Option(
+            "--mine",
+            help="Only what concerns you: products your teams own, read, or you read.",
+        ),
+    ] = False,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -278,6 +285,9 @@ def events(
 
     start = _moment(since, "--since") if since else None
     with _mesh(home, as_json, create=False) as mesh:
+        if mine:
+            render_change.events(mesh.notifications(limit=limit), as_json)
+            return
         found = mesh.events(
             product=product, kinds=kind or (), since=start, limit=limit, newest=start is None
         )
