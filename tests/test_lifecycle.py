@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quanta.cli import app
-from quanta.errors import AccessDenied, UserError
+from quanta.errors import AccessDenied, NotFound, UserError
 from quanta.lifecycle.states import DeprecatedRead
 from quanta.mesh import Mesh
 from quanta.model.actor import Actor
@@ -231,3 +231,22 @@ def test_each_owner_and_consumer_sees_what_concerns_them(retail: Mesh) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "product.deprecated" in {event["kind"] for event in json.loads(result.output)}
+
+
+def test_a_consumer_moving_back_to_a_deprecated_major_is_a_new_consumer(retail: Mesh) -> None:
+    set_version(retail, "2.0.0")
+    [two] = retail.publish(orders_folder(retail), actor=LENA)
+    assert two.outcome.ok, two.reason
+    attribution = retail.home.parent / "workspace" / "marketing" / "attribution"
+    descriptor = attribution / "dataproduct.yaml"
+    text = descriptor.read_text()
+    pinned = '    version: "1"\n    contractId: checkout.orders\n'
+    assert pinned in text
+    descriptor.write_text(text.replace(pinned, pinned.replace('"1"', '"2"')))
+    [moved] = retail.publish(attribution, actor=TOM)
+    assert moved.outcome.ok, moved.reason
+    descriptor.write_text(text)  # back to major 1, deprecated by major 2
+    [validation] = retail.validate(attribution, actor=TOM)
+    assert any("takes no new consumers" in issue.message for issue in validation.issues)
+    with pytest.raises(NotFound, match="was never published at major 7"):
+        retail.deprecate("checkout.orders.orders", today(), major=7, actor=LENA)

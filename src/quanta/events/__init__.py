@@ -122,6 +122,14 @@ class BuildRun(Event, frozen=True):
     """The step a failed build stopped at."""
 
 
+class ChangeProposed(Event, frozen=True):
+    """A breaking change that breaks no consumer's reliance, on its way to publish: told so
+    that consumers who rely on it without saying so hear of it."""
+
+    kind: ClassVar[str] = "change.proposed"
+    changes: tuple[str, ...]
+
+
 class PortRead(Event, frozen=True):
     """A published port was bound for reading (`quanta.reading`), at one version."""
 

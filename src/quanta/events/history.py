@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from quanta.events import (
     ChangeBlocked,
+    ChangeProposed,
     ChecksRun,
     Event,
     PolicyViolated,
@@ -23,7 +24,7 @@ from quanta.events import (
 if TYPE_CHECKING:
     from quanta.mesh import Mesh
 
-KEPT = (PublishFailed, ChecksRun, ChangeBlocked, PolicyViolated)
+KEPT = (PublishFailed, ChecksRun, ChangeBlocked, ChangeProposed, PolicyViolated)
 
 
 def keep_history(mesh: Mesh) -> Subscriber:

@@ -228,7 +228,12 @@ class Lifecycle:
         if major and not port:
             raise UserError("--major names a major version of one port: name the port too")
         if major:
-            majors = {p.major for v in self.mesh.stores.catalog.versions(product) for p in v.ports}
+            majors = {
+                p.major
+                for v in self.mesh.stores.catalog.versions(product)
+                for p in v.ports
+                if p.port == port
+            }
             if major not in majors:
                 raise NotFound(f"{address} was never published at major {major}")
         return product, port
@@ -279,12 +284,26 @@ class Lifecycle:
             return
         catalog = self.mesh.stores.catalog
         served = catalog.version(str(product.id))
-        reading = {(use.upstream, use.upstream_port) for use in (served.inputs if served else [])}
+        # What its served version reads, by product, port and major: a consumer switching
+        # to another major of a port is a new consumer of that major.
+        majors: dict[tuple[str, int], int | None] = {}
+        reading = set()
+        for use in served.inputs if served else []:
+            if use.upstream is None or use.upstream_version is None:
+                continue
+            key = (use.upstream, use.upstream_version)
+            if key not in majors:
+                read = catalog.version(use.upstream, use.upstream_version)
+                found_port = read.port(use.upstream_port) if read is not None else None
+                majors[key] = found_port.major if found_port is not None else None
+            reading.add((use.upstream, use.upstream_port, majors[key]))
         resolved = resolve_inputs(product, catalog)
         by_name = {port.names[0][0]: port for port in resolved.upstream}
         for index, port in enumerate(product.descriptor.input_ports):
             upstream = by_name.get(port.name)
-            if upstream is None or (upstream.product, upstream.port.port) in reading:
+            if upstream is None:
+                continue
+            if (upstream.product, upstream.port.port, upstream.port.major) in reading:
                 continue
             found = self.state(upstream.product, upstream.port.port, upstream.port.major)
             if found is None:

@@ -11,7 +11,7 @@ from quanta.build import transform
 from quanta.build.executor import BuildRequest, OutputTable, broken
 from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
-from quanta.events import ChangeBlocked, PolicyViolated, PortServed
+from quanta.events import ChangeBlocked, ChangeProposed, PolicyViolated, PortServed
 from quanta.model.contract import PLATFORM_PREFIX, Contract
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding, Exposed
@@ -75,6 +75,14 @@ def compare(context: PublishContext) -> None:
     found = impact(context.mesh.stores.catalog, context.product)
     for warning in warnings(found):
         context.told(warning)
+    if found.unheld and not found.broken:
+        context.mesh.events.emit(
+            ChangeProposed(
+                subject=context.product_id,
+                actor=context.actor,
+                changes=tuple(dict.fromkeys(change.what for _, change in found.unheld)),
+            )
+        )
     if found.broken:
         context.stop(Outcome.FAILED, blocked_reason(found))
         context.mesh.events.emit(

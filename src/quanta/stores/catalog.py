@@ -188,13 +188,13 @@ class SqlCatalogStore:
                 )
             _serve(connection, record, number, now)
             index_for_search(connection, record, version)
-            for entry in deprecations:
-                self.lifecycle.write(connection, entry)
-            if told is not None:
+            if told is not None:  # before what it leads to: the log reads in order
                 payload = {**told, "version": number}
                 self.lifecycle.history.write(
                     connection, "product.published", version.published_at, record.id, payload
                 )
+            for entry in deprecations:
+                self.lifecycle.write(connection, entry)
             if version.checks:
                 self.checks.write(
                     connection,

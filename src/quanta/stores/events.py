@@ -50,7 +50,12 @@ class SqlEventStore:
         newest: bool = False,
     ) -> list[EventRecord]:
         table = schema.events
-        order = (table.c.at.desc(), table.c.id.desc()) if newest else (table.c.at, table.c.id)
+        if after is not None:  # resuming (--follow): by number, so none is told twice
+            order: tuple[Any, ...] = (table.c.id,)
+        elif newest:
+            order = (table.c.at.desc(), table.c.id.desc())
+        else:
+            order = (table.c.at, table.c.id)
         query = select(table).order_by(*order).limit(limit)
         if after is not None:
             query = query.where(table.c.id > after)
