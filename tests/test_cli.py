@@ -108,7 +108,7 @@ def test_a_validation_failure_names_file_line_and_hint(tmp_path: Path, workspace
     home = tmp_path / "home"
     cli(home, "init", "finance/targets")
     descriptor = workspace / "finance" / "targets" / "dataproduct.yaml"
-    descriptor.write_text(descriptor.read_text().replace("status: draft", "statuss: draft"))
+    descriptor.write_text(descriptor.read_text().replace("status: active", "statuss: active"))
     code, output = cli(home, "validate", "finance/targets")
     assert code == 1
     assert "finance/targets/dataproduct.yaml:6 (statuss): unknown key 'statuss'" in output

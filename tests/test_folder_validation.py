@@ -116,11 +116,11 @@ def test_an_unclosed_bracket_is_reported_at_the_line_that_opens_it(folder: Path)
 
 def test_a_duplicate_key_is_reported_at_its_second_appearance(folder: Path) -> None:
     descriptor = folder / "dataproduct.yaml"
-    rewrite(descriptor, "status: draft\n", "status: draft\nstatus: active\n")
+    rewrite(descriptor, "status: active\n", "status: active\nstatus: draft\n")
 
     issue = only_issue(folder)
 
-    assert issue.line == line_of(descriptor, "status: active")
+    assert issue.line == line_of(descriptor, "status: draft")
     assert issue.field == "status"
     assert issue.message == "key 'status' appears twice: keep one"
     assert issue.hint
@@ -217,7 +217,7 @@ def test_an_unknown_nested_key_suggests_from_the_nested_model(folder: Path) -> N
 
 def test_a_missing_required_field_is_named_with_a_hint(folder: Path) -> None:
     descriptor = folder / "dataproduct.yaml"
-    rewrite(descriptor, "status: draft\n", "")
+    rewrite(descriptor, "status: active\n", "")
 
     issue = only_issue(folder)
 

@@ -244,7 +244,7 @@ def test_a_product_name_with_path_traversal_is_refused(mesh: Mesh, source_produc
 
 
 def test_malformed_yaml_publishes_nothing(mesh: Mesh, source_product: Path) -> None:
-    replace(source_product / "dataproduct.yaml", "status: draft", "status: [draft")
+    replace(source_product / "dataproduct.yaml", "status: active", "status: [active")
     [publication] = mesh.publish(source_product)
     assert publication.outcome == Outcome.FAILED
     assert "not valid YAML" in publication.validation.issues[0].message

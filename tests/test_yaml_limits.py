@@ -111,7 +111,7 @@ def test_an_alias_is_refused_where_it_is_even_without_its_anchor_in_the_file(
     mesh: Mesh, source_product: Path
 ) -> None:
     descriptor = source_product / "dataproduct.yaml"
-    rewrite(descriptor, "status: draft\n", "status: *state\n")
+    rewrite(descriptor, "status: active\n", "status: *state\n")
 
     issue = only_issue(mesh, source_product)
 
@@ -199,7 +199,7 @@ def test_a_value_python_cannot_build_is_an_issue_at_its_line(
     mesh: Mesh, source_product: Path
 ) -> None:
     descriptor = source_product / "dataproduct.yaml"
-    rewrite(descriptor, "status: draft\n", "status: draft\ncreated: 2024-13-45\n")
+    rewrite(descriptor, "status: active\n", "status: active\ncreated: 2024-13-45\n")
 
     issue = only_issue(mesh, source_product)
 
