@@ -21,6 +21,7 @@ from test_change import LENA, TOM, drop_column, orders_folder, set_version
 NOOR = Actor(name="noor.bakker@retail.example")  # owns sales.daily_revenue
 ANA = Actor(name="ana.lima@retail.example")  # finance, reads nothing yet
 MIA = Actor(name="mia.jensen@retail.example")  # owns web.sessions
+INES = Actor(name="ines.moreau@retail.example")  # the governance group: reads all the log
 runner = CliRunner()
 
 
@@ -164,14 +165,14 @@ def test_deprecate_refuses_a_sunset_in_the_past_and_an_unknown_port(retail: Mesh
 
 
 def test_the_event_log_tells_what_happened_in_order(retail: Mesh) -> None:
-    start = max(event.id for event in retail.events())
+    start = max(event.id for event in retail.events(actor=INES))
     drop_column(retail, "status")
     [blocked] = retail.publish(orders_folder(retail), actor=LENA)
     assert not blocked.outcome.ok
     set_version(retail, "2.0.0")
     [published] = retail.publish(orders_folder(retail), actor=LENA)
     assert published.outcome.ok, published.reason
-    found = retail.events(product="checkout.orders", after=start)
+    found = retail.events(product="checkout.orders", after=start, actor=LENA)
     kinds = [event.kind for event in found]
     assert kinds == [
         "change.blocked",
@@ -187,13 +188,15 @@ def test_the_event_log_tells_what_happened_in_order(retail: Mesh) -> None:
     result = runner.invoke(
         app,
         ["events", "--product", "checkout.orders", "--kind", "product.deprecated", "--json"],
-        env={"QUANTA_HOME": str(retail.home)},
+        env={"QUANTA_HOME": str(retail.home), "QUANTA_USER": LENA.name},
     )
     assert result.exit_code == 0, result.output
     [told] = json.loads(result.output)
     assert told["payload"]["replacement"] == "checkout.orders.orders v2"
     text = runner.invoke(
-        app, ["events", "--home", str(retail.home), "--limit", "1000"], env={"COLUMNS": "300"}
+        app,
+        ["events", "--home", str(retail.home), "--limit", "1000"],
+        env={"COLUMNS": "300", "QUANTA_USER": LENA.name},
     )
     assert text.exit_code == 0
     assert "change.blocked checkout.orders by lena.vogel@retail.example" in text.output

@@ -18,7 +18,8 @@ import pytest
 
 from quanta.errors import NotFound, UserError
 from quanta.events import Event, PortRead, PortServed
-from quanta.events.usage import SPOOL_FOLDER, STALE_SECONDS, Spool
+from quanta.events.spool import STALE_SECONDS
+from quanta.events.usage import SPOOL_FOLDER, Spool
 from quanta.mesh import Mesh
 from quanta.model.access import RequestState
 from quanta.model.actor import Actor, ActorKind
@@ -234,7 +235,7 @@ def test_the_spool_folds_what_a_dead_process_claimed_and_sets_aside_what_it_cann
     (spool.folder / "1-0-too-long.jsonl").write_text(_usage(consumer="c" * 256).model_dump_json())
     assert spool.waiting() == 4
 
-    assert spool.fold(mesh.stores.usage, wait=None) == 2
+    assert spool.fold_into(mesh.stores.usage, wait=None) == 2
     assert sorted(r.consumer for r in mesh.stores.usage.reads()) == [
         "ana@example.com",
         "bo@example.com",

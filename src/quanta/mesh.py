@@ -330,12 +330,24 @@ class Mesh:
         after: int | None = None,
         limit: int = 1000,
         newest: bool = False,
+        actor: Actor | None = None,
     ) -> list[EventRecord]:
-        """The mesh's event log, oldest first: what was published, failed, checked,
-        blocked, deprecated, retired, asked for and decided (with ``newest``, the last
-        ``limit`` of them)."""
+        """The mesh's event log as the actor may read it, oldest first: what was published,
+        failed, checked, blocked, deprecated, retired, asked for and decided (with
+        ``newest``, the last ``limit`` of them). The governance group reads all of it;
+        anyone else what concerns them (`quanta.events.audience`)."""
+        from quanta.events.audience import heard_by
+        from quanta.events.history import fold
+
+        fold(self.home, self.stores.events)
         return self.stores.events.events(
-            since=since, kinds=kinds, subject=product, limit=limit, after=after, newest=newest
+            since=since,
+            kinds=kinds,
+            subject=product,
+            limit=limit,
+            after=after,
+            newest=newest,
+            audience=heard_by(self.context, self._as(actor)),
         )
 
     def expect(
@@ -358,33 +370,15 @@ class Mesh:
 
     def notifications(self, *, limit: int = 100, actor: Actor | None = None) -> list[EventRecord]:
         """The newest events that concern the actor: of the products its teams own, of
-        those it reads through a live grant, and of those its own products read."""
-        from datetime import UTC, datetime
+        those it reads through a live grant, of those its own products read, and its own
+        access requests."""
+        from quanta.events.audience import audience_of
+        from quanta.events.history import fold
 
-        from quanta.model.access import RequestState
-
-        who = self._as(actor)
-        access = self.context.access
-        catalog = self.stores.catalog
-        owned = {record.id for record in catalog.products() if access.owns(who, record.id)}
-        concerned = set(owned)
-        for product in owned:
-            version = catalog.version(product)
-            concerned |= {
-                use.upstream for use in (version.inputs if version else []) if use.upstream
-            }
-        now = datetime.now(UTC)
-        concerned |= {
-            grant.product
-            for grant in access.requests(consumer=who.name, states=[RequestState.APPROVED])
-            if grant.live(now)
-        }
-        found = [
-            event
-            for event in self.stores.events.events(newest=True, limit=max(limit * 20, 1000))
-            if event.subject in concerned
-        ]
-        return found[-limit:]
+        fold(self.home, self.stores.events)
+        return self.stores.events.events(
+            newest=True, limit=limit, audience=audience_of(self.context, self._as(actor))
+        )
 
     def add_webhook(
         self,

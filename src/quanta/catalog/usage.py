@@ -37,7 +37,7 @@ def usage_report(
     allowed(product_id)  # refuses who may not see it
     spool = Spool(home / SPOOL_FOLDER)
     with contextlib.suppress(OSError):  # a spool that cannot be read stays for the next time
-        spool.fold(stores.usage, wait=None)
+        spool.fold_into(stores.usage, wait=None)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     since = today - timedelta(days=days - 1)
     report = UsageReport(

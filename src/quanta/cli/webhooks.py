@@ -97,9 +97,10 @@ def deliver(
             if as_json:
                 print_json(done.__dict__)
             elif done.queued or done.delivered or done.failed or not follow:
+                held = f", withheld {done.withheld}" if done.withheld else ""
                 console.print(
                     f"queued {done.queued}, delivered {done.delivered}, failed {done.failed} "
-                    f"(given up {done.given_up})"
+                    f"(given up {done.given_up}){held}"
                 )
             if not follow:
                 return

@@ -11,13 +11,11 @@ folds it into the store: nothing is lost, and no reader waits on a publish.
 from __future__ import annotations
 
 import logging
-import os
-import time
-import uuid
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from quanta.events import Event, PortServed, Subscriber
+from quanta.events import Event, PortServed, Subscriber, spool
 from quanta.model.access import AccessRequest, RequestState
 from quanta.model.actor import ActorKind
 from quanta.model.usage import UsageRecord
@@ -34,13 +32,11 @@ SPOOL_FOLDER = "usage-spool"
 """The spool's folder in the mesh home."""
 FOLD_FILES = 200
 """At most this many spooled writes are folded in after one read: one insert, still quick."""
-STALE_SECONDS = 600.0
-"""A claim on spooled reads older than this was left by a process that died while folding."""
 
 
 def meter_usage(mesh: Mesh) -> Subscriber:
     usage, access = mesh.stores.usage, mesh.stores.access
-    spool = Spool(mesh.home / SPOOL_FOLDER)
+    reads = Spool(mesh.home / SPOOL_FOLDER)
 
     def meter(event: Event) -> None:
         if not isinstance(event, PortServed):
@@ -52,11 +48,11 @@ def meter_usage(mesh: Mesh) -> Subscriber:
             log.warning("a read of %s could not be metered: a name is too long", event.subject)
             return
         except Exception as error:  # busy, or unreachable: kept, and written later
-            spool.keep([read])
+            reads.keep([read])
             log.info("a read of %s was spooled: %s", event.subject, type(error).__name__)
             return
-        if spool.pending():
-            spool.fold(usage, wait=WAIT_SECONDS, files=FOLD_FILES)
+        if reads.pending():
+            reads.fold_into(usage, wait=WAIT_SECONDS, files=FOLD_FILES)
 
     return meter
 
@@ -101,104 +97,13 @@ def grant_of(access: AccessStore, event: PortServed) -> AccessRequest | None:
     return None
 
 
-class Spool:
-    """Reads not yet in the store: one file per write that could not be made.
-
-    No lock is needed between processes: a file is written whole under a hidden name and
-    renamed into place, and a process folding it first claims it by renaming it (only one
-    rename wins), writes its reads, then deletes it. Reads that still cannot be written go
-    back; a claim left by a process that died is taken back after `STALE_SECONDS`.
-    """
+class Spool(spool.Spool[UsageRecord]):
+    """Reads not yet in the usage store (`quanta.events.spool`)."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
+        super().__init__(folder, UsageRecord)
 
-    def keep(self, reads: list[UsageRecord]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex}"
-        hidden = self.folder / f".{name}.tmp"
-        hidden.write_text("".join(f"{read.model_dump_json()}\n" for read in reads), "utf-8")
-        hidden.replace(self.folder / f"{name}.jsonl")
-
-    def pending(self) -> bool:
-        if not self.folder.is_dir():  # the usual case, and one stat
-            return False
-        return any(self.folder.glob("*.jsonl"))
-
-    def waiting(self) -> int:
-        """How many reads the spool holds, not yet in the store."""
-        if not self.folder.is_dir():
-            return 0
-        count = 0
-        for path in [*self.folder.glob("*.jsonl"), *self.folder.glob("*.claimed")]:
-            try:
-                count += sum(1 for line in path.read_text("utf-8").splitlines() if line)
-            except FileNotFoundError:  # folded meanwhile
-                continue
-        return count
-
-    def fold(self, store: UsageStore, *, wait: float | None, files: int | None = None) -> int:
-        """Write up to ``files`` spooled files into ``store`` in one insert; the number of
-        reads written. What cannot be written now stays for the next time."""
-        if not self.folder.is_dir():
-            return 0
-        self._take_back_stale()
-        claimed: list[tuple[Path, Path]] = []
-        for path in sorted(self.folder.glob("*.jsonl"))[:files]:
-            claim = path.with_name(f"{path.stem}.{time.time_ns():020d}.claimed")
-            try:
-                path.rename(claim)
-            except FileNotFoundError:  # another process claimed it first
-                continue
-            claimed.append((path, claim))
-        files_read: list[tuple[Path, Path, list[UsageRecord]]] = []
-        for path, claim in claimed:
-            try:
-                lines = claim.read_text("utf-8").splitlines()
-                reads = [UsageRecord.model_validate_json(line) for line in lines if line]
-            except ValueError:  # not written by this spool: set aside, not retried forever
-                _set_aside(path, claim)
-                continue
-            files_read.append((path, claim, reads))
-        try:
-            store.record([read for _, _, reads in files_read for read in reads], wait=wait)
-        except ValueError:  # a file the store refuses: write the others one by one
-            return sum(self._fold_one(store, wait, *file) for file in files_read)
-        except Exception as error:
-            for path, claim, _ in files_read:
-                claim.rename(path)
-            log.info("spooled usage stays spooled: %s", type(error).__name__)
-            return 0
-        for _, claim, _ in files_read:
-            claim.unlink()
-        return sum(len(reads) for _, _, reads in files_read)
-
-    @staticmethod
-    def _fold_one(
-        store: UsageStore, wait: float | None, path: Path, claim: Path, reads: list[UsageRecord]
-    ) -> int:
-        try:
-            store.record(reads, wait=wait)
-        except ValueError:  # never writable: set aside, or it would hold up every fold
-            _set_aside(path, claim)
-            return 0
-        except Exception:
-            claim.rename(path)
-            return 0
-        claim.unlink()
-        return len(reads)
-
-    def _take_back_stale(self) -> None:
-        now = time.time_ns()
-        for claim in self.folder.glob("*.claimed"):
-            stem, _, claimed_at = claim.stem.rpartition(".")
-            if claimed_at.isdigit() and (now - int(claimed_at)) / 1e9 > STALE_SECONDS:
-                try:
-                    claim.rename(claim.with_name(f"{stem}.jsonl"))
-                except FileNotFoundError:
-                    continue
-
-
-def _set_aside(path: Path, claim: Path) -> None:
-    claim.rename(path.with_suffix(".rejected"))
-    log.warning("the spooled usage file %s cannot be written: set aside", path.name)
+    def fold_into(self, store: UsageStore, *, wait: float | None, files: int | None = None) -> int:
+        """Write up to ``files`` spooled files into ``store`` in one insert; the number
+        of reads written."""
+        return self.fold(partial(store.record, wait=wait), files=files)

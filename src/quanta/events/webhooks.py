@@ -23,13 +23,15 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from quanta.errors import AccessDenied, NotFound, UserError
-from quanta.model.access import RequestState
+from quanta.events.audience import heard_by
+from quanta.events.history import fold
 from quanta.model.actor import Actor
 from quanta.model.events import EventRecord
 from quanta.model.names import PortAddress
@@ -75,6 +77,8 @@ class Round:
     failed: int
     """Tries that failed (each retried later, or given up on)."""
     given_up: int
+    withheld: int = 0
+    """Events not sent: not for who subscribed (another consumer's access request)."""
 
 
 class Webhooks:
@@ -115,14 +119,8 @@ class Webhooks:
                 raise UserError(f"--product {product!r}: {error}") from None
             if self.mesh.stores.catalog.product(product) is None:
                 raise NotFound(f"there is no product {product}: find one with quanta search")
-            now = datetime.now(UTC)
-            reads = any(
-                grant.live(now)
-                for grant in access.requests(
-                    product=product, consumer=actor.name, states=[RequestState.APPROVED]
-                )
-            )
-            if not access.owns(actor, product) and not reads:
+            audience = heard_by(self.mesh, actor)
+            if audience is not None and not audience.concerns(product):
                 raise AccessDenied(
                     f"only the owners and consumers of {product} may subscribe to its events; "
                     f"{actor.name} is neither"
@@ -158,18 +156,21 @@ class Webhooks:
         """Queue what each subscription has not heard yet, then try every delivery due
         (each receiver answering within ``timeout`` seconds)."""
         now = now or datetime.now(UTC)
+        fold(self.mesh.settings.home, self.mesh.stores.events)  # spooled events: sent too
         queued = self.store.enqueue(now, LATE)
-        delivered = failed = given_up = 0
-        hears: dict[int, bool] = {}
+        delivered = failed = given_up = held = 0
+        withheld: dict[int, Callable[[EventRecord], tuple[DeliveryState, str] | None]] = {}
         for delivery, webhook, event in self.store.due(now, limit):
             if not self.store.claim(delivery.id, now, now + timedelta(seconds=LEASE)):
                 continue  # another worker is sending it
-            if webhook.id not in hears:
-                hears[webhook.id] = self._may_hear(webhook)
-            if not hears[webhook.id]:
-                why = f"{webhook.created_by} may no longer read {webhook.product}"
-                self.store.attempted(delivery.id, DeliveryState.FAILED, now, now, why)
-                given_up += 1
+            if webhook.id not in withheld:
+                withheld[webhook.id] = self._withheld(webhook)
+            kept = withheld[webhook.id](event)
+            if kept is not None:
+                state, why = kept
+                self.store.attempted(delivery.id, state, now, now, why)
+                given_up += state is DeliveryState.FAILED
+                held += state is DeliveryState.WITHHELD
                 continue
             try:
                 error = self._post(delivery, webhook, event, timeout)
@@ -188,25 +189,30 @@ class Webhooks:
             wait = min(BACKOFF * 2 ** (tries - 1), BACKOFF_MOST)
             later = now + timedelta(seconds=wait)
             self.store.attempted(delivery.id, DeliveryState.PENDING, now, later, error)
-        return Round(queued, delivered, failed, given_up)
+        return Round(queued, delivered, failed, given_up, held)
 
-    def _may_hear(self, webhook: Webhook) -> bool:
-        """Whether who subscribed may still hear the product's events: one of its owners,
-        a consumer with a live grant, or the governance group (a domain, all)."""
-        access = self.mesh.access
-        actor = Actor(name=webhook.created_by)
+    def _withheld(
+        self, webhook: Webhook
+    ) -> Callable[[EventRecord], tuple[DeliveryState, str] | None]:
+        """What keeps an event from who subscribed, and why (None: nothing does). They
+        hear what they could read with ``quanta events`` (`quanta.events.audience`), and
+        only while they may subscribe: the governance group for a domain or all, the
+        product's owners and consumers for a product."""
+        who = Actor(name=webhook.created_by)
+        audience = heard_by(self.mesh, who)
+        gone: str | None = None
+        if audience is None:
+            return lambda event: None
         if webhook.product is None:
-            return webhook.created_by in access.directory.governance()
-        if self.mesh.stores.catalog.product(webhook.product) is None:
-            return False
-        if access.owns(actor, webhook.product):
-            return True
-        now = datetime.now(UTC)
-        return any(
-            grant.live(now)
-            for grant in access.requests(
-                product=webhook.product, consumer=webhook.created_by, states=[RequestState.APPROVED]
-            )
+            gone = f"{who.name} is no longer in the governance group"
+        elif not audience.concerns(webhook.product):
+            gone = f"{who.name} may no longer read {webhook.product}"
+        if gone is not None:
+            failed = (DeliveryState.FAILED, gone)
+            return lambda event: failed
+        kept = (DeliveryState.WITHHELD, f"{who.name} hears of their own access requests only")
+        return lambda event: (
+            None if audience.hears(event.kind, event.subject, event.payload) else kept
         )
 
     def _post(

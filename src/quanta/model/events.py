@@ -21,3 +21,45 @@ class EventRecord(BaseModel):
     at: datetime
     subject: str
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class NewEvent(BaseModel):
+    """An event to append: an `EventRecord` before the store gives it its number."""
+
+    kind: str
+    at: datetime
+    subject: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+ACCESS_KINDS = "access."
+"""The kinds of access requests and decisions start so: ``access.requested``..."""
+
+
+class Audience(BaseModel, frozen=True):
+    """What of the event log one reader hears: what it did, everything of the products its
+    teams own (``owned``), and of those it reads (``read``: through a live grant, its own or one of
+    its products', or as an input of a product it owns) all but the access requests, which
+    concern the requester alone (``consumers``: the reader, and the products it owns).
+
+    The governance group hears everything: it has no audience to keep it to.
+    """
+
+    by: str = ""
+    """The reader: it hears what it did itself (a first publish that failed: no product is
+    registered yet to own)."""
+    owned: frozenset[str] = frozenset()
+    read: frozenset[str] = frozenset()
+    consumers: frozenset[str] = frozenset()
+
+    def concerns(self, product: str) -> bool:
+        """Whether the product is one the reader owns or reads."""
+        return product in self.owned or product in self.read
+
+    def hears(self, kind: str, subject: str, payload: dict[str, Any]) -> bool:
+        actor = payload.get("actor")
+        if subject in self.owned or (isinstance(actor, dict) and actor.get("name") == self.by):
+            return True
+        if kind.startswith(ACCESS_KINDS):
+            return payload.get("consumer") in self.consumers
+        return subject in self.read

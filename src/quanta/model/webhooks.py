@@ -39,6 +39,8 @@ class DeliveryState(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     """Given up on after `quanta.events.webhooks.GIVE_UP` of tries."""
+    WITHHELD = "withheld"
+    """Not sent: who subscribed may not hear it (another consumer's access request)."""
 
 
 class Delivery(BaseModel):

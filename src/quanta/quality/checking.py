@@ -5,7 +5,6 @@ result kept in the check history and told as an event."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,17 +64,19 @@ def check_published(
     inputs = mesh.reads.bind(reader, inputs_of(mesh.stores.catalog, found))
     run = CheckRun(product=record.id, version=found.version)
     run.checks = check_ports(mesh.engine, ports, inputs, mesh.build_limits("the check", rows=False))
+    event = checks_run(record.id, actor, found.version, Trigger.CHECK, run.checks)
     mesh.stores.checks.record_checks(
         CheckRecord(
             product=record.id,
             version=found.version,
-            checked_at=datetime.now(UTC),
+            checked_at=event.at,
             trigger=Trigger.CHECK,
             outcome=run.outcome,
             checks=[check.model_dump(mode="json") for check in run.checks],
-        )
+        ),
+        told=event.payload(),
     )
-    mesh.events.emit(checks_run(record.id, actor, found.version, Trigger.CHECK, run.checks))
+    mesh.events.emit(event)
     return _as_seen(mesh, actor, own, run)
 
 

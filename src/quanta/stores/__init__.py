@@ -26,7 +26,7 @@ from quanta.model.catalog import (
     SearchHit,
     Version,
 )
-from quanta.model.events import EventRecord
+from quanta.model.events import Audience, EventRecord, NewEvent
 from quanta.model.expectations import Expectation
 from quanta.model.lifecycle import LifecycleEntry
 from quanta.model.privacy import Erasure, ErasureState, RetentionRun
@@ -117,8 +117,9 @@ class CatalogStore(Protocol):
 class CheckStore(Protocol):
     """The runs of published versions' checks, kept as history."""
 
-    def record_checks(self, record: CheckRecord) -> None:
-        """Keep one run of a published version's checks."""
+    def record_checks(self, record: CheckRecord, told: dict[str, Any] | None = None) -> None:
+        """Keep one run of a published version's checks; with ``told``, its event (the
+        ``checks.run`` payload) in the event log, in the same transaction."""
         ...
 
     def check_history(self, product_id: str, since: datetime) -> list[CheckRecord]:
@@ -131,6 +132,11 @@ class EventStore(Protocol):
 
     def append(self, kind: str, at: datetime, subject: str, payload: dict[str, Any]) -> None: ...
 
+    def append_all(self, events: Sequence[NewEvent], *, wait: float | None = None) -> None:
+        """Append all of ``events`` or none of them (one transaction), waiting at most
+        ``wait`` seconds for the database."""
+        ...
+
     def events(
         self,
         *,
@@ -140,10 +146,12 @@ class EventStore(Protocol):
         limit: int = 1000,
         after: int | None = None,
         newest: bool = False,
+        audience: Audience | None = None,
     ) -> list[EventRecord]:
         """Events at or after ``since``, numbered above ``after``, of any of ``kinds`` (all
         when empty), about ``subject`` (any when None): the oldest ``limit`` of them (the
-        newest, with ``newest``), oldest first."""
+        newest, with ``newest``), oldest first; with ``audience``, only those it hears
+        (`quanta.model.events.Audience.hears`)."""
         ...
 
 

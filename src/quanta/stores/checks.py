@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
 from quanta.model.catalog import CheckRecord
 from quanta.stores import schema
 from quanta.stores.database import Database, aware, naive_utc
+from quanta.stores.events import SqlEventStore
 
 
 class SqlCheckStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, events: SqlEventStore) -> None:
         self.database = database
+        self.history = events
 
-    def record_checks(self, record: CheckRecord) -> None:
+    def record_checks(self, record: CheckRecord, told: dict[str, Any] | None = None) -> None:
         with self.database.engine.begin() as connection:
             self.write(connection, record)
+            if told is not None:
+                self.history.write(
+                    connection, "checks.run", record.checked_at, record.product, told
+                )
 
     def write(self, connection: Connection, record: CheckRecord) -> None:
         """Keep ``record`` inside the caller's transaction: a publish's run commits with it."""

@@ -7,12 +7,13 @@ and its check run at once) and one URL says where all of the mesh's metadata is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -134,3 +135,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+@contextmanager
+def waiting(connection: Connection, seconds: float | None) -> Iterator[None]:
+    """Let the statements inside wait at most ``seconds`` for another writer's locks."""
+    if seconds is None:
+        yield
+        return
+    if connection.dialect.name == "sqlite":
+        # The connection's busy timeout, shortened for this write and put back after it:
+        # the connection goes back to the pool, and every other write waits the usual time.
+        raw: Any = connection.connection.dbapi_connection
+        (previous,) = raw.execute("PRAGMA busy_timeout").fetchone()
+        raw.execute(f"PRAGMA busy_timeout={max(int(seconds * 1000), 1)}")
+        try:
+            yield
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={int(previous)}")
+    else:
+        # SET LOCAL ends with the transaction the statements inside run in. A lock is what
+        # they wait on; the statement's own bound, twice that, covers the rest.
+        milliseconds = max(int(seconds * 1000), 1)
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {2 * milliseconds}")
+        yield

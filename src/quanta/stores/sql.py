@@ -26,8 +26,8 @@ class SqlStores(Stores):
 
     def __init__(self, url: str) -> None:
         database = Database(url)
-        checks = SqlCheckStore(database)
         events = SqlEventStore(database)
+        checks = SqlCheckStore(database, events)
         audit = SqlAuditStore(database)
         lifecycle = SqlLifecycleStore(database, events)
         super().__init__(

@@ -7,17 +7,16 @@ write lock must not hold the reader up for the ten seconds every other write wai
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, distinct, func, insert, select
+from sqlalchemy import distinct, func, insert, select
 
 from quanta.model.actor import ActorKind
 from quanta.model.usage import ConsumerUsage, DailyUsage, ReadKind, UsageRecord
 from quanta.stores import schema
-from quanta.stores.database import Database, aware, naive_utc
+from quanta.stores.database import Database, aware, naive_utc, waiting
 
 _TABLE = schema.port_usage
 # The columns' widths, checked here so that SQLite refuses what PostgreSQL would.
@@ -32,7 +31,7 @@ class SqlUsageStore:
         values = [_values(read) for read in reads]
         if not values:
             return
-        with self.database.engine.connect() as connection, _waiting(connection, wait):
+        with self.database.engine.connect() as connection, waiting(connection, wait):
             connection.execute(insert(_TABLE), values)
             connection.commit()
 
@@ -106,31 +105,6 @@ class SqlUsageStore:
                 )
                 for row in connection.execute(query)
             ]
-
-
-@contextmanager
-def _waiting(connection: Connection, seconds: float | None) -> Iterator[None]:
-    """Let the statements inside wait at most ``seconds`` for another writer's locks."""
-    if seconds is None:
-        yield
-        return
-    if connection.dialect.name == "sqlite":
-        # The connection's busy timeout, shortened for this write and put back after it:
-        # the connection goes back to the pool, and every other write waits the usual time.
-        raw: Any = connection.connection.dbapi_connection
-        (previous,) = raw.execute("PRAGMA busy_timeout").fetchone()
-        raw.execute(f"PRAGMA busy_timeout={max(int(seconds * 1000), 1)}")
-        try:
-            yield
-        finally:
-            raw.execute(f"PRAGMA busy_timeout={int(previous)}")
-    else:
-        # SET LOCAL ends with the transaction the statements inside run in. A lock is what
-        # they wait on; the statement's own bound, twice that, covers the rest.
-        milliseconds = max(int(seconds * 1000), 1)
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {2 * milliseconds}")
-        yield
 
 
 def _where(query: Any, product: str | None, since: datetime | None) -> Any:
