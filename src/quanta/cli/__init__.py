@@ -277,8 +277,9 @@ def events(
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The mesh's event log: the last --limit events (or the first from --since), oldest
-    first; JSON lines with --json --follow."""
+    """The mesh's event log, as far as it concerns you (all of it, for the governance
+    group): the last --limit events (or the first from --since), oldest first; JSON lines
+    with --json --follow."""
     import time
 
     from quanta.cli import render_change
