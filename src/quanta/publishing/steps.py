@@ -13,6 +13,7 @@ from quanta.build.inputs import resolve_inputs
 from quanta.errors import PlatformError, QuantaError
 from quanta.events import ChangeBlocked, ChangeProposed, PolicyViolated, PortServed
 from quanta.model.contract import PLATFORM_PREFIX, Contract
+from quanta.model.expectations import Expectation
 from quanta.model.product import DataProduct
 from quanta.model.relations import Binding, Exposed
 from quanta.model.result import Outcome, Trigger
@@ -397,33 +398,33 @@ def register(context: PublishContext) -> None:
         "rows": context.build.rows,
         "seconds": context.build.seconds,
     }
-    context.version = context.mesh.stores.catalog.publish(record, version, deprecated, told)
+    context.version = context.mesh.stores.catalog.publish(
+        record, version, deprecated, told, _expectations(context)
+    )
     for entry in deprecated:
         context.told(f"{entry.what} is deprecated until {entry.sunset}: {entry.reason}")
-    _register_expectations(context)
 
 
-def _register_expectations(context: PublishContext) -> None:
+def _expectations(context: PublishContext) -> list[Expectation]:
     """What the product's input ports expect of the ports they read, kept for their
-    producers' publishes (replacing what its earlier versions declared)."""
+    producers' publishes (replacing what its earlier versions declared), registered with
+    the version that declares them."""
     from datetime import UTC, datetime
-
-    from quanta.model.expectations import Expectation
 
     assert context.inputs is not None
     declared = {port.name: port.expects for port in context.product.descriptor.input_ports}
-    for port in context.inputs.upstream:
-        context.mesh.stores.expectations.set(
-            Expectation(
-                product=port.product,
-                port=port.port.port,
-                major=port.port.major,
-                consumer=context.product_id,
-                by=context.actor.name,
-                rules=declared.get(port.names[0][0], []),
-                at=datetime.now(UTC),
-            )
+    return [
+        Expectation(
+            product=port.product,
+            port=port.port.port,
+            major=port.port.major,
+            consumer=context.product_id,
+            by=context.actor.name,
+            rules=declared.get(port.names[0][0], []),
+            at=datetime.now(UTC),
         )
+        for port in context.inputs.upstream
+    ]
 
 
 def promote(context: PublishContext) -> None:

@@ -85,6 +85,7 @@ class CatalogStore(Protocol):
         version: Version,
         deprecations: Sequence[LifecycleEntry] = (),
         told: dict[str, Any] | None = None,
+        expectations: Sequence[Expectation] = (),
     ) -> int:
         """Register a new version and make it the served one, all at once; return its number.
 

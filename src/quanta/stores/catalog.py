@@ -24,10 +24,12 @@ from quanta.model.catalog import (
     Version,
 )
 from quanta.model.contract import PRIVATE
+from quanta.model.expectations import Expectation
 from quanta.model.lifecycle import LifecycleEntry
 from quanta.stores import schema
 from quanta.stores.checks import SqlCheckStore
 from quanta.stores.database import Database, aware, naive_utc
+from quanta.stores.expectations import SqlExpectationStore
 from quanta.stores.lifecycle import SqlLifecycleStore
 from quanta.stores.search import index_for_search, search
 
@@ -48,13 +50,18 @@ _PORT_FIELDS = {
 
 class SqlCatalogStore:
     def __init__(
-        self, database: Database, checks: SqlCheckStore, lifecycle: SqlLifecycleStore
+        self,
+        database: Database,
+        checks: SqlCheckStore,
+        lifecycle: SqlLifecycleStore,
+        expectations: SqlExpectationStore,
     ) -> None:
         self.database = database
-        # The publish's check run and deprecations are written through these, on the
-        # publish's own connection.
+        # The publish's check run, deprecations and expectations are written through
+        # these, on the publish's own connection.
         self.checks = checks
         self.lifecycle = lifecycle
+        self.expectations = expectations
 
     # -- reads ---------------------------------------------------------------------------
     def product(self, product_id: str) -> ProductRecord | None:
@@ -145,6 +152,7 @@ class SqlCatalogStore:
         version: Version,
         deprecations: Sequence[LifecycleEntry] = (),
         told: dict[str, Any] | None = None,
+        expectations: Sequence[Expectation] = (),
     ) -> int:
         now = naive_utc(datetime.now(UTC))
         with self.database.engine.begin() as connection:
@@ -195,6 +203,8 @@ class SqlCatalogStore:
                 )
             for entry in deprecations:
                 self.lifecycle.write(connection, entry)
+            for expectation in expectations:
+                self.expectations.write(connection, expectation)
             if version.checks:
                 self.checks.write(
                     connection,

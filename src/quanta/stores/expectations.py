@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from quanta.model.expectations import Expectation
 from quanta.stores import schema
@@ -16,31 +16,35 @@ class SqlExpectationStore:
     def set(self, expectation: Expectation) -> Expectation:
         """Keep ``expectation``, replacing the consumer's earlier one of the same port and
         major (none kept when it has no rules)."""
-        table = schema.expectations
         with self.database.engine.begin() as connection:
-            connection.execute(
-                delete(table).where(
-                    table.c.product == expectation.product,
-                    table.c.port == expectation.port,
-                    table.c.major == expectation.major,
-                    table.c.consumer == expectation.consumer,
-                )
+            return self.write(connection, expectation)
+
+    def write(self, connection: Connection, expectation: Expectation) -> Expectation:
+        """`set`, inside the caller's transaction (a consumer's publish declaring it)."""
+        table = schema.expectations
+        connection.execute(
+            delete(table).where(
+                table.c.product == expectation.product,
+                table.c.port == expectation.port,
+                table.c.major == expectation.major,
+                table.c.consumer == expectation.consumer,
             )
-            if not expectation.rules:
-                return expectation
-            result = connection.execute(
-                insert(table).values(
-                    product=expectation.product,
-                    port=expectation.port,
-                    major=expectation.major,
-                    consumer=expectation.consumer,
-                    by=expectation.by,
-                    rules=expectation.rules,
-                    at=naive_utc(expectation.at),
-                )
+        )
+        if not expectation.rules:
+            return expectation
+        result = connection.execute(
+            insert(table).values(
+                product=expectation.product,
+                port=expectation.port,
+                major=expectation.major,
+                consumer=expectation.consumer,
+                by=expectation.by,
+                rules=expectation.rules,
+                at=naive_utc(expectation.at),
             )
-            key = result.inserted_primary_key
-            assert key is not None, "an insert has a key"
+        )
+        key = result.inserted_primary_key
+        assert key is not None, "an insert has a key"
         return expectation.model_copy(update={"id": int(key[0])})
 
     def expectations(

@@ -30,9 +30,10 @@ class SqlStores(Stores):
         checks = SqlCheckStore(database, events)
         audit = SqlAuditStore(database)
         lifecycle = SqlLifecycleStore(database, events)
+        expectations = SqlExpectationStore(database)
         super().__init__(
             database=database,
-            catalog=SqlCatalogStore(database, checks, lifecycle),
+            catalog=SqlCatalogStore(database, checks, lifecycle, expectations),
             checks=checks,
             events=events,
             access=SqlAccessStore(database, events, audit),
@@ -41,5 +42,5 @@ class SqlStores(Stores):
             privacy=SqlPrivacyStore(database),
             lifecycle=lifecycle,
             webhooks=SqlWebhookStore(database),
-            expectations=SqlExpectationStore(database),
+            expectations=expectations,
         )
