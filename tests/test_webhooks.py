@@ -23,6 +23,7 @@ from quanta.model.webhooks import DeliveryState
 from test_change import LENA
 
 ANA = Actor(name="ana.lima@retail.example")
+INES = "ines.moreau@retail.example"  # the governance group
 runner = CliRunner()
 
 
@@ -143,6 +144,8 @@ def test_only_owners_consumers_and_governance_subscribe(retail: Mesh, receiver: 
         retail.add_webhook(receiver.url, product="checkout.orders", actor=ANA)
     with pytest.raises(AccessDenied, match="only the governance group"):
         retail.add_webhook(receiver.url, domain="checkout", actor=LENA)
+    with pytest.raises(UserError, match="--domain: domain 'Check out' is not allowed"):
+        retail.add_webhook(receiver.url, domain="Check out", actor=Actor(name=INES))
     for bad in ("ftp://127.0.0.1/x", "http:///x", "http://user:pw@127.0.0.1/x"):
         with pytest.raises(UserError):
             retail.add_webhook(bad, product="checkout.orders", actor=LENA)

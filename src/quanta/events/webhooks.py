@@ -34,7 +34,7 @@ from quanta.events.audience import heard_by
 from quanta.events.history import fold
 from quanta.model.actor import Actor
 from quanta.model.events import EventRecord
-from quanta.model.names import PortAddress
+from quanta.model.names import PortAddress, name_problem
 from quanta.model.webhooks import Delivery, DeliveryState, Webhook
 
 if TYPE_CHECKING:
@@ -111,6 +111,8 @@ class Webhooks:
         _check_url(url)
         if product is not None and domain is not None:
             raise UserError("name a --product or a --domain, not both")
+        if domain is not None and (problem := name_problem(domain, "domain")) is not None:
+            raise UserError(f"--domain: {problem}")
         access = self.mesh.access
         if product is not None:
             try:
