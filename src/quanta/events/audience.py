@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from quanta.model.access import RequestState
+from quanta.model.access import RequestState, access_rules
 from quanta.model.actor import Actor, ActorKind
 from quanta.model.events import Audience
 
@@ -23,28 +23,35 @@ def heard_by(mesh: MeshContext, actor: Actor) -> Audience | None:
 
 def audience_of(mesh: MeshContext, actor: Actor, now: datetime | None = None) -> Audience:
     """What concerns ``actor`` in the log: of the products its teams own, of those they
-    read, and its own access requests."""
+    read as the read path lets them (a live grant, or a public port), and its own access
+    requests."""
     access = mesh.access
     now = now or datetime.now(UTC)
     catalog = mesh.stores.catalog
+    records = {record.id: record for record in catalog.products()}
     owned = frozenset(
-        record.id for record in catalog.products() if access.directory.owns(actor, record)
+        product for product, record in records.items() if access.directory.owns(actor, record)
     )
     read: set[str] = set()
-    for product in owned:  # what its own products read
-        version = catalog.version(product)
-        read |= {use.upstream for use in (version.inputs if version else []) if use.upstream}
-    for grant in access.requests(states=[RequestState.APPROVED]):
-        if not grant.live(now):
-            continue
-        if grant.consumer_kind == ActorKind.PRODUCT:
-            if grant.consumer in owned:
+    # A person's own live grants, and each owned product's: those hold while whoever asked
+    # is still one of the product's owners, as the read path has it.
+    if actor.kind != ActorKind.PRODUCT:
+        live = access.requests(consumer=actor.name, states=[RequestState.APPROVED])
+        read |= {g.product for g in live if g.consumer_kind != ActorKind.PRODUCT and g.live(now)}
+    for product in owned:
+        owners = access.directory.owners(records[product])
+        for grant in access.requests(consumer=product, states=[RequestState.APPROVED]):
+            if (
+                grant.consumer_kind == ActorKind.PRODUCT
+                and grant.live(now)
+                and grant.requested_by in owners
+            ):
                 read.add(grant.product)
-        elif grant.consumer == actor.name and actor.kind != ActorKind.PRODUCT:
-            read.add(grant.product)
-    return Audience(
-        by=actor.name,
-        owned=owned,
-        read=frozenset(read - owned),
-        consumers=owned | {actor.name},
-    )
+        # Its inputs read without a grant: the public ones.
+        version = catalog.version(product)
+        for use in version.inputs if version else []:
+            upstream = records.get(use.upstream or "")
+            port = use.upstream_port
+            if upstream is not None and port and access_rules(upstream.descriptor).is_public(port):
+                read.add(upstream.id)
+    return Audience(by=actor.name, owned=owned, read=frozenset(read - owned))

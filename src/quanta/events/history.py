@@ -41,11 +41,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("quanta.events.history")
 
 KEPT = (PublishFailed, ChecksRun, ChangeBlocked, ChangeProposed, PolicyViolated)
+KINDS = frozenset(kept.kind for kept in KEPT)
 SPOOL_FOLDER = "events-spool"
 """The folder in the mesh home of events not yet in the log."""
 WAIT_SECONDS = 2.0
 """How long keeping an event waits for the catalog (a publish in another process holding
 its write lock) before it spools the event instead."""
+READ_WAIT_SECONDS = 0.2
+"""How long a reader of the log waits for the catalog to fold the spool in first."""
 
 
 def keep_history(mesh: Mesh) -> Subscriber:
@@ -72,7 +75,7 @@ def keep_history(mesh: Mesh) -> Subscriber:
             log.info("a %s event was spooled: %s", event.kind, type(error).__name__)
             return
         if spool.pending():
-            spool.fold(partial(events.append_all, wait=WAIT_SECONDS))
+            spool.fold(partial(_append_kept, events, WAIT_SECONDS))
 
     return keep
 
@@ -83,6 +86,23 @@ def spooled(home: Path) -> Spool[NewEvent]:
 
 
 def fold(home: Path, events: EventStore) -> int:
-    """Write the spooled events into the log; how many were written."""
+    """Write the spooled events into the log; how many were written. A reader of the log
+    waits on the catalog only briefly (`READ_WAIT_SECONDS`), and a spool it may not
+    claim (another user's files, on a shared home) stays for its owner: reading goes on."""
     spool = spooled(home)
-    return spool.fold(events.append_all) if spool.pending() else 0
+    try:
+        return (
+            spool.fold(partial(_append_kept, events, READ_WAIT_SECONDS)) if spool.pending() else 0
+        )
+    except OSError as error:
+        log.info("the spooled events stay spooled: %s", type(error).__name__)
+        return 0
+
+
+def _append_kept(events: EventStore, wait: float, told: list[NewEvent]) -> None:
+    """Append ``told``, of the kinds this subscriber keeps only: a file claiming another
+    kind (a publish, an approval, written by the stores in their own transactions) was not
+    written by it, and is set aside (`ValueError`)."""
+    if any(event.kind not in KINDS for event in told):
+        raise ValueError("a spooled event of a kind the history does not keep")
+    events.append_all(told, wait=wait)

@@ -75,6 +75,8 @@ class Spool(Generic[R]):
                 path.rename(claim)
             except FileNotFoundError:  # another process claimed it first
                 continue
+            except PermissionError:  # another user's, on a shared home: theirs to fold
+                continue
             claimed.append((path, claim))
         files_read: list[tuple[Path, Path, list[R]]] = []
         for path, claim in claimed:

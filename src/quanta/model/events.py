@@ -37,10 +37,10 @@ ACCESS_KINDS = "access."
 
 
 class Audience(BaseModel, frozen=True):
-    """What of the event log one reader hears: what it did, everything of the products its
-    teams own (``owned``), and of those it reads (``read``: through a live grant, its own or one of
-    its products', or as an input of a product it owns) all but the access requests, which
-    concern the requester alone (``consumers``: the reader, and the products it owns).
+    """What of the event log one reader (``by``) hears: what it did, everything of the
+    products its teams own (``owned``), and of those it reads (``read``) all but the access
+    requests, which concern the requester alone: the reader itself (a consumer that is not
+    a product) or a product it owns.
 
     The governance group hears everything: it has no audience to keep it to.
     """
@@ -50,7 +50,6 @@ class Audience(BaseModel, frozen=True):
     registered yet to own)."""
     owned: frozenset[str] = frozenset()
     read: frozenset[str] = frozenset()
-    consumers: frozenset[str] = frozenset()
 
     def concerns(self, product: str) -> bool:
         """Whether the product is one the reader owns or reads."""
@@ -61,5 +60,8 @@ class Audience(BaseModel, frozen=True):
         if subject in self.owned or (isinstance(actor, dict) and actor.get("name") == self.by):
             return True
         if kind.startswith(ACCESS_KINDS):
-            return payload.get("consumer") in self.consumers
+            consumer = payload.get("consumer")
+            if payload.get("consumer_kind") == "product":
+                return consumer in self.owned
+            return consumer == self.by
         return subject in self.read

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, insert, not_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, not_, or_, select
 
 from quanta.model.events import ACCESS_KINDS, Audience, EventRecord, NewEvent
 from quanta.stores import schema
@@ -93,15 +93,17 @@ def _heard(audience: Audience) -> ColumnElement[bool]:
     table = schema.events
     access = table.c.kind.startswith(ACCESS_KINDS, autoescape=True)
     consumer = table.c.payload["consumer"].as_string()
+    by_product = func.coalesce(table.c.payload["consumer_kind"].as_string(), "") == "product"
     heard: list[ColumnElement[bool]] = [
-        table.c.payload[("actor", "name")].as_string() == audience.by
+        table.c.payload[("actor", "name")].as_string() == audience.by,
+        and_(access, not_(by_product), consumer == audience.by),
     ]
     if audience.owned:
-        heard.append(table.c.subject.in_(sorted(audience.owned)))
+        owned = sorted(audience.owned)
+        heard.append(table.c.subject.in_(owned))
+        heard.append(and_(access, by_product, consumer.in_(owned)))
     if audience.read:
         heard.append(and_(table.c.subject.in_(sorted(audience.read)), not_(access)))
-    if audience.consumers:
-        heard.append(and_(access, consumer.in_(sorted(audience.consumers))))
     return or_(*heard)
 
 
