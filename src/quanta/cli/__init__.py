@@ -287,13 +287,20 @@ def events(
     start = _moment(since, "--since") if since else None
     with _mesh(home, as_json, create=False) as mesh:
         if mine:
+            if product or kind or since or follow:
+                raise typer.BadParameter(
+                    "--mine lists your newest notifications of every kind: leave out "
+                    "--product, --kind, --since and --follow, or leave out --mine",
+                    param_hint="--mine",
+                )
             render_change.events(mesh.notifications(limit=limit), as_json)
             return
         found = mesh.events(
             product=product, kinds=kind or (), since=start, limit=limit, newest=start is None
         )
         render_change.events(found, as_json, lines=follow)
-        last = found[-1].id if found else None
+        # Listed by time, followed by number: one folded in late has an older time.
+        last = max((event.id for event in found), default=None)
         while follow:
             time.sleep(1.0)
             more = mesh.events(product=product, kinds=kind or (), since=start, after=last)
