@@ -28,6 +28,17 @@ ZOE = Actor(name="zoe.park@retail.example")  # in no team, reads nothing
 runner = CliRunner()
 
 
+def _spool_lenas_failed_publish(mesh: Mesh) -> None:
+    """A failed publish of checkout.orders by Lena, left in the spool."""
+    failed = NewEvent(
+        kind="product.publish_failed",
+        at=datetime.now(UTC),
+        subject="checkout.orders",
+        payload={"actor": {"name": LENA.name, "kind": "user"}, "step": "build"},
+    )
+    spooled(mesh.home).keep([failed])
+
+
 def _grant_of(mesh: Mesh, product: str, consumer: str) -> int:
     [grant] = [
         r
@@ -81,16 +92,7 @@ def test_a_spool_file_the_reader_cannot_claim_breaks_quanta_events(
     metering's own fold (catalog/usage.py) already suppresses OSError "a spool that cannot
     be read stays for the next time"; the log's readers should do the same and still
     answer."""
-    spooled(retail.home).keep(
-        [
-            NewEvent(
-                kind="product.publish_failed",
-                at=datetime.now(UTC),
-                subject="checkout.orders",
-                payload={"actor": {"name": LENA.name, "kind": "user"}, "step": "build"},
-            )
-        ]
-    )
+    _spool_lenas_failed_publish(retail)
     rename = Path.rename
 
     def foreign(self: Path, target: str | Path) -> Path:
@@ -282,16 +284,7 @@ def test_reading_the_log_waits_ten_seconds_on_a_busy_catalog_when_events_are_spo
     at once."""
     import sqlite3
 
-    spooled(retail.home).keep(
-        [
-            NewEvent(
-                kind="product.publish_failed",
-                at=datetime.now(UTC),
-                subject="checkout.orders",
-                payload={"actor": {"name": LENA.name, "kind": "user"}, "step": "build"},
-            )
-        ]
-    )
+    _spool_lenas_failed_publish(retail)
     database = retail.stores.database.engine.url.database
     assert database is not None
     publisher = sqlite3.connect(database, isolation_level=None)
